@@ -1,0 +1,360 @@
+"""The Tidings application: task registry and client API."""
+
+from __future__ import annotations
+
+import asyncio
+import difflib
+import os
+import re
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tidings.clock import Clock, SystemClock
+from tidings.errors import (
+    ConfigError,
+    DuplicateTaskError,
+    UnknownRunError,
+    UnknownTaskError,
+    ValidationError,
+)
+from tidings.handle import RunHandle
+from tidings.ids import new_id
+from tidings.options import Retry, as_timedelta
+from tidings.records import LogEntry, Run, RunStatus
+from tidings.store import Store, open_store
+from tidings.store.base import NewRun
+from tidings.tasks import TaskDef, TaskFn, make_task
+
+if TYPE_CHECKING:
+    from tidings.engine.runtime import Runtime
+    from tidings.engine.worker import Worker
+
+F = TypeVar("F", bound=TaskFn)
+_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _env_seconds(name: str, default: timedelta) -> timedelta:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"${name} must be a number of seconds, got {raw!r}") from None
+    if seconds <= 0:
+        raise ConfigError(f"${name} must be positive, got {raw!r}")
+    return timedelta(seconds=seconds)
+
+
+class Tidings:
+    """A tidings application: its tasks, its database and the client API."""
+
+    def __init__(
+        self,
+        database_url: str | None = None,
+        *,
+        environment: str | None = None,
+        lease: timedelta | float | None = None,
+        auto_migrate: bool = True,
+        idempotency_ttl: timedelta | float = timedelta(hours=24),
+    ) -> None:
+        env = environment or os.environ.get("TIDINGS_ENV") or "dev"
+        if not _ENVIRONMENT.match(env):
+            raise ConfigError(
+                f"environment name {env!r} is invalid: use lowercase letters, digits and '-' "
+                "(dev, staging, production, preview-<name>)"
+            )
+        self.environment = env
+        self.database_url = (
+            database_url or os.environ.get("TIDINGS_DATABASE_URL") or f"sqlite:///.tidings/{env}.db"
+        )
+        self.lease = (
+            as_timedelta(lease, "lease") if lease is not None
+            else _env_seconds("TIDINGS_LEASE_SECONDS", timedelta(seconds=30))
+        )
+        if self.lease <= timedelta(0):
+            raise ConfigError("lease must be positive")
+        self.idempotency_ttl = as_timedelta(idempotency_ttl, "idempotency_ttl")
+        self.auto_migrate = auto_migrate
+        self.clock: Clock = SystemClock()
+        self._tasks: dict[str, TaskDef] = {}
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        self._workers: set[Worker] = set()
+        self._runtimes: set[Runtime] = set()
+
+    # -- registry ----------------------------------------------------------------------
+    def task(
+        self,
+        fn: F | None = None,
+        *,
+        id: str | None = None,
+        retry: Retry | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        timeout: timedelta | float | None = None,
+    ) -> Any:
+        """Register an ``async def fn(ctx, payload)`` as a task (usable bare or with options).
+
+        Args:
+            id: the task id; default the function name with ``_`` turned into ``-``.
+            retry: retry policy; default ``Retry()`` (3 attempts per step).
+            queue: workers started with ``queues=`` only run tasks of those queues.
+            priority: higher runs first among runs due at the same time.
+            timeout: longest wall time of one attempt.
+        """
+
+        def register(func: F) -> F:
+            task = make_task(func, id=id, retry=retry, queue=queue, priority=priority,
+                             timeout=timeout)
+            existing = self._tasks.get(task.id)
+            if existing is not None and existing.fn is not func:
+                raise DuplicateTaskError(
+                    f"task id {task.id!r} is already used by "
+                    f"{existing.fn.__module__}.{existing.fn.__qualname__}; "
+                    "give one of them another id"
+                )
+            self._tasks[task.id] = task
+            return func
+
+        return register(fn) if fn is not None else register
+
+    @property
+    def tasks(self) -> dict[str, TaskDef]:
+        return dict(self._tasks)
+
+    def get_task(self, task: str | Callable[..., Any]) -> TaskDef:
+        if callable(task) and not isinstance(task, str):
+            for t in self._tasks.values():
+                if t.fn is task:
+                    return t
+            raise UnknownTaskError(f"{getattr(task, '__name__', task)!r} is not a task of this app")
+        found = self._tasks.get(task)
+        if found is None:
+            hint = difflib.get_close_matches(str(task), self._tasks, n=1)
+            known = ", ".join(sorted(self._tasks)) or "none"
+            raise UnknownTaskError(
+                f"unknown task {task!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else f"; registered tasks: {known}")
+            )
+        return found
+
+    # -- store -------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The database, opened (and migrated unless auto_migrate=False) on first use."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    store = open_store(self.database_url)
+                    try:
+                        if self.auto_migrate:
+                            store.migrate()
+                        elif pending := store.pending_migrations():
+                            raise ConfigError(
+                                f"the database at {self.database_url} needs migrations "
+                                f"({', '.join(pending)}): run `tidings migrate`"
+                            )
+                    except BaseException:
+                        store.close()
+                        raise
+                    self._store = store
+        return self._store
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations; return the names applied."""
+        store = open_store(self.database_url)
+        try:
+            return store.migrate()
+        finally:
+            store.close()
+
+    def close(self) -> None:
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    def _runtime(self, sync_threads: int = 32) -> Runtime:
+        from tidings.engine.runtime import Runtime
+
+        return Runtime(store=self.store, clock=self.clock, tasks=self._tasks,
+                       environment=self.environment, lease=self.lease,
+                       sync_threads=sync_threads)
+
+    # -- client API --------------------------------------------------------------------
+    def trigger(
+        self,
+        task: str | Callable[..., Any],
+        payload: Any = None,
+        *,
+        idempotency_key: str | None = None,
+        delay: timedelta | float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> RunHandle:
+        """Start a run of ``task`` with ``payload``; returns at once with a handle.
+
+        With an ``idempotency_key`` already used for this task within the app's
+        ``idempotency_ttl`` (24 h by default), the existing run is returned instead.
+        """
+        new = self._new_run(task, payload, idempotency_key=idempotency_key, delay=delay,
+                            run_at=run_at, priority=priority, queue=queue, tags=tags)
+        run_id, created = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
+        if created:
+            self._wake_workers()
+        return RunHandle(self, run_id, created=created)
+
+    async def trigger_async(self, task: str | Callable[..., Any], payload: Any = None,
+                            **options: Any) -> RunHandle:
+        return await asyncio.to_thread(self.trigger, task, payload, **options)
+
+    def _new_run(
+        self,
+        task: str | Callable[..., Any],
+        payload: Any,
+        *,
+        idempotency_key: str | None,
+        delay: timedelta | float | None,
+        run_at: datetime | None,
+        priority: int | None,
+        queue: str | None,
+        tags: Sequence[str] | None,
+        replay_of: str | None = None,
+    ) -> NewRun:
+        definition = self.get_task(task)
+        encoded = definition.encode_payload(payload)
+        now = self.clock.now()
+        when = _resolve_run_at(now, delay, run_at)
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
+        ):
+            raise ValidationError("idempotency_key must be a string of 1 to 255 characters")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+            raise ValidationError(f"priority must be an int, got {type(priority).__name__}")
+        if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+            raise ValidationError("tags must be a list of strings")
+        return NewRun(
+            id=new_id("run"),
+            task_id=definition.id,
+            queue=queue or definition.queue,
+            priority=definition.priority if priority is None else priority,
+            payload=encoded,
+            run_at=when,
+            idempotency_key=idempotency_key,
+            tags=tuple(tags or ()),
+            replay_of=replay_of,
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its steps; UnknownRunError if there is none."""
+        run = self.store.get_run(run_id)
+        if run is None:
+            raise UnknownRunError(f"no run with id {run_id!r}")
+        return run
+
+    async def get_run_async(self, run_id: str) -> Run:
+        return await asyncio.to_thread(self.get_run, run_id)
+
+    def list_runs(
+        self,
+        task_id: str | None = None,
+        status: RunStatus | str | Sequence[RunStatus | str] | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
+        """Runs, newest first (without their steps: ``get_run`` has them)."""
+        statuses = _statuses(status)
+        if not isinstance(limit, int) or limit < 1:
+            raise ValidationError(f"limit must be a positive int, got {limit!r}")
+        return self.store.list_runs(task_id=task_id, status=statuses, limit=limit)
+
+    async def list_runs_async(self, task_id: str | None = None,
+                              status: RunStatus | str | Sequence[RunStatus | str] | None = None,
+                              limit: int = 50) -> list[Run]:
+        return await asyncio.to_thread(self.list_runs, task_id, status, limit)
+
+    def get_logs(self, run_id: str) -> list[LogEntry]:
+        """Lines the run wrote through ``ctx.logger``, oldest first."""
+        self.get_run(run_id)
+        return self.store.get_logs(run_id)
+
+    def cancel(self, run_id: str) -> Run:
+        """Cancel a queued, waiting or running run (a running attempt is interrupted).
+
+        A run that has already finished is returned unchanged.
+        """
+        status = self.store.cancel_run(run_id, self.clock.now())
+        if status is None:
+            raise UnknownRunError(f"no run with id {run_id!r}")
+        if status is RunStatus.CANCELLED:
+            for rt in list(self._runtimes):
+                rt.interrupt_threadsafe(run_id, "cancelled")
+        return self.get_run(run_id)
+
+    async def cancel_async(self, run_id: str) -> Run:
+        return await asyncio.to_thread(self.cancel, run_id)
+
+    def replay(self, run_id: str) -> RunHandle:
+        """Start a new run of the same task with the same payload."""
+        old = self.get_run(run_id)
+        task = self.get_task(old.task_id)
+        new = self._new_run(task.id, old.payload, idempotency_key=None, delay=None,
+                            run_at=None, priority=old.priority, queue=old.queue,
+                            tags=old.tags, replay_of=old.id)
+        run_id, _ = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
+        self._wake_workers()
+        return RunHandle(self, run_id)
+
+    async def replay_async(self, run_id: str) -> RunHandle:
+        return await asyncio.to_thread(self.replay, run_id)
+
+    # -- worker ------------------------------------------------------------------------
+    def worker(self, concurrency: int = 10, queues: Sequence[str] | None = None,
+               **options: Any) -> Worker:
+        from tidings.engine.worker import Worker
+
+        return Worker(self, concurrency=concurrency, queues=queues, **options)
+
+    def run_worker(self, concurrency: int = 10, queues: Sequence[str] | None = None,
+                   **options: Any) -> None:
+        """Run a worker until SIGTERM or SIGINT, then drain (blocking)."""
+        worker = self.worker(concurrency, queues, **options)
+        asyncio.run(worker.run(install_signal_handlers=True))
+
+    def _wake_workers(self) -> None:
+        for worker in list(self._workers):
+            worker.wake()
+
+
+def _resolve_run_at(now: datetime, delay: timedelta | float | None,
+                    run_at: datetime | None) -> datetime:
+    if delay is not None and run_at is not None:
+        raise ValidationError("give either delay or run_at, not both")
+    if delay is not None:
+        d = as_timedelta(delay, "delay")
+        if d < timedelta(0):
+            raise ValidationError(f"delay must not be negative, got {d}")
+        return now + d
+    if run_at is not None:
+        if not isinstance(run_at, datetime) or run_at.tzinfo is None:
+            raise ValidationError("run_at must be a timezone-aware datetime")
+        return run_at
+    return now
+
+
+def _statuses(status: RunStatus | str | Sequence[RunStatus | str] | None) -> list[RunStatus] | None:
+    if status is None:
+        return None
+    values = [status] if isinstance(status, str | RunStatus) else list(status)
+    result = []
+    for v in values:
+        try:
+            result.append(RunStatus(str(v).upper()))
+        except ValueError:
+            choices = ", ".join(s.value for s in RunStatus)
+            raise ValidationError(f"unknown run status {v!r}; use one of {choices}") from None
+    return result

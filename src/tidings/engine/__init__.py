@@ -1,0 +1,1 @@
+"""Durable execution: context, executor (replay), worker."""

@@ -1,0 +1,176 @@
+"""One attempt of a run: replay the task from the top, then record how it ended."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidings import serde
+from tidings.errors import LeaseLostError, NonRetriableError, ValidationError
+from tidings.records import ErrorInfo, RunStatus
+from tidings.store.base import ClaimedRun, Outcome, StepRecord
+
+from .context import Context
+from .runtime import Attempt, Runtime
+from .signals import StepFailed, Suspend
+
+if TYPE_CHECKING:
+    from tidings.app import TaskDef
+
+log = logging.getLogger("tidings.worker")
+UNKNOWN_TASK_DELAY = timedelta(seconds=60)
+
+
+class AttemptTimeout(TimeoutError):
+    """The attempt ran longer than the task's ``timeout``."""
+
+
+async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
+    """Run one claimed attempt to its end and commit the outcome."""
+    task = rt.tasks.get(claimed.task_id)
+    if task is None:
+        await _unknown_task(rt, claimed)
+        return
+    ctx = Context(rt, claimed, task.id)
+    attempt = Attempt(claimed, ctx)
+    rt.attempts[claimed.id] = attempt
+    try:
+        decided = await _run(rt, task, attempt)
+        if decided is None:
+            return
+        outcome, steps = decided
+        attempt.finishing = True
+        await rt.db(rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome,
+                    steps, ctx._logs)
+    except LeaseLostError:
+        log.info("run %s was cancelled or reclaimed while it ran; dropping this attempt",
+                 claimed.id)
+    except Exception:
+        # The store failed: leave the lease to expire so another worker replays the run.
+        log.exception("could not record the end of run %s; it will be retried", claimed.id)
+    finally:
+        rt.attempts.pop(claimed.id, None)
+        attempt.done.set()
+
+
+async def _unknown_task(rt: Runtime, claimed: ClaimedRun) -> None:
+    # Another deploy may know the task (rolling upgrade): hand the run back for later
+    # rather than failing it.
+    log.warning("task %r of run %s is not registered in this app; retrying in %s",
+                claimed.task_id, claimed.id, UNKNOWN_TASK_DELAY)
+    outcome = Outcome(RunStatus.QUEUED, due_at=rt.clock.now() + UNKNOWN_TASK_DELAY)
+    try:
+        await rt.db(rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome)
+    except LeaseLostError:
+        pass
+
+
+async def _invoke(task: TaskDef, ctx: Context, payload: Any) -> Any:
+    args = (ctx, payload) if task.takes_payload else (ctx,)
+    if task.timeout is None:
+        return await task.fn(*args)
+    try:
+        async with asyncio.timeout(task.timeout.total_seconds()):
+            return await task.fn(*args)
+    except TimeoutError as exc:
+        raise AttemptTimeout(
+            f"attempt {ctx.attempt} of task {task.id!r} exceeded its timeout of {task.timeout}"
+        ) from exc
+
+
+Decision = tuple[Outcome, Sequence[StepRecord]] | None
+
+
+async def _run(rt: Runtime, task: TaskDef, attempt: Attempt) -> Decision:
+    ctx, claimed = attempt.ctx, attempt.claimed
+    try:
+        payload = task.decode_payload(claimed.payload)
+    except ValidationError as exc:
+        return _failed(rt, exc), ()
+    attempt.body = asyncio.create_task(_invoke(task, ctx, payload))
+    try:
+        value = await attempt.body
+    except Suspend:
+        return await _suspended(ctx)
+    except StepFailed as exc:
+        await ctx.settle()
+        return _step_failed(rt, task, claimed, exc.step, exc.cause)
+    except asyncio.CancelledError:
+        if attempt.reason is None:
+            raise  # the worker itself is being torn down
+        if attempt.reason == "drain":
+            await rt.db(rt.store.release, claimed.id, claimed.lease_token, rt.clock.now())
+        return None
+    except NonRetriableError as exc:
+        await ctx.settle()
+        return _failed(rt, exc), ()
+    except AttemptTimeout as exc:
+        return _timed_out(rt, task, claimed, ctx, exc)
+    except Exception as exc:
+        await ctx.settle()
+        return _body_failed(rt, task, claimed, exc)
+    if ctx._suspended:  # user code swallowed the Suspend signal
+        return await _suspended(ctx)
+    await ctx.settle()
+    try:
+        result = serde.dumps(value, f"result of task {task.id!r}")
+    except ValidationError as exc:
+        return _failed(rt, exc), ()
+    return Outcome(RunStatus.COMPLETED, result=result, finished_at=rt.clock.now()), ()
+
+
+async def _suspended(ctx: Context) -> Decision:
+    await ctx.settle()
+    waits = ctx._waits
+    return Outcome(RunStatus.WAITING, due_at=min(w.wake_at for w in waits if w.wake_at)), waits
+
+
+def _failed(rt: Runtime, exc: BaseException) -> Outcome:
+    return Outcome(RunStatus.FAILED, error=ErrorInfo.from_exception(exc),
+                   finished_at=rt.clock.now())
+
+
+def _retry_or_fail(
+    rt: Runtime, task: TaskDef, claimed: ClaimedRun, failures: int, exc: BaseException,
+    **counters: int,
+) -> Outcome:
+    if isinstance(exc, NonRetriableError) or failures >= task.retry.max_attempts:
+        return Outcome(RunStatus.FAILED, error=ErrorInfo.from_exception(exc),
+                       finished_at=rt.clock.now(), attempt=claimed.attempt, **counters)
+    return Outcome(
+        RunStatus.QUEUED,
+        due_at=rt.clock.now() + task.retry.delay(failures),
+        error=ErrorInfo.from_exception(exc),
+        attempt=claimed.attempt + 1,
+        **counters,
+    )
+
+
+def _step_failed(rt: Runtime, task: TaskDef, claimed: ClaimedRun, step: StepRecord,
+                 cause: BaseException) -> Decision:
+    return _retry_or_fail(rt, task, claimed, step.attempts, cause), (step,)
+
+
+def _body_failed(rt: Runtime, task: TaskDef, claimed: ClaimedRun, exc: Exception) -> Decision:
+    failures = claimed.body_attempts + 1
+    return _retry_or_fail(rt, task, claimed, failures, exc, body_attempts=failures), ()
+
+
+def _timed_out(rt: Runtime, task: TaskDef, claimed: ClaimedRun, ctx: Context,
+               exc: AttemptTimeout) -> Decision:
+    """Charge a timeout to the steps it interrupted, or to the task body if none."""
+    error = ErrorInfo.from_exception(exc)
+    steps = [
+        StepRecord(s.name, s.kind, "failed", s.attempts, None, error, s.started_at,
+                   rt.clock.now())
+        for s in ctx._interrupted
+    ]
+    if not steps:
+        return _body_failed(rt, task, claimed, exc)
+    return _retry_or_fail(rt, task, claimed, max(s.attempts for s in steps), exc), steps
+
+
+__all__ = ["execute"]

@@ -1,0 +1,93 @@
+"""What a worker or TestEngine shares with the code it runs: store, clock, thread pools."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from tidings.clock import Clock
+from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store
+
+if TYPE_CHECKING:
+    from tidings.app import TaskDef
+
+    from .context import Context
+
+T = TypeVar("T")
+
+
+@dataclass
+class Attempt:
+    """One attempt in progress: the task running the body, and why it was interrupted."""
+
+    claimed: ClaimedRun
+    ctx: Context
+    body: asyncio.Task[Any] | None = None
+    reason: str | None = None
+    """Set before the body is cancelled: ``cancelled``, ``lost`` or ``drain``."""
+    finishing: bool = False
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Runtime:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        tasks: dict[str, TaskDef],
+        environment: str,
+        lease: timedelta,
+        sync_threads: int = 32,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.tasks = tasks
+        self.environment = environment
+        self.lease = lease
+        self.attempts: dict[str, Attempt] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        # One database thread: SQLite serialises writers anyway, and the loop never
+        # blocks on a lock held by another process.
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="tidings-db")
+        self._sync = ThreadPoolExecutor(sync_threads, thread_name_prefix="tidings-step")
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, functools.partial(fn, *args))
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+        return await loop.run_in_executor(self._sync, call)
+
+    async def save_step(
+        self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
+    ) -> None:
+        lease_until = self.clock.now() + self.lease
+        await self.db(
+            self.store.save_step, claimed.id, claimed.lease_token, record, lease_until, logs
+        )
+
+    def interrupt(self, run_id: str, reason: str) -> bool:
+        """Cancel the attempt of ``run_id`` running here, if any (loop thread only)."""
+        attempt = self.attempts.get(run_id)
+        if attempt is None or attempt.finishing or attempt.body is None:
+            return False
+        attempt.reason = reason
+        attempt.body.cancel()
+        return True
+
+    def interrupt_threadsafe(self, run_id: str, reason: str) -> None:
+        if self.loop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self.interrupt, run_id, reason)
+
+    def close(self) -> None:
+        self._db.shutdown(wait=True)
+        self._sync.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,22 @@
+"""Control-flow signals that end an attempt without being errors.
+
+They derive from BaseException, like asyncio.CancelledError, so they pass through user
+code's ``except Exception:`` untouched.
+"""
+
+from __future__ import annotations
+
+from tidings.store.base import StepRecord
+
+
+class Suspend(BaseException):  # noqa: N818 - a signal, not an error
+    """The run waits (sleep, event, child run): end the attempt, keep the run."""
+
+
+class StepFailed(BaseException):  # noqa: N818
+    """A step raised: the attempt ends and the step's own retry budget decides what next."""
+
+    def __init__(self, step: StepRecord, cause: BaseException) -> None:
+        super().__init__(step.name)
+        self.step = step
+        self.cause = cause

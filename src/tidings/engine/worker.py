@@ -1,0 +1,148 @@
+"""The worker loop: claim due runs in batches, run them, keep their leases alive."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from tidings.ids import new_id
+
+from .executor import execute
+from .runtime import Runtime
+
+if TYPE_CHECKING:
+    from tidings.app import Tidings
+
+log = logging.getLogger("tidings.worker")
+
+
+class Worker:
+    """Runs due runs of an app with at most ``concurrency`` attempts at once.
+
+    Waiting runs are rows in the store, not objects here: the worker only holds the
+    attempts it is executing right now.
+    """
+
+    def __init__(
+        self,
+        app: Tidings,
+        *,
+        concurrency: int = 10,
+        queues: Sequence[str] | None = None,
+        poll_interval: float = 1.0,
+        batch_size: int | None = None,
+        grace: timedelta = timedelta(seconds=30),
+        heartbeat: timedelta | None = None,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        self.app = app
+        self.concurrency = concurrency
+        self.queues = list(queues) if queues else None
+        self.poll_interval = poll_interval
+        self.batch_size = batch_size or concurrency
+        self.grace = grace
+        self.heartbeat = heartbeat or min(app.lease / 3, timedelta(seconds=1))
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self.rt: Runtime = app._runtime(sync_threads=max(concurrency, 4))
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.completed = 0
+
+    # -- control -----------------------------------------------------------------------
+    def wake(self) -> None:
+        """Look for work now (thread-safe)."""
+        loop = self.rt.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    def stop(self) -> None:
+        """Stop claiming; in-flight runs finish or are released within the grace period."""
+        loop = self.rt.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._stopping.set)
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # -- loop --------------------------------------------------------------------------
+    async def run(self, *, install_signal_handlers: bool = False) -> None:
+        self.rt.loop = asyncio.get_running_loop()
+        if install_signal_handlers:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self.rt.loop.add_signal_handler(sig, self.stop)
+        self.app._workers.add(self)
+        heartbeat = asyncio.create_task(self._heartbeat())
+        log.info("worker %s started (concurrency %d, queues %s)", self.id, self.concurrency,
+                 self.queues or "all")
+        try:
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            heartbeat.cancel()
+            self.app._workers.discard(self)
+            self.rt.close()
+            log.info("worker %s stopped", self.id)
+
+    async def _claim_loop(self) -> None:
+        rt = self.rt
+        while not self._stopping.is_set():
+            self._wake.clear()
+            free = self.concurrency - len(self._tasks)
+            want = min(free, self.batch_size)
+            timeout = self.poll_interval
+            if want > 0:
+                now = rt.clock.now()
+                claimed = await rt.db(rt.store.claim_runs, self.id, self.queues, now,
+                                      now + rt.lease, want)
+                for run in claimed:
+                    task = asyncio.create_task(execute(rt, run), name=f"run {run.id}")
+                    self._tasks.add(task)
+                    task.add_done_callback(self._finished)
+                if len(claimed) == want:
+                    continue  # there may be more due right now
+                due = await rt.db(rt.store.next_due, self.queues)
+                if due is not None:
+                    timeout = min(timeout, max((due - rt.clock.now()).total_seconds(), 0.0))
+            if timeout > 0:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout)
+                except TimeoutError:
+                    pass
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self.completed += 1
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("attempt crashed: %r", exc)
+        self._wake.set()
+
+    async def _drain(self) -> None:
+        if not self._tasks:
+            return
+        log.info("draining %d in-flight runs (grace %s)", len(self._tasks), self.grace)
+        _, pending = await asyncio.wait(self._tasks, timeout=self.grace.total_seconds())
+        if pending:
+            for run_id in list(self.rt.attempts):
+                self.rt.interrupt(run_id, "drain")
+            await asyncio.wait(pending, timeout=10)
+
+    async def _heartbeat(self) -> None:
+        rt = self.rt
+        while True:
+            await asyncio.sleep(self.heartbeat.total_seconds())
+            if not rt.attempts:
+                continue
+            try:
+                held = await rt.db(rt.store.renew_leases, self.id, rt.clock.now() + rt.lease)
+            except Exception:
+                log.exception("lease renewal failed; retrying")
+                continue
+            for run_id in [r for r in rt.attempts if r not in held]:
+                # cancelled, or reclaimed by another worker after our lease expired
+                rt.interrupt(run_id, "lost")

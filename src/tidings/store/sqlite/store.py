@@ -1,0 +1,216 @@
+"""SQLite dialect: one WAL-mode connection per store, write transactions BEGIN IMMEDIATE.
+
+Several worker processes may share one file: WAL lets readers run beside the single
+writer, ``BEGIN IMMEDIATE`` takes the write lock up front so two writers never deadlock
+upgrading a read lock, and ``busy_timeout`` makes a writer wait its turn instead of
+failing. Within a process a lock serialises use of the connection.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tidings.errors import StoreError
+from tidings.store.sql import load_migrations, load_queries
+from tidings.store.sqlstore import Row, SqlStore
+
+_PACKAGE = "tidings.store.sqlite"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+BUSY_TIMEOUT_MS = 60_000
+
+
+class _SqliteTx:
+    def __init__(self, conn: sqlite3.Connection, queries: dict[str, str]) -> None:
+        self._cur = conn.cursor()
+        self._queries = queries
+        self._rowcount = 0
+
+    def run(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        self._cur.execute(self._queries[query], params or {})
+        rows: list[Row] = self._cur.fetchall()
+        self._rowcount = self._cur.rowcount
+        return rows
+
+    def rowcount(self) -> int:
+        return self._rowcount
+
+
+def path_from_url(url: str) -> str:
+    """``sqlite:///rel.db`` -> ``rel.db``; ``sqlite:////abs.db`` -> ``/abs.db``."""
+    if not url.startswith("sqlite://"):
+        raise StoreError(f"not a SQLite URL: {url!r}")
+    rest = url[len("sqlite://") :]
+    if not rest.startswith("/") or rest == "/":
+        raise StoreError(
+            f"SQLite URL {url!r} has no path: use sqlite:///relative.db, "
+            "sqlite:////absolute.db or sqlite:///:memory:"
+        )
+    return rest[1:]
+
+
+class SqliteStore(SqlStore):
+    """Embedded store on one SQLite file (or ``:memory:``)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = path_from_url(url)
+        self.queries = load_queries(_PACKAGE)
+        self._migrations = load_migrations(_PACKAGE)
+        self._lock = threading.RLock()
+        self._conn = self._connect()
+
+    # -- connection --------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        memory = self.path == ":memory:"
+        if not memory:
+            self._check_file(Path(self.path))
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=60
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            if not memory:
+                conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{self.path} is not a usable SQLite database ({exc}); "
+                "tidings will not write to it. Point database_url at another file."
+            ) from None
+        return conn
+
+    @staticmethod
+    def _check_file(path: Path) -> None:
+        if not path.exists() or path.stat().st_size == 0:
+            return
+        with path.open("rb") as f:
+            header = f.read(16)
+        if header != b"SQLite format 3\x00":
+            raise StoreError(
+                f"{path} is not a SQLite database (it may be corrupt or another kind of file); "
+                "tidings will not overwrite it. Point database_url at another file."
+            )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[_SqliteTx]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"cannot use {self.path}: {exc}") from None
+            try:
+                yield _SqliteTx(self._conn, self.queries)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    # -- conversions -------------------------------------------------------------------
+    def _ts(self, value: datetime | None) -> Any:
+        if value is None:
+            return None
+        delta = value - _EPOCH
+        return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+    def _dt(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+
+    def _list(self, values: Sequence[str] | None) -> Any:
+        import json
+
+        return None if values is None else json.dumps(list(values))
+
+    # -- migrations --------------------------------------------------------------------
+    def _applied(self) -> set[str] | None:
+        """Applied migration names; None when the file holds someone else's tables."""
+        tables = {
+            r[0]
+            for r in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        }
+        if "tidings_migrations" in tables:
+            return {r[0] for r in self._conn.execute("SELECT name FROM tidings_migrations")}
+        return set() if not tables else None
+
+    def _check_applied(self) -> set[str]:
+        applied = self._applied()
+        if applied is None:
+            raise StoreError(
+                f"{self.path} holds tables that are not tidings' and no tidings schema; "
+                "tidings will not touch it. Point database_url at another file."
+            )
+        known = {name for name, _ in self._migrations}
+        if unknown := sorted(applied - known):
+            raise StoreError(
+                f"{self.path} was migrated by a newer tidings (unknown migrations: "
+                f"{', '.join(unknown)}); upgrade tidings to use it."
+            )
+        return applied
+
+    def pending_migrations(self) -> list[str]:
+        with self._lock:
+            applied = self._check_applied()
+        return [name for name, _ in self._migrations if name not in applied]
+
+    def migrate(self) -> list[str]:
+        done: list[str] = []
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")  # serialises concurrent starters
+            try:
+                applied = self._check_applied()
+                for name, script in self._migrations:
+                    if name in applied:
+                        continue
+                    for statement in iter_statements(script):
+                        self._conn.execute(statement)
+                    self._conn.execute(
+                        "INSERT INTO tidings_migrations (name, applied_at) VALUES (?, ?)",
+                        (name, self._ts(datetime.now(UTC))),
+                    )
+                    done.append(name)
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+        return done
+
+    def schema_sql(self) -> list[str]:
+        """Normalised CREATE statements of the live schema (for the migration test)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY type, name"
+            ).fetchall()
+        return [" ".join(str(r[0]).split()) for r in rows]
+
+
+def iter_statements(script: str) -> Iterator[str]:
+    """Split a migration script into complete statements (no naive ';' splitting)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        if not buffer and (not line.strip() or line.lstrip().startswith("--")):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        raise StoreError(f"incomplete SQL statement at end of migration: {buffer.strip()[:80]}")

@@ -1,0 +1,321 @@
+"""Store logic shared by the SQL backends; dialects supply connections and conversions.
+
+A dialect subclass provides :meth:`_transaction` (a context manager yielding a
+:class:`Tx`), the named queries, and how times and lists travel to its driver.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from tidings.errors import LeaseLostError
+from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Step
+from tidings.serde import loads
+from tidings.store.base import (
+    ClaimedRun,
+    LogWrite,
+    NewRun,
+    Outcome,
+    StepRecord,
+    Store,
+)
+
+Row = Mapping[str, Any]
+
+
+class Tx(Protocol):
+    def run(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        """Execute a named query and return its rows (empty for statements)."""
+        ...
+
+    def rowcount(self) -> int:
+        """Rows changed by the last statement."""
+        ...
+
+
+class SqlStore(Store):
+    queries: dict[str, str]
+
+    @abc.abstractmethod
+    def _transaction(self, *, write: bool) -> AbstractContextManager[Tx]: ...
+
+    @abc.abstractmethod
+    def _ts(self, value: datetime | None) -> Any:
+        """A datetime as the driver stores it."""
+
+    @abc.abstractmethod
+    def _dt(self, value: Any) -> datetime | None:
+        """A stored time back as an aware UTC datetime."""
+
+    @abc.abstractmethod
+    def _list(self, values: Sequence[str] | None) -> Any:
+        """A list parameter as the dialect's queries expect it."""
+
+    # -- client side -------------------------------------------------------------------
+    def create_run(
+        self, new: NewRun, now: datetime, idempotency_ttl: timedelta
+    ) -> tuple[str, bool]:
+        with self._transaction(write=True) as tx:
+            if new.idempotency_key is not None:
+                key = {"task_id": new.task_id, "key": new.idempotency_key, "now": self._ts(now)}
+                rows = tx.run("find_idempotent", key)
+                if rows:
+                    return str(rows[0]["run_id"]), False
+                tx.run(
+                    "upsert_idempotent",
+                    {**key, "run_id": new.id, "expires_at": self._ts(now + idempotency_ttl)},
+                )
+            tx.run(
+                "insert_run",
+                {
+                    "id": new.id,
+                    "task_id": new.task_id,
+                    "queue": new.queue,
+                    "priority": new.priority,
+                    "payload": new.payload,
+                    "now": self._ts(now),
+                    "run_at": self._ts(new.run_at),
+                    "idempotency_key": new.idempotency_key,
+                    "tags": json.dumps(list(new.tags)),
+                    "replay_of": new.replay_of,
+                },
+            )
+        return new.id, True
+
+    def get_run(self, run_id: str, *, steps: bool = True) -> Run | None:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("get_run", {"id": run_id})
+            if not rows:
+                return None
+            step_rows = tx.run("get_steps", {"run_id": run_id}) if steps else []
+        return self._run(rows[0], [self._public_step(r) for r in step_rows])
+
+    def list_runs(
+        self,
+        task_id: str | None = None,
+        status: Sequence[RunStatus] | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
+        params = {
+            "task_id": task_id,
+            "statuses": None if status is None else self._list([str(s) for s in status]),
+            "limit": limit,
+        }
+        with self._transaction(write=False) as tx:
+            rows = tx.run("list_runs", params)
+        return [self._run(r, []) for r in rows]
+
+    def count_runs(self) -> dict[RunStatus, int]:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("count_runs")
+        counts = dict.fromkeys(RunStatus, 0)
+        counts.update({RunStatus(r["status"]): int(r["n"]) for r in rows})
+        return counts
+
+    def cancel_run(self, run_id: str, now: datetime) -> RunStatus | None:
+        with self._transaction(write=True) as tx:
+            tx.run("cancel_run", {"id": run_id, "now": self._ts(now)})
+            rows = tx.run("run_status", {"id": run_id})
+        return RunStatus(rows[0]["status"]) if rows else None
+
+    def get_logs(self, run_id: str) -> list[LogEntry]:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("get_logs", {"run_id": run_id})
+        return [
+            LogEntry(self._req_dt(r["at"]), str(r["level"]), str(r["message"]), int(r["attempt"]))
+            for r in rows
+        ]
+
+    # -- worker side -------------------------------------------------------------------
+    def claim_runs(
+        self,
+        worker_id: str,
+        queues: Sequence[str] | None,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+    ) -> list[ClaimedRun]:
+        token = uuid.uuid4().hex
+        params = {
+            "worker_id": worker_id,
+            "token": token,
+            "now": self._ts(now),
+            "lease_until": self._ts(lease_until),
+            "queues": self._list(queues),
+            "limit": limit,
+        }
+        with self._transaction(write=True) as tx:
+            rows = tx.run("claim_runs", params)
+            if not rows:
+                return []
+            ids = [str(r["id"]) for r in rows]
+            steps: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
+            for s in tx.run("steps_of_runs", {"run_ids": self._list(ids)}):
+                steps[str(s["run_id"])][str(s["name"])] = self._step_record(s)
+        rows.sort(key=lambda r: (-int(r["priority"]), r["run_at"]))
+        return [
+            ClaimedRun(
+                id=str(r["id"]),
+                task_id=str(r["task_id"]),
+                payload=str(r["payload"]),
+                attempt=int(r["attempt"]),
+                body_attempts=int(r["body_attempts"]),
+                lease_token=token,
+                steps=steps[str(r["id"])],
+            )
+            for r in rows
+        ]
+
+    def next_due(self, queues: Sequence[str] | None) -> datetime | None:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("next_due", {"queues": self._list(queues)})
+        return self._dt(rows[0]["due"]) if rows else None
+
+    def renew_leases(self, worker_id: str, lease_until: datetime) -> set[str]:
+        params = {"worker_id": worker_id, "lease_until": self._ts(lease_until)}
+        with self._transaction(write=True) as tx:
+            return {str(r["id"]) for r in tx.run("renew_leases", params)}
+
+    def save_step(
+        self,
+        run_id: str,
+        lease_token: str,
+        step: StepRecord,
+        lease_until: datetime,
+        logs: Sequence[LogWrite] = (),
+    ) -> None:
+        with self._transaction(write=True) as tx:
+            params = {"run_id": run_id, "token": lease_token, "lease_until": self._ts(lease_until)}
+            tx.run("touch_lease", params)
+            if tx.rowcount() != 1:
+                raise LeaseLostError(f"run {run_id} is no longer held by this worker")
+            self._write_step(tx, run_id, step)
+            self._write_logs(tx, run_id, logs)
+
+    def finish_attempt(
+        self,
+        run_id: str,
+        lease_token: str,
+        outcome: Outcome,
+        steps: Sequence[StepRecord] = (),
+        logs: Sequence[LogWrite] = (),
+    ) -> None:
+        params = {
+            "run_id": run_id,
+            "token": lease_token,
+            "status": str(outcome.status),
+            "due_at": self._ts(outcome.due_at),
+            "result": outcome.result,
+            "error": _error_json(outcome.error),
+            "attempt": outcome.attempt,
+            "body_attempts": outcome.body_attempts,
+            "finished_at": self._ts(outcome.finished_at),
+        }
+        with self._transaction(write=True) as tx:
+            tx.run("finish_attempt", params)
+            if tx.rowcount() != 1:
+                raise LeaseLostError(f"run {run_id} is no longer held by this worker")
+            for step in steps:
+                self._write_step(tx, run_id, step)
+            self._write_logs(tx, run_id, logs)
+
+    def release(self, run_id: str, lease_token: str, now: datetime) -> None:
+        with self._transaction(write=True) as tx:
+            tx.run("release", {"run_id": run_id, "token": lease_token, "now": self._ts(now)})
+
+    # -- helpers -----------------------------------------------------------------------
+    def _write_step(self, tx: Tx, run_id: str, step: StepRecord) -> None:
+        tx.run(
+            "upsert_step",
+            {
+                "run_id": run_id,
+                "name": step.name,
+                "kind": step.kind,
+                "status": step.status,
+                "attempts": step.attempts,
+                "result": step.result,
+                "error": _error_json(step.error),
+                "started_at": self._ts(step.started_at),
+                "finished_at": self._ts(step.finished_at),
+                "wake_at": self._ts(step.wake_at),
+            },
+        )
+
+    def _write_logs(self, tx: Tx, run_id: str, logs: Sequence[LogWrite]) -> None:
+        for line in logs:
+            tx.run(
+                "insert_log",
+                {
+                    "run_id": run_id,
+                    "at": self._ts(line.at),
+                    "level": line.level,
+                    "message": line.message,
+                    "attempt": line.attempt,
+                },
+            )
+
+    def _req_dt(self, value: Any) -> datetime:
+        result = self._dt(value)
+        if result is None:
+            raise ValueError("unexpected NULL time")
+        return result
+
+    def _step_record(self, r: Row) -> StepRecord:
+        return StepRecord(
+            name=str(r["name"]),
+            kind=str(r["kind"]),
+            status=str(r["status"]),
+            attempts=int(r["attempts"]),
+            result=r["result"],
+            error=ErrorInfo.from_json(loads(r["error"])),
+            started_at=self._dt(r["started_at"]),
+            finished_at=self._dt(r["finished_at"]),
+            wake_at=self._dt(r["wake_at"]),
+        )
+
+    def _public_step(self, r: Row) -> Step:
+        s = self._step_record(r)
+        return Step(
+            name=s.name,
+            kind=s.kind,
+            status=s.status,
+            attempts=s.attempts,
+            result=loads(s.result),
+            error=s.error,
+            started_at=s.started_at,
+            finished_at=s.finished_at,
+            wake_at=s.wake_at,
+        )
+
+    def _run(self, r: Row, steps: list[Step]) -> Run:
+        status = RunStatus(r["status"])
+        return Run(
+            id=str(r["id"]),
+            task_id=str(r["task_id"]),
+            status=status,
+            payload=loads(r["payload"]),
+            result=loads(r["result"]),
+            error=ErrorInfo.from_json(loads(r["error"])),
+            attempt=int(r["attempt"]),
+            created_at=self._req_dt(r["created_at"]),
+            started_at=self._dt(r["started_at"]),
+            finished_at=self._dt(r["finished_at"]),
+            wake_at=self._dt(r["due_at"]) if status is RunStatus.WAITING else None,
+            idempotency_key=r["idempotency_key"],
+            tags=tuple(json.loads(r["tags"])),
+            queue=str(r["queue"]),
+            priority=int(r["priority"]),
+            run_at=self._dt(r["run_at"]),
+            replay_of=r["replay_of"],
+            steps=steps,
+        )
+
+
+def _error_json(error: ErrorInfo | None) -> str | None:
+    return None if error is None else json.dumps(error.to_json())

@@ -1,0 +1,129 @@
+"""Task definitions: the function, its options, and how its payload is validated."""
+
+from __future__ import annotations
+
+import inspect
+import re
+import typing
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pydantic
+
+from tidings import serde
+from tidings.errors import ValidationError
+from tidings.options import Retry, as_timedelta
+
+TaskFn = Callable[..., Awaitable[Any]]
+_TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
+
+
+@dataclass(frozen=True)
+class TaskDef:
+    """A registered task and its options."""
+
+    id: str
+    fn: TaskFn
+    retry: Retry
+    queue: str
+    priority: int
+    timeout: timedelta | None
+    payload_model: type[pydantic.BaseModel] | None
+    takes_payload: bool
+
+    def encode_payload(self, payload: Any) -> str:
+        """Validate a payload on trigger and return the JSON to store."""
+        if not self.takes_payload:
+            if payload not in (None, {}):
+                raise ValidationError(
+                    f"task {self.id!r} takes no payload (its function has only ctx), "
+                    f"but got {type(payload).__name__}"
+                )
+            return "null"
+        if self.payload_model is not None:
+            model = self._validate(payload)
+            return model.model_dump_json()
+        return serde.dumps(payload, f"payload of task {self.id!r}")
+
+    def decode_payload(self, text: str) -> Any:
+        value = serde.loads(text)
+        return self._validate(value) if self.payload_model is not None else value
+
+    def _validate(self, payload: Any) -> pydantic.BaseModel:
+        assert self.payload_model is not None
+        if isinstance(payload, self.payload_model):
+            return payload
+        if isinstance(payload, pydantic.BaseModel):
+            payload = payload.model_dump(mode="json")
+        try:
+            return self.payload_model.model_validate(payload)
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ValidationError(
+                f"payload of task {self.id!r} does not match {self.payload_model.__name__}: "
+                f"{problems}"
+            ) from None
+
+
+def default_task_id(fn: Callable[..., Any]) -> str:
+    return fn.__name__.replace("_", "-")
+
+
+def make_task(
+    fn: TaskFn,
+    *,
+    id: str | None,
+    retry: Retry | None,
+    queue: str,
+    priority: int,
+    timeout: timedelta | float | None,
+) -> TaskDef:
+    if not inspect.iscoroutinefunction(fn):
+        raise ValidationError(
+            f"task {getattr(fn, '__name__', fn)!r} must be an 'async def' function "
+            "taking (ctx, payload)"
+        )
+    task_id = id if id is not None else default_task_id(fn)
+    if not isinstance(task_id, str) or not _TASK_ID.match(task_id):
+        raise ValidationError(
+            f"task id {task_id!r} is invalid: use letters, digits, '-', '_', '.', ':' "
+            "(at most 200 characters)"
+        )
+    if not isinstance(queue, str) or not queue:
+        raise ValidationError(f"queue of task {task_id!r} must be a non-empty string")
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise ValidationError(f"priority of task {task_id!r} must be an int")
+    if retry is not None and not isinstance(retry, Retry):
+        raise ValidationError(f"retry of task {task_id!r} must be a tidings.Retry")
+    limit = None if timeout is None else as_timedelta(timeout, f"timeout of task {task_id!r}")
+    if limit is not None and limit <= timedelta(0):
+        raise ValidationError(f"timeout of task {task_id!r} must be positive")
+    takes_payload, model = _payload_signature(fn, task_id)
+    return TaskDef(task_id, fn, retry or Retry(), queue, priority, limit, model, takes_payload)
+
+
+def _payload_signature(fn: TaskFn, task_id: str) -> tuple[bool, type[pydantic.BaseModel] | None]:
+    params = [
+        p for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    if len(params) not in (1, 2):
+        raise ValidationError(
+            f"task {task_id!r} must take (ctx) or (ctx, payload), "
+            f"not {len(params)} positional parameters"
+        )
+    if len(params) == 1:
+        return False, None
+    try:
+        hints = typing.get_type_hints(fn)
+    except Exception:  # unresolvable forward references: no model validation
+        hints = {}
+    hint = hints.get(params[1].name)
+    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+        return True, hint
+    return True, None
