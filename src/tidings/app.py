@@ -71,7 +71,8 @@ class Tidings:
             database_url or os.environ.get("TIDINGS_DATABASE_URL") or f"sqlite:///.tidings/{env}.db"
         )
         self.lease = (
-            as_timedelta(lease, "lease") if lease is not None
+            as_timedelta(lease, "lease")
+            if lease is not None
             else _env_seconds("TIDINGS_LEASE_SECONDS", timedelta(seconds=30))
         )
         if self.lease <= timedelta(0):
@@ -107,8 +108,9 @@ class Tidings:
         """
 
         def register(func: F) -> F:
-            task = make_task(func, id=id, retry=retry, queue=queue, priority=priority,
-                             timeout=timeout)
+            task = make_task(
+                func, id=id, retry=retry, queue=queue, priority=priority, timeout=timeout
+            )
             existing = self._tasks.get(task.id)
             if existing is not None and existing.fn is not func:
                 raise DuplicateTaskError(
@@ -180,9 +182,14 @@ class Tidings:
     def _runtime(self, sync_threads: int = 32) -> Runtime:
         from tidings.engine.runtime import Runtime
 
-        return Runtime(store=self.store, clock=self.clock, tasks=self._tasks,
-                       environment=self.environment, lease=self.lease,
-                       sync_threads=sync_threads)
+        return Runtime(
+            store=self.store,
+            clock=self.clock,
+            tasks=self._tasks,
+            environment=self.environment,
+            lease=self.lease,
+            sync_threads=sync_threads,
+        )
 
     # -- client API --------------------------------------------------------------------
     def trigger(
@@ -202,15 +209,24 @@ class Tidings:
         With an ``idempotency_key`` already used for this task within the app's
         ``idempotency_ttl`` (24 h by default), the existing run is returned instead.
         """
-        new = self._new_run(task, payload, idempotency_key=idempotency_key, delay=delay,
-                            run_at=run_at, priority=priority, queue=queue, tags=tags)
+        new = self._new_run(
+            task,
+            payload,
+            idempotency_key=idempotency_key,
+            delay=delay,
+            run_at=run_at,
+            priority=priority,
+            queue=queue,
+            tags=tags,
+        )
         run_id, created = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
         if created:
             self._wake_workers()
         return RunHandle(self, run_id, created=created)
 
-    async def trigger_async(self, task: str | Callable[..., Any], payload: Any = None,
-                            **options: Any) -> RunHandle:
+    async def trigger_async(
+        self, task: str | Callable[..., Any], payload: Any = None, **options: Any
+    ) -> RunHandle:
         return await asyncio.to_thread(self.trigger, task, payload, **options)
 
     def _new_run(
@@ -236,7 +252,9 @@ class Tidings:
             raise ValidationError("idempotency_key must be a string of 1 to 255 characters")
         if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
             raise ValidationError(f"priority must be an int, got {type(priority).__name__}")
-        if tags is not None and (isinstance(tags, str) or not all(isinstance(t, str) for t in tags)):
+        if tags is not None and (
+            isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
+        ):
             raise ValidationError("tags must be a list of strings")
         return NewRun(
             id=new_id("run"),
@@ -272,9 +290,12 @@ class Tidings:
             raise ValidationError(f"limit must be a positive int, got {limit!r}")
         return self.store.list_runs(task_id=task_id, status=statuses, limit=limit)
 
-    async def list_runs_async(self, task_id: str | None = None,
-                              status: RunStatus | str | Sequence[RunStatus | str] | None = None,
-                              limit: int = 50) -> list[Run]:
+    async def list_runs_async(
+        self,
+        task_id: str | None = None,
+        status: RunStatus | str | Sequence[RunStatus | str] | None = None,
+        limit: int = 50,
+    ) -> list[Run]:
         return await asyncio.to_thread(self.list_runs, task_id, status, limit)
 
     def get_logs(self, run_id: str) -> list[LogEntry]:
@@ -302,9 +323,17 @@ class Tidings:
         """Start a new run of the same task with the same payload."""
         old = self.get_run(run_id)
         task = self.get_task(old.task_id)
-        new = self._new_run(task.id, old.payload, idempotency_key=None, delay=None,
-                            run_at=None, priority=old.priority, queue=old.queue,
-                            tags=old.tags, replay_of=old.id)
+        new = self._new_run(
+            task.id,
+            old.payload,
+            idempotency_key=None,
+            delay=None,
+            run_at=None,
+            priority=old.priority,
+            queue=old.queue,
+            tags=old.tags,
+            replay_of=old.id,
+        )
         run_id, _ = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
         self._wake_workers()
         return RunHandle(self, run_id)
@@ -313,14 +342,16 @@ class Tidings:
         return await asyncio.to_thread(self.replay, run_id)
 
     # -- worker ------------------------------------------------------------------------
-    def worker(self, concurrency: int = 10, queues: Sequence[str] | None = None,
-               **options: Any) -> Worker:
+    def worker(
+        self, concurrency: int = 10, queues: Sequence[str] | None = None, **options: Any
+    ) -> Worker:
         from tidings.engine.worker import Worker
 
         return Worker(self, concurrency=concurrency, queues=queues, **options)
 
-    def run_worker(self, concurrency: int = 10, queues: Sequence[str] | None = None,
-                   **options: Any) -> None:
+    def run_worker(
+        self, concurrency: int = 10, queues: Sequence[str] | None = None, **options: Any
+    ) -> None:
         """Run a worker until SIGTERM or SIGINT, then drain (blocking)."""
         worker = self.worker(concurrency, queues, **options)
         asyncio.run(worker.run(install_signal_handlers=True))
@@ -330,8 +361,9 @@ class Tidings:
             worker.wake()
 
 
-def _resolve_run_at(now: datetime, delay: timedelta | float | None,
-                    run_at: datetime | None) -> datetime:
+def _resolve_run_at(
+    now: datetime, delay: timedelta | float | None, run_at: datetime | None
+) -> datetime:
     if delay is not None and run_at is not None:
         raise ValidationError("give either delay or run_at, not both")
     if delay is not None:

@@ -109,7 +109,8 @@ def make_task(
 
 def _payload_signature(fn: TaskFn, task_id: str) -> tuple[bool, type[pydantic.BaseModel] | None]:
     params = [
-        p for p in inspect.signature(fn).parameters.values()
+        p
+        for p in inspect.signature(fn).parameters.values()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
     ]
     if len(params) not in (1, 2):

@@ -42,9 +42,14 @@ class TestEngine:
         self.app._runtimes.add(self._rt)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        assert self._rt is not None and self._saved_clock is not None
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._rt is not None
+        assert self._saved_clock is not None
         self.app._runtimes.discard(self._rt)
         self._rt.close()
         self.app.clock = self._saved_clock
@@ -85,8 +90,9 @@ class TestEngine:
         rt, ran = self.rt, 0
         while True:
             now = self.clock.now()
-            claimed = await rt.db(rt.store.claim_runs, "test-engine", None, now,
-                                  now + rt.lease, _BATCH)
+            claimed = await rt.db(
+                rt.store.claim_runs, "test-engine", None, now, now + rt.lease, _BATCH
+            )
             if not claimed:
                 return ran
             await asyncio.gather(*(execute(rt, c) for c in claimed))
@@ -95,6 +101,7 @@ class TestEngine:
     async def get_run(self, run_id: str) -> Run:
         return await self.app.get_run_async(run_id)
 
-    async def list_runs(self, task_id: str | None = None,
-                        status: RunStatus | str | None = None, limit: int = 50) -> list[Run]:
+    async def list_runs(
+        self, task_id: str | None = None, status: RunStatus | str | None = None, limit: int = 50
+    ) -> list[Run]:
         return await self.app.list_runs_async(task_id, status, limit)

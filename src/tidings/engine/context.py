@@ -98,8 +98,9 @@ class Context:
         """True while the task re-executes code whose steps are already recorded."""
         return bool(self._unvisited)
 
-    async def step(self, name: str, fn: Callable[..., T | Awaitable[T]], *args: Any,
-                   **kwargs: Any) -> Any:
+    async def step(
+        self, name: str, fn: Callable[..., T | Awaitable[T]], *args: Any, **kwargs: Any
+    ) -> Any:
         """Run ``fn(*args, **kwargs)`` once per run and return its JSON result.
 
         A completed step returns its stored result on every later execution. A sync
@@ -121,21 +122,31 @@ class Context:
                 value = await self._call(fn, args, kwargs)
             except asyncio.CancelledError:
                 # remembered so an attempt timeout can be charged to this step's budget
-                self._interrupted.append(StepRecord(full, "step", "failed", attempts, None,
-                                                    None, started, self.now()))
+                self._interrupted.append(
+                    StepRecord(full, "step", "failed", attempts, None, None, started, self.now())
+                )
                 raise
             except (Suspend, KeyboardInterrupt, SystemExit):
                 raise
             except BaseException as exc:
-                failed = StepRecord(full, "step", "failed", attempts, None,
-                                    ErrorInfo.from_exception(exc), started, self.now())
+                failed = StepRecord(
+                    full,
+                    "step",
+                    "failed",
+                    attempts,
+                    None,
+                    ErrorInfo.from_exception(exc),
+                    started,
+                    self.now(),
+                )
                 raise StepFailed(failed, exc) from exc
             try:
                 encoded = serde.dumps(value, f"step {full!r} of task {self.task_id!r} result")
             except ValidationError as exc:
                 raise NonRetriableError(str(exc)) from None
-            record = StepRecord(full, "step", "completed", attempts, encoded, None,
-                                started, self.now())
+            record = StepRecord(
+                full, "step", "completed", attempts, encoded, None, started, self.now()
+            )
             await self._save(record)
         finally:
             self._inflight.pop(full, None)
@@ -151,9 +162,7 @@ class Context:
     async def sleep_until(self, when: datetime, *, name: str = "sleep") -> None:
         """Wait durably until the aware datetime ``when``."""
         if not isinstance(when, datetime):
-            raise ValidationError(
-                f"ctx.sleep_until needs a datetime, not {type(when).__name__}"
-            )
+            raise ValidationError(f"ctx.sleep_until needs a datetime, not {type(when).__name__}")
         if when.tzinfo is None or when.utcoffset() is None:
             raise ValidationError(
                 f"ctx.sleep_until got a naive datetime ({when.isoformat()}); "
@@ -188,8 +197,9 @@ class Context:
         if self._suspended:
             raise Suspend()
 
-    async def _call(self, fn: Callable[..., Any], args: tuple[Any, ...],
-                    kwargs: dict[str, Any]) -> Any:
+    async def _call(
+        self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
         if inspect.iscoroutinefunction(fn):
             return await fn(*args, **kwargs)
         value = await self._runtime.run_sync(fn, *args, **kwargs)
@@ -208,11 +218,13 @@ class Context:
         else:
             wake_at, started = wake(), self.now()
         if self.now() >= wake_at:
-            await self._save(StepRecord(full, "sleep", "completed", 1, None, None,
-                                        started, self.now(), wake_at))
+            await self._save(
+                StepRecord(full, "sleep", "completed", 1, None, None, started, self.now(), wake_at)
+            )
             return
-        self._waits.append(StepRecord(full, "sleep", "waiting", 1, None, None, started,
-                                      None, wake_at))
+        self._waits.append(
+            StepRecord(full, "sleep", "waiting", 1, None, None, started, None, wake_at)
+        )
         self._suspended = True
         raise Suspend()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
@@ -18,7 +19,7 @@ from .runtime import Attempt, Runtime
 from .signals import StepFailed, Suspend
 
 if TYPE_CHECKING:
-    from tidings.app import TaskDef
+    from tidings.tasks import TaskDef
 
 log = logging.getLogger("tidings.worker")
 UNKNOWN_TASK_DELAY = timedelta(seconds=60)
@@ -43,11 +44,13 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
             return
         outcome, steps = decided
         attempt.finishing = True
-        await rt.db(rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome,
-                    steps, ctx._logs)
+        await rt.db(
+            rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome, steps, ctx._logs
+        )
     except LeaseLostError:
-        log.info("run %s was cancelled or reclaimed while it ran; dropping this attempt",
-                 claimed.id)
+        log.info(
+            "run %s was cancelled or reclaimed while it ran; dropping this attempt", claimed.id
+        )
     except Exception:
         # The store failed: leave the lease to expire so another worker replays the run.
         log.exception("could not record the end of run %s; it will be retried", claimed.id)
@@ -59,13 +62,15 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
 async def _unknown_task(rt: Runtime, claimed: ClaimedRun) -> None:
     # Another deploy may know the task (rolling upgrade): hand the run back for later
     # rather than failing it.
-    log.warning("task %r of run %s is not registered in this app; retrying in %s",
-                claimed.task_id, claimed.id, UNKNOWN_TASK_DELAY)
+    log.warning(
+        "task %r of run %s is not registered in this app; retrying in %s",
+        claimed.task_id,
+        claimed.id,
+        UNKNOWN_TASK_DELAY,
+    )
     outcome = Outcome(RunStatus.QUEUED, due_at=rt.clock.now() + UNKNOWN_TASK_DELAY)
-    try:
+    with contextlib.suppress(LeaseLostError):
         await rt.db(rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome)
-    except LeaseLostError:
-        pass
 
 
 async def _invoke(task: TaskDef, ctx: Context, payload: Any) -> Any:
@@ -104,7 +109,9 @@ async def _run(rt: Runtime, task: TaskDef, attempt: Attempt) -> Decision:
         if attempt.reason == "drain":
             await rt.db(rt.store.release, claimed.id, claimed.lease_token, rt.clock.now())
         return None
-    except NonRetriableError as exc:
+    except (NonRetriableError, ValidationError) as exc:
+        # tidings' own ValidationError is a programming error (bad step name, naive
+        # datetime...): retrying cannot fix it.
         await ctx.settle()
         return _failed(rt, exc), ()
     except AttemptTimeout as exc:
@@ -129,28 +136,40 @@ async def _suspended(ctx: Context) -> Decision:
 
 
 def _failed(rt: Runtime, exc: BaseException) -> Outcome:
-    return Outcome(RunStatus.FAILED, error=ErrorInfo.from_exception(exc),
-                   finished_at=rt.clock.now())
-
-
-def _retry_or_fail(
-    rt: Runtime, task: TaskDef, claimed: ClaimedRun, failures: int, exc: BaseException,
-    **counters: int,
-) -> Outcome:
-    if isinstance(exc, NonRetriableError) or failures >= task.retry.max_attempts:
-        return Outcome(RunStatus.FAILED, error=ErrorInfo.from_exception(exc),
-                       finished_at=rt.clock.now(), attempt=claimed.attempt, **counters)
     return Outcome(
-        RunStatus.QUEUED,
-        due_at=rt.clock.now() + task.retry.delay(failures),
-        error=ErrorInfo.from_exception(exc),
-        attempt=claimed.attempt + 1,
-        **counters,
+        RunStatus.FAILED, error=ErrorInfo.from_exception(exc), finished_at=rt.clock.now()
     )
 
 
-def _step_failed(rt: Runtime, task: TaskDef, claimed: ClaimedRun, step: StepRecord,
-                 cause: BaseException) -> Decision:
+def _retry_or_fail(
+    rt: Runtime,
+    task: TaskDef,
+    claimed: ClaimedRun,
+    failures: int,
+    exc: BaseException,
+    body_attempts: int | None = None,
+) -> Outcome:
+    error = ErrorInfo.from_exception(exc)
+    if isinstance(exc, NonRetriableError) or failures >= task.retry.max_attempts:
+        return Outcome(
+            RunStatus.FAILED,
+            error=error,
+            finished_at=rt.clock.now(),
+            attempt=claimed.attempt,
+            body_attempts=body_attempts,
+        )
+    return Outcome(
+        RunStatus.QUEUED,
+        due_at=rt.clock.now() + task.retry.delay(failures),
+        error=error,
+        attempt=claimed.attempt + 1,
+        body_attempts=body_attempts,
+    )
+
+
+def _step_failed(
+    rt: Runtime, task: TaskDef, claimed: ClaimedRun, step: StepRecord, cause: BaseException
+) -> Decision:
     return _retry_or_fail(rt, task, claimed, step.attempts, cause), (step,)
 
 
@@ -159,13 +178,13 @@ def _body_failed(rt: Runtime, task: TaskDef, claimed: ClaimedRun, exc: Exception
     return _retry_or_fail(rt, task, claimed, failures, exc, body_attempts=failures), ()
 
 
-def _timed_out(rt: Runtime, task: TaskDef, claimed: ClaimedRun, ctx: Context,
-               exc: AttemptTimeout) -> Decision:
+def _timed_out(
+    rt: Runtime, task: TaskDef, claimed: ClaimedRun, ctx: Context, exc: AttemptTimeout
+) -> Decision:
     """Charge a timeout to the steps it interrupted, or to the task body if none."""
     error = ErrorInfo.from_exception(exc)
     steps = [
-        StepRecord(s.name, s.kind, "failed", s.attempts, None, error, s.started_at,
-                   rt.clock.now())
+        StepRecord(s.name, s.kind, "failed", s.attempts, None, error, s.started_at, rt.clock.now())
         for s in ctx._interrupted
     ]
     if not steps:

@@ -15,7 +15,7 @@ from tidings.clock import Clock
 from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store
 
 if TYPE_CHECKING:
-    from tidings.app import TaskDef
+    from tidings.tasks import TaskDef
 
     from .context import Context
 

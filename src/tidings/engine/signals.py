@@ -9,11 +9,11 @@ from __future__ import annotations
 from tidings.store.base import StepRecord
 
 
-class Suspend(BaseException):  # noqa: N818 - a signal, not an error
+class Suspend(BaseException):
     """The run waits (sleep, event, child run): end the attempt, keep the run."""
 
 
-class StepFailed(BaseException):  # noqa: N818
+class StepFailed(BaseException):
     """A step raised: the attempt ends and the step's own retry budget decides what next."""
 
     def __init__(self, step: StepRecord, cause: BaseException) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -55,6 +56,7 @@ class Worker:
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self.completed = 0
+        self._stop_requested = False
 
     # -- control -----------------------------------------------------------------------
     def wake(self) -> None:
@@ -65,6 +67,7 @@ class Worker:
 
     def stop(self) -> None:
         """Stop claiming; in-flight runs finish or are released within the grace period."""
+        self._stop_requested = True  # seen by run() if the loop has not started yet
         loop = self.rt.loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._stopping.set)
@@ -73,13 +76,19 @@ class Worker:
     # -- loop --------------------------------------------------------------------------
     async def run(self, *, install_signal_handlers: bool = False) -> None:
         self.rt.loop = asyncio.get_running_loop()
+        if self._stop_requested:
+            self._stopping.set()
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.rt.loop.add_signal_handler(sig, self.stop)
         self.app._workers.add(self)
         heartbeat = asyncio.create_task(self._heartbeat())
-        log.info("worker %s started (concurrency %d, queues %s)", self.id, self.concurrency,
-                 self.queues or "all")
+        log.info(
+            "worker %s started (concurrency %d, queues %s)",
+            self.id,
+            self.concurrency,
+            self.queues or "all",
+        )
         try:
             await self._claim_loop()
             await self._drain()
@@ -98,8 +107,9 @@ class Worker:
             timeout = self.poll_interval
             if want > 0:
                 now = rt.clock.now()
-                claimed = await rt.db(rt.store.claim_runs, self.id, self.queues, now,
-                                      now + rt.lease, want)
+                claimed = await rt.db(
+                    rt.store.claim_runs, self.id, self.queues, now, now + rt.lease, want
+                )
                 for run in claimed:
                     task = asyncio.create_task(execute(rt, run), name=f"run {run.id}")
                     self._tasks.add(task)
@@ -110,10 +120,8 @@ class Worker:
                 if due is not None:
                     timeout = min(timeout, max((due - rt.clock.now()).total_seconds(), 0.0))
             if timeout > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout)
-                except TimeoutError:
-                    pass
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -94,6 +94,7 @@ SET kind = excluded.kind, status = excluded.status, attempts = excluded.attempts
 -- name: finish_attempt
 UPDATE runs
 SET status = :status, due_at = :due_at, result = :result, error = :error,
+    run_at = CASE WHEN :status = 'QUEUED' THEN :due_at ELSE run_at END,
     attempt = COALESCE(:attempt, attempt),
     body_attempts = COALESCE(:body_attempts, body_attempts),
     finished_at = :finished_at, worker_id = NULL, lease_token = NULL
