@@ -58,7 +58,7 @@ def test_corrupt_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
     path.write_bytes(b"these are my notes, not a database\n" * 100)
     before = path.read_bytes()
     app = Tidings(_url(path))
-    with pytest.raises(StoreError, match="not a SQLite database"):
+    with pytest.raises(StoreError, match=r"not a SQLite database"):
         app.list_runs()
     assert path.read_bytes() == before
     assert not (tmp_path / "notes.db-wal").exists()
@@ -73,7 +73,7 @@ def test_damaged_sqlite_file_is_refused(tmp_path: Path) -> None:
     data = bytearray(path.read_bytes())
     data[100:4096] = b"\xff" * (4096 - 100)  # the schema page, smashed
     path.write_bytes(bytes(data))
-    with pytest.raises(StoreError, match="damaged.db"):
+    with pytest.raises(StoreError, match=r"damaged\.db"):
         Tidings(_url(path)).list_runs()
     assert path.read_bytes() == bytes(data)
 
@@ -85,7 +85,7 @@ def test_foreign_database_is_refused_and_left_untouched(tmp_path: Path) -> None:
     conn.execute("INSERT INTO orders (total) VALUES (9.5)")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="tables that are not tidings'"):
+    with pytest.raises(StoreError, match=r"tables that are not tidings'"):
         Tidings(_url(path)).list_runs()
     conn = sqlite3.connect(path)
     tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
@@ -101,7 +101,7 @@ def test_database_from_a_newer_tidings_is_refused(tmp_path: Path) -> None:
     conn.execute("INSERT INTO tidings_migrations VALUES ('0999_future', 0)")
     conn.commit()
     conn.close()
-    with pytest.raises(StoreError, match="newer tidings.*0999_future"):
+    with pytest.raises(StoreError, match=r"newer tidings.*0999_future"):
         Tidings(url).list_runs()
 
 
