@@ -33,6 +33,9 @@ CREATE TABLE runs (
     replay_of       TEXT
 );
 
+-- claiming walks due runs in (priority, due time) order; next_due needs the earliest
+CREATE INDEX runs_claim ON runs (priority DESC, due_at)
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING');
 CREATE INDEX runs_due ON runs (due_at)
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING');
 CREATE INDEX runs_worker ON runs (worker_id) WHERE status = 'RUNNING';
