@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from tidings.clock import Clock
 from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store
 
+from .threads import DaemonThreadPool
+
 if TYPE_CHECKING:
     from tidings.tasks import TaskDef
 
@@ -56,16 +58,16 @@ class Runtime:
         # One database thread: SQLite serialises writers anyway, and the loop never
         # blocks on a lock held by another process.
         self._db = ThreadPoolExecutor(1, thread_name_prefix="tidings-db")
-        self._sync = ThreadPoolExecutor(sync_threads, thread_name_prefix="tidings-step")
+        self._sync = DaemonThreadPool(sync_threads, "tidings-step")
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db, functools.partial(fn, *args))
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        loop = asyncio.get_running_loop()
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
-        return await loop.run_in_executor(self._sync, call)
+        result: T = await self._sync.submit(call)
+        return result
 
     async def save_step(
         self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
@@ -90,4 +92,4 @@ class Runtime:
 
     def close(self) -> None:
         self._db.shutdown(wait=True)
-        self._sync.shutdown(wait=False, cancel_futures=True)
+        self._sync.shutdown()

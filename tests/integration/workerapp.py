@@ -1,0 +1,150 @@
+"""The app the integration tests run in real worker processes.
+
+The test process imports it to trigger runs; each worker process runs it as
+``python -m tests.integration.workerapp --db sqlite:////abs/path.db ...``. Tasks are
+found by id, so both sides agree whatever name the module is imported under.
+
+Every side effect is one line ``<run_id> <what> <pid>`` appended to the file named in
+the payload (``out``), written with a single ``write`` on an ``O_APPEND`` descriptor so
+lines from concurrent processes never interleave.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from tidings import Context, Retry, Tidings
+
+app = Tidings(environment="integration")
+
+RELEASE_TIMEOUT = 60.0
+
+
+# -- side effects --------------------------------------------------------------------
+def append(out: str, run_id: str, what: str) -> int:
+    """Append ``<run_id> <what> <pid>`` to ``out``; return this process's pid."""
+    pid = os.getpid()
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{run_id} {what} {pid}\n".encode())
+    finally:
+        os.close(fd)
+    return pid
+
+
+def count(out: str, run_id: str, what: str) -> int:
+    path = Path(out)
+    if not path.exists():
+        return 0
+    return sum(1 for line in path.read_text().splitlines() if line.split()[:2] == [run_id, what])
+
+
+def block_until_released(out: str, run_id: str, release: str) -> int:
+    """Sync step (runs in a worker thread): announce, then wait for the release file."""
+    append(out, run_id, "two-start")
+    deadline = time.monotonic() + RELEASE_TIMEOUT
+    while not os.path.exists(release):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"release file {release} never appeared")
+        time.sleep(0.02)
+    return append(out, run_id, "two-end")
+
+
+def fail_first_time(out: str, run_id: str) -> int:
+    pid = append(out, run_id, "b")
+    if count(out, run_id, "b") == 1:
+        raise RuntimeError("b fails on its first attempt")
+    return pid
+
+
+# -- tasks ---------------------------------------------------------------------------
+@app.task(retry=Retry(max_attempts=5, initial=0.1))
+async def crashable(ctx: Context, payload: dict[str, Any]) -> dict[str, int]:
+    """Step one, then step two which blocks until ``payload['release']`` exists."""
+    out = payload["out"]
+    one = await ctx.step("one", append, out, ctx.run_id, "one")
+    two = await ctx.step("two", block_until_released, out, ctx.run_id, payload["release"])
+    return {"one": one, "two": two}
+
+
+@app.task(retry=Retry(max_attempts=3, initial=0.2, jitter=False))
+async def sleep_then_retry(ctx: Context, payload: dict[str, Any]) -> list[int]:
+    out = payload["out"]
+    a = await ctx.step("a", append, out, ctx.run_id, "a")
+    await ctx.sleep(timedelta(seconds=0.3))
+    b = await ctx.step("b", fail_first_time, out, ctx.run_id)
+    c = await ctx.step("c", append, out, ctx.run_id, "c")
+    return [a, b, c]
+
+
+@app.task
+async def three_steps(ctx: Context, payload: dict[str, Any]) -> int:
+    out = payload["out"]
+    for name in ("s1", "s2", "s3"):
+        await ctx.step(name, append, out, ctx.run_id, name)
+    return int(payload.get("n", 0))
+
+
+async def _slow(out: str, run_id: str, seconds: float) -> str:
+    append(out, run_id, "slow-start")
+    await asyncio.sleep(seconds)
+    append(out, run_id, "slow-end")
+    return "done"
+
+
+@app.task
+async def slow_step(ctx: Context, payload: dict[str, Any]) -> str:
+    result: str = await ctx.step("slow", _slow, payload["out"], ctx.run_id, payload["seconds"])
+    return result
+
+
+async def _hang(out: str, run_id: str) -> str:
+    append(out, run_id, "two-start")
+    try:
+        await asyncio.sleep(60)
+    finally:
+        append(out, run_id, "two-interrupted")
+    return "finished"  # pragma: no cover - only if never interrupted
+
+
+@app.task
+async def hangs(ctx: Context, payload: dict[str, Any]) -> str:
+    out = payload["out"]
+    await ctx.step("one", append, out, ctx.run_id, "one")
+    result: str = await ctx.step("two", _hang, out, ctx.run_id)
+    return result
+
+
+# -- worker entry point --------------------------------------------------------------
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.integration.workerapp")
+    parser.add_argument("--db", required=True, help="sqlite:////absolute/path.db")
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--lease-seconds", type=float, default=30.0)
+    parser.add_argument("--grace-seconds", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(process)d %(threadName)s %(name)s %(levelname)s %(message)s",
+    )
+    app.database_url = args.db
+    app.lease = timedelta(seconds=args.lease_seconds)
+    worker = app.worker(
+        concurrency=args.concurrency,
+        poll_interval=0.05,
+        grace=timedelta(seconds=args.grace_seconds),
+    )
+    asyncio.run(worker.run(install_signal_handlers=True))
+
+
+if __name__ == "__main__":
+    main()
