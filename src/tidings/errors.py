@@ -79,5 +79,9 @@ class RunCancelledError(TidingsError):
         self.run_id = run_id
 
 
+class WorkerLostError(TidingsError):
+    """A run's workers kept vanishing mid-attempt (crash, OOM kill): it was failed."""
+
+
 class LeaseLostError(TidingsError):
     """This worker no longer holds the run (cancelled, or reclaimed after a lost lease)."""

@@ -129,3 +129,38 @@ def test_stopping_releases_runs_that_outlast_the_grace_period(app: Tidings) -> N
     assert run.status is RunStatus.QUEUED
     assert run.attempt == 1
     assert run.steps == []
+
+
+def test_a_run_that_keeps_killing_its_workers_is_failed(app: Tidings) -> None:
+    @app.task
+    async def job(ctx: Context, payload: None) -> str:
+        return "never"
+
+    handle = app.trigger("job")
+    store, now = app.store, app.clock.now()
+    for i in range(7):  # seven workers claim it and vanish before their lease runs out
+        moment = now + timedelta(milliseconds=i)
+        assert store.claim_runs(f"doomed-{i}", None, moment, moment, 1)
+    with running(app, poll_interval=0.05), pytest.raises(RunFailedError) as failed:
+        handle.result(timeout=10)
+    assert failed.value.error is not None
+    assert failed.value.error.type == "WorkerLostError"
+    # six vanished workers after the first, and this worker took it over once more
+    assert "taken over 7 times" in failed.value.error.message
+
+
+def test_a_reclaim_after_a_finished_attempt_does_not_count_against_the_run(
+    app: Tidings,
+) -> None:
+    @app.task
+    async def job(ctx: Context, payload: None) -> str:
+        await ctx.sleep(0.01)
+        return "done"
+
+    handle = app.trigger("job")
+    store, now = app.store, app.clock.now()
+    for i in range(4):
+        moment = now + timedelta(milliseconds=i)
+        assert store.claim_runs(f"flaky-{i}", None, moment, moment, 1)
+    with running(app, poll_interval=0.05):
+        assert handle.result(timeout=10) == "done"

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings import serde
-from tidings.errors import LeaseLostError, NonRetriableError, ValidationError
+from tidings.errors import LeaseLostError, NonRetriableError, ValidationError, WorkerLostError
 from tidings.records import ErrorInfo, RunStatus
 from tidings.store.base import ClaimedRun, Outcome, StepRecord
 
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tidings.worker")
 UNKNOWN_TASK_DELAY = timedelta(seconds=60)
+MAX_RECLAIMS = 5
+"""Consecutive takeovers from vanished workers after which a run is failed."""
 
 
 class AttemptTimeout(TimeoutError):
@@ -89,11 +91,22 @@ async def _invoke(task: TaskDef, ctx: Context, payload: Any) -> Any:
 Decision = tuple[Outcome, Sequence[StepRecord]] | None
 
 
+def _admit(task: TaskDef, claimed: ClaimedRun) -> Any:
+    """The payload to run with, unless the run must fail before it starts."""
+    if claimed.reclaims > MAX_RECLAIMS:
+        raise WorkerLostError(
+            f"run {claimed.id} was taken over {claimed.reclaims} times from workers that "
+            "died or stalled past their lease while running it (a crash, an OOM kill?); "
+            "failing it so it cannot take down every worker"
+        )
+    return task.decode_payload(claimed.payload)
+
+
 async def _run(rt: Runtime, task: TaskDef, attempt: Attempt) -> Decision:
     ctx, claimed = attempt.ctx, attempt.claimed
     try:
-        payload = task.decode_payload(claimed.payload)
-    except ValidationError as exc:
+        payload = _admit(task, claimed)
+    except (WorkerLostError, ValidationError) as exc:
         return _failed(rt, exc), ()
     attempt.body = asyncio.create_task(_invoke(task, ctx, payload))
     try:

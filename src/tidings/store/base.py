@@ -52,6 +52,8 @@ class ClaimedRun:
     attempt: int
     body_attempts: int
     lease_token: str
+    reclaims: int = 0
+    """Times the run was taken over from a vanished worker since an attempt last ended."""
     steps: dict[str, StepRecord] = field(default_factory=dict)
 
 

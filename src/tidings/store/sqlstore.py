@@ -167,6 +167,7 @@ class SqlStore(Store):
                 attempt=int(r["attempt"]),
                 body_attempts=int(r["body_attempts"]),
                 lease_token=token,
+                reclaims=int(r["reclaims"]),
                 steps=steps[str(r["id"])],
             )
             for r in rows

@@ -52,7 +52,8 @@ VALUES (:run_id, :at, :level, :message, :attempt);
 -- name: claim_runs
 UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
-    due_at = :lease_until, started_at = COALESCE(started_at, :now)
+    due_at = :lease_until, started_at = COALESCE(started_at, :now),
+    reclaims = reclaims + (status = 'RUNNING')
 WHERE id IN (
     SELECT id FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= :now
@@ -60,7 +61,7 @@ WHERE id IN (
     ORDER BY priority DESC, due_at
     LIMIT :limit
 )
-RETURNING id, task_id, payload, attempt, body_attempts, priority, run_at;
+RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at;
 
 -- name: steps_of_runs
 SELECT * FROM steps WHERE run_id IN (SELECT value FROM json_each(:run_ids)) ORDER BY seq;
@@ -97,7 +98,7 @@ SET status = :status, due_at = :due_at, result = :result, error = :error,
     run_at = CASE WHEN :status = 'QUEUED' THEN :due_at ELSE run_at END,
     attempt = COALESCE(:attempt, attempt),
     body_attempts = COALESCE(:body_attempts, body_attempts),
-    finished_at = :finished_at, worker_id = NULL, lease_token = NULL
+    finished_at = :finished_at, worker_id = NULL, lease_token = NULL, reclaims = 0
 WHERE id = :run_id AND lease_token = :token AND status = 'RUNNING';
 
 -- name: release

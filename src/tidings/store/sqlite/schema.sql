@@ -19,6 +19,9 @@ CREATE TABLE runs (
     error           TEXT,
     attempt         INTEGER NOT NULL DEFAULT 1,
     body_attempts   INTEGER NOT NULL DEFAULT 0,
+    -- claims of this run after its worker vanished (lease expired), since an attempt
+    -- last ended; bounds a run that kills every worker that runs it
+    reclaims        INTEGER NOT NULL DEFAULT 0,
     created_at      INTEGER NOT NULL,
     run_at          INTEGER NOT NULL,
     started_at      INTEGER,
