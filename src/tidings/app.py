@@ -9,7 +9,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from tidings.clock import Clock, SystemClock
 from tidings.errors import (
@@ -87,16 +87,33 @@ class Tidings:
         self._runtimes: set[Runtime] = set()
 
     # -- registry ----------------------------------------------------------------------
+    @overload
+    def task(self, fn: F, /) -> F: ...
+
+    @overload
     def task(
         self,
-        fn: F | None = None,
+        fn: None = None,
+        /,
         *,
         id: str | None = None,
         retry: Retry | None = None,
         queue: str = "default",
         priority: int = 0,
         timeout: timedelta | float | None = None,
-    ) -> Any:
+    ) -> Callable[[F], F]: ...
+
+    def task(
+        self,
+        fn: F | None = None,
+        /,
+        *,
+        id: str | None = None,
+        retry: Retry | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        timeout: timedelta | float | None = None,
+    ) -> F | Callable[[F], F]:
         """Register an ``async def fn(ctx, payload)`` as a task (usable bare or with options).
 
         Args:

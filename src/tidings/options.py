@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from tidings.errors import ValidationError
@@ -18,34 +18,52 @@ def as_timedelta(value: timedelta | float, what: str) -> timedelta:
     return timedelta(seconds=value)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Retry:
-    """How a failing run is retried: exponential backoff with jitter, budget per step."""
+    """How a failing run is retried: exponential backoff with jitter, budget per step.
 
-    max_attempts: int = 3
+    Durations are timedeltas or numbers of seconds.
+    """
+
+    max_attempts: int
     """Attempts allowed per step (and for code outside steps), the first included."""
-    initial: timedelta = field(default=timedelta(seconds=1))
+    initial: timedelta
     """Delay before the first retry."""
-    factor: float = 2.0
+    factor: float
     """Each further retry waits this many times longer than the previous one."""
-    maximum: timedelta = field(default=timedelta(hours=1))
+    maximum: timedelta
     """Upper bound of any single delay."""
-    jitter: bool = True
+    jitter: bool
     """Spread each delay uniformly over [delay / 2, delay] so retries do not stampede."""
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "initial", as_timedelta(self.initial, "Retry.initial"))
-        object.__setattr__(self, "maximum", as_timedelta(self.maximum, "Retry.maximum"))
-        if isinstance(self.max_attempts, bool) or not isinstance(self.max_attempts, int):
+    def __init__(
+        self,
+        max_attempts: int = 3,
+        initial: timedelta | float = timedelta(seconds=1),
+        factor: float = 2.0,
+        maximum: timedelta | float = timedelta(hours=1),
+        jitter: bool = True,
+    ) -> None:
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
             raise ValidationError("Retry.max_attempts must be an int")
-        if self.max_attempts < 1:
-            raise ValidationError(f"Retry.max_attempts must be >= 1, got {self.max_attempts}")
-        if self.initial < timedelta(0):
+        if max_attempts < 1:
+            raise ValidationError(f"Retry.max_attempts must be >= 1, got {max_attempts}")
+        start = as_timedelta(initial, "Retry.initial")
+        cap = as_timedelta(maximum, "Retry.maximum")
+        if start < timedelta(0):
             raise ValidationError("Retry.initial must not be negative")
-        if self.factor < 1:
-            raise ValidationError(f"Retry.factor must be >= 1, got {self.factor}")
-        if self.maximum < self.initial:
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor < 1:
+            raise ValidationError(f"Retry.factor must be >= 1, got {factor!r}")
+        if cap < start:
             raise ValidationError("Retry.maximum must be >= Retry.initial")
+        for name, value in [
+            ("max_attempts", max_attempts),
+            ("initial", start),
+            ("factor", float(factor)),
+            ("maximum", cap),
+            ("jitter", bool(jitter)),
+        ]:
+            object.__setattr__(self, name, value)
 
     def delay(self, failures: int, rng: random.Random | None = None) -> timedelta:
         """Delay before the retry that follows the ``failures``-th failure (1-based)."""

@@ -87,7 +87,7 @@ def test_two_tasks_with_one_id_are_rejected(app: Tidings) -> None:
 def test_task_functions_must_be_async(app: Tidings) -> None:
     with pytest.raises(ValidationError, match="must be an 'async def'"):
 
-        @app.task
+        @app.task  # type: ignore[type-var]
         def sync_task(ctx: Context, payload: None) -> None: ...
 
 
@@ -151,9 +151,13 @@ def test_idempotency_holds_under_concurrent_triggers(make_app: Any) -> None:
 async def test_replay_is_a_new_run_of_the_same_task_and_payload(app: Tidings) -> None:
     calls: list[int] = []
 
+    def count(n: int) -> int:
+        calls.append(n)
+        return len(calls)
+
     @app.task
     async def job(ctx: Context, payload: dict[str, int]) -> int:
-        return int(await ctx.step("count", lambda: calls.append(payload["n"]) or len(calls)))
+        return int(await ctx.step("count", count, payload["n"]))
 
     async with TestEngine(app, start=START) as t:
         h = await t.trigger("job", {"n": 7})

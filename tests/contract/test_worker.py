@@ -82,10 +82,14 @@ def test_expired_lease_is_reclaimed_and_replays_from_the_last_step(
     app = make_app(lease=timedelta(seconds=0.3))
     calls: list[str] = []
 
+    def record(name: str, value: int) -> int:
+        calls.append(name)
+        return value
+
     @app.task
     async def job(ctx: Context, payload: None) -> list[Any]:
-        first = await ctx.step("first", lambda: calls.append("first") or 1)
-        second = await ctx.step("second", lambda: calls.append("second") or 2)
+        first = await ctx.step("first", record, "first", 1)
+        second = await ctx.step("second", record, "second", 2)
         return [first, second]
 
     handle = app.trigger("job")

@@ -6,7 +6,7 @@ import asyncio
 import inspect
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -98,9 +98,7 @@ class Context:
         """True while the task re-executes code whose steps are already recorded."""
         return bool(self._unvisited)
 
-    async def step(
-        self, name: str, fn: Callable[..., T | Awaitable[T]], *args: Any, **kwargs: Any
-    ) -> Any:
+    async def step(self, name: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``fn(*args, **kwargs)`` once per run and return its JSON result.
 
         A completed step returns its stored result on every later execution. A sync
