@@ -17,7 +17,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
 from datetime import datetime, timedelta
 from typing import Annotated, Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
@@ -35,18 +34,13 @@ from tidings import __version__
 from tidings.app import Tidings
 from tidings.config import load_app
 from tidings.engine.worker import Worker
-from tidings.errors import (
-    RunCancelledError,
-    RunFailedError,
-    TidingsError,
-    ValidationError,
-)
+from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
 from tidings.records import ACTIVE_STATUSES, LogEntry, Run, RunStatus, Step
 
 
 def make_console(stream: TextIO, **options: Any) -> Console:
     """A rich Console for ``stream``; piped output is not squeezed into 80 columns."""
-    # Piped output has no terminal to wrap at: do not squeeze tables into 80 columns.
+    # A pipe has no width to respect, and tables cut at 80 columns lose run ids.
     piped = not stream.isatty() and "COLUMNS" not in os.environ
     return Console(highlight=False, width=160 if piped else None, **options)
 
@@ -177,10 +171,10 @@ def render_runs_table(
     table.add_column("task", no_wrap=True)
     table.add_column("status", no_wrap=True, min_width=9)
     table.add_column("attempt", justify="right")
-    if steps:
+    if steps:  # live views care about what happens next more than when runs began
         table.add_column("steps", justify="right", no_wrap=True)
         table.add_column("next", no_wrap=True)
-    else:  # live views (with steps) care about what happens next, not when runs began
+    else:
         table.add_column("created", no_wrap=True)
     table.add_column("finished", no_wrap=True)
     for run in runs:
@@ -347,7 +341,7 @@ async def follow_runs(
     """
     live = console.is_terminal
     changes = TransitionLog()
-    display = Live(console=console, refresh_per_second=4) if live else nullcontext()
+    display = Live(console=console, refresh_per_second=4) if live else contextlib.nullcontext()
     with display as view:
         while True:
             runs = await asyncio.to_thread(fetch)
@@ -367,11 +361,10 @@ def all_finished(runs: Sequence[Run]) -> bool:
 
 
 # -- errors ----------------------------------------------------------------------------
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print a one-line red ``error: ...`` on stderr; return the Exit to raise."""
+def print_error(message: str) -> None:
+    """Print ``message`` as one red ``error: ...`` line on stderr."""
     one_line = re.sub(r"\s*\n\s*", " ", message.strip())
     err.print(Text.assemble(("error: ", "bold red"), one_line), soft_wrap=True)
-    return typer.Exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -380,7 +373,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cli(args=list(argv) if argv is not None else None, prog_name="tidings")
     except (TidingsError, OSError) as exc:
         # The single place user errors become messages: no command repeats this.
-        raise SystemExit(fail(str(exc) or type(exc).__name__).exit_code) from None
+        print_error(str(exc) or type(exc).__name__)
+        raise SystemExit(1) from None
 
 
 # -- commands: worker and dev ----------------------------------------------------------
@@ -405,31 +399,46 @@ def _safe_url(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def _start_worker(
+def _run_worker(
+    mode: str,
     app_ref: str | None,
     database_url: str | None,
     env: str | None,
-    *,
     concurrency: int,
     queues: list[str] | None,
     lease_seconds: float | None,
     poll_interval: float,
-    mode: str,
-) -> Worker:
+) -> None:
+    live = mode == "dev"
+    configure_logging(out if live else err)
     app = _load(app_ref, database_url, env)
     if lease_seconds is not None:
         app.lease = timedelta(seconds=lease_seconds)  # read when the worker's runtime starts
-    worker = app.worker(concurrency, queues, poll_interval=poll_interval)
+    w = app.worker(concurrency, queues, poll_interval=poll_interval)
     tasks = ", ".join(sorted(app.tasks)) or "none"
     banner = Text.assemble(
         (f"tidings {mode} ", "bold"),
-        (worker.id, "cyan"),
+        (w.id, "cyan"),
         f" · {_safe_url(app.database_url)} · env {app.environment}",
         f" · concurrency {concurrency} · queues {', '.join(queues or ['all'])}",
         f" · {len(app.tasks)} tasks: {tasks}",
     )
     out.print(banner, soft_wrap=True)
-    return worker
+    asyncio.run(_dev(w) if live else w.run(install_signal_handlers=True))
+
+
+async def _dev(w: Worker) -> None:
+    running = asyncio.create_task(w.run(install_signal_handlers=True))
+    try:
+        await follow_runs(
+            lambda: fetch_runs(w.app, limit=15, steps=True),
+            render=lambda runs: render_runs_table(runs, steps=True, title="recent runs"),
+            console=out,
+            until=lambda _: running.done(),
+        )
+    finally:
+        w.stop()  # if the display failed, the worker must not outlive it
+        await running  # re-raises what stopped the worker, if anything
 
 
 ConcurrencyOpt = Annotated[
@@ -466,18 +475,9 @@ def worker(
     env: EnvOpt = None,
 ) -> None:
     """Run due runs until SIGTERM or Ctrl-C, then finish in-flight runs and exit."""
-    configure_logging(err)
-    w = _start_worker(
-        app_ref,
-        database_url,
-        env,
-        concurrency=concurrency,
-        queues=queue,
-        lease_seconds=lease_seconds,
-        poll_interval=poll_interval,
-        mode="worker",
+    _run_worker(
+        "worker", app_ref, database_url, env, concurrency, queue, lease_seconds, poll_interval
     )
-    asyncio.run(w.run(install_signal_handlers=True))
 
 
 @cli.command()
@@ -491,31 +491,7 @@ def dev(
     env: EnvOpt = None,
 ) -> None:
     """A worker plus a live table of recent runs (plain log lines when not on a terminal)."""
-    configure_logging(out)
-    w = _start_worker(
-        app_ref,
-        database_url,
-        env,
-        concurrency=concurrency,
-        queues=queue,
-        lease_seconds=lease_seconds,
-        poll_interval=poll_interval,
-        mode="dev",
-    )
-    asyncio.run(_dev(w))
-
-
-async def _dev(w: Worker) -> None:
-    running = asyncio.create_task(w.run(install_signal_handlers=True))
-    try:
-        await follow_runs(
-            lambda: fetch_runs(w.app, limit=15, steps=True),
-            render=lambda runs: render_runs_table(runs, steps=True, title="recent runs"),
-            console=out,
-            until=lambda _: running.done(),
-        )
-    finally:
-        await running  # re-raises what stopped the worker, if anything
+    _run_worker("dev", app_ref, database_url, env, concurrency, queue, lease_seconds, poll_interval)
 
 
 # -- commands: trigger -----------------------------------------------------------------
@@ -536,9 +512,12 @@ def parse_payload(text: str | None) -> Any:
 
 @cli.command()
 def trigger(
-    task_id: Annotated[str, typer.Argument(help="The task to run.", show_default=False)],
+    task_id: Annotated[
+        str, typer.Argument(metavar="TASK_ID", help="The task to run.", show_default=False)
+    ],
     payload_json: Annotated[
-        str | None, typer.Argument(help="The payload as JSON, or - to read stdin.")
+        str | None,
+        typer.Argument(metavar="PAYLOAD_JSON", help="The payload as JSON, or - to read stdin."),
     ] = None,
     idempotency_key: Annotated[
         str | None, typer.Option(help="Return the existing run if this key was used.")
@@ -555,6 +534,8 @@ def trigger(
     env: EnvOpt = None,
 ) -> None:
     """Start a run of TASK_ID and print its id (with --wait, then its result)."""
+    if timeout is not None and not wait:
+        raise typer.BadParameter("only makes sense with --wait", param_hint="--timeout")
     payload = parse_payload(payload_json)
     app = _load(app_ref, database_url, env)
     handle = app.trigger(task_id, payload, idempotency_key=idempotency_key, delay=delay)
@@ -562,7 +543,11 @@ def trigger(
     if not handle.created:
         err.print(f"idempotency key {idempotency_key!r} matched: this is the existing run")
     if wait:
-        run = asyncio.run(_wait(app, handle.id, timeout))
+        try:
+            run = asyncio.run(_wait(app, handle.id, timeout))
+        except KeyboardInterrupt:
+            err.print(f"stopped waiting; run {handle.id} goes on", soft_wrap=True)
+            raise typer.Exit(130) from None
         print_json(run.result)
 
 
@@ -599,7 +584,9 @@ StatusOpt = Annotated[
     typer.Option("--status", help="Only runs with this status (repeatable).", show_default=False),
 ]
 LimitOpt = Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")]
-RunIdArg = Annotated[str, typer.Argument(help="The run id (run_...).", show_default=False)]
+RunIdArg = Annotated[
+    str, typer.Argument(metavar="RUN_ID", help="The run id (run_...).", show_default=False)
+]
 
 
 @runs_cli.command("list")
@@ -740,6 +727,7 @@ __all__ = [
     "follow_runs",
     "main",
     "make_console",
+    "print_error",
     "render_run",
     "render_runs_table",
     "render_steps_table",

@@ -104,7 +104,6 @@ def test_expired_lease_is_reclaimed_and_replays_from_the_last_step(
         handle.id,
         claimed[0].lease_token,
         StepRecord("first", "step", "completed", 1, "1", None, now, now),
-        now + app.lease,
     )
     assert app.get_run(handle.id).status is RunStatus.RUNNING
     with running(app, poll_interval=0.05):

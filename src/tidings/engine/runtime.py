@@ -72,10 +72,7 @@ class Runtime:
     async def save_step(
         self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
     ) -> None:
-        lease_until = self.clock.now() + self.lease
-        await self.db(
-            self.store.save_step, claimed.id, claimed.lease_token, record, lease_until, logs
-        )
+        await self.db(self.store.save_step, claimed.id, claimed.lease_token, record, logs)
 
     def interrupt(self, run_id: str, reason: str) -> bool:
         """Cancel the attempt of ``run_id`` running here, if any (loop thread only)."""

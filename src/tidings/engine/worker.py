@@ -8,11 +8,13 @@ import logging
 import os
 import signal
 import socket
+import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tidings.ids import new_id
+from tidings.store.base import ClaimedRun
 
 from .executor import execute
 from .runtime import Runtime
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from tidings.app import Tidings
 
 log = logging.getLogger("tidings.worker")
+CHANGE_POLL = 0.025
+"""How often an idle worker asks the store whether another process wrote (cheap)."""
 
 
 class Worker:
@@ -101,27 +105,45 @@ class Worker:
     async def _claim_loop(self) -> None:
         rt = self.rt
         while not self._stopping.is_set():
+            # Cleared before looking for work, never after: a wake-up that arrives
+            # during an empty claim still triggers the next one.
             self._wake.clear()
-            free = self.concurrency - len(self._tasks)
-            want = min(free, self.batch_size)
+            want = min(self.concurrency - len(self._tasks), self.batch_size)
             timeout = self.poll_interval
+            marker = None
             if want > 0:
                 now = rt.clock.now()
-                claimed = await rt.db(
-                    rt.store.claim_runs, self.id, self.queues, now, now + rt.lease, want
-                )
+                marker, claimed, due = await rt.db(self._look, now, want)
                 for run in claimed:
                     task = asyncio.create_task(execute(rt, run), name=f"run {run.id}")
                     self._tasks.add(task)
                     task.add_done_callback(self._finished)
                 if len(claimed) == want:
                     continue  # there may be more due right now
-                due = await rt.db(rt.store.next_due, self.queues)
                 if due is not None:
                     timeout = min(timeout, max((due - rt.clock.now()).total_seconds(), 0.0))
-            if timeout > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._idle(timeout, marker)
+
+    def _look(
+        self, now: datetime, want: int
+    ) -> tuple[int | None, list[ClaimedRun], datetime | None]:
+        """On the database thread: change marker, then claim, then the next due time."""
+        store = self.rt.store
+        marker = store.change_marker()
+        claimed = store.claim_runs(self.id, self.queues, now, now + self.rt.lease, want)
+        due = store.next_due(self.queues) if len(claimed) < want else None
+        return marker, claimed, due
+
+    async def _idle(self, timeout: float, marker: int | None) -> None:
+        """Wait for a wake-up, the next due time, or (SQLite) another process's commit."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            watch = marker is not None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), min(left, CHANGE_POLL) if watch else left)
+                return
+            if watch and await self.rt.db(self.rt.store.change_marker) != marker:
+                return
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)

@@ -143,6 +143,14 @@ class Store(abc.ABC):
     def next_due(self, queues: Sequence[str] | None) -> datetime | None:
         """Earliest due time of any active run in these queues."""
 
+    def change_marker(self) -> int | None:
+        """A value that changes when another connection commits; None if unsupported.
+
+        Lets an idle worker notice work triggered by another process at once instead
+        of at its next poll.
+        """
+        return None
+
     @abc.abstractmethod
     def renew_leases(self, worker_id: str, lease_until: datetime) -> set[str]:
         """Extend every lease this worker holds; return the ids it still holds."""
@@ -153,7 +161,6 @@ class Store(abc.ABC):
         run_id: str,
         lease_token: str,
         step: StepRecord,
-        lease_until: datetime,
         logs: Sequence[LogWrite] = (),
     ) -> None:
         """Commit a step (and pending log lines); LeaseLostError if the lease is gone."""

@@ -188,13 +188,10 @@ class SqlStore(Store):
         run_id: str,
         lease_token: str,
         step: StepRecord,
-        lease_until: datetime,
         logs: Sequence[LogWrite] = (),
     ) -> None:
         with self._transaction(write=True) as tx:
-            params = {"run_id": run_id, "token": lease_token, "lease_until": self._ts(lease_until)}
-            tx.run("touch_lease", params)
-            if tx.rowcount() != 1:
+            if not tx.run("check_lease", {"run_id": run_id, "token": lease_token}):
                 raise LeaseLostError(f"run {run_id} is no longer held by this worker")
             self._write_step(tx, run_id, step)
             self._write_logs(tx, run_id, logs)

@@ -101,6 +101,10 @@ class SqliteStore(SqlStore):
                 "tidings will not overwrite it. Point database_url at another file."
             )
 
+    def change_marker(self) -> int | None:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             self._conn.close()
