@@ -48,6 +48,21 @@ def _env_seconds(name: str, default: timedelta) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def validate_environment(name: str) -> str:
+    """Return ``name`` if it is a valid environment name, else raise ConfigError."""
+    if not isinstance(name, str) or not _ENVIRONMENT.match(name):
+        raise ConfigError(
+            f"environment name {name!r} is invalid: use lowercase letters, digits and '-' "
+            "(dev, staging, production, preview-<name>)"
+        )
+    return name
+
+
+def default_database_url(environment: str) -> str:
+    """Each environment has its own embedded database by default."""
+    return f"sqlite:///.tidings/{environment}.db"
+
+
 class Tidings:
     """A tidings application: its tasks, its database and the client API."""
 
@@ -60,15 +75,10 @@ class Tidings:
         auto_migrate: bool = True,
         idempotency_ttl: timedelta | float = timedelta(hours=24),
     ) -> None:
-        env = environment or os.environ.get("TIDINGS_ENV") or "dev"
-        if not _ENVIRONMENT.match(env):
-            raise ConfigError(
-                f"environment name {env!r} is invalid: use lowercase letters, digits and '-' "
-                "(dev, staging, production, preview-<name>)"
-            )
+        env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
         self.environment = env
         self.database_url = (
-            database_url or os.environ.get("TIDINGS_DATABASE_URL") or f"sqlite:///.tidings/{env}.db"
+            database_url or os.environ.get("TIDINGS_DATABASE_URL") or default_database_url(env)
         )
         self.lease = (
             as_timedelta(lease, "lease")
@@ -85,6 +95,37 @@ class Tidings:
         self._store_lock = threading.Lock()
         self._workers: set[Worker] = set()
         self._runtimes: set[Runtime] = set()
+
+    def configure(
+        self,
+        *,
+        database_url: str | None = None,
+        environment: str | None = None,
+        lease: timedelta | float | None = None,
+    ) -> Tidings:
+        """Change settings after construction (the CLI's flags), before workers start.
+
+        An open store is closed and reopened on next use under the new settings. A new
+        environment that still uses the default database follows it to its own file.
+        """
+        if self._workers or self._runtimes:
+            raise ConfigError("configure() cannot change an app whose workers are running")
+        if lease is not None:
+            new_lease = as_timedelta(lease, "lease")
+            if new_lease <= timedelta(0):
+                raise ConfigError("lease must be positive")
+            self.lease = new_lease
+        if database_url is None and environment is None:
+            return self
+        self.close()
+        if environment is not None:
+            validate_environment(environment)
+            if database_url is None and self.database_url == default_database_url(self.environment):
+                self.database_url = default_database_url(environment)
+            self.environment = environment
+        if database_url is not None:
+            self.database_url = database_url
+        return self
 
     # -- registry ----------------------------------------------------------------------
     @overload

@@ -17,9 +17,8 @@ import os
 import re
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
 
 import typer
 from rich import box
@@ -36,6 +35,7 @@ from tidings.config import load_app
 from tidings.engine.worker import Worker
 from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
 from tidings.records import ACTIVE_STATUSES, LogEntry, Run, RunStatus, Step
+from tidings.store import redact_url
 
 
 def make_console(stream: TextIO, **options: Any) -> Console:
@@ -390,15 +390,6 @@ def configure_logging(console: Console) -> None:
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
 
 
-def _safe_url(url: str) -> str:
-    # Never print a database password in a banner or a log.
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
-
-
 def _run_worker(
     mode: str,
     app_ref: str | None,
@@ -413,13 +404,13 @@ def _run_worker(
     configure_logging(out if live else err)
     app = _load(app_ref, database_url, env)
     if lease_seconds is not None:
-        app.lease = timedelta(seconds=lease_seconds)  # read when the worker's runtime starts
+        app.configure(lease=lease_seconds)
     w = app.worker(concurrency, queues, poll_interval=poll_interval)
     tasks = ", ".join(sorted(app.tasks)) or "none"
     banner = Text.assemble(
         (f"tidings {mode} ", "bold"),
         (w.id, "cyan"),
-        f" · {_safe_url(app.database_url)} · env {app.environment}",
+        f" · {redact_url(app.database_url)} · env {app.environment}",
         f" · concurrency {concurrency} · queues {', '.join(queues or ['all'])}",
         f" · {len(app.tasks)} tasks: {tasks}",
     )
@@ -695,7 +686,7 @@ def migrate(
     app = _load(app_ref, database_url, env)
     app.auto_migrate = False  # only the explicit migrate below may change the schema
     applied = app.migrate()
-    where = _safe_url(app.database_url)
+    where = redact_url(app.database_url)
     if applied:
         out.print(f"applied {', '.join(applied)} to {where}", soft_wrap=True)
     else:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pydantic
 
-from tidings.app import _ENVIRONMENT, Tidings
+from tidings.app import Tidings
 from tidings.errors import ConfigError
 
 CONFIG_FILE = "tidings.toml"
@@ -167,29 +167,8 @@ def _import_failed(name: str, exc: Exception) -> ConfigError:
 def apply_overrides(
     app: Tidings, *, database_url: str | None = None, environment: str | None = None
 ) -> Tidings:
-    """Point ``app`` at another database or environment before its store opens."""
-    if database_url is None and environment is None:
-        return app
-    if app._store is not None:
-        # The module used its store at import time; reopen it under the new settings.
-        app.close()
-    if environment is not None:
-        if not _ENVIRONMENT.match(environment):
-            raise ConfigError(
-                f"environment name {environment!r} is invalid: use lowercase letters, digits "
-                "and '-' (dev, staging, production, preview-<name>)"
-            )
-        # Each environment has its own database: follow the default path along.
-        if database_url is None and app.database_url == _default_url(app.environment):
-            app.database_url = _default_url(environment)
-        app.environment = environment
-    if database_url is not None:
-        app.database_url = database_url
-    return app
-
-
-def _default_url(environment: str) -> str:
-    return f"sqlite:///.tidings/{environment}.db"
+    """Point ``app`` at another database or environment (see ``Tidings.configure``)."""
+    return app.configure(database_url=database_url, environment=environment)
 
 
 def load_app(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tidings.errors import ValidationError
 from tidings.ids import new_id
 from tidings.store.base import ClaimedRun
 
@@ -45,8 +46,8 @@ class Worker:
         grace: timedelta = timedelta(seconds=30),
         heartbeat: timedelta | None = None,
     ) -> None:
-        if concurrency < 1:
-            raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+            raise ValidationError(f"worker concurrency must be an int >= 1, got {concurrency!r}")
         self.app = app
         self.concurrency = concurrency
         self.queues = list(queues) if queues else None
@@ -70,12 +71,22 @@ class Worker:
             loop.call_soon_threadsafe(self._wake.set)
 
     def stop(self) -> None:
-        """Stop claiming; in-flight runs finish or are released within the grace period."""
+        """Stop claiming; in-flight runs finish or are released within the grace period.
+
+        A second call (a second Ctrl-C) hands in-flight runs back at once.
+        """
+        again = self._stop_requested
         self._stop_requested = True  # seen by run() if the loop has not started yet
         loop = self.rt.loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._stopping.set)
             loop.call_soon_threadsafe(self._wake.set)
+            if again:
+                loop.call_soon_threadsafe(self._release_all)
+
+    def _release_all(self) -> None:
+        for run_id in list(self.rt.attempts):
+            self.rt.interrupt(run_id, "drain")
 
     # -- loop --------------------------------------------------------------------------
     async def run(self, *, install_signal_handlers: bool = False) -> None:
@@ -158,8 +169,7 @@ class Worker:
         log.info("draining %d in-flight runs (grace %s)", len(self._tasks), self.grace)
         _, pending = await asyncio.wait(self._tasks, timeout=self.grace.total_seconds())
         if pending:
-            for run_id in list(self.rt.attempts):
-                self.rt.interrupt(run_id, "drain")
+            self._release_all()
             await asyncio.wait(pending, timeout=10)
 
     async def _heartbeat(self) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from tidings.errors import ConfigError
 from tidings.store.base import Store
 
@@ -14,8 +16,17 @@ def open_store(url: str) -> Store:
         return SqliteStore(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ConfigError(
-        f"unsupported database URL scheme {scheme!r} in {url!r}: use sqlite:///path.db"
+        f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}: use sqlite:///path.db"
     )
 
 
-__all__ = ["Store", "open_store"]
+def redact_url(url: str) -> str:
+    """The URL with any password replaced by ``***``, fit for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+__all__ = ["Store", "open_store", "redact_url"]

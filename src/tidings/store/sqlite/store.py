@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,13 +33,35 @@ class _SqliteTx:
         self._rowcount = 0
 
     def run(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
-        self._cur.execute(self._queries[query], params or {})
-        rows: list[Row] = self._cur.fetchall()
+        try:
+            self._cur.execute(self._queries[query], params or {})
+            rows: list[Row] = self._cur.fetchall()
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"query {query!r} failed: {exc}") from exc
         self._rowcount = self._cur.rowcount
         return rows
 
     def rowcount(self) -> int:
         return self._rowcount
+
+
+def _retry_locked(action: Callable[[], object]) -> None:
+    """Run ``action``, waiting out 'database is locked' (busy_timeout does not cover it).
+
+    Switching a new file to WAL needs an exclusive lock for a moment, and SQLite
+    reports a concurrent opener's lock at once instead of calling the busy handler.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def path_from_url(url: str) -> str:
@@ -78,7 +101,7 @@ class SqliteStore(SqlStore):
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             if not memory:
-                conn.execute("PRAGMA journal_mode = WAL")
+                _retry_locked(lambda: conn.execute("PRAGMA journal_mode = WAL"))
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
             conn.execute("SELECT name FROM sqlite_master LIMIT 1").fetchall()

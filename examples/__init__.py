@@ -1,0 +1,1 @@
+"""Example apps for tidings (run them from the repository root)."""

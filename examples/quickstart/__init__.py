@@ -1,0 +1,1 @@
+"""Quickstart: a welcome email sequence (``make demo`` runs it live)."""
