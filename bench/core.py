@@ -269,7 +269,7 @@ def measure_steps(
             seconds = measure_backlog(tmp, name, task_id, n, {"steps": count}, concurrency)
             per_run[case].append(seconds * 1e6)
     med = {case: statistics.median(values) for case, values in per_run.items()}
-    out = {"runs": n, "steps": steps, "concurrency": concurrency}
+    out: dict[str, float] = {"runs": n, "steps": steps, "concurrency": concurrency}
     out |= {f"{case}_us_per_run": med[case] for case in cases}
     out |= {f"{k}_us_per_step": (med[k] - med["zero"]) / steps for k in ("async", "sync")}
     log(
