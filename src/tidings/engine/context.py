@@ -8,7 +8,7 @@ import logging
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from tidings import serde
 from tidings.errors import (
@@ -26,7 +26,6 @@ from .signals import StepFailed, Suspend
 if TYPE_CHECKING:
     from .runtime import Runtime
 
-T = TypeVar("T")
 _RESERVED_SUFFIX = re.compile(r":\d+$")
 _stdlib_logger = logging.getLogger("tidings.run")
 

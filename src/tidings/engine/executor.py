@@ -58,7 +58,6 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
         log.exception("could not record the end of run %s; it will be retried", claimed.id)
     finally:
         rt.attempts.pop(claimed.id, None)
-        attempt.done.set()
 
 
 async def _unknown_task(rt: Runtime, claimed: ClaimedRun) -> None:

@@ -7,7 +7,7 @@ import contextvars
 import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,7 +34,6 @@ class Attempt:
     reason: str | None = None
     """Set before the body is cancelled: ``cancelled``, ``lost`` or ``drain``."""
     finishing: bool = False
-    done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Runtime:

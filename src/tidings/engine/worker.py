@@ -60,7 +60,8 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.completed = 0
+        self.attempts_done = 0
+        """Attempts this worker has run to an end (any outcome)."""
         self._stop_requested = False
 
     # -- control -----------------------------------------------------------------------
@@ -158,7 +159,7 @@ class Worker:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
-        self.completed += 1
+        self.attempts_done += 1
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("attempt crashed: %r", exc)
         self._wake.set()
