@@ -12,16 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 from tidings import serde
 from tidings.errors import (
+    LeaseLostError,
     NonDeterminismError,
     NonRetriableError,
     StepNameError,
+    StoreError,
     ValidationError,
 )
 from tidings.options import as_timedelta
 from tidings.records import ErrorInfo
 from tidings.store.base import ClaimedRun, LogWrite, StepRecord
 
-from .signals import StepFailed, Suspend
+from .signals import AttemptAborted, StepFailed, Suspend
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -227,8 +229,11 @@ class Context:
 
     async def _save(self, record: StepRecord) -> None:
         logs, self._logs = self._logs, []
+        try:
+            await self._runtime.save_step(self._claimed, record, logs)
+        except (StoreError, LeaseLostError) as exc:
+            raise AttemptAborted(exc) from exc
         self._recorded[record.name] = record
-        await self._runtime.save_step(self._claimed, record, logs)
 
     async def settle(self) -> None:
         """Let steps still running (siblings in a gather) finish and commit."""

@@ -16,7 +16,7 @@ from tidings.store.base import ClaimedRun, Outcome, StepRecord
 
 from .context import Context
 from .runtime import Attempt, Runtime
-from .signals import StepFailed, Suspend
+from .signals import AttemptAborted, StepFailed, Suspend
 
 if TYPE_CHECKING:
     from tidings.tasks import TaskDef
@@ -110,30 +110,21 @@ async def _run(rt: Runtime, task: TaskDef, attempt: Attempt) -> Decision:
     attempt.body = asyncio.create_task(_invoke(task, ctx, payload))
     try:
         value = await attempt.body
-    except Suspend:
-        return await _suspended(ctx)
-    except StepFailed as exc:
-        await ctx.settle()
-        return _step_failed(rt, task, claimed, exc.step, exc.cause)
     except asyncio.CancelledError:
         if attempt.reason is None:
             raise  # the worker itself is being torn down
         if attempt.reason == "drain":
             await rt.db(rt.store.release, claimed.id, claimed.lease_token, rt.clock.now())
         return None
-    except (NonRetriableError, ValidationError) as exc:
-        # tidings' own ValidationError is a programming error (bad step name, naive
-        # datetime...): retrying cannot fix it.
-        await ctx.settle()
-        return _failed(rt, exc), ()
-    except AttemptTimeout as exc:
-        return _timed_out(rt, task, claimed, ctx, exc)
-    except Exception as exc:
-        await ctx.settle()
-        return _body_failed(rt, task, claimed, exc)
-    if ctx._suspended:  # user code swallowed the Suspend signal
-        return await _suspended(ctx)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:
+        if not isinstance(exc, AttemptTimeout):  # a timeout already cancelled its steps
+            await ctx.settle()
+        return await _ended_by(rt, task, attempt, exc)
     await ctx.settle()
+    if ctx._suspended:  # user code swallowed the Suspend signal
+        return _waiting(ctx)
     try:
         result = serde.dumps(value, f"result of task {task.id!r}")
     except ValidationError as exc:
@@ -141,10 +132,41 @@ async def _run(rt: Runtime, task: TaskDef, attempt: Attempt) -> Decision:
     return Outcome(RunStatus.COMPLETED, result=result, finished_at=rt.clock.now()), ()
 
 
-async def _suspended(ctx: Context) -> Decision:
-    await ctx.settle()
+async def _ended_by(rt: Runtime, task: TaskDef, attempt: Attempt, exc: BaseException) -> Decision:
+    """What an attempt that raised (or signalled) leads to."""
+    ctx, claimed = attempt.ctx, attempt.claimed
+    if isinstance(exc, Suspend):
+        return _waiting(ctx)
+    if isinstance(exc, StepFailed):
+        return _step_failed(rt, task, claimed, exc.step, exc.cause)
+    if isinstance(exc, AttemptAborted):
+        return await _aborted(rt, claimed, exc.cause)
+    if isinstance(exc, AttemptTimeout):
+        return _timed_out(rt, task, claimed, ctx, exc)
+    if isinstance(exc, NonRetriableError | ValidationError):
+        # tidings' own ValidationError is a programming error (bad step name, naive
+        # datetime...): retrying cannot fix it.
+        return _failed(rt, exc), ()
+    if isinstance(exc, Exception):
+        return _body_failed(rt, task, claimed, exc)
+    raise exc
+
+
+def _waiting(ctx: Context) -> Decision:
     waits = ctx._waits
     return Outcome(RunStatus.WAITING, due_at=min(w.wake_at for w in waits if w.wake_at)), waits
+
+
+async def _aborted(rt: Runtime, claimed: ClaimedRun, cause: Exception) -> Decision:
+    if isinstance(cause, LeaseLostError):
+        return None  # cancelled or reclaimed: nothing of ours to write
+    log.warning(
+        "run %s: the store failed mid-attempt (%s); handing the run back", claimed.id, cause
+    )
+    # If it is still down, the lease expires and any worker resumes the run.
+    with contextlib.suppress(Exception):
+        await rt.db(rt.store.release, claimed.id, claimed.lease_token, rt.clock.now())
+    return None
 
 
 def _failed(rt: Runtime, exc: BaseException) -> Outcome:

@@ -20,3 +20,15 @@ class StepFailed(BaseException):
         super().__init__(step.name)
         self.step = step
         self.cause = cause
+
+
+class AttemptAborted(BaseException):  # a signal, not an error
+    """A write of the attempt failed: the store is down, or the run is no longer ours.
+
+    Ends the attempt at once. A BaseException so user code cannot mistake it for its
+    own error and carry on past a step whose result may not have been recorded.
+    """
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
