@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tidings.app import Tidings
 
 log = logging.getLogger("tidings.worker")
+MAX_BACKOFF = 5.0
 CHANGE_POLL = 0.025
 """How often an idle worker asks the store whether another process wrote (cheap)."""
 
@@ -63,6 +64,7 @@ class Worker:
         self.attempts_done = 0
         """Attempts this worker has run to an end (any outcome)."""
         self._stop_requested = False
+        self._outage = 0  # consecutive failed claims
 
     # -- control -----------------------------------------------------------------------
     def wake(self) -> None:
@@ -125,7 +127,12 @@ class Worker:
             marker = None
             if want > 0:
                 now = rt.clock.now()
-                marker, claimed, due = await rt.db(self._look, now, want)
+                try:
+                    marker, claimed, due = await rt.db(self._look, now, want)
+                except Exception as exc:
+                    await self._store_down(exc)
+                    continue
+                self._outage = 0
                 for run in claimed:
                     task = asyncio.create_task(execute(rt, run), name=f"run {run.id}")
                     self._tasks.add(task)
@@ -135,6 +142,15 @@ class Worker:
                 if due is not None:
                     timeout = min(timeout, max((due - rt.clock.now()).total_seconds(), 0.0))
             await self._idle(timeout, marker)
+
+    async def _store_down(self, exc: Exception) -> None:
+        """Log, back off (up to 5 s) and let the loop try again: never crash the worker."""
+        self._outage += 1
+        delay = min(0.1 * 2 ** (self._outage - 1), MAX_BACKOFF)
+        if self._outage == 1 or self._outage % 10 == 0:
+            log.warning("store unavailable (%s); retrying in %.1fs", exc, delay)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
 
     def _look(
         self, now: datetime, want: int
@@ -154,8 +170,12 @@ class Worker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), min(left, CHANGE_POLL) if watch else left)
                 return
-            if watch and await self.rt.db(self.rt.store.change_marker) != marker:
-                return
+            if watch:
+                try:
+                    if await self.rt.db(self.rt.store.change_marker) != marker:
+                        return
+                except Exception:
+                    return  # let the claim loop see the failure and back off
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
