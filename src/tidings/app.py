@@ -23,7 +23,7 @@ from tidings.handle import RunHandle
 from tidings.ids import new_id
 from tidings.options import Retry, as_timedelta
 from tidings.records import LogEntry, Run, RunStatus
-from tidings.store import Store, open_store
+from tidings.store import Store, open_store, redact_url
 from tidings.store.base import NewRun
 from tidings.tasks import TaskDef, TaskFn, make_task
 
@@ -214,7 +214,7 @@ class Tidings:
                             store.migrate()
                         elif pending := store.pending_migrations():
                             raise ConfigError(
-                                f"the database at {self.database_url} needs migrations "
+                                f"the database at {redact_url(self.database_url)} needs migrations "
                                 f"({', '.join(pending)}): run `tidings migrate`"
                             )
                     except BaseException:

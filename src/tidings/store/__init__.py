@@ -9,14 +9,19 @@ from tidings.store.base import Store
 
 
 def open_store(url: str) -> Store:
-    """Open the store a database URL names (``sqlite:///...``; PostgreSQL comes later)."""
+    """Open the store a database URL names (``sqlite:///...`` or ``postgresql://...``)."""
     if url.startswith("sqlite:"):
         from tidings.store.sqlite.store import SqliteStore
 
         return SqliteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from tidings.store.postgres.store import PostgresStore
+
+        return PostgresStore(url)
     scheme = url.split(":", 1)[0] if ":" in url else url
     raise ConfigError(
-        f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}: use sqlite:///path.db"
+        f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}: "
+        "use sqlite:///path.db or postgresql://user@host:5432/db?schema=tidings"
     )
 
 

@@ -63,14 +63,9 @@ class SqlStore(Store):
     ) -> tuple[str, bool]:
         with self._transaction(write=True) as tx:
             if new.idempotency_key is not None:
-                key = {"task_id": new.task_id, "key": new.idempotency_key, "now": self._ts(now)}
-                rows = tx.run("find_idempotent", key)
-                if rows:
-                    return str(rows[0]["run_id"]), False
-                tx.run(
-                    "upsert_idempotent",
-                    {**key, "run_id": new.id, "expires_at": self._ts(now + idempotency_ttl)},
-                )
+                holder = self._reserve_idempotency_key(tx, new, now, idempotency_ttl)
+                if holder is not None:
+                    return holder, False
             tx.run(
                 "insert_run",
                 {
@@ -228,6 +223,21 @@ class SqlStore(Store):
             tx.run("release", {"run_id": run_id, "token": lease_token, "now": self._ts(now)})
 
     # -- helpers -----------------------------------------------------------------------
+    def _reserve_idempotency_key(
+        self, tx: Tx, new: NewRun, now: datetime, ttl: timedelta
+    ) -> str | None:
+        """Record ``new``'s key for ``new.id``; return the live run already holding it.
+
+        Correct when write transactions are serialised (SQLite's BEGIN IMMEDIATE); a
+        dialect whose writers run concurrently overrides it.
+        """
+        key = {"task_id": new.task_id, "key": new.idempotency_key, "now": self._ts(now)}
+        rows = tx.run("find_idempotent", key)
+        if rows:
+            return str(rows[0]["run_id"])
+        tx.run("upsert_idempotent", {**key, "run_id": new.id, "expires_at": self._ts(now + ttl)})
+        return None
+
     def _write_step(self, tx: Tx, run_id: str, step: StepRecord) -> None:
         tx.run(
             "upsert_step",

@@ -1,0 +1,93 @@
+-- The current tidings schema for PostgreSQL, written out in full. Every change is also a
+-- numbered file in migrations/; tests/unit/test_postgres_store.py proves they agree.
+
+CREATE TABLE tidings_migrations (
+    name       TEXT PRIMARY KEY,
+    applied_at TIMESTAMPTZ NOT NULL
+);
+
+CREATE TABLE runs (
+    id              TEXT PRIMARY KEY,
+    task_id         TEXT NOT NULL,
+    queue           TEXT NOT NULL DEFAULT 'default',
+    priority        INTEGER NOT NULL DEFAULT 0,
+    status          TEXT NOT NULL CHECK (status IN
+                        ('QUEUED', 'RUNNING', 'WAITING', 'COMPLETED', 'FAILED', 'CANCELLED')),
+    payload         TEXT NOT NULL,
+    result          TEXT,
+    error           TEXT,
+    attempt         INTEGER NOT NULL DEFAULT 1,
+    body_attempts   INTEGER NOT NULL DEFAULT 0,
+    -- claims of this run after its worker vanished (lease expired), since an attempt
+    -- last ended; bounds a run that kills every worker that runs it
+    reclaims        INTEGER NOT NULL DEFAULT 0,
+    created_at      TIMESTAMPTZ NOT NULL,
+    run_at          TIMESTAMPTZ NOT NULL,
+    started_at      TIMESTAMPTZ,
+    finished_at     TIMESTAMPTZ,
+    -- when a worker should next look at the run: run_at while QUEUED, the wake time
+    -- while WAITING, the lease expiry while RUNNING; NULL once finished
+    due_at          TIMESTAMPTZ,
+    idempotency_key TEXT,
+    tags            TEXT NOT NULL DEFAULT '[]',
+    worker_id       TEXT,
+    lease_token     TEXT,
+    replay_of       TEXT
+);
+
+-- claiming walks due runs in (priority, due time) order; next_due needs the earliest
+CREATE INDEX runs_claim ON runs (priority DESC, due_at)
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING');
+CREATE INDEX runs_due ON runs (due_at)
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING');
+CREATE INDEX runs_worker ON runs (worker_id) WHERE status = 'RUNNING';
+CREATE INDEX runs_task_created ON runs (task_id, created_at);
+CREATE INDEX runs_created ON runs (created_at);
+
+-- Idle workers LISTEN on "<schema>_wake": a run that becomes queued or waiting wakes
+-- them at commit. A trigger rather than calls in the store so that every writer (trigger,
+-- retry, release, cancel, later features) wakes workers without remembering to.
+CREATE FUNCTION tidings_wake() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_wake', '');
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER runs_wake AFTER INSERT OR UPDATE OF status ON runs
+    FOR EACH ROW WHEN (NEW.status IN ('QUEUED', 'WAITING'))
+    EXECUTE FUNCTION tidings_wake();
+
+CREATE TABLE steps (
+    run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    name        TEXT NOT NULL,
+    seq         INTEGER NOT NULL,
+    kind        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    result      TEXT,
+    error       TEXT,
+    started_at  TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ,
+    wake_at     TIMESTAMPTZ,
+    PRIMARY KEY (run_id, name)
+);
+
+CREATE TABLE run_logs (
+    -- insertion order (SQLite's rowid); a per-table identity, local to one database
+    id      BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id  TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    at      TIMESTAMPTZ NOT NULL,
+    level   TEXT NOT NULL,
+    message TEXT NOT NULL,
+    attempt INTEGER NOT NULL
+);
+CREATE INDEX run_logs_run ON run_logs (run_id);
+
+CREATE TABLE idempotency_keys (
+    task_id    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (task_id, key)
+);

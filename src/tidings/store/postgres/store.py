@@ -1,0 +1,299 @@
+"""PostgreSQL dialect: a psycopg 3 connection pool, one schema per store, LISTEN/NOTIFY.
+
+All tables live in one schema (``?schema=NAME``, default ``tidings``) so several
+environments can share a cluster; every pooled connection starts with that schema as
+its ``search_path``. Claims lock rows with ``FOR UPDATE SKIP LOCKED``, so write
+transactions need nothing like SQLite's ``BEGIN IMMEDIATE``. Migrations run under a
+transaction-scoped advisory lock derived from the schema name, so concurrent starters
+apply each migration once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from tidings.errors import StoreError
+from tidings.store.base import NewRun
+from tidings.store.sql import load_migrations, load_queries
+from tidings.store.sqlstore import Row, SqlStore, Tx
+
+log = logging.getLogger("tidings.store.postgres")
+
+_PACKAGE = "tidings.store.postgres"
+DEFAULT_SCHEMA = "tidings"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")  # leaves room for "_wake" in 63
+CONNECT_TIMEOUT = 10
+POOL_MIN, POOL_MAX = 1, 10
+_LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
+
+
+class _PgTx:
+    def __init__(self, conn: psycopg.Connection[Any], queries: dict[str, str]) -> None:
+        self._cur = conn.cursor(row_factory=dict_row)
+        self._queries = queries
+        self._rowcount = 0
+
+    def run(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        try:
+            self._cur.execute(self._queries[query], params or None)
+            rows: list[Row] = list(self._cur.fetchall()) if self._cur.description else []
+        except psycopg.Error as exc:
+            raise StoreError(f"query {query!r} failed: {exc}") from exc
+        self._rowcount = self._cur.rowcount
+        return rows
+
+    def rowcount(self) -> int:
+        return self._rowcount
+
+
+def parse_url(url: str) -> tuple[str, str]:
+    """``postgresql://...?schema=NAME`` -> (libpq URL without ``schema``, schema)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise StoreError(f"not a PostgreSQL URL: {_redact(url)!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [v for k, v in query if k == "schema"]
+    schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+    if not _SCHEMA_NAME.match(schema):
+        raise StoreError(
+            f"schema {schema!r} in {_redact(url)!r} is not a usable schema name: use "
+            "lowercase letters, digits and '_' (at most 58 characters, not starting with a digit)"
+        )
+    rest = urlencode([(k, v) for k, v in query if k != "schema"])
+    return urlunsplit(parts._replace(query=rest)), schema
+
+
+def _redact(url: str) -> str:
+    from tidings.store import redact_url
+
+    return redact_url(url)
+
+
+def _lock_key(schema: str) -> int:
+    """A signed 64-bit advisory lock key for migrating this schema."""
+    digest = hashlib.blake2b(f"tidings-migrate:{schema}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+class PostgresStore(SqlStore):
+    """Store on a PostgreSQL schema, shared by any number of processes and hosts."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.conninfo, self.schema = parse_url(url)
+        self.channel = f"{self.schema}_wake"
+        self.queries = load_queries(_PACKAGE)
+        self._migrations = load_migrations(_PACKAGE)
+        self._kwargs: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT,
+            "options": f"-c search_path={self.schema}",
+            "application_name": "tidings",
+        }
+        # Connect once up front: an unreachable server or a bad password is reported
+        # now, plainly, instead of as a pool timeout later.
+        self._connect().close()
+        self._pool: ConnectionPool = ConnectionPool(
+            self.conninfo,
+            min_size=POOL_MIN,
+            max_size=POOL_MAX,
+            kwargs=self._kwargs,
+            open=True,
+            name=f"tidings-{self.schema}",
+        )
+        self._listener: _Listener | None = None
+        self._listener_lock = threading.Lock()
+
+    def _where(self) -> str:
+        parts = urlsplit(self.conninfo)
+        host = parts.hostname or "localhost"
+        return f"{host}:{parts.port or 5432}{parts.path or '/'}"
+
+    def _connect(self, **extra: Any) -> psycopg.Connection[Any]:
+        try:
+            return psycopg.connect(self.conninfo, **self._kwargs, **extra)
+        except psycopg.Error as exc:
+            detail = " ".join(str(exc).split())
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {self._where()}: {detail} "
+                f"(database URL {_redact(self.url)})"
+            ) from None
+
+    # -- connection --------------------------------------------------------------------
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield _PgTx(conn, self.queries)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
+
+    def close(self) -> None:
+        with self._listener_lock:
+            listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.stop()
+        self._pool.close()
+
+    def change_marker(self) -> int | None:
+        listener = self._listener
+        if listener is None:
+            with self._listener_lock:
+                if self._listener is None:
+                    self._listener = _Listener(self)
+                listener = self._listener
+        return listener.count
+
+    # -- conversions -------------------------------------------------------------------
+    def _ts(self, value: datetime | None) -> Any:
+        return value
+
+    def _dt(self, value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise StoreError(f"expected a timestamptz, got {value!r}")
+        return value.astimezone(UTC)
+
+    def _list(self, values: Sequence[str] | None) -> Any:
+        return None if values is None else list(values)
+
+    def _reserve_idempotency_key(
+        self, tx: Tx, new: NewRun, now: datetime, ttl: timedelta
+    ) -> str | None:
+        assert new.idempotency_key is not None
+        rows = tx.run(
+            "reserve_idempotent",
+            {
+                "task_id": new.task_id,
+                "key": new.idempotency_key,
+                "run_id": new.id,
+                "now": now,
+                "expires_at": now + ttl,
+            },
+        )
+        holder = str(rows[0]["run_id"])
+        return None if holder == new.id else holder
+
+    # -- migrations --------------------------------------------------------------------
+    def _applied(self, conn: psycopg.Connection[Any]) -> set[str] | None:
+        """Applied migration names; None when the schema holds someone else's tables."""
+        tables = {
+            str(r[0])
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+                [self.schema],
+            )
+        }
+        if "tidings_migrations" in tables:
+            return {str(r[0]) for r in conn.execute("SELECT name FROM tidings_migrations")}
+        return set() if not tables else None
+
+    def _check_applied(self, conn: psycopg.Connection[Any]) -> set[str]:
+        applied = self._applied(conn)
+        if applied is None:
+            raise StoreError(
+                f"schema {self.schema!r} at {self._where()} holds tables that are not "
+                "tidings' and no tidings schema; tidings will not touch it. "
+                "Choose another schema with ?schema=NAME in the database URL."
+            )
+        known = {name for name, _ in self._migrations}
+        if unknown := sorted(applied - known):
+            raise StoreError(
+                f"schema {self.schema!r} at {self._where()} was migrated by a newer tidings "
+                f"(unknown migrations: {', '.join(unknown)}); upgrade tidings to use it."
+            )
+        return applied
+
+    def pending_migrations(self) -> list[str]:
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                applied = self._check_applied(conn)
+        except psycopg.Error as exc:
+            raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
+        return [name for name, _ in self._migrations if name not in applied]
+
+    def migrate(self) -> list[str]:
+        done: list[str] = []
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                # The lock comes first: CREATE SCHEMA IF NOT EXISTS itself races.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", [_lock_key(self.schema)])
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
+                applied = self._check_applied(conn)
+                for name, script in self._migrations:
+                    if name in applied:
+                        continue
+                    conn.execute(script.encode())  # no parameters: a multi-statement script
+                    conn.execute(
+                        "INSERT INTO tidings_migrations (name, applied_at) VALUES (%s, now())",
+                        [name],
+                    )
+                    done.append(name)
+        except psycopg.Error as exc:
+            raise StoreError(f"migrating schema {self.schema!r} at {self._where()}: {exc}") from exc
+        return done
+
+
+class _Listener:
+    """A daemon thread LISTENing on the store's channel and counting notifications.
+
+    The worker polls :meth:`PostgresStore.change_marker` while idle; a changed count
+    means some process made a run due (the ``runs_wake`` trigger notifies). After a lost
+    connection the count is bumped too, since notifications may have been missed.
+    """
+
+    def __init__(self, store: PostgresStore) -> None:
+        self.count = 0
+        self._store = store
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"tidings-listen-{store.schema}", daemon=True
+        )
+        self._thread.start()
+        # Wait for LISTEN so a notification sent right after the first marker is seen.
+        self._listening.wait(CONNECT_TIMEOUT)
+
+    def _loop(self) -> None:
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+                delay = 0.1
+            except (psycopg.Error, StoreError) as exc:
+                if self._stopping.is_set():
+                    return
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
+                self.count += 1  # wake the worker: it may have missed notifications
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _listen(self) -> None:
+        conn = self._store._connect(autocommit=True)
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._store.channel)))
+            self._listening.set()
+            while not self._stopping.is_set():
+                for _ in conn.notifies(timeout=_LISTEN_POLL):
+                    self.count += 1
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(_LISTEN_POLL + 1)
