@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from tidings import serde
 from tidings.errors import LeaseLostError, NonRetriableError, ValidationError, WorkerLostError
 from tidings.records import ErrorInfo, RunStatus
-from tidings.store.base import ClaimedRun, Outcome, StepRecord
+from tidings.store.base import ClaimedRun, Outcome, StepRecord, WriteOp
 
 from .context import Context
 from .runtime import Attempt, Runtime
@@ -46,8 +46,14 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
             return
         outcome, steps = decided
         attempt.finishing = True
-        await rt.db(
-            rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome, steps, ctx._logs
+        await rt.write(
+            WriteOp(
+                claimed.id,
+                claimed.lease_token,
+                outcome=outcome,
+                steps=tuple(steps),
+                logs=tuple(ctx._logs),
+            )
         )
     except LeaseLostError:
         log.info(
@@ -71,7 +77,7 @@ async def _unknown_task(rt: Runtime, claimed: ClaimedRun) -> None:
     )
     outcome = Outcome(RunStatus.QUEUED, due_at=rt.clock.now() + UNKNOWN_TASK_DELAY)
     with contextlib.suppress(LeaseLostError):
-        await rt.db(rt.store.finish_attempt, claimed.id, claimed.lease_token, outcome)
+        await rt.write(WriteOp(claimed.id, claimed.lease_token, outcome=outcome))
 
 
 async def _invoke(task: TaskDef, ctx: Context, payload: Any) -> Any:
@@ -114,7 +120,7 @@ async def _run(rt: Runtime, task: TaskDef, attempt: Attempt) -> Decision:
         if attempt.reason is None:
             raise  # the worker itself is being torn down
         if attempt.reason == "drain":
-            await rt.db(rt.store.release, claimed.id, claimed.lease_token, rt.clock.now())
+            await rt.write(WriteOp(claimed.id, claimed.lease_token, release_at=rt.clock.now()))
         return None
     except (KeyboardInterrupt, SystemExit):
         raise
@@ -165,7 +171,7 @@ async def _aborted(rt: Runtime, claimed: ClaimedRun, cause: Exception) -> Decisi
     )
     # If it is still down, the lease expires and any worker resumes the run.
     with contextlib.suppress(Exception):
-        await rt.db(rt.store.release, claimed.id, claimed.lease_token, rt.clock.now())
+        await rt.write(WriteOp(claimed.id, claimed.lease_token, release_at=rt.clock.now()))
     return None
 
 

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings.clock import Clock
-from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store
+from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
 
 from .threads import DaemonThreadPool
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .context import Context
 
 T = TypeVar("T")
+MAX_WRITE_BATCH = 64
 
 
 @dataclass
@@ -58,6 +59,8 @@ class Runtime:
         # blocks on a lock held by another process.
         self._db = ThreadPoolExecutor(1, thread_name_prefix="tidings-db")
         self._sync = DaemonThreadPool(sync_threads, "tidings-step")
+        self._writes: list[tuple[WriteOp, asyncio.Future[None]]] = []
+        self._flusher: asyncio.Task[None] | None = None
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -71,7 +74,39 @@ class Runtime:
     async def save_step(
         self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
     ) -> None:
-        await self.db(self.store.save_step, claimed.id, claimed.lease_token, record, logs)
+        await self.write(WriteOp(claimed.id, claimed.lease_token, step=record, logs=tuple(logs)))
+
+    async def write(self, op: WriteOp) -> None:
+        """Commit ``op``; raises the error it met (LeaseLostError, StoreError).
+
+        Group commit: writes that arrive while a batch is being committed go together
+        in the next one, so under load many steps share one transaction, and an idle
+        worker commits a lone write at once.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._writes.append((op, future))
+        if self._flusher is None:
+            self._flusher = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._writes:
+                batch = self._writes[:MAX_WRITE_BATCH]
+                del self._writes[:MAX_WRITE_BATCH]
+                try:
+                    results = await self.db(self.store.write_batch, [op for op, _ in batch])
+                except Exception as exc:  # the whole transaction failed
+                    results = [exc] * len(batch)
+                for (_, future), error in zip(batch, results, strict=True):
+                    if future.done():  # its awaiter was cancelled
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._flusher = None
 
     def interrupt(self, run_id: str, reason: str) -> bool:
         """Cancel the attempt of ``run_id`` running here, if any (loop thread only)."""

@@ -79,6 +79,23 @@ class Outcome:
     finished_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class WriteOp:
+    """One fenced write of an attempt, as :meth:`Store.write_batch` takes them.
+
+    Exactly one of ``step`` (save a step), ``outcome`` (end the attempt, with
+    ``steps``) or ``release_at`` (hand the run back) is set.
+    """
+
+    run_id: str
+    lease_token: str
+    step: StepRecord | None = None
+    outcome: Outcome | None = None
+    steps: tuple[StepRecord, ...] = ()
+    logs: tuple[LogWrite, ...] = ()
+    release_at: datetime | None = None
+
+
 class Store(abc.ABC):
     """Persistence of runs, steps and logs."""
 
@@ -175,6 +192,26 @@ class Store(abc.ABC):
         logs: Sequence[LogWrite] = (),
     ) -> None:
         """End the attempt: set the outcome and release the lease, atomically."""
+
+    def write_batch(self, ops: Sequence[WriteOp]) -> list[Exception | None]:
+        """Apply many writes, committed together where the backend can (group commit).
+
+        Returns, per op, None or the error that op met (LeaseLostError when its lease
+        is gone); the other ops are unaffected by one op's error.
+        """
+        results: list[Exception | None] = []
+        for op in ops:
+            try:
+                if op.release_at is not None:
+                    self.release(op.run_id, op.lease_token, op.release_at)
+                elif op.outcome is not None:
+                    self.finish_attempt(op.run_id, op.lease_token, op.outcome, op.steps, op.logs)
+                elif op.step is not None:
+                    self.save_step(op.run_id, op.lease_token, op.step, op.logs)
+                results.append(None)
+            except Exception as exc:
+                results.append(exc)
+        return results
 
     @abc.abstractmethod
     def release(self, run_id: str, lease_token: str, now: datetime) -> None:

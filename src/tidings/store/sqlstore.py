@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from tidings.errors import LeaseLostError
+from tidings.errors import LeaseLostError, StoreError
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Step
 from tidings.serde import loads
 from tidings.store.base import (
@@ -24,6 +24,7 @@ from tidings.store.base import (
     Outcome,
     StepRecord,
     Store,
+    WriteOp,
 )
 
 Row = Mapping[str, Any]
@@ -186,10 +187,7 @@ class SqlStore(Store):
         logs: Sequence[LogWrite] = (),
     ) -> None:
         with self._transaction(write=True) as tx:
-            if not tx.run("check_lease", {"run_id": run_id, "token": lease_token}):
-                raise LeaseLostError(f"run {run_id} is no longer held by this worker")
-            self._write_step(tx, run_id, step)
-            self._write_logs(tx, run_id, logs)
+            self._apply(tx, WriteOp(run_id, lease_token, step=step, logs=tuple(logs)))
 
     def finish_attempt(
         self,
@@ -199,9 +197,50 @@ class SqlStore(Store):
         steps: Sequence[StepRecord] = (),
         logs: Sequence[LogWrite] = (),
     ) -> None:
-        params = {
+        op = WriteOp(run_id, lease_token, outcome=outcome, steps=tuple(steps), logs=tuple(logs))
+        with self._transaction(write=True) as tx:
+            self._apply(tx, op)
+
+    def release(self, run_id: str, lease_token: str, now: datetime) -> None:
+        with self._transaction(write=True) as tx:
+            self._apply(tx, WriteOp(run_id, lease_token, release_at=now))
+
+    def write_batch(self, ops: Sequence[WriteOp]) -> list[Exception | None]:
+        """One transaction for many attempts' writes; a savepoint isolates each one."""
+        results: list[Exception | None] = []
+        with self._transaction(write=True) as tx:
+            for op in ops:
+                tx.run("savepoint")
+                try:
+                    self._apply(tx, op)
+                except (LeaseLostError, StoreError) as exc:
+                    tx.run("rollback_to_savepoint")  # if the connection is gone, all fail
+                    results.append(exc)
+                    continue
+                tx.run("release_savepoint")
+                results.append(None)
+        return results
+
+    def _apply(self, tx: Tx, op: WriteOp) -> None:
+        """One fenced write: a step, the end of an attempt, or a release."""
+        if op.release_at is not None:
+            params = {"run_id": op.run_id, "token": op.lease_token, "now": self._ts(op.release_at)}
+            tx.run("release", params)
+            return
+        if op.outcome is not None:
+            tx.run("finish_attempt", self._outcome_params(op.run_id, op.lease_token, op.outcome))
+            if tx.rowcount() != 1:
+                raise LeaseLostError(f"run {op.run_id} is no longer held by this worker")
+        elif not tx.run("check_lease", {"run_id": op.run_id, "token": op.lease_token}):
+            raise LeaseLostError(f"run {op.run_id} is no longer held by this worker")
+        for step in (op.step,) if op.step is not None else op.steps:
+            self._write_step(tx, op.run_id, step)
+        self._write_logs(tx, op.run_id, op.logs)
+
+    def _outcome_params(self, run_id: str, token: str, outcome: Outcome) -> dict[str, Any]:
+        return {
             "run_id": run_id,
-            "token": lease_token,
+            "token": token,
             "status": str(outcome.status),
             "due_at": self._ts(outcome.due_at),
             "result": outcome.result,
@@ -210,17 +249,6 @@ class SqlStore(Store):
             "body_attempts": outcome.body_attempts,
             "finished_at": self._ts(outcome.finished_at),
         }
-        with self._transaction(write=True) as tx:
-            tx.run("finish_attempt", params)
-            if tx.rowcount() != 1:
-                raise LeaseLostError(f"run {run_id} is no longer held by this worker")
-            for step in steps:
-                self._write_step(tx, run_id, step)
-            self._write_logs(tx, run_id, logs)
-
-    def release(self, run_id: str, lease_token: str, now: datetime) -> None:
-        with self._transaction(write=True) as tx:
-            tx.run("release", {"run_id": run_id, "token": lease_token, "now": self._ts(now)})
 
     # -- helpers -----------------------------------------------------------------------
     def _reserve_idempotency_key(

@@ -106,3 +106,13 @@ WHERE id = :run_id AND lease_token = :token AND status = 'RUNNING';
 UPDATE runs
 SET status = 'QUEUED', due_at = :now, worker_id = NULL, lease_token = NULL
 WHERE id = :run_id AND lease_token = :token AND status = 'RUNNING';
+
+-- name: savepoint
+-- savepoints isolate each write of a group commit (write_batch)
+SAVEPOINT tidings_op;
+
+-- name: rollback_to_savepoint
+ROLLBACK TO SAVEPOINT tidings_op;
+
+-- name: release_savepoint
+RELEASE SAVEPOINT tidings_op;
