@@ -10,6 +10,7 @@ apply each migration once.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -137,6 +138,17 @@ class PostgresStore(SqlStore):
         try:
             with self._pool.connection() as conn, conn.transaction():
                 yield _PgTx(conn, self.queries)
+        except (psycopg.OperationalError, StoreError) as exc:
+            # After a server restart every idle pooled connection is dead: drop them all
+            # now rather than fail one call per stale connection.
+            if isinstance(exc, psycopg.OperationalError) or isinstance(
+                exc.__cause__, psycopg.OperationalError
+            ):
+                with contextlib.suppress(Exception):
+                    self._pool.check()
+            if isinstance(exc, StoreError):
+                raise
+            raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
 
