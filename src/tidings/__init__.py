@@ -14,23 +14,37 @@ from tidings.errors import (
     ValidationError,
 )
 from tidings.handle import RunHandle
-from tidings.options import Retry
-from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Step
+from tidings.options import CancelOn, RateLimit, Retry
+from tidings.records import (
+    ErrorInfo,
+    Event,
+    EventReceipt,
+    LogEntry,
+    Run,
+    RunStatus,
+    Schedule,
+    Step,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "CancelOn",
     "ChildRunFailed",
     "Context",
     "ErrorInfo",
+    "Event",
+    "EventReceipt",
     "LogEntry",
     "NonRetriableError",
+    "RateLimit",
     "Retry",
     "Run",
     "RunCancelledError",
     "RunFailedError",
     "RunHandle",
     "RunStatus",
+    "Schedule",
     "Step",
     "Tidings",
     "TidingsError",

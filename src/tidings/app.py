@@ -19,12 +19,15 @@ from tidings.errors import (
     UnknownTaskError,
     ValidationError,
 )
+from tidings.events import DEFAULT_MAX_EVENT_BYTES, build_event, cancel_keys
+from tidings.flow import KeySpec, run_keys, with_flow
 from tidings.handle import RunHandle
 from tidings.ids import new_id
-from tidings.options import Retry, as_timedelta
-from tidings.records import LogEntry, Run, RunStatus
+from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
+from tidings.records import EventReceipt, LogEntry, Run, RunStatus
+from tidings.schedules import Schedules, with_cron
 from tidings.store import Store, open_store, redact_url
-from tidings.store.base import NewRun
+from tidings.store.base import CancelKey, NewEvent, NewRun
 from tidings.tasks import TaskDef, TaskFn, make_task
 
 if TYPE_CHECKING:
@@ -74,6 +77,7 @@ class Tidings:
         lease: timedelta | float | None = None,
         auto_migrate: bool = True,
         idempotency_ttl: timedelta | float = timedelta(hours=24),
+        max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
     ) -> None:
         env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
         self.environment = env
@@ -89,6 +93,11 @@ class Tidings:
             raise ConfigError("lease must be positive")
         self.idempotency_ttl = as_timedelta(idempotency_ttl, "idempotency_ttl")
         self.auto_migrate = auto_migrate
+        if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int) or (
+            max_event_bytes < 1
+        ):
+            raise ConfigError(f"max_event_bytes must be a positive int, got {max_event_bytes!r}")
+        self.max_event_bytes = max_event_bytes
         self.clock: Clock = SystemClock()
         self._tasks: dict[str, TaskDef] = {}
         self._store: Store | None = None
@@ -138,10 +147,18 @@ class Tidings:
         /,
         *,
         id: str | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        catch_up: str = "latest",
         retry: Retry | None = None,
         queue: str = "default",
         priority: int = 0,
         timeout: timedelta | float | None = None,
+        on_event: str | Sequence[str] | None = None,
+        cancel_on: Sequence[CancelOn] = (),
+        concurrency: int | None = None,
+        concurrency_key: KeySpec | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -150,25 +167,50 @@ class Tidings:
         /,
         *,
         id: str | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        catch_up: str = "latest",
         retry: Retry | None = None,
         queue: str = "default",
         priority: int = 0,
         timeout: timedelta | float | None = None,
+        on_event: str | Sequence[str] | None = None,
+        cancel_on: Sequence[CancelOn] = (),
+        concurrency: int | None = None,
+        concurrency_key: KeySpec | None = None,
+        rate_limit: RateLimit | None = None,
     ) -> F | Callable[[F], F]:
         """Register an ``async def fn(ctx, payload)`` as a task (usable bare or with options).
 
         Args:
             id: the task id; default the function name with ``_`` turned into ``-``.
+            cron: a static schedule (five fields or ``@hourly``...): one run per tick;
+                see ``app.schedules`` for dynamic ones.
+            timezone: IANA timezone ``cron`` is read in (DST as cron daemons do).
+            catch_up: after downtime run the ``latest`` missed tick, ``all``, or ``none``.
             retry: retry policy; default ``Retry()`` (3 attempts per step).
             queue: workers started with ``queues=`` only run tasks of those queues.
             priority: higher runs first among runs due at the same time.
             timeout: longest wall time of one attempt.
+            on_event: event name(s); each such event starts a run with its data as payload.
+            cancel_on: ``CancelOn(event, match={event_path: payload_path})`` items; a
+                matching event cancels queued and waiting runs (a running one at its
+                next step).
+            concurrency: most RUNNING runs of this task at once, across all workers
+                (waiting runs hold no slot; runs over it stay queued).
+            concurrency_key: apply ``concurrency`` per key value: a dotted path into the
+                payload (``"customer.id"``) or ``callable(payload) -> str``.
+            rate_limit: ``RateLimit(limit, period, key=None)``: at most ``limit`` starts
+                per ``period`` (per key value); runs over it are delayed, never dropped.
         """
 
         def register(func: F) -> F:
             task = make_task(
-                func, id=id, retry=retry, queue=queue, priority=priority, timeout=timeout
+                func, id=id, retry=retry, queue=queue, priority=priority, timeout=timeout,
+                on_event=on_event, cancel_on=cancel_on,
             )
+            task = with_flow(task, concurrency, concurrency_key, rate_limit)
+            task = with_cron(task, cron, timezone, catch_up)
             existing = self._tasks.get(task.id)
             if existing is not None and existing.fn is not func:
                 raise DuplicateTaskError(
@@ -184,6 +226,11 @@ class Tidings:
     @property
     def tasks(self) -> dict[str, TaskDef]:
         return dict(self._tasks)
+
+    @property
+    def schedules(self) -> Schedules:
+        """Dynamic cron schedules: ``create``, ``delete``, ``list`` (and ``_async`` forms)."""
+        return Schedules(self)
 
     def get_task(self, task: str | Callable[..., Any]) -> TaskDef:
         if callable(task) and not isinstance(task, str):
@@ -241,6 +288,7 @@ class Tidings:
         from tidings.engine.runtime import Runtime
 
         return Runtime(
+            app=self,
             store=self.store,
             clock=self.clock,
             tasks=self._tasks,
@@ -261,11 +309,13 @@ class Tidings:
         priority: int | None = None,
         queue: str | None = None,
         tags: Sequence[str] | None = None,
+        concurrency_key: str | None = None,
     ) -> RunHandle:
         """Start a run of ``task`` with ``payload``; returns at once with a handle.
 
         With an ``idempotency_key`` already used for this task within the app's
         ``idempotency_ttl`` (24 h by default), the existing run is returned instead.
+        ``concurrency_key`` replaces the key the task's ``concurrency_key`` would compute.
         """
         new = self._new_run(
             task,
@@ -276,6 +326,7 @@ class Tidings:
             priority=priority,
             queue=queue,
             tags=tags,
+            concurrency_key=concurrency_key,
         )
         run_id, created = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
         if created:
@@ -299,6 +350,8 @@ class Tidings:
         queue: str | None,
         tags: Sequence[str] | None,
         replay_of: str | None = None,
+        parent_run_id: str | None = None,
+        concurrency_key: str | None = None,
     ) -> NewRun:
         definition = self.get_task(task)
         encoded = definition.encode_payload(payload)
@@ -314,6 +367,7 @@ class Tidings:
             isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
         ):
             raise ValidationError("tags must be a list of strings")
+        flow_key, rate_key = run_keys(definition, encoded, concurrency_key)
         return NewRun(
             id=new_id("run"),
             task_id=definition.id,
@@ -324,6 +378,10 @@ class Tidings:
             idempotency_key=idempotency_key,
             tags=tuple(tags or ()),
             replay_of=replay_of,
+            parent_run_id=parent_run_id,
+            cancel_keys=cancel_keys(definition, encoded),
+            concurrency_key=flow_key,
+            rate_key=rate_key,
         )
 
     def get_run(self, run_id: str) -> Run:
@@ -398,6 +456,44 @@ class Tidings:
 
     async def replay_async(self, run_id: str) -> RunHandle:
         return await asyncio.to_thread(self.replay, run_id)
+
+    # -- events ------------------------------------------------------------------------
+    def send_event(
+        self, name: str, data: Any = None, *, id: str | None = None, ts: datetime | None = None
+    ) -> EventReceipt:
+        """Send an event: start a run of every task with ``on_event=name``, cancel runs
+        whose ``cancel_on`` matches, and resume every run waiting for it.
+
+        An ``id`` already sent is accepted once: the repeat does nothing and returns the
+        first receipt. Data must be JSON, at most ``max_event_bytes``.
+        """
+        event, runs, cancels = self._build_event(name, data, id, ts)
+        sent = self.store.send_event(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
+        for run_id in sent.cancelled:
+            for rt in list(self._runtimes):
+                rt.interrupt_threadsafe(run_id, "cancelled")
+        if sent.run_ids or sent.resumed:
+            self._wake_workers()
+        return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
+
+    async def send_event_async(
+        self, name: str, data: Any = None, *, id: str | None = None, ts: datetime | None = None
+    ) -> EventReceipt:
+        return await asyncio.to_thread(self.send_event, name, data, id=id, ts=ts)
+
+    def _build_event(
+        self, name: str, data: Any, event_id: str | None, ts: datetime | None
+    ) -> tuple[NewEvent, list[NewRun], list[CancelKey]]:
+        if ts is not None and (not isinstance(ts, datetime) or ts.tzinfo is None):
+            raise ValidationError("event ts must be a timezone-aware datetime")
+
+        def run_for(task: TaskDef, payload: Any) -> NewRun:
+            return self._new_run(task.id, payload, idempotency_key=None, delay=None,
+                                 run_at=None, priority=None, queue=None, tags=None)
+
+        return build_event(self._tasks.values(), name, data, event_id=event_id,
+                           ts=ts or self.clock.now(), max_bytes=self.max_event_bytes,
+                           new_run=run_for)
 
     # -- worker ------------------------------------------------------------------------
     def worker(

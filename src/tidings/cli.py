@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, TextIO
+from zoneinfo import ZoneInfo
 
 import typer
 from rich import box
@@ -34,7 +35,7 @@ from tidings.app import Tidings
 from tidings.config import load_app
 from tidings.engine.worker import Worker
 from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
-from tidings.records import ACTIVE_STATUSES, LogEntry, Run, RunStatus, Step
+from tidings.records import ACTIVE_STATUSES, LogEntry, Run, RunStatus, Schedule, Step
 from tidings.store import redact_url
 
 
@@ -58,6 +59,8 @@ cli = typer.Typer(
 )
 runs_cli = typer.Typer(help="List, inspect, cancel, replay and watch runs.", no_args_is_help=True)
 cli.add_typer(runs_cli, name="runs")
+schedules_cli = typer.Typer(help="Inspect cron schedules.", no_args_is_help=True)
+cli.add_typer(schedules_cli, name="schedules")
 
 # -- common options --------------------------------------------------------------------
 AppOpt = Annotated[
@@ -675,6 +678,52 @@ def runs_watch(
         )
 
 
+# -- commands: schedules ---------------------------------------------------------------
+def render_schedules_table(schedules: Sequence[Schedule], *, now: datetime | None = None) -> Table:
+    """Schedules, soonest first: next fire time in the schedule's timezone and from now."""
+    now = now or datetime.now().astimezone()
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    for name in ("schedule", "task", "key", "cron", "timezone", "next", "in", "last", "catch-up"):
+        table.add_column(name, no_wrap=name != "key")
+    for s in schedules:
+        local = s.next_run_at.astimezone(ZoneInfo(s.timezone))
+        table.add_row(
+            s.id,
+            s.task_id,
+            s.key or ("(static)" if s.static else ""),
+            s.cron,
+            s.timezone,
+            local.strftime("%Y-%m-%d %H:%M %Z"),
+            format_delta((s.next_run_at - now).total_seconds()),
+            format_time(s.last_run_at, short=True),
+            s.catch_up,
+        )
+    if not schedules:
+        table.caption = "no schedules"
+    return table
+
+
+def schedule_to_json(schedule: Schedule) -> Any:
+    """A schedule as plain JSON values (times in ISO 8601), as ``--json`` prints it."""
+    return json.loads(json.dumps(dataclasses.asdict(schedule), default=_json_default))
+
+
+@schedules_cli.command("list")
+def schedules_list(
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """List schedules with their next fire times (a worker syncs the static ones)."""
+    app = _load(app_ref, database_url, env)
+    schedules = app.schedules.list()
+    if as_json:
+        print_json([schedule_to_json(s) for s in schedules])
+    else:
+        out.print(render_schedules_table(schedules))
+
+
 # -- commands: migrate -----------------------------------------------------------------
 @cli.command()
 def migrate(
@@ -721,8 +770,10 @@ __all__ = [
     "print_error",
     "render_run",
     "render_runs_table",
+    "render_schedules_table",
     "render_steps_table",
     "run_to_json",
+    "schedule_to_json",
     "status_text",
 ]
 

@@ -33,6 +33,10 @@ class NotSerializableError(ValidationError):
     """A payload or step result is not JSON; the message names the task or step and type."""
 
 
+class MissingTimeoutError(ValidationError, TypeError):
+    """``ctx.wait_for_event`` was called without a timeout (no run may wait forever)."""
+
+
 class UnknownTaskError(TidingsError, LookupError):
     """No task is registered under the given id."""
 

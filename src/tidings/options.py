@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from tidings.errors import ValidationError
 
@@ -77,3 +79,73 @@ class Retry:
 
 
 NO_RETRY = Retry(max_attempts=1)
+
+
+@dataclass(frozen=True, init=False)
+class CancelOn:
+    """Cancel a queued or waiting run of the task when a matching event arrives."""
+
+    event: str
+    """The event name."""
+    match: dict[str, str]
+    """``{event_path: payload_path}``: the event's value at each dotted path must equal
+    the run payload's value at the paired path."""
+
+    def __init__(self, event: str, match: dict[str, str] | None = None) -> None:
+        from tidings.matching import check_path
+
+        if not isinstance(event, str) or not event.strip():
+            raise ValidationError(f"CancelOn.event must be an event name, got {event!r}")
+        pairs = dict(match or {})
+        if not pairs:
+            raise ValidationError(
+                f"CancelOn({event!r}) needs match={{event_path: payload_path}}: without it "
+                "one event would cancel every run of the task"
+            )
+        for event_path, payload_path in pairs.items():
+            check_path(event_path, f"CancelOn({event!r}) event path")
+            check_path(payload_path, f"CancelOn({event!r}) payload path")
+        object.__setattr__(self, "event", event)
+        object.__setattr__(self, "match", pairs)
+
+    @property
+    def event_paths(self) -> list[str]:
+        return sorted(self.match)
+
+    @property
+    def payload_paths(self) -> list[str]:
+        return [self.match[p] for p in self.event_paths]
+
+
+@dataclass(frozen=True, init=False)
+class RateLimit:
+    """At most ``limit`` starts of a task's runs in any window of length ``period``.
+
+    A start is a run's first claim: resuming after a sleep or wait, and retries, do
+    not count. A run over the limit is delayed (it stays queued), never dropped.
+    """
+
+    limit: int
+    """Starts allowed per window."""
+    period: timedelta
+    """Length of the sliding window (a timedelta or seconds)."""
+    key: str | Callable[[Any], str] | None
+    """What the limit applies per: a dotted path into the payload or
+    ``callable(payload) -> str``; None: the whole task."""
+
+    def __init__(
+        self,
+        limit: int,
+        period: timedelta | float,
+        key: str | Callable[[Any], str] | None = None,
+    ) -> None:
+        from tidings.flow import check_key_spec
+
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError(f"RateLimit.limit must be an int >= 1, got {limit!r}")
+        window = as_timedelta(period, "RateLimit.period")
+        if window <= timedelta(0):
+            raise ValidationError(f"RateLimit.period must be positive, got {window}")
+        object.__setattr__(self, "limit", limit)
+        object.__setattr__(self, "period", window)
+        object.__setattr__(self, "key", check_key_spec(key, "RateLimit.key"))

@@ -102,3 +102,51 @@ class Run:
     run_at: datetime | None = None
     replay_of: str | None = None
     steps: list[Step] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event as a waiting run receives it."""
+
+    id: str
+    name: str
+    data: Any
+    ts: datetime
+
+    @classmethod
+    def from_json(cls, value: dict[str, Any]) -> Event:
+        return cls(str(value["id"]), str(value["name"]), value["data"],
+                   datetime.fromisoformat(str(value["ts"])))
+
+
+@dataclass(frozen=True)
+class EventReceipt:
+    """What ``send_event`` did with an event."""
+
+    event_id: str
+    run_ids: tuple[str, ...]
+    """Runs the event started (tasks with ``on_event``); the first send's for a repeat."""
+    accepted: bool = True
+    """False when this event id had been sent before: nothing was done again."""
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A cron schedule: a task's static ``cron=`` or one made by ``app.schedules.create``."""
+
+    id: str
+    task_id: str
+    cron: str
+    timezone: str
+    key: str | None
+    """Caller's name for a dynamic schedule (e.g. one per user); None for a static one."""
+    payload: Any
+    """Passed to each run under ``payload`` (dynamic schedules)."""
+    next_run_at: datetime
+    """The next tick not yet fired."""
+    last_run_at: datetime | None
+    """The last tick fired, or None before the first."""
+    catch_up: str = "latest"
+    """After downtime: ``latest``, ``all`` or ``none`` of the missed ticks run."""
+    static: bool = False
+    """Declared with ``@app.task(cron=...)`` (kept in step with the code at worker start)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import re
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,8 +13,10 @@ from typing import Any
 import pydantic
 
 from tidings import serde
+from tidings.cron import CronSpec
 from tidings.errors import ValidationError
-from tidings.options import Retry, as_timedelta
+from tidings.flow import NO_FLOW, TaskFlow
+from tidings.options import CancelOn, Retry, as_timedelta
 
 TaskFn = Callable[..., Awaitable[Any]]
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")
@@ -32,6 +34,13 @@ class TaskDef:
     timeout: timedelta | None
     payload_model: type[pydantic.BaseModel] | None
     takes_payload: bool
+    on_event: tuple[str, ...] = ()
+    """Event names that each start a run of this task, with the event data as payload."""
+    cancel_on: tuple[CancelOn, ...] = ()
+    flow: TaskFlow = NO_FLOW
+    """Concurrency and rate limits (flow control)."""
+    schedule: CronSpec | None = None
+    """The static schedule of ``cron=`` (engine/scheduler.py fires it)."""
 
     def encode_payload(self, payload: Any) -> str:
         """Validate a payload on trigger and return the JSON to store."""
@@ -82,6 +91,8 @@ def make_task(
     queue: str,
     priority: int,
     timeout: timedelta | float | None,
+    on_event: str | Sequence[str] | None = None,
+    cancel_on: Sequence[CancelOn] = (),
 ) -> TaskDef:
     if not inspect.iscoroutinefunction(fn):
         raise ValidationError(
@@ -104,7 +115,29 @@ def make_task(
     if limit is not None and limit <= timedelta(0):
         raise ValidationError(f"timeout of task {task_id!r} must be positive")
     takes_payload, model = _payload_signature(fn, task_id)
-    return TaskDef(task_id, fn, retry or Retry(), queue, priority, limit, model, takes_payload)
+    return TaskDef(
+        task_id, fn, retry or Retry(), queue, priority, limit, model, takes_payload,
+        on_event=_event_names(task_id, on_event),
+        cancel_on=_cancel_on(task_id, cancel_on),
+    )
+
+
+def _event_names(task_id: str, on_event: str | Sequence[str] | None) -> tuple[str, ...]:
+    names = [on_event] if isinstance(on_event, str) else list(on_event or ())
+    for name in names:
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError(f"on_event of task {task_id!r} must be event names, got {name!r}")
+    return tuple(dict.fromkeys(names))
+
+
+def _cancel_on(task_id: str, cancel_on: Sequence[CancelOn]) -> tuple[CancelOn, ...]:
+    items = list(cancel_on)
+    for item in items:
+        if not isinstance(item, CancelOn):
+            raise ValidationError(
+                f"cancel_on of task {task_id!r} takes CancelOn(...) items, got {item!r}"
+            )
+    return tuple(items)
 
 
 def _payload_signature(fn: TaskFn, task_id: str) -> tuple[bool, type[pydantic.BaseModel] | None]:

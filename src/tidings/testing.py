@@ -11,8 +11,10 @@ from tidings.app import Tidings
 from tidings.clock import Clock, VirtualClock
 from tidings.engine.executor import execute
 from tidings.engine.runtime import Runtime
+from tidings.engine.scheduler import Scheduler
+from tidings.flow import flow_limits
 from tidings.handle import RunHandle
-from tidings.records import Run, RunStatus
+from tidings.records import EventReceipt, Run, RunStatus
 
 _BATCH = 1000
 
@@ -22,8 +24,8 @@ class TestEngine:
 
     Inside the block the app's own calls (``app.cancel``, ``app.get_run``...) use the
     same store and the virtual clock. Nothing runs in the background: ``trigger`` runs
-    what is due at once, and ``advance`` moves the clock, firing timers and retries in
-    time order as production would.
+    what is due at once, and ``advance`` moves the clock, firing timers, cron ticks and
+    retries in time order as production would.
     """
 
     __test__ = False  # not a pytest test class
@@ -33,6 +35,7 @@ class TestEngine:
         self.clock = VirtualClock(start or datetime.now(UTC))
         self._saved_clock: Clock | None = None
         self._rt: Runtime | None = None
+        self._scheduler: Scheduler | None = None
 
     async def __aenter__(self) -> TestEngine:
         self._saved_clock = self.app.clock
@@ -40,6 +43,8 @@ class TestEngine:
         self._rt = self.app._runtime()
         self._rt.loop = asyncio.get_running_loop()
         self.app._runtimes.add(self._rt)
+        self._scheduler = Scheduler(self.app, self._rt)
+        await self._rt.db(self._scheduler.sync_static, self.clock.now())
         return self
 
     async def __aexit__(
@@ -69,6 +74,12 @@ class TestEngine:
         await self.run_due()
         return handle
 
+    async def send_event(self, name: str, data: Any = None, **options: Any) -> EventReceipt:
+        """Send like ``app.send_event`` and run what is due now (started and resumed runs)."""
+        receipt = await asyncio.to_thread(self.app.send_event, name, data, **options)
+        await self.run_due()
+        return receipt
+
     async def advance(self, delta: timedelta | float) -> None:
         """Move the clock by ``delta``, running everything that falls due on the way."""
         step = delta if isinstance(delta, timedelta) else timedelta(seconds=delta)
@@ -76,7 +87,7 @@ class TestEngine:
             raise ValueError("advance needs a non-negative duration")
         target = self.clock.now() + step
         await self.run_due()
-        while (due := await self.rt.db(self.rt.store.next_due, None)) is not None:
+        while (due := await self._next_due()) is not None:
             if due > target:
                 break
             if due > self.clock.now():
@@ -90,13 +101,29 @@ class TestEngine:
         rt, ran = self.rt, 0
         while True:
             now = self.clock.now()
+            if self._scheduler is not None:  # cron ticks due now become runs first
+                await rt.db(self._scheduler.fire_all_due, now)
             claimed = await rt.db(
-                rt.store.claim_runs, "test-engine", None, now, now + rt.lease, _BATCH
+                rt.store.claim_runs,
+                "test-engine",
+                None,
+                now,
+                now + rt.lease,
+                _BATCH,
+                flow_limits(rt.tasks),
             )
             if not claimed:
                 return ran
             await asyncio.gather(*(execute(rt, c) for c in claimed))
             ran += len(claimed)
+
+    async def _next_due(self) -> datetime | None:
+        """The earliest due run or schedule tick: ``advance`` stops at each in turn."""
+        due = await self.rt.db(self.rt.store.next_due, None)
+        if self._scheduler is not None:
+            tick = await self.rt.db(self._scheduler.next_due)
+            due = tick if due is None or (tick is not None and tick < due) else due
+        return due
 
     async def get_run(self, run_id: str) -> Run:
         return await self.app.get_run_async(run_id)

@@ -20,6 +20,7 @@ from tidings.errors import ConfigError, StoreError
 from tidings.store import open_store
 from tidings.store.base import NewRun
 from tidings.store.postgres.store import PostgresStore, parse_url
+from tidings.store.sql import load_migrations
 
 PgSchema = tuple[str, str]
 
@@ -50,6 +51,8 @@ _CATALOG = {
         WHERE n.nspname = %(s)s ORDER BY 1""",
 }
 
+ALL_MIGRATIONS = [name for name, _ in load_migrations("tidings.store.postgres")]
+
 
 def _catalog(conn: psycopg.Connection[Any], schema: str) -> dict[str, list[tuple[str, ...]]]:
     return {
@@ -75,7 +78,7 @@ def _new_run(run_id: str, *, key: str | None = None) -> NewRun:
 def test_schema_sql_equals_all_migrations_applied(pg_schema: PgSchema) -> None:
     url, schema = pg_schema
     store = PostgresStore(url)
-    assert store.migrate() == ["0001_initial"]
+    assert store.migrate() == ALL_MIGRATIONS
     store.close()
     direct = f"{schema}_direct"
     text = resources.files("tidings.store.postgres").joinpath("schema.sql").read_text()
@@ -115,7 +118,7 @@ def test_migrate_is_idempotent_and_safe_for_concurrent_starters(pg_schema: PgSch
     for th in threads:
         th.join()
     assert errors == []
-    assert sorted(len(a) for a in applied) == [0, 0, 0, 0, 0, 1]
+    assert sorted(len(a) for a in applied) == [0, 0, 0, 0, 0, len(ALL_MIGRATIONS)]
     store = PostgresStore(url)
     assert store.pending_migrations() == []
     assert store.migrate() == []
@@ -170,7 +173,7 @@ def test_auto_migrate_off_asks_for_tidings_migrate(pg_schema: PgSchema) -> None:
     app = Tidings(url, auto_migrate=False)
     with pytest.raises(ConfigError, match="tidings migrate"):
         app.list_runs()
-    assert app.migrate() == ["0001_initial"]
+    assert app.migrate() == ALL_MIGRATIONS
     assert app.list_runs() == []
     app.close()
 

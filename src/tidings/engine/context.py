@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from tidings import serde
 from tidings.errors import (
+    ChildRunFailed,
     LeaseLostError,
+    MissingTimeoutError,
     NonDeterminismError,
     NonRetriableError,
     StepNameError,
     StoreError,
     ValidationError,
 )
+from tidings.matching import canonical, check_path, shape
 from tidings.options import as_timedelta
-from tidings.records import ErrorInfo
-from tidings.store.base import ClaimedRun, LogWrite, StepRecord
+from tidings.records import ErrorInfo, Event, EventReceipt
+from tidings.store.base import ClaimedRun, EventWait, LogWrite, StepRecord
+from tidings.store.sqlevents import RUN_FINISHED
 
 from .signals import AttemptAborted, StepFailed, Suspend
 
@@ -80,6 +85,7 @@ class Context:
         self._unvisited = set(claimed.steps)
         self._logs: list[LogWrite] = []
         self._waits: list[StepRecord] = []
+        self._event_waits: list[EventWait] = []
         self._inflight: dict[str, asyncio.Task[Any]] = {}
         self._suspended = False
         self._interrupted: list[StepRecord] = []
@@ -113,9 +119,7 @@ class Context:
         self._check_live()
         attempts = (recorded.attempts if recorded else 0) + 1
         started = self.now()
-        current = asyncio.current_task()
-        if current is not None:
-            self._inflight[full] = current
+        self._track(full)
         try:
             try:
                 value = await self._call(fn, args, kwargs)
@@ -169,7 +173,196 @@ class Context:
             )
         await self._wait_until(name, lambda: when)
 
+    async def wait_for_event(
+        self,
+        event: str,
+        *,
+        match: Mapping[str, Any] | None = None,
+        timeout: timedelta | float | None = None,
+        name: str | None = None,
+    ) -> Event | None:
+        """Wait durably for the next ``event`` whose data matches; None at the timeout.
+
+        ``match`` maps dotted paths into the event data to the values they must equal.
+        Only events sent after the wait began count. The run holds no worker meanwhile.
+        """
+        if timeout is None:
+            raise MissingTimeoutError(
+                f"wait_for_event({event!r}) needs a timeout (it may be long, a year if need "
+                "be): no run may wait forever by accident"
+            )
+        delta = as_timedelta(timeout, "wait_for_event timeout")
+        if delta <= timedelta(0):
+            raise ValidationError(f"wait_for_event timeout must be positive, got {delta}")
+        if not isinstance(event, str) or not event.strip():
+            raise ValidationError(f"wait_for_event needs an event name, got {event!r}")
+        paths = sorted(check_path(p, "wait_for_event match path") for p in (match or {}))
+        expected = serde.normalize(
+            [(match or {})[p] for p in paths], f"match of wait_for_event({event!r})"
+        )
+        full = self._claim_name(name or event, "wait_for_event")
+        recorded = self._recorded.get(full)
+        if recorded is not None and recorded.status == "completed":
+            found = serde.loads(recorded.result)
+            return None if found is None else Event.from_json(found)
+        if recorded is None:
+            self._check_live()
+        since = recorded.started_at if recorded and recorded.started_at else self.now()
+        wake_at = recorded.wake_at if recorded and recorded.wake_at else since + delta
+        if self.now() >= wake_at:  # timed out
+            await self._save(
+                StepRecord(
+                    full, "wait_for_event", "completed", 1, "null", None, since, self.now(), wake_at
+                )
+            )
+            return None
+        self._suspend_on(
+            StepRecord(full, "wait_for_event", "waiting", 1, None, None, since, None, wake_at),
+            EventWait(full, event, shape(paths), canonical(expected), since),
+        )
+
+    async def send_event(
+        self, event: str, data: Any = None, *, name: str | None = None
+    ) -> EventReceipt:
+        """Send an event from inside a task, exactly once per run (a memoized step)."""
+        full = self._claim_name(name or event, "send_event")
+        recorded = self._recorded.get(full)
+        if recorded is None or recorded.status != "completed":
+            self._check_live()
+            app = self._runtime.app
+            self._track(full)
+            try:
+                receipt = await self._runtime.db(
+                    functools.partial(app.send_event, event, data, id=f"{self.run_id}:{full}")
+                )
+                await self._save(
+                    StepRecord(
+                        full,
+                        "send_event",
+                        "completed",
+                        1,
+                        serde.dumps(_receipt_json(receipt), "receipt"),
+                        None,
+                        self.now(),
+                        self.now(),
+                    )
+                )
+            finally:
+                self._inflight.pop(full, None)
+            return receipt
+        stored = serde.loads(recorded.result)
+        return EventReceipt(stored["event_id"], tuple(stored["run_ids"]), stored["accepted"])
+
+    async def trigger(
+        self, task: str, payload: Any = None, *, name: str | None = None, **options: Any
+    ) -> str:
+        """Start a child run once per run (memoized: a replay never triggers twice).
+
+        Takes the options of ``app.trigger``; returns the child's run id.
+        """
+        full = self._claim_name(name or task, "trigger")
+        recorded = self._recorded.get(full)
+        if recorded is not None and recorded.status == "completed":
+            return str(serde.loads(recorded.result))
+        self._check_live()
+        started = self.now()
+        self._track(full)
+        try:
+            child = await self._start_child(task, payload, full, options, wait=False)
+            await self._save(
+                StepRecord(
+                    full,
+                    "trigger",
+                    "completed",
+                    1,
+                    serde.dumps(child, "id"),
+                    None,
+                    started,
+                    self.now(),
+                )
+            )
+        finally:
+            self._inflight.pop(full, None)
+        return child
+
+    async def trigger_and_wait(
+        self, task: str, payload: Any = None, *, name: str | None = None, **options: Any
+    ) -> Any:
+        """Start a child run and wait for it without holding a worker; return its result.
+
+        Raises ChildRunFailed (with the child's error) if it failed or was cancelled.
+        """
+        full = self._claim_name(name or task, "trigger_and_wait")
+        recorded = self._recorded.get(full)
+        if recorded is not None and recorded.status == "completed":
+            return _child_result(serde.loads(recorded.result))
+        if recorded is not None and recorded.result is not None:
+            child, since = serde.loads(recorded.result)["child_run_id"], recorded.started_at
+        else:
+            self._check_live()
+            self._track(full)  # the attempt must not end before this wait is recorded
+            try:
+                child = await self._start_child(task, payload, full, options, wait=True)
+            finally:
+                self._inflight.pop(full, None)
+            since = self.now()
+        assert since is not None
+        self._suspend_on(
+            StepRecord(
+                full,
+                "trigger_and_wait",
+                "waiting",
+                1,
+                serde.dumps({"child_run_id": child}, "child"),
+                None,
+                since,
+                None,
+            ),
+            EventWait(full, RUN_FINISHED, shape(["run_id"]), canonical([child]), since),
+        )
+
     # -- internals ---------------------------------------------------------------------
+    def _track(self, name: str) -> None:
+        """Count the current task as in flight under ``name`` until it pops itself.
+
+        When a sibling suspends the run, the attempt waits (settle) for these to finish
+        and record what they did before it ends.
+        """
+        current = asyncio.current_task()
+        if current is not None:
+            self._inflight[name] = current
+
+    def _suspend_on(self, step: StepRecord, wait: EventWait) -> NoReturn:
+        self._waits.append(step)
+        self._event_waits.append(wait)
+        self._suspended = True
+        raise Suspend()
+
+    async def _start_child(
+        self, task: str, payload: Any, step: str, options: dict[str, Any], *, wait: bool
+    ) -> str:
+        app, rt = self._runtime.app, self._runtime
+        allowed = {"delay", "run_at", "priority", "queue", "tags", "idempotency_key"}
+        if unknown := sorted(set(options) - allowed):
+            raise ValidationError(f"unknown child run options: {', '.join(unknown)}")
+        # A key derived from (run, step) makes the trigger idempotent across replays.
+        key = options.pop("idempotency_key", None) or f"{self.run_id}:{step}"
+        new = app._new_run(
+            task,
+            payload,
+            idempotency_key=key,
+            delay=options.get("delay"),
+            run_at=options.get("run_at"),
+            priority=options.get("priority"),
+            queue=options.get("queue"),
+            tags=options.get("tags"),
+            parent_run_id=self.run_id if wait else None,
+        )
+        child, created = await rt.db(rt.store.create_run, new, self.now(), app.idempotency_ttl)
+        if created:
+            app._wake_workers()
+        return child
+
     def _claim_name(self, name: str, kind: str) -> str:
         if not isinstance(name, str) or not name.strip():
             raise StepNameError(f"step names must be non-empty strings, got {name!r}")
@@ -243,3 +436,21 @@ class Context:
 
     def inflight_steps(self) -> list[str]:
         return list(self._inflight)
+
+
+def _receipt_json(receipt: EventReceipt) -> dict[str, Any]:
+    return {
+        "event_id": receipt.event_id,
+        "run_ids": list(receipt.run_ids),
+        "accepted": receipt.accepted,
+    }
+
+
+def _child_result(event: dict[str, Any]) -> Any:
+    data = event["data"]
+    if data["status"] == "COMPLETED":
+        return data["result"]
+    error = ErrorInfo.from_json(data.get("error")) or ErrorInfo(
+        "RunCancelledError", f"run {data['run_id']} was cancelled"
+    )
+    raise ChildRunFailed(str(data["run_id"]), error)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings import serde
-from tidings.errors import LeaseLostError, NonRetriableError, ValidationError, WorkerLostError
+from tidings.errors import (
+    ChildRunFailed,
+    LeaseLostError,
+    NonRetriableError,
+    ValidationError,
+    WorkerLostError,
+)
 from tidings.records import ErrorInfo, RunStatus
 from tidings.store.base import ClaimedRun, Outcome, StepRecord, WriteOp
 
@@ -45,6 +52,9 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
         if decided is None:
             return
         outcome, steps = decided
+        outcome = dataclasses.replace(
+            outcome, ended_at=rt.clock.now(), parent_run_id=claimed.parent_run_id
+        )
         attempt.finishing = True
         await rt.write(
             WriteOp(
@@ -149,9 +159,9 @@ async def _ended_by(rt: Runtime, task: TaskDef, attempt: Attempt, exc: BaseExcep
         return await _aborted(rt, claimed, exc.cause)
     if isinstance(exc, AttemptTimeout):
         return _timed_out(rt, task, claimed, ctx, exc)
-    if isinstance(exc, NonRetriableError | ValidationError):
+    if isinstance(exc, NonRetriableError | ValidationError | ChildRunFailed):
         # tidings' own ValidationError is a programming error (bad step name, naive
-        # datetime...): retrying cannot fix it.
+        # datetime...), and a failed child stays failed: retrying cannot fix either.
         return _failed(rt, exc), ()
     if isinstance(exc, Exception):
         return _body_failed(rt, task, claimed, exc)
@@ -159,8 +169,11 @@ async def _ended_by(rt: Runtime, task: TaskDef, attempt: Attempt, exc: BaseExcep
 
 
 def _waiting(ctx: Context) -> Decision:
-    waits = ctx._waits
-    return Outcome(RunStatus.WAITING, due_at=min(w.wake_at for w in waits if w.wake_at)), waits
+    wakes = [w.wake_at for w in ctx._waits if w.wake_at is not None]
+    # No wake time (a child run awaited without timeout): only an event resumes it.
+    outcome = Outcome(RunStatus.WAITING, due_at=min(wakes) if wakes else None,
+                      waits=tuple(ctx._event_waits))
+    return outcome, ctx._waits
 
 
 async def _aborted(rt: Runtime, claimed: ClaimedRun, cause: Exception) -> Decision:

@@ -17,6 +17,7 @@ from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
 from .threads import DaemonThreadPool
 
 if TYPE_CHECKING:
+    from tidings.app import Tidings
     from tidings.tasks import TaskDef
 
     from .context import Context
@@ -41,6 +42,7 @@ class Runtime:
     def __init__(
         self,
         *,
+        app: Tidings,
         store: Store,
         clock: Clock,
         tasks: dict[str, TaskDef],
@@ -48,6 +50,7 @@ class Runtime:
         lease: timedelta,
         sync_threads: int = 32,
     ) -> None:
+        self.app = app
         self.store = store
         self.clock = clock
         self.tasks = tasks

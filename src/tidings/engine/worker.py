@@ -14,11 +14,13 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tidings.errors import ValidationError
+from tidings.flow import flow_limits
 from tidings.ids import new_id
 from tidings.store.base import ClaimedRun
 
 from .executor import execute
 from .runtime import Runtime
+from .scheduler import Scheduler
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -101,6 +103,7 @@ class Worker:
                 self.rt.loop.add_signal_handler(sig, self.stop)
         self.app._workers.add(self)
         heartbeat = asyncio.create_task(self._heartbeat())
+        scheduler = asyncio.create_task(Scheduler(self.app, self.rt, self.wake).run(self._stopping))
         log.info(
             "worker %s started (concurrency %d, queues %s)",
             self.id,
@@ -112,6 +115,7 @@ class Worker:
             await self._drain()
         finally:
             heartbeat.cancel()
+            scheduler.cancel()
             self.app._workers.discard(self)
             self.rt.close()
             log.info("worker %s stopped", self.id)
@@ -158,7 +162,8 @@ class Worker:
         """On the database thread: change marker, then claim, then the next due time."""
         store = self.rt.store
         marker = store.change_marker()
-        claimed = store.claim_runs(self.id, self.queues, now, now + self.rt.lease, want)
+        flow = flow_limits(self.rt.tasks)
+        claimed = store.claim_runs(self.id, self.queues, now, now + self.rt.lease, want, flow)
         due = store.next_due(self.queues) if len(claimed) < want else None
         return marker, claimed, due
 
@@ -200,7 +205,9 @@ class Worker:
             if not rt.attempts:
                 continue
             try:
-                held = await rt.db(rt.store.renew_leases, self.id, rt.clock.now() + rt.lease)
+                held = await rt.db(
+                    rt.store.renew_leases, self.id, list(rt.attempts), rt.clock.now() + rt.lease
+                )
             except Exception:
                 log.exception("lease renewal failed; retrying")
                 continue

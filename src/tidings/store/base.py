@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from tidings.records import ErrorInfo, LogEntry, Run, RunStatus
+from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,69 @@ class NewRun:
     idempotency_key: str | None = None
     tags: tuple[str, ...] = ()
     replay_of: str | None = None
+    parent_run_id: str | None = None
+    """Set for a child run whose parent may wait for it (ctx.trigger_and_wait)."""
+    cancel_keys: tuple[CancelKey, ...] = ()
+    """Keys a CancelOn of the task matches events against."""
+    concurrency_key: str | None = None
+    """Flow control: the key the task's concurrency limit counts per (None: unlimited)."""
+    rate_key: str | None = None
+    """Flow control: the key the task's rate limit counts per (None: unlimited)."""
+
+
+@dataclass(frozen=True)
+class FlowLimit:
+    """A task's flow-control limits, as claims enforce them."""
+
+    task_id: str
+    concurrency: int | None
+    """Most RUNNING runs per concurrency key value."""
+    rate: int | None
+    """Most starts per ``period`` per rate key value."""
+    period: timedelta | None
+
+
+@dataclass(frozen=True)
+class CancelKey:
+    event_name: str
+    task_id: str
+    key: str
+    """Canonical JSON of the values the event must carry at the CancelOn's paths."""
+
+
+@dataclass(frozen=True)
+class EventWait:
+    """A wait for an event, registered when the attempt that began it ends."""
+
+    step: str
+    event_name: str
+    match_paths: str
+    """Canonical JSON list of the dotted paths matched on."""
+    match_key: str
+    """Canonical JSON list of the expected values at those paths."""
+    since: datetime
+    """Only events received at or after this time count."""
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    id: str
+    name: str
+    data: str
+    """JSON text."""
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class EventSent:
+    """What ``send_event`` did: the runs it started and cancelled, the waits it resumed."""
+
+    event_id: str
+    run_ids: tuple[str, ...]
+    accepted: bool
+    """False when the id had been seen: nothing was done again."""
+    cancelled: tuple[str, ...] = ()
+    resumed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -54,6 +117,7 @@ class ClaimedRun:
     lease_token: str
     reclaims: int = 0
     """Times the run was taken over from a vanished worker since an attempt last ended."""
+    parent_run_id: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
 
 
@@ -77,6 +141,12 @@ class Outcome:
     attempt: int | None = None
     body_attempts: int | None = None
     finished_at: datetime | None = None
+    waits: tuple[EventWait, ...] = ()
+    """With WAITING: the event waits the attempt ended on."""
+    parent_run_id: str | None = None
+    """With a final status: the parent to tell (it may be in ctx.trigger_and_wait)."""
+    ended_at: datetime | None = None
+    """When the attempt ended (engine clock)."""
 
 
 @dataclass(frozen=True)
@@ -144,6 +214,22 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def count_runs(self) -> dict[RunStatus, int]: ...
 
+    @abc.abstractmethod
+    def send_event(
+        self,
+        event: NewEvent,
+        runs: Sequence[NewRun],
+        cancels: Sequence[CancelKey],
+        now: datetime,
+        idempotency_ttl: timedelta,
+    ) -> EventSent:
+        """Record an event once (by id), start ``runs``, cancel runs holding one of
+        ``cancels``, and resume every run waiting for it, in one transaction."""
+
+    @abc.abstractmethod
+    def get_event(self, event_id: str) -> tuple[NewEvent, datetime] | None:
+        """An event and when it was received."""
+
     # -- worker side -------------------------------------------------------------------
     @abc.abstractmethod
     def claim_runs(
@@ -153,8 +239,14 @@ class Store(abc.ABC):
         now: datetime,
         lease_until: datetime,
         limit: int,
+        flow: Sequence[FlowLimit] = (),
     ) -> list[ClaimedRun]:
-        """Lease up to ``limit`` due runs (queued, due waits, expired leases)."""
+        """Lease up to ``limit`` due runs (queued, due waits, expired leases).
+
+        Runs of the tasks in ``flow`` are claimed only within their limits: one over a
+        concurrency limit is parked (queued, no due time) until a slot frees, one over a
+        rate limit is queued again for when the window allows.
+        """
 
     @abc.abstractmethod
     def next_due(self, queues: Sequence[str] | None) -> datetime | None:
@@ -169,8 +261,10 @@ class Store(abc.ABC):
         return None
 
     @abc.abstractmethod
-    def renew_leases(self, worker_id: str, lease_until: datetime) -> set[str]:
-        """Extend every lease this worker holds; return the ids it still holds."""
+    def renew_leases(
+        self, worker_id: str, run_ids: Sequence[str], lease_until: datetime
+    ) -> set[str]:
+        """Extend the leases of the runs this worker is executing; return those it holds."""
 
     @abc.abstractmethod
     def save_step(
@@ -216,3 +310,46 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def release(self, run_id: str, lease_token: str, now: datetime) -> None:
         """Give a run back without counting an attempt (a draining worker)."""
+
+    # -- schedules (cron) --------------------------------------------------------------
+    @abc.abstractmethod
+    def save_schedule(self, schedule: Schedule, now: datetime) -> Schedule:
+        """Insert or update by id, or by key when it has one; a schedule whose cron and
+        timezone are unchanged keeps its stored next tick. Returns the stored schedule."""
+
+    @abc.abstractmethod
+    def delete_schedule(self, ref: str) -> bool:
+        """Delete the schedule with this id or key; False if there was none."""
+
+    @abc.abstractmethod
+    def prune_static_schedules(self, keep_task_ids: Sequence[str]) -> None:
+        """Delete the static schedules of every task not in ``keep_task_ids``."""
+
+    @abc.abstractmethod
+    def list_schedules(self) -> list[Schedule]:
+        """Every schedule, soonest next tick first."""
+
+    @abc.abstractmethod
+    def due_schedules(self, now: datetime, task_ids: Sequence[str], limit: int) -> list[Schedule]:
+        """Schedules of these tasks whose next tick is at or before ``now``."""
+
+    @abc.abstractmethod
+    def next_schedule_due(self, task_ids: Sequence[str]) -> datetime | None:
+        """The earliest next tick of any schedule of these tasks."""
+
+    @abc.abstractmethod
+    def fire_schedule(
+        self,
+        schedule: Schedule,
+        next_run_at: datetime,
+        last_run_at: datetime | None,
+        runs: Sequence[NewRun],
+        now: datetime,
+        idempotency_ttl: timedelta,
+    ) -> list[str] | None:
+        """Claim the ticks from ``schedule.next_run_at`` up to ``next_run_at`` (exclusive)
+        with a compare-and-set and create ``runs``, in one transaction.
+
+        Returns the ids of the runs created, or None if another scheduler had already
+        moved the schedule on (nothing is created then).
+        """

@@ -18,16 +18,23 @@ from tidings.errors import LeaseLostError, StoreError
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Step
 from tidings.serde import loads
 from tidings.store.base import (
+    CancelKey,
     ClaimedRun,
+    EventSent,
+    FlowLimit,
     LogWrite,
+    NewEvent,
     NewRun,
     Outcome,
     StepRecord,
     Store,
     WriteOp,
 )
+from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqlschedules import SqlSchedules
 
 Row = Mapping[str, Any]
+WAIT_KINDS = ("wait_for_event", "trigger_and_wait")
 
 
 class Tx(Protocol):
@@ -40,7 +47,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(Store):
+class SqlStore(SqlEvents, SqlSchedules, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
@@ -63,26 +70,75 @@ class SqlStore(Store):
         self, new: NewRun, now: datetime, idempotency_ttl: timedelta
     ) -> tuple[str, bool]:
         with self._transaction(write=True) as tx:
-            if new.idempotency_key is not None:
-                holder = self._reserve_idempotency_key(tx, new, now, idempotency_ttl)
-                if holder is not None:
-                    return holder, False
+            return self._insert_run(tx, new, now, idempotency_ttl)
+
+    def _insert_run(
+        self, tx: Tx, new: NewRun, now: datetime, idempotency_ttl: timedelta
+    ) -> tuple[str, bool]:
+        if new.idempotency_key is not None:
+            holder = self._reserve_idempotency_key(tx, new, now, idempotency_ttl)
+            if holder is not None:
+                return holder, False
+        tx.run(
+            "insert_run",
+            {
+                "id": new.id,
+                "task_id": new.task_id,
+                "queue": new.queue,
+                "priority": new.priority,
+                "payload": new.payload,
+                "now": self._ts(now),
+                "run_at": self._ts(new.run_at),
+                "idempotency_key": new.idempotency_key,
+                "tags": json.dumps(list(new.tags)),
+                "replay_of": new.replay_of,
+                "parent_run_id": new.parent_run_id,
+            },
+        )
+        for key in new.cancel_keys:
             tx.run(
-                "insert_run",
+                "insert_cancel_key",
                 {
-                    "id": new.id,
-                    "task_id": new.task_id,
-                    "queue": new.queue,
-                    "priority": new.priority,
-                    "payload": new.payload,
-                    "now": self._ts(now),
-                    "run_at": self._ts(new.run_at),
-                    "idempotency_key": new.idempotency_key,
-                    "tags": json.dumps(list(new.tags)),
-                    "replay_of": new.replay_of,
+                    "event_name": key.event_name,
+                    "task_id": key.task_id,
+                    "key": key.key,
+                    "run_id": new.id,
                 },
             )
+        if new.concurrency_key is not None or new.rate_key is not None:
+            keys = {"concurrency_key": new.concurrency_key, "rate_key": new.rate_key}
+            tx.run("set_flow_keys", {"id": new.id, **keys})
         return new.id, True
+
+    def send_event(
+        self,
+        event: NewEvent,
+        runs: Sequence[NewRun],
+        cancels: Sequence[CancelKey],
+        now: datetime,
+        idempotency_ttl: timedelta,
+    ) -> EventSent:
+        with self._transaction(write=True) as tx:
+            if not self._record_event(tx, event, now):
+                first = tx.run("get_event", {"id": event.id})
+                return EventSent(event.id, tuple(json.loads(first[0]["run_ids"])), False)
+            run_ids = [self._insert_run(tx, new, now, idempotency_ttl)[0] for new in runs]
+            if run_ids:
+                tx.run("set_event_runs", {"id": event.id, "run_ids": json.dumps(run_ids)})
+            cancelled = self._cancel_matching(tx, cancels, now)
+            data = json.loads(event.data)
+            result = event_json(event.id, event.name, data, event.ts)
+            resumed = self._resume_waiters(tx, event.name, data, result, now)
+        return EventSent(event.id, tuple(run_ids), True, tuple(cancelled), tuple(resumed))
+
+    def get_event(self, event_id: str) -> tuple[NewEvent, datetime] | None:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("get_event", {"id": event_id})
+        if not rows:
+            return None
+        r = rows[0]
+        event = NewEvent(str(r["id"]), str(r["name"]), str(r["data"]), self._req_dt(r["ts"]))
+        return event, self._req_dt(r["received_at"])
 
     def get_run(self, run_id: str, *, steps: bool = True) -> Run | None:
         with self._transaction(write=False) as tx:
@@ -116,7 +172,7 @@ class SqlStore(Store):
 
     def cancel_run(self, run_id: str, now: datetime) -> RunStatus | None:
         with self._transaction(write=True) as tx:
-            tx.run("cancel_run", {"id": run_id, "now": self._ts(now)})
+            self._cancel_in(tx, run_id, now)
             rows = tx.run("run_status", {"id": run_id})
         return RunStatus(rows[0]["status"]) if rows else None
 
@@ -136,6 +192,7 @@ class SqlStore(Store):
         now: datetime,
         lease_until: datetime,
         limit: int,
+        flow: Sequence[FlowLimit] = (),
     ) -> list[ClaimedRun]:
         token = uuid.uuid4().hex
         params = {
@@ -147,7 +204,11 @@ class SqlStore(Store):
             "limit": limit,
         }
         with self._transaction(write=True) as tx:
-            rows = tx.run("claim_runs", params)
+            if flow:  # the app has limited tasks; without, the plain claim costs nothing more
+                rows = self._claim_flow(tx, {**params, "flow": _flow_json(flow)})
+                rows = [r for r in rows if r["status"] == "RUNNING"]  # not parked or delayed
+            else:
+                rows = tx.run("claim_runs", params)
             if not rows:
                 return []
             ids = [str(r["id"]) for r in rows]
@@ -164,18 +225,33 @@ class SqlStore(Store):
                 body_attempts=int(r["body_attempts"]),
                 lease_token=token,
                 reclaims=int(r["reclaims"]),
+                parent_run_id=r["parent_run_id"],
                 steps=steps[str(r["id"])],
             )
             for r in rows
         ]
+
+    def _claim_flow(self, tx: Tx, params: Mapping[str, Any]) -> list[Row]:
+        """Claim within flow limits (see ``claim_runs_flow``).
+
+        Correct as one statement where write transactions are serialised (SQLite); a
+        dialect whose claimers run concurrently overrides it to serialise them first.
+        """
+        return tx.run("claim_runs_flow", params)
 
     def next_due(self, queues: Sequence[str] | None) -> datetime | None:
         with self._transaction(write=False) as tx:
             rows = tx.run("next_due", {"queues": self._list(queues)})
         return self._dt(rows[0]["due"]) if rows else None
 
-    def renew_leases(self, worker_id: str, lease_until: datetime) -> set[str]:
-        params = {"worker_id": worker_id, "lease_until": self._ts(lease_until)}
+    def renew_leases(
+        self, worker_id: str, run_ids: Sequence[str], lease_until: datetime
+    ) -> set[str]:
+        params = {
+            "worker_id": worker_id,
+            "run_ids": self._list(run_ids),
+            "lease_until": self._ts(lease_until),
+        }
         with self._transaction(write=True) as tx:
             return {str(r["id"]) for r in tx.run("renew_leases", params)}
 
@@ -236,6 +312,16 @@ class SqlStore(Store):
         for step in (op.step,) if op.step is not None else op.steps:
             self._write_step(tx, op.run_id, step)
         self._write_logs(tx, op.run_id, op.logs)
+        outcome = op.outcome
+        if outcome is None:
+            return
+        now = outcome.ended_at
+        if outcome.waits and now is not None:
+            self._register_waits(tx, op.run_id, outcome.waits, now)
+        if outcome.parent_run_id and outcome.status.finished and now is not None:
+            self._child_finished(
+                tx, op.run_id, str(outcome.status), outcome.result, _error_json(outcome.error), now
+            )
 
     def _outcome_params(self, run_id: str, token: str, outcome: Outcome) -> dict[str, Any]:
         return {
@@ -267,6 +353,8 @@ class SqlStore(Store):
         return None
 
     def _write_step(self, tx: Tx, run_id: str, step: StepRecord) -> None:
+        if step.kind in WAIT_KINDS and step.status == "completed":
+            tx.run("delete_wait", {"run_id": run_id, "step": step.name})  # timed out
         tx.run(
             "upsert_step",
             {
@@ -351,6 +439,21 @@ class SqlStore(Store):
             replay_of=r["replay_of"],
             steps=steps,
         )
+
+
+def _flow_json(flow: Sequence[FlowLimit]) -> str:
+    """The limits as the claim query reads them (periods in microseconds)."""
+    return json.dumps(
+        [
+            {
+                "task": f.task_id,
+                "concurrency": f.concurrency,
+                "rate": f.rate,
+                "period_us": None if f.period is None else f.period // timedelta(microseconds=1),
+            }
+            for f in flow
+        ]
+    )
 
 
 def _error_json(error: ErrorInfo | None) -> str | None:

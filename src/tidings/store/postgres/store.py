@@ -59,6 +59,22 @@ class _PgTx:
     def rowcount(self) -> int:
         return self._rowcount
 
+    def run_after(
+        self, first: str, first_params: Mapping[str, Any], query: str, params: Mapping[str, Any]
+    ) -> list[Row]:
+        """Run ``first`` then ``query`` in one round trip (a pipeline); ``query``'s rows."""
+        conn = self._cur.connection
+        try:
+            with conn.pipeline() as pipeline:
+                conn.execute(self._queries[first], first_params)
+                self._cur.execute(self._queries[query], params)
+                pipeline.sync()
+            rows: list[Row] = list(self._cur.fetchall())
+        except psycopg.Error as exc:
+            raise StoreError(f"query {query!r} failed: {exc}") from exc
+        self._rowcount = self._cur.rowcount
+        return rows
+
 
 def parse_url(url: str) -> tuple[str, str]:
     """``postgresql://...?schema=NAME`` -> (libpq URL without ``schema``, schema)."""
@@ -83,9 +99,9 @@ def _redact(url: str) -> str:
     return redact_url(url)
 
 
-def _lock_key(schema: str) -> int:
-    """A signed 64-bit advisory lock key for migrating this schema."""
-    digest = hashlib.blake2b(f"tidings-migrate:{schema}".encode(), digest_size=8).digest()
+def _lock_key(schema: str, purpose: str = "migrate") -> int:
+    """A signed 64-bit advisory lock key for ``purpose`` (migrate, flow) in this schema."""
+    digest = hashlib.blake2b(f"tidings-{purpose}:{schema}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 
@@ -181,6 +197,14 @@ class PostgresStore(SqlStore):
 
     def _list(self, values: Sequence[str] | None) -> Any:
         return None if values is None else list(values)
+
+    def _claim_flow(self, tx: Tx, params: Mapping[str, Any]) -> list[Row]:
+        # The lock and the claim go in one pipeline (one round trip), and the claim's
+        # snapshot is taken only once the lock is held. A single lock per schema: claims
+        # of limited runs take turns across workers (running them does not).
+        assert isinstance(tx, _PgTx)
+        lock = {"key": _lock_key(self.schema, "flow")}
+        return tx.run_after("lock_flow", lock, "claim_runs_flow", params)
 
     def _reserve_idempotency_key(
         self, tx: Tx, new: NewRun, now: datetime, ttl: timedelta

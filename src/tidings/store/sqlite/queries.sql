@@ -13,9 +13,9 @@ SET run_id = excluded.run_id, expires_at = excluded.expires_at;
 
 -- name: insert_run
 INSERT INTO runs (id, task_id, queue, priority, status, payload, created_at, run_at,
-                  due_at, idempotency_key, tags, replay_of)
+                  due_at, idempotency_key, tags, replay_of, parent_run_id)
 VALUES (:id, :task_id, :queue, :priority, 'QUEUED', :payload, :now, :run_at,
-        :run_at, :idempotency_key, :tags, :replay_of);
+        :run_at, :idempotency_key, :tags, :replay_of, :parent_run_id);
 
 -- name: get_run
 SELECT * FROM runs WHERE id = :id;
@@ -61,7 +61,7 @@ WHERE id IN (
     ORDER BY priority DESC, due_at
     LIMIT :limit
 )
-RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at;
+RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at, parent_run_id;
 
 -- name: steps_of_runs
 SELECT * FROM steps WHERE run_id IN (SELECT value FROM json_each(:run_ids)) ORDER BY seq;
@@ -72,8 +72,11 @@ WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
 
 -- name: renew_leases
+-- only the runs the worker is executing: one whose attempt ended without a word (its
+-- last write failed) must be left to expire and be reclaimed
 UPDATE runs SET due_at = :lease_until
 WHERE status = 'RUNNING' AND worker_id = :worker_id
+  AND id IN (SELECT value FROM json_each(:run_ids))
 RETURNING id;
 
 -- name: check_lease
@@ -91,7 +94,9 @@ ON CONFLICT (run_id, name) DO UPDATE
 SET kind = excluded.kind, status = excluded.status, attempts = excluded.attempts,
     result = excluded.result, error = excluded.error,
     started_at = COALESCE(steps.started_at, excluded.started_at),
-    finished_at = excluded.finished_at, wake_at = excluded.wake_at;
+    finished_at = excluded.finished_at, wake_at = excluded.wake_at
+-- a completed step is final (an event may have completed a wait meanwhile)
+WHERE steps.status <> 'completed';
 
 -- name: finish_attempt
 UPDATE runs
@@ -116,3 +121,246 @@ ROLLBACK TO SAVEPOINT tidings_op;
 
 -- name: release_savepoint
 RELEASE SAVEPOINT tidings_op;
+
+
+-- ---- events, waits, cancel-on, child runs (migration 0002) --------------------------
+
+-- name: insert_event
+INSERT INTO events (id, name, data, ts, received_at)
+VALUES (:id, :name, :data, :ts, :now)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_event
+SELECT * FROM events WHERE id = :id;
+
+-- name: set_event_runs
+UPDATE events SET run_ids = :run_ids WHERE id = :id;
+
+-- name: recent_events
+SELECT * FROM events WHERE name = :name AND received_at >= :since ORDER BY received_at, id;
+
+-- name: wait_shapes
+SELECT match_paths FROM event_wait_shapes WHERE event_name = :name;
+
+-- name: insert_wait_shape
+INSERT INTO event_wait_shapes (event_name, match_paths) VALUES (:name, :paths)
+ON CONFLICT DO NOTHING;
+
+-- name: insert_wait
+INSERT INTO event_waits (run_id, step, event_name, match_paths, match_key, since)
+VALUES (:run_id, :step, :name, :paths, :key, :since)
+ON CONFLICT (run_id, step) DO NOTHING;
+
+-- name: find_waits
+SELECT run_id, step, since FROM event_waits
+WHERE event_name = :name AND match_paths = :paths AND match_key = :key;
+
+-- name: delete_wait
+DELETE FROM event_waits WHERE run_id = :run_id AND step = :step;
+
+-- name: delete_run_waits
+DELETE FROM event_waits WHERE run_id = :run_id;
+
+-- name: complete_wait_step
+UPDATE steps SET status = 'completed', result = :result, finished_at = :now
+WHERE run_id = :run_id AND name = :step AND status = 'waiting';
+
+-- name: wake_waiting_run
+UPDATE runs SET status = 'QUEUED', due_at = :now
+WHERE id = :run_id AND status = 'WAITING';
+
+-- name: completed_steps_among
+SELECT name FROM steps
+WHERE run_id = :run_id AND status = 'completed'
+  AND name IN (SELECT value FROM json_each(:names));
+
+-- name: insert_cancel_key
+INSERT INTO run_cancel_keys (event_name, task_id, key, run_id)
+VALUES (:event_name, :task_id, :key, :run_id)
+ON CONFLICT DO NOTHING;
+
+-- name: find_cancel_keys
+SELECT run_id FROM run_cancel_keys
+WHERE event_name = :event_name AND task_id = :task_id AND key = :key;
+
+-- name: delete_run_cancel_keys
+DELETE FROM run_cancel_keys WHERE run_id = :run_id;
+
+-- name: run_parent
+SELECT parent_run_id, status, result, error FROM runs WHERE id = :id;
+
+-- ===== schedules (cron; store/sqlschedules.py, engine/scheduler.py) =====
+
+-- name: upsert_schedule_by_id
+-- Same cron and timezone: the schedule keeps its next tick (a restart must not skip
+-- or repeat one); a new cron or timezone starts from the next tick after now.
+INSERT INTO schedules (id, task_id, kind, cron, timezone, key, payload, catch_up,
+                       next_run_at, last_run_at, created_at, updated_at)
+VALUES (:id, :task_id, :kind, :cron, :timezone, :key, :payload, :catch_up,
+        :next_run_at, NULL, :now, :now)
+ON CONFLICT (id) DO UPDATE
+SET task_id = excluded.task_id, kind = excluded.kind, payload = excluded.payload,
+    catch_up = excluded.catch_up, updated_at = excluded.updated_at,
+    next_run_at = CASE WHEN schedules.cron = excluded.cron
+                        AND schedules.timezone = excluded.timezone
+                       THEN schedules.next_run_at ELSE excluded.next_run_at END,
+    cron = excluded.cron, timezone = excluded.timezone
+RETURNING *;
+
+-- name: upsert_schedule_by_key
+INSERT INTO schedules (id, task_id, kind, cron, timezone, key, payload, catch_up,
+                       next_run_at, last_run_at, created_at, updated_at)
+VALUES (:id, :task_id, :kind, :cron, :timezone, :key, :payload, :catch_up,
+        :next_run_at, NULL, :now, :now)
+ON CONFLICT (key) WHERE key IS NOT NULL DO UPDATE
+SET task_id = excluded.task_id, kind = excluded.kind, payload = excluded.payload,
+    catch_up = excluded.catch_up, updated_at = excluded.updated_at,
+    next_run_at = CASE WHEN schedules.cron = excluded.cron
+                        AND schedules.timezone = excluded.timezone
+                       THEN schedules.next_run_at ELSE excluded.next_run_at END,
+    cron = excluded.cron, timezone = excluded.timezone
+RETURNING *;
+
+-- name: delete_schedule
+DELETE FROM schedules WHERE id = :ref OR key = :ref RETURNING id;
+
+-- name: prune_static_schedules
+DELETE FROM schedules
+WHERE kind = 'static' AND task_id NOT IN (SELECT value FROM json_each(:keep));
+
+-- name: list_schedules
+SELECT * FROM schedules ORDER BY next_run_at, id;
+
+-- name: due_schedules
+SELECT * FROM schedules
+WHERE next_run_at <= :now AND task_id IN (SELECT value FROM json_each(:task_ids))
+ORDER BY next_run_at
+LIMIT :limit;
+
+-- name: next_schedule_due
+SELECT MIN(next_run_at) AS due FROM schedules
+WHERE task_id IN (SELECT value FROM json_each(:task_ids));
+
+-- name: advance_schedule
+-- compare-and-set: only the scheduler that still sees the tick it planned from wins
+UPDATE schedules
+SET next_run_at = :next_run_at, last_run_at = :last_run_at, updated_at = :now
+WHERE id = :id AND next_run_at = :due;
+
+
+-- ---- flow control: concurrency and rate limits (migration 0004) ----------------------
+
+-- name: set_flow_keys
+UPDATE runs SET concurrency_key = :concurrency_key, rate_key = :rate_key WHERE id = :id;
+
+-- name: claim_runs_flow
+-- The claim of an app with limited tasks; :flow is a JSON array of
+-- {task, concurrency, rate, period_us}. Unlimited runs are picked as by claim_runs.
+-- Every due run of a limited task is judged in (priority, due) order within its key:
+-- claimed if its concurrency group has a free slot and its rate window has room,
+-- queued again for when the window allows (rate), or parked (QUEUED, due_at NULL) until
+-- a slot frees (concurrency). A parked run is a candidate at every claim, so it starts
+-- as soon as a slot frees; next_due ignores it. A RUNNING run (expired lease) already
+-- holds its slot, and only a run's first claim counts as a start. The batch takes the
+-- best :limit of all claimable runs. Counting is safe because writers are serialised.
+WITH flow AS (
+    SELECT json_extract(value, '$.task') AS task_id,
+           json_extract(value, '$.concurrency') AS conc,
+           json_extract(value, '$.rate') AS rate,
+           json_extract(value, '$.period_us') AS period
+    FROM json_each(:flow)
+),
+free AS (
+    SELECT id, priority, due_at AS due FROM runs
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= :now
+      AND concurrency_key IS NULL AND rate_key IS NULL
+      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+    ORDER BY priority DESC, due_at
+    LIMIT :limit
+),
+cand AS (
+    SELECT r.id, r.task_id, r.priority, COALESCE(r.due_at, r.run_at) AS due, r.due_at,
+           r.concurrency_key AS ck, r.rate_key AS rk, f.conc, f.rate, f.period,
+           (r.status <> 'RUNNING' AND f.conc IS NOT NULL
+            AND r.concurrency_key IS NOT NULL) AS needs_slot,
+           (r.started_at IS NULL AND f.rate IS NOT NULL AND r.rate_key IS NOT NULL)
+               AS needs_start
+    FROM flow f JOIN runs r ON r.task_id = f.task_id
+    WHERE r.status IN ('QUEUED', 'WAITING', 'RUNNING')
+      AND (r.concurrency_key IS NOT NULL OR r.rate_key IS NOT NULL)
+      AND (r.due_at <= :now OR (r.due_at IS NULL AND r.status = 'QUEUED'))
+      AND (:queues IS NULL OR r.queue IN (SELECT value FROM json_each(:queues)))
+),
+slots AS (
+    SELECT g.task_id, g.ck,
+           g.conc - (SELECT COUNT(*) FROM runs s
+                     WHERE s.task_id = g.task_id AND s.concurrency_key = g.ck
+                       AND s.status = 'RUNNING'
+                       -- the index's own terms, so that SQLite uses runs_flow
+                       AND s.status IN ('QUEUED', 'WAITING', 'RUNNING')
+                       AND (s.concurrency_key IS NOT NULL OR s.rate_key IS NOT NULL))
+               AS free_slots
+    FROM (SELECT DISTINCT task_id, ck, conc FROM cand WHERE needs_slot) g
+),
+windows AS (
+    SELECT g.task_id, g.rk, g.rate, g.period,
+           g.rate - (SELECT COUNT(*) FROM runs s
+                     WHERE s.task_id = g.task_id AND s.rate_key = g.rk
+                       AND s.rate_key IS NOT NULL AND s.started_at > :now - g.period)
+               AS room,
+           (SELECT MIN(s.started_at) FROM runs s
+            WHERE s.task_id = g.task_id AND s.rate_key = g.rk
+              AND s.rate_key IS NOT NULL AND s.started_at > :now - g.period) AS oldest
+    FROM (SELECT DISTINCT task_id, rk, rate, period FROM cand WHERE needs_start) g
+),
+ranked AS (
+    SELECT c.*,
+           SUM(c.needs_slot) OVER (PARTITION BY c.task_id, c.ck
+                                   ORDER BY c.priority DESC, c.due, c.id
+                                   ROWS UNBOUNDED PRECEDING) AS slot_rank,
+           SUM(c.needs_start) OVER (PARTITION BY c.task_id, c.rk
+                                    ORDER BY c.priority DESC, c.due, c.id
+                                    ROWS UNBOUNDED PRECEDING) AS start_rank
+    FROM cand c
+),
+judged AS (
+    SELECT k.id, k.priority, k.due, k.due_at,
+           CASE
+               WHEN k.needs_start AND k.start_rank > w.room THEN 'delay'
+               WHEN k.needs_slot AND k.slot_rank > s.free_slots THEN 'park'
+               ELSE 'claim'
+           END AS action,
+           -- the n-th run past the window's room waits about n / rate more periods
+           COALESCE(w.oldest, :now)
+               + w.period * ((k.start_rank - w.room - 1) / w.rate + 1) AS delay_to
+    FROM ranked k
+    LEFT JOIN slots s ON k.needs_slot AND s.task_id = k.task_id AND s.ck = k.ck
+    LEFT JOIN windows w ON k.needs_start AND w.task_id = k.task_id AND w.rk = k.rk
+),
+picked AS (
+    SELECT id FROM (
+        SELECT id, priority, due FROM free
+        UNION ALL
+        SELECT id, priority, due FROM judged WHERE action = 'claim'
+    )
+    ORDER BY priority DESC, due
+    LIMIT :limit
+),
+decided AS (
+    SELECT id, 'claim' AS action, NULL AS delay_to FROM picked
+    UNION ALL
+    SELECT id, action, delay_to FROM judged
+    WHERE action = 'delay' OR (action = 'park' AND due_at IS NOT NULL)
+)
+UPDATE runs
+SET status = CASE d.action WHEN 'claim' THEN 'RUNNING' ELSE 'QUEUED' END,
+    worker_id = CASE d.action WHEN 'claim' THEN :worker_id END,
+    lease_token = CASE d.action WHEN 'claim' THEN :token END,
+    due_at = CASE d.action WHEN 'claim' THEN :lease_until WHEN 'delay' THEN d.delay_to END,
+    started_at = CASE d.action WHEN 'claim' THEN COALESCE(started_at, :now)
+                               ELSE started_at END,
+    reclaims = reclaims + (d.action = 'claim' AND status = 'RUNNING')
+FROM decided d
+WHERE runs.id = d.id
+RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
+          parent_run_id, status;

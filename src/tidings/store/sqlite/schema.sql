@@ -33,7 +33,11 @@ CREATE TABLE runs (
     tags            TEXT NOT NULL DEFAULT '[]',
     worker_id       TEXT,
     lease_token     TEXT,
-    replay_of       TEXT
+    replay_of       TEXT,
+    parent_run_id   TEXT,
+    -- flow control: what the task's concurrency / rate limit counts per (NULL: unlimited)
+    concurrency_key TEXT,
+    rate_key        TEXT
 );
 
 -- claiming walks due runs in (priority, due time) order; next_due needs the earliest
@@ -76,3 +80,74 @@ CREATE TABLE idempotency_keys (
     expires_at INTEGER NOT NULL,
     PRIMARY KEY (task_id, key)
 );
+
+CREATE TABLE events (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    data        TEXT NOT NULL,
+    ts          INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    -- the runs it started, so a repeated id returns the first receipt
+    run_ids     TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX events_name_received ON events (name, received_at);
+
+-- A run waiting for an event. Lookup is by (event, which paths it matches on, the
+-- expected values at those paths): an index probe, whatever the number of waiters.
+CREATE TABLE event_waits (
+    run_id      TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step        TEXT NOT NULL,
+    event_name  TEXT NOT NULL,
+    match_paths TEXT NOT NULL,
+    match_key   TEXT NOT NULL,
+    since       INTEGER NOT NULL,
+    PRIMARY KEY (run_id, step)
+);
+CREATE INDEX event_waits_lookup ON event_waits (event_name, match_paths, match_key);
+
+-- The distinct match shapes per event name, so an event knows which keys to probe.
+CREATE TABLE event_wait_shapes (
+    event_name  TEXT NOT NULL,
+    match_paths TEXT NOT NULL,
+    PRIMARY KEY (event_name, match_paths)
+);
+
+-- Per active run, the key a CancelOn of its task matches events against.
+CREATE TABLE run_cancel_keys (
+    event_name TEXT NOT NULL,
+    task_id    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    run_id     TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    PRIMARY KEY (event_name, task_id, key, run_id)
+);
+CREATE INDEX run_cancel_keys_run ON run_cancel_keys (run_id);
+
+-- Cron schedules (migration 0003).
+
+CREATE TABLE schedules (
+    id          TEXT PRIMARY KEY,
+    task_id     TEXT NOT NULL,
+    kind        TEXT NOT NULL CHECK (kind IN ('static', 'dynamic')),
+    cron        TEXT NOT NULL,
+    timezone    TEXT NOT NULL,
+    key         TEXT,
+    payload     TEXT NOT NULL DEFAULT 'null',
+    catch_up    TEXT NOT NULL CHECK (catch_up IN ('latest', 'all', 'none')),
+    -- the next tick not yet fired; schedulers claim a tick by moving it forward with a
+    -- compare-and-set, so each tick fires once however many schedulers run
+    next_run_at INTEGER NOT NULL,
+    last_run_at INTEGER,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX schedules_key ON schedules (key) WHERE key IS NOT NULL;
+CREATE INDEX schedules_due ON schedules (next_run_at);
+
+-- flow control (migration 0004): active runs of limited tasks (claim candidates and
+-- the RUNNING ones holding slots; unlimited runs never enter it), and starts of
+-- rate-limited runs counted over the sliding window
+CREATE INDEX runs_flow ON runs (task_id, concurrency_key)
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+      AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL);
+CREATE INDEX runs_rate_starts ON runs (task_id, rate_key, started_at)
+    WHERE rate_key IS NOT NULL;

@@ -220,13 +220,52 @@ class SqliteStore(SqlStore):
         return done
 
     def schema_sql(self) -> list[str]:
-        """Normalised CREATE statements of the live schema (for the migration test)."""
+        """The live schema, described for the migration test.
+
+        Tables by their columns (ALTER TABLE rewrites a table's stored SQL text, so
+        text cannot be compared), indexes and triggers by their normalised SQL.
+        """
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL "
-                "AND name NOT LIKE 'sqlite_%' ORDER BY type, name"
-            ).fetchall()
-        return [" ".join(str(r[0]).split()) for r in rows]
+            return describe_schema(self._conn)
+
+
+def describe_schema(conn: sqlite3.Connection) -> list[str]:
+    out: list[str] = []
+    tables = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name"
+    ).fetchall()
+    for (table,) in tables:
+        for col in conn.execute(f"PRAGMA table_info({table})").fetchall():
+            _cid, name, type_, notnull, default, pk = tuple(col)
+            out.append(f"{table}.{name} {type_} notnull={notnull} default={default} pk={pk}")
+        for fk in conn.execute(f"PRAGMA foreign_key_list({table})").fetchall():
+            out.append(f"{table} fk {tuple(fk)[2:]}")
+        create = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+        ).fetchone()[0]
+        out.extend(f"{table} check {c}" for c in _checks(str(create)))
+    rows = conn.execute(
+        "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND sql IS NOT NULL "
+        "ORDER BY type, name"
+    ).fetchall()
+    out.extend(" ".join(str(r[0]).split()) for r in rows)
+    return out
+
+
+def _checks(create: str) -> list[str]:
+    """CHECK constraints of a CREATE TABLE statement, whitespace-normalised."""
+    text = " ".join(create.split())
+    found, start = [], text.find("CHECK (")
+    while start != -1:
+        depth, i = 0, start + len("CHECK ")
+        for i in range(start + len("CHECK "), len(text)):
+            depth += {"(": 1, ")": -1}.get(text[i], 0)
+            if depth == 0:
+                break
+        found.append(text[start : i + 1])
+        start = text.find("CHECK (", i)
+    return found
 
 
 def iter_statements(script: str) -> Iterator[str]:

@@ -1,0 +1,191 @@
+"""Flow control of a task: its concurrency limit, rate limit and the keys they apply per.
+
+Keys are computed once, when a run is triggered, and stored on the run, so that
+claiming stays pure SQL. A run of a limited task always carries a key for each limit
+(``""`` when the limit is task-wide); a run with no keys is unlimited.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Union
+
+from tidings.errors import ValidationError
+from tidings.options import RateLimit
+from tidings.store.base import FlowLimit
+
+KeySpec = Union[str, Callable[[Any], str]]  # noqa: UP007 - a runtime alias
+"""A dotted path into the payload (``"customer.id"``) or ``callable(payload) -> str``."""
+
+MAX_KEY_LENGTH = 500
+_MISSING = object()
+
+
+def check_key_spec(spec: object, what: str) -> KeySpec | None:
+    """``spec`` if it is a usable key (a dotted path or a callable), else ValidationError."""
+    if spec is None or callable(spec):
+        return spec
+    if not isinstance(spec, str) or not spec or any(not p for p in spec.split(".")):
+        raise ValidationError(
+            f"{what} must be a dotted path into the payload like 'customer.id' or a "
+            f"callable(payload) -> str, got {spec!r}"
+        )
+    return spec
+
+
+def _at_path(data: Any, path: str) -> Any:
+    current = data
+    for part in path.split("."):
+        if isinstance(current, Mapping) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
+            current = current[int(part)]
+        else:
+            return _MISSING
+    return current
+
+
+def compute_key(spec: KeySpec | None, payload: Any, data: Any, what: str) -> str:
+    """The key value of one run: ``""`` without a spec.
+
+    ``payload`` is what the task receives (a pydantic model if it declares one); ``data``
+    is the same payload as plain JSON, which dotted paths walk.
+    """
+    if spec is None:
+        return ""
+    if isinstance(spec, str):
+        value = _at_path(data, spec)
+        if value is _MISSING or value is None:
+            raise ValidationError(f"{what} {spec!r} is missing from the payload")
+        key = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+    else:
+        try:
+            key = spec(payload)
+        except Exception as exc:
+            raise ValidationError(f"{what} callable raised {type(exc).__name__}: {exc}") from exc
+        if not isinstance(key, str):
+            raise ValidationError(f"{what} callable must return a str, got {type(key).__name__}")
+    if len(key) > MAX_KEY_LENGTH:
+        raise ValidationError(f"{what} value is longer than {MAX_KEY_LENGTH} characters")
+    return key
+
+
+@dataclass(frozen=True)
+class TaskFlow:
+    """The flow-control options of one task (all None: unlimited)."""
+
+    concurrency: int | None = None
+    """Most RUNNING runs at once, per concurrency key value."""
+    concurrency_key: KeySpec | None = None
+    """What the concurrency limit applies per; None: the whole task."""
+    rate_limit: RateLimit | None = None
+    """Most starts per period, per rate key value."""
+
+    @property
+    def limited(self) -> bool:
+        return self.concurrency is not None or self.rate_limit is not None
+
+    def limit(self, task_id: str) -> FlowLimit | None:
+        """The limits as the store's claim takes them; None for an unlimited task."""
+        if not self.limited:
+            return None
+        rate = self.rate_limit
+        return FlowLimit(
+            task_id=task_id,
+            concurrency=self.concurrency,
+            rate=rate.limit if rate else None,
+            period=rate.period if rate else None,
+        )
+
+    def keys(
+        self, task_id: str, payload: Any, data: Any, concurrency_key: str | None
+    ) -> tuple[str | None, str | None]:
+        """``(concurrency_key, rate_key)`` to store on a new run of the task."""
+        ck: str | None = None
+        if self.concurrency is not None:
+            if concurrency_key is not None:
+                ck = concurrency_key
+            else:
+                what = f"concurrency_key of task {task_id!r}"
+                ck = compute_key(self.concurrency_key, payload, data, what)
+        elif concurrency_key is not None:
+            raise ValidationError(
+                f"concurrency_key was given, but task {task_id!r} has no concurrency limit "
+                "(declare @app.task(concurrency=N))"
+            )
+        rk: str | None = None
+        if self.rate_limit is not None:
+            what = f"rate_limit key of task {task_id!r}"
+            rk = compute_key(self.rate_limit.key, payload, data, what)
+        return ck, rk
+
+
+NO_FLOW = TaskFlow()
+
+
+def make_flow(
+    task_id: str,
+    concurrency: int | None,
+    concurrency_key: object,
+    rate_limit: object,
+) -> TaskFlow:
+    """Validate a task's flow-control options, naming the field at fault."""
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ValidationError(
+            f"concurrency of task {task_id!r} must be an int >= 1 (or None), got {concurrency!r}"
+        )
+    key = check_key_spec(concurrency_key, f"concurrency_key of task {task_id!r}")
+    if key is not None and concurrency is None:
+        raise ValidationError(
+            f"concurrency_key of task {task_id!r} needs concurrency=N (the limit per key)"
+        )
+    if rate_limit is not None and not isinstance(rate_limit, RateLimit):
+        raise ValidationError(
+            f"rate_limit of task {task_id!r} must be a tidings.RateLimit, "
+            f"got {type(rate_limit).__name__}"
+        )
+    if concurrency is None and rate_limit is None:
+        return NO_FLOW
+    return TaskFlow(concurrency, key, rate_limit)
+
+
+def flow_limits(tasks: Mapping[str, Any]) -> list[FlowLimit]:
+    """The limits of every limited task in a registry (``{task_id: TaskDef}``)."""
+    limits = []
+    for task in tasks.values():
+        flow: TaskFlow = getattr(task, "flow", NO_FLOW)
+        if flow.limited:
+            limit = flow.limit(task.id)
+            assert limit is not None
+            limits.append(limit)
+    return limits
+
+
+def with_flow(
+    task: Any, concurrency: int | None, concurrency_key: object, rate_limit: object
+) -> Any:
+    """``task`` (a TaskDef) with its flow-control options validated and set."""
+    flow = make_flow(task.id, concurrency, concurrency_key, rate_limit)
+    return task if flow is NO_FLOW else replace(task, flow=flow)
+
+
+def run_keys(task: Any, encoded: str, concurrency_key: object) -> tuple[str | None, str | None]:
+    """``(concurrency_key, rate_key)`` for a new run of ``task`` (a TaskDef) whose
+    payload is the JSON ``encoded``; ``concurrency_key`` overrides the computed one."""
+    if concurrency_key is not None and (
+        not isinstance(concurrency_key, str) or len(concurrency_key) > MAX_KEY_LENGTH
+    ):
+        raise ValidationError(
+            f"concurrency_key must be a string of at most {MAX_KEY_LENGTH} characters, "
+            f"got {type(concurrency_key).__name__}"
+        )
+    flow: TaskFlow = task.flow
+    if not flow.limited:
+        return flow.keys(task.id, None, None, concurrency_key)  # rejects an override
+    data = json.loads(encoded)
+    payload = task.decode_payload(encoded) if task.payload_model is not None else data
+    return flow.keys(task.id, payload, data, concurrency_key)

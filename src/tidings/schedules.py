@@ -1,0 +1,136 @@
+"""Cron schedules on the client side: ``app.schedules`` and a task's ``cron=``."""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import dataclasses
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from tidings import serde
+from tidings.cron import CronSpec, parse_cron, parse_timezone
+from tidings.engine.scheduler import scheduled_payload, static_schedule_id
+from tidings.errors import ValidationError
+from tidings.ids import new_id
+from tidings.records import Schedule
+from tidings.tasks import TaskDef
+
+if TYPE_CHECKING:
+    from tidings.app import Tidings
+
+MAX_KEY_LENGTH = 200
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class Schedules:
+    """Dynamic schedules (``app.schedules``): e.g. one per user, in the user's timezone.
+
+    Each tick of a schedule starts one run of its task, whose payload holds
+    ``timestamp`` (the tick, ISO 8601 UTC), ``last_timestamp`` (the previous tick fired,
+    or None), ``timezone``, ``schedule_id``, ``key`` and the schedule's ``payload``.
+    """
+
+    def __init__(self, app: Tidings) -> None:
+        self._app = app
+
+    def create(
+        self,
+        task_id: str,
+        cron: str,
+        timezone: str = "UTC",
+        *,
+        key: str | None = None,
+        payload: Any = None,
+        catch_up: str = "latest",
+    ) -> Schedule:
+        """Create a schedule, or update the one with this ``key``; returns it as stored.
+
+        Args:
+            task_id: the task each tick runs.
+            cron: five fields (``"0 9 * * 1-5"``) or ``@hourly``, ``@daily``...
+            timezone: IANA name the expression is read in (DST as cron daemons do).
+            key: your name for it (unique); creating with a used key updates that
+                schedule, keeping its next tick if cron and timezone are unchanged.
+            payload: JSON passed to every run under ``payload``.
+            catch_up: after downtime run the ``latest`` missed tick, ``all``, or ``none``.
+
+        Raises:
+            ValidationError: bad cron, timezone, key, catch_up or payload; nothing stored.
+            UnknownTaskError: no such task.
+        """
+        task = self._app.get_task(task_id)
+        owner = f"the schedule of task {task.id!r}"
+        spec = parse_cron(cron, timezone, catch_up, owner=owner)
+        if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH):
+            raise ValidationError(f"key of {owner} must be a string of 1 to 200 characters")
+        data = serde.normalize(payload, f"payload of {owner}")
+        now = self._app.clock.now()
+        schedule = Schedule(
+            id=new_id("sch"),
+            task_id=task.id,
+            cron=spec.expression,
+            timezone=spec.timezone,
+            key=key,
+            payload=data,
+            next_run_at=spec.next_after(now),
+            last_run_at=None,
+            catch_up=spec.catch_up,
+        )
+        check_payload(task, schedule)
+        return self._app.store.save_schedule(schedule, now)
+
+    def delete(self, key_or_id: str) -> bool:
+        """Delete the schedule with this key or id; False if there was none.
+
+        A static schedule (``cron=`` on a task) comes back when a worker next starts.
+        """
+        return self._app.store.delete_schedule(key_or_id)
+
+    def list(self) -> builtins.list[Schedule]:
+        """Every schedule, soonest next tick first."""
+        return self._app.store.list_schedules()
+
+    async def create_async(self, task_id: str, cron: str, **options: Any) -> Schedule:
+        return await asyncio.to_thread(self.create, task_id, cron, **options)
+
+    async def delete_async(self, key_or_id: str) -> bool:
+        return await asyncio.to_thread(self.delete, key_or_id)
+
+    async def list_async(self) -> builtins.list[Schedule]:
+        return await asyncio.to_thread(self.list)
+
+
+def with_cron(task: TaskDef, cron: str | None, timezone: str, catch_up: str) -> TaskDef:
+    """``task`` with the static schedule of ``@app.task(cron=...)``, validated now."""
+    owner = f"task {task.id!r}"
+    if cron is None:
+        parse_timezone(timezone, owner=owner)  # a stray bad timezone is still bad input
+        return task
+    spec: CronSpec = parse_cron(cron, timezone, catch_up, owner=owner)
+    sample = Schedule(
+        id=static_schedule_id(task.id),
+        task_id=task.id,
+        cron=spec.expression,
+        timezone=spec.timezone,
+        key=None,
+        payload=None,
+        next_run_at=spec.next_after(_EPOCH),
+        last_run_at=None,
+        catch_up=spec.catch_up,
+        static=True,
+    )
+    check_payload(task, sample)
+    return dataclasses.replace(task, schedule=spec)
+
+
+def check_payload(task: TaskDef, schedule: Schedule) -> None:
+    """The task must accept the payload its scheduled runs will get (pydantic models)."""
+    if not task.takes_payload:
+        if schedule.payload is not None:
+            raise ValidationError(
+                f"task {task.id!r} takes no payload (its function has only ctx), "
+                "so its schedule cannot have one"
+            )
+        return
+    task.encode_payload(scheduled_payload(schedule, schedule.next_run_at, None))
