@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Union
 
 from tidings.errors import ValidationError
+from tidings.matching import MISSING, get_path
 from tidings.options import RateLimit
 from tidings.store.base import FlowLimit
 
@@ -20,7 +21,6 @@ KeySpec = Union[str, Callable[[Any], str]]  # noqa: UP007 - a runtime alias
 """A dotted path into the payload (``"customer.id"``) or ``callable(payload) -> str``."""
 
 MAX_KEY_LENGTH = 500
-_MISSING = object()
 
 
 def check_key_spec(spec: object, what: str) -> KeySpec | None:
@@ -35,18 +35,6 @@ def check_key_spec(spec: object, what: str) -> KeySpec | None:
     return spec
 
 
-def _at_path(data: Any, path: str) -> Any:
-    current = data
-    for part in path.split("."):
-        if isinstance(current, Mapping) and part in current:
-            current = current[part]
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return _MISSING
-    return current
-
-
 def compute_key(spec: KeySpec | None, payload: Any, data: Any, what: str) -> str:
     """The key value of one run: ``""`` without a spec.
 
@@ -56,8 +44,8 @@ def compute_key(spec: KeySpec | None, payload: Any, data: Any, what: str) -> str
     if spec is None:
         return ""
     if isinstance(spec, str):
-        value = _at_path(data, spec)
-        if value is _MISSING or value is None:
+        value = get_path(data, spec)
+        if value is MISSING or value is None:
             raise ValidationError(f"{what} {spec!r} is missing from the payload")
         key = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
     else:

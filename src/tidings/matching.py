@@ -8,11 +8,12 @@ from typing import Any
 
 from tidings.errors import ValidationError
 
-_MISSING = object()
+MISSING = object()
+"""What ``get_path`` returns for a path the data does not have."""
 
 
 def get_path(data: Any, path: str) -> Any:
-    """``data["a"]["b"]`` for ``"a.b"`` (a list index may be a number); _MISSING if absent."""
+    """``data["a"]["b"]`` for ``"a.b"`` (a list index may be a number); MISSING if absent."""
     current = data
     for part in path.split("."):
         if isinstance(current, Mapping) and part in current:
@@ -20,7 +21,7 @@ def get_path(data: Any, path: str) -> Any:
         elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
             current = current[int(part)]
         else:
-            return _MISSING
+            return MISSING
     return current
 
 
@@ -44,7 +45,7 @@ def key_of(data: Any, paths: Sequence[str]) -> str | None:
     values = []
     for path in paths:
         value = get_path(data, path)
-        if value is _MISSING:
+        if value is MISSING:
             return None
         values.append(value)
     return canonical(values)

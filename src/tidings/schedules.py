@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tidings import serde
 from tidings.cron import CronSpec, parse_cron, parse_timezone
-from tidings.engine.scheduler import scheduled_payload, static_schedule_id
+from tidings.engine.scheduler import scheduled_payload, static_schedule
 from tidings.errors import ValidationError
 from tidings.ids import new_id
 from tidings.records import Schedule
@@ -108,18 +108,7 @@ def with_cron(task: TaskDef, cron: str | None, timezone: str, catch_up: str) -> 
         parse_timezone(timezone, owner=owner)  # a stray bad timezone is still bad input
         return task
     spec: CronSpec = parse_cron(cron, timezone, catch_up, owner=owner)
-    sample = Schedule(
-        id=static_schedule_id(task.id),
-        task_id=task.id,
-        cron=spec.expression,
-        timezone=spec.timezone,
-        key=None,
-        payload=None,
-        next_run_at=spec.next_after(_EPOCH),
-        last_run_at=None,
-        catch_up=spec.catch_up,
-        static=True,
-    )
+    sample = static_schedule(task.id, spec, spec.next_after(_EPOCH))
     check_payload(task, sample)
     return dataclasses.replace(task, schedule=spec)
 

@@ -39,6 +39,22 @@ MISSED_AFTER = timedelta(minutes=1)
 MAX_PASSES = 1_000
 
 
+def static_schedule(task_id: str, spec: CronSpec, next_run_at: datetime) -> Schedule:
+    """The schedule row of ``@app.task(cron=...)``."""
+    return Schedule(
+        id=static_schedule_id(task_id),
+        task_id=task_id,
+        cron=spec.expression,
+        timezone=spec.timezone,
+        key=None,
+        payload=None,
+        next_run_at=next_run_at,
+        last_run_at=None,
+        catch_up=spec.catch_up,
+        static=True,
+    )
+
+
 def static_schedule_id(task_id: str) -> str:
     """The id of the schedule a task's ``cron=`` declares."""
     return f"cron:{task_id}"
@@ -120,19 +136,7 @@ class Scheduler:
                 continue
             keep.append(task.id)
             self.rt.store.save_schedule(
-                Schedule(
-                    id=static_schedule_id(task.id),
-                    task_id=task.id,
-                    cron=spec.expression,
-                    timezone=spec.timezone,
-                    key=None,
-                    payload=None,
-                    next_run_at=spec.next_after(now),
-                    last_run_at=None,
-                    catch_up=spec.catch_up,
-                    static=True,
-                ),
-                now,
+                static_schedule(task.id, spec, spec.next_after(now)), now
             )
         self.rt.store.prune_static_schedules(keep)
         self._synced = True
