@@ -93,8 +93,10 @@ class Tidings:
             raise ConfigError("lease must be positive")
         self.idempotency_ttl = as_timedelta(idempotency_ttl, "idempotency_ttl")
         self.auto_migrate = auto_migrate
-        if isinstance(max_event_bytes, bool) or not isinstance(max_event_bytes, int) or (
-            max_event_bytes < 1
+        if (
+            isinstance(max_event_bytes, bool)
+            or not isinstance(max_event_bytes, int)
+            or (max_event_bytes < 1)
         ):
             raise ConfigError(f"max_event_bytes must be a positive int, got {max_event_bytes!r}")
         self.max_event_bytes = max_event_bytes
@@ -206,8 +208,14 @@ class Tidings:
 
         def register(func: F) -> F:
             task = make_task(
-                func, id=id, retry=retry, queue=queue, priority=priority, timeout=timeout,
-                on_event=on_event, cancel_on=cancel_on,
+                func,
+                id=id,
+                retry=retry,
+                queue=queue,
+                priority=priority,
+                timeout=timeout,
+                on_event=on_event,
+                cancel_on=cancel_on,
             )
             task = with_flow(task, concurrency, concurrency_key, rate_limit)
             task = with_cron(task, cron, timezone, catch_up)
@@ -488,12 +496,26 @@ class Tidings:
             raise ValidationError("event ts must be a timezone-aware datetime")
 
         def run_for(task: TaskDef, payload: Any) -> NewRun:
-            return self._new_run(task.id, payload, idempotency_key=None, delay=None,
-                                 run_at=None, priority=None, queue=None, tags=None)
+            return self._new_run(
+                task.id,
+                payload,
+                idempotency_key=None,
+                delay=None,
+                run_at=None,
+                priority=None,
+                queue=None,
+                tags=None,
+            )
 
-        return build_event(self._tasks.values(), name, data, event_id=event_id,
-                           ts=ts or self.clock.now(), max_bytes=self.max_event_bytes,
-                           new_run=run_for)
+        return build_event(
+            self._tasks.values(),
+            name,
+            data,
+            event_id=event_id,
+            ts=ts or self.clock.now(),
+            max_bytes=self.max_event_bytes,
+            new_run=run_for,
+        )
 
     # -- worker ------------------------------------------------------------------------
     def worker(

@@ -115,8 +115,12 @@ class Event:
 
     @classmethod
     def from_json(cls, value: dict[str, Any]) -> Event:
-        return cls(str(value["id"]), str(value["name"]), value["data"],
-                   datetime.fromisoformat(str(value["ts"])))
+        return cls(
+            str(value["id"]),
+            str(value["name"]),
+            value["data"],
+            datetime.fromisoformat(str(value["ts"])),
+        )
 
 
 @dataclass(frozen=True)

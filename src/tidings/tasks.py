@@ -116,7 +116,14 @@ def make_task(
         raise ValidationError(f"timeout of task {task_id!r} must be positive")
     takes_payload, model = _payload_signature(fn, task_id)
     return TaskDef(
-        task_id, fn, retry or Retry(), queue, priority, limit, model, takes_payload,
+        task_id,
+        fn,
+        retry or Retry(),
+        queue,
+        priority,
+        limit,
+        model,
+        takes_payload,
         on_event=_event_names(task_id, on_event),
         cancel_on=_cancel_on(task_id, cancel_on),
     )

@@ -171,8 +171,9 @@ async def _ended_by(rt: Runtime, task: TaskDef, attempt: Attempt, exc: BaseExcep
 def _waiting(ctx: Context) -> Decision:
     wakes = [w.wake_at for w in ctx._waits if w.wake_at is not None]
     # No wake time (a child run awaited without timeout): only an event resumes it.
-    outcome = Outcome(RunStatus.WAITING, due_at=min(wakes) if wakes else None,
-                      waits=tuple(ctx._event_waits))
+    outcome = Outcome(
+        RunStatus.WAITING, due_at=min(wakes) if wakes else None, waits=tuple(ctx._event_waits)
+    )
     return outcome, ctx._waits
 
 

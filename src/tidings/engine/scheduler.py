@@ -135,9 +135,7 @@ class Scheduler:
             if spec is None:
                 continue
             keep.append(task.id)
-            self.rt.store.save_schedule(
-                static_schedule(task.id, spec, spec.next_after(now)), now
-            )
+            self.rt.store.save_schedule(static_schedule(task.id, spec, spec.next_after(now)), now)
         self.rt.store.prune_static_schedules(keep)
         self._synced = True
 
