@@ -204,13 +204,20 @@ class Worker:
             await asyncio.sleep(self.heartbeat.total_seconds())
             if not rt.attempts:
                 continue
+            # Judge only the attempts this renewal covered: runs claimed while it waited
+            # for the database thread are not in it and must not be taken for lost.
+            mine = dict(rt.attempts)
             try:
                 held = await rt.db(
-                    rt.store.renew_leases, self.id, list(rt.attempts), rt.clock.now() + rt.lease
+                    rt.store.renew_leases, self.id, list(mine), rt.clock.now() + rt.lease
                 )
             except Exception:
                 log.exception("lease renewal failed; retrying")
                 continue
-            for run_id in [r for r in rt.attempts if r not in held]:
-                # cancelled, or reclaimed by another worker after our lease expired
-                rt.interrupt(run_id, "lost")
+            for run_id, attempt in mine.items():
+                if run_id not in held and rt.attempts.get(run_id) is attempt:
+                    # cancelled, or reclaimed by another worker after our lease expired
+                    log.info(
+                        "run %s is no longer ours (cancelled or reclaimed); stopping it", run_id
+                    )
+                    rt.interrupt(run_id, "lost")
