@@ -1,4 +1,4 @@
-"""Fixtures that run real worker processes against one SQLite file."""
+"""Fixtures that run real worker processes against one SQLite file or PostgreSQL schema."""
 
 from __future__ import annotations
 
@@ -8,15 +8,23 @@ import sqlite3
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import psycopg
+import psycopg.sql
 import pytest
 
 from tidings import Tidings
 from tidings.records import Run, RunStatus
 
+from ..conftest import PG_SERVER, postgres_admin
+from .pgcluster import PgCluster
+from .pgeffects import EffectsTable
+from .pgproxy import PgProxy
 from .workerapp import app as worker_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -175,6 +183,77 @@ class Workers:
                 errors.append(exc)
         if errors:
             raise errors[0]
+
+
+@dataclass
+class PgEnv:
+    """A fresh tidings schema, the workerapp's app on it, and a table for effects."""
+
+    url: str
+    schema: str
+    app: Tidings
+    effects: EffectsTable
+
+
+@pytest.fixture
+def pg() -> Iterator[PgEnv]:
+    """Like ``pg_schema``, but its clean-up reconnects: the server may have restarted."""
+    postgres_admin().close()  # skip, or fail if TIDINGS_REQUIRE_POSTGRES=1, if unreachable
+    schema = f"tidings_test_{uuid.uuid4().hex}"
+    url = f"{PG_SERVER}{'&' if '?' in PG_SERVER else '?'}schema={schema}"
+    effects = EffectsTable(PG_SERVER)
+    effects.create()
+    worker_app.close()
+    worker_app.database_url = url
+    try:
+        worker_app.store  # noqa: B018 - migrate before any worker starts
+        yield PgEnv(url, schema, worker_app, effects)
+    finally:
+        worker_app.close()
+        effects.drop()
+        with psycopg.connect(PG_SERVER, autocommit=True, connect_timeout=10) as admin:
+            admin.execute(
+                psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    psycopg.sql.Identifier(schema)
+                )
+            )
+
+
+@pytest.fixture
+def pg_workers(pg: PgEnv, tmp_path: Path) -> Iterator[Workers]:
+    """Worker processes on ``pg`` (set ``db_url`` to go through a proxy)."""
+    group = Workers(pg.url, tmp_path)
+    try:
+        yield group
+    finally:
+        group.kill_all()
+        group.dump_logs()
+
+
+@pytest.fixture
+def pg_proxy(pg: PgEnv) -> Iterator[PgProxy]:
+    """A proxy in front of the test server that can cut transactions at COMMIT."""
+    proxy = PgProxy(PG_SERVER)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def pg_cluster(pg: PgEnv) -> Iterator[PgCluster]:
+    """The local cluster, to restart; whatever the test did, it is left running."""
+    try:
+        cluster = PgCluster(PG_SERVER)
+    except (LookupError, OSError, subprocess.CalledProcessError) as exc:
+        message = f"cannot restart the PostgreSQL test server: {exc}"
+        if os.environ.get("TIDINGS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"{message} (TIDINGS_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
+    try:
+        yield cluster
+    finally:
+        cluster.ensure_up()
 
 
 @pytest.fixture

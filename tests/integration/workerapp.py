@@ -6,7 +6,8 @@ found by id, so both sides agree whatever name the module is imported under.
 
 Every side effect is one line ``<run_id> <what> <pid>`` appended to the file named in
 the payload (``out``), written with a single ``write`` on an ``O_APPEND`` descriptor so
-lines from concurrent processes never interleave.
+lines from concurrent processes never interleave. The PostgreSQL tasks (``pg_*``) record
+their effects in a table instead (see ``pgeffects``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tidings import Context, Retry, Tidings
+from tidings import Context, RateLimit, Retry, Tidings
+
+from . import pgeffects
 
 app = Tidings(environment="integration")
 
@@ -123,10 +126,86 @@ async def hangs(ctx: Context, payload: dict[str, Any]) -> str:
     return result
 
 
+# -- PostgreSQL tasks: effects go to the table named in the payload -------------------
+@app.task
+async def pg_steps(ctx: Context, payload: dict[str, Any]) -> list[str]:
+    """Steps ``s1``, a durable ``ctx.sleep(payload['sleep'])`` (if given), ``s2``, ``s3``."""
+    fx, table = payload["fx"], payload["table"]
+    done = [await ctx.step("s1", pgeffects.record, fx, table, ctx.run_id, "s1")]
+    if payload.get("sleep") is not None:
+        await ctx.sleep(payload["sleep"])
+    for name in ("s2", "s3"):
+        done.append(await ctx.step(name, pgeffects.record, fx, table, ctx.run_id, name))
+    return [d["exec"] for d in done]
+
+
+def _record_then_cut(
+    fx: str, table: str, run_id: str, step: str, cut: dict[str, str] | None
+) -> dict[str, Any]:
+    """Record the effect; on the first execution, have the commit of this step cut."""
+    result = pgeffects.record(fx, table, run_id, step)
+    if cut is not None and pgeffects.executions(fx, table, run_id, step) == 1:
+        pgeffects.terminate_when_blocked(cut["dsn"], cut["schema"], table, run_id, step)
+    return result
+
+
+def _gate_then_record(fx: str, table: str, run_id: str, step: str, gate: str) -> dict[str, Any]:
+    pgeffects.wait_for_file(gate)
+    return pgeffects.record(fx, table, run_id, step)
+
+
+@app.task
+async def pg_cut(ctx: Context, payload: dict[str, Any]) -> list[str]:
+    """``s1``, then ``payload['step']`` (its commit is interfered with), then ``s3``.
+
+    With ``payload['gate']`` the middle step first waits for that file; with
+    ``payload['terminate']`` (``{"dsn", "schema"}``) its first execution has its commit's
+    connection terminated (``pgeffects.terminate_when_blocked``).
+    """
+    fx, table, middle = payload["fx"], payload["table"], payload["step"]
+    done = [await ctx.step("s1", pgeffects.record, fx, table, ctx.run_id, "s1")]
+    if payload.get("gate") is not None:
+        args: tuple[Any, ...] = (_gate_then_record, fx, table, ctx.run_id, middle, payload["gate"])
+    else:
+        args = (_record_then_cut, fx, table, ctx.run_id, middle, payload.get("terminate"))
+    done.append(await ctx.step(middle, *args))
+    done.append(await ctx.step("s3", pgeffects.record, fx, table, ctx.run_id, "s3"))
+    return [d["exec"] for d in done]
+
+
+# -- flow control: wall-clock stamps of when work began and ended ---------------------
+def stamp(out: str, run_id: str, what: str) -> None:
+    """Append ``<run_id> <what> <pid> <unix time>`` to ``out`` (one write)."""
+    fd = os.open(out, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{run_id} {what} {os.getpid()} {time.time():.6f}\n".encode())
+    finally:
+        os.close(fd)
+
+
+async def _flow_work(out: str, run_id: str, key: str, seconds: float) -> None:
+    stamp(out, run_id, f"start:{key}")
+    await asyncio.sleep(seconds)
+    stamp(out, run_id, f"end:{key}")
+
+
+@app.task(concurrency=2, concurrency_key="key")
+async def flow_concurrency(ctx: Context, payload: dict[str, Any]) -> None:
+    """At most two running per ``payload['key']``, across every worker process."""
+    args = (payload["out"], ctx.run_id, payload["key"], payload["seconds"])
+    await ctx.step("work", _flow_work, *args)
+
+
+@app.task(rate_limit=RateLimit(1, timedelta(seconds=0.5), key="key"))
+async def flow_rate(ctx: Context, payload: dict[str, Any]) -> None:
+    """At most one start per 0.5 s per ``payload['key']``, across every worker process."""
+    await ctx.step("work", _flow_work, payload["out"], ctx.run_id, payload["key"], 0.0)
+
+
 # -- worker entry point --------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tests.integration.workerapp")
-    parser.add_argument("--db", required=True, help="sqlite:////absolute/path.db")
+    parser.add_argument("--db", required=True, help="sqlite:////absolute/path.db or postgresql://")
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--lease-seconds", type=float, default=30.0)
     parser.add_argument("--grace-seconds", type=float, default=30.0)
