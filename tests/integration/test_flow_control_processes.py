@@ -58,7 +58,9 @@ def test_limits_hold_across_three_worker_processes(
 ) -> None:
     app = pg.app
     out = tmp_path / "flow.txt"
-    pool = [pg_workers.start(concurrency=4, lease=10, ready=False) for _ in range(3)]
+    # Two slots per worker: the four the limits allow at once (2 for "a", 2 for "b")
+    # cannot all be taken by one process, so the limits are enforced across processes.
+    pool = [pg_workers.start(concurrency=2, lease=10, ready=False) for _ in range(3)]
     for w in pool:
         w.wait_ready()
 
@@ -96,6 +98,7 @@ def test_limits_hold_across_three_worker_processes(
         assert min(gaps) >= timedelta(seconds=0.5), (key, gaps)
         began = sorted(at for r, w, _, at in stamps if r in set(ids) and w.startswith("start:"))
         assert len(began) == len(ids)
-        # a step starts a few ms after its claim; allow that much scheduling noise
-        assert min(b - a for a, b in itertools.pairwise(began)) >= 0.45, (key, began)
+        # The claim times above are the rule; the work itself starts a little after its
+        # claim, by up to ~100 ms on a loaded 2-core machine: allow that much noise.
+        assert min(b - a for a, b in itertools.pairwise(began)) >= 0.35, (key, began)
     assert all(w.alive() for w in pool)
