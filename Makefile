@@ -5,7 +5,11 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 UV     := $(shell command -v uv 2>/dev/null)
 
-.PHONY: install demo test lint format bench lock clean
+BENCH_VENV  := .venv-bench
+BENCH_STAMP := $(BENCH_VENV)/.installed
+BENCH_ARGS  ?=
+
+.PHONY: install demo test lint format bench bench-peers lock clean
 
 install: $(STAMP)
 
@@ -39,6 +43,27 @@ test: lint
 
 bench: install
 	$(BIN)/python bench/core.py
+	$(BIN)/python bench/events.py
+
+# tidings side by side with DBOS and Procrastinate on PostgreSQL (see bench/peers.py). The
+# peers live in their own venv, never in .venv: the pinned set plus the `bench` extra.
+# Needs PostgreSQL at 127.0.0.1:5432 ($$BENCH_PG_URL) and pgbench. BENCH_ARGS=--quick to smoke.
+bench-peers: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/peers.py $(BENCH_ARGS)
+
+$(BENCH_STAMP): pyproject.toml requirements.lock
+ifdef UV
+	$(UV) venv --python $(PYTHON) $(BENCH_VENV)
+	$(UV) pip install --python $(BENCH_VENV)/bin/python -r requirements.lock
+	$(UV) pip install --python $(BENCH_VENV)/bin/python -e '.[bench]'
+else
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -r requirements.lock
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e '.[bench]'
+endif
+	echo '*' > $(BENCH_VENV)/.gitignore
+	touch $(BENCH_STAMP)
 
 # Re-resolve the pinned dependency set from pyproject.toml (needs the network).
 lock:
@@ -49,4 +74,10 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# Events, waits and timers on SQLite and PostgreSQL (see bench/events.py; PostgreSQL at
+# 127.0.0.1:5432 or $$BENCH_PG_URL, SQLite only if unreachable). BENCH_ARGS=--quick to smoke.
+.PHONY: bench-events
+bench-events: install
+	$(BIN)/python bench/events.py $(BENCH_ARGS)

@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import signal
 import sqlite3
 import statistics
@@ -35,6 +36,9 @@ from typing import Any
 from tidings import Context, RunStatus, Tidings
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+# Other scripts (bench/peers.py, ...) own sections of RESULTS.md marked
+# <!-- NAME:begin --> ... <!-- NAME:end -->; this one keeps all from the first of them on.
+OTHER_SECTIONS = re.compile(r"^<!-- [\w-]+:begin -->", re.M)
 
 # Worker settings, as a user runs `tidings worker`: the library defaults.
 CONCURRENCY = 10  # Worker(concurrency=10)
@@ -630,7 +634,9 @@ def main() -> None:
             + ("met" if goal["met"] else "NOT met")
         )
     if not args.no_write:
-        RESULTS.write_text(markdown(result), encoding="utf-8")
+        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
+        kept = old[m.start() :] if (m := OTHER_SECTIONS.search(old)) else ""
+        RESULTS.write_text(markdown(result) + ("\n" + kept if kept else ""), encoding="utf-8")
         log(f"wrote {RESULTS}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 
