@@ -56,8 +56,11 @@ BEGIN
 END
 $$;
 
+-- Only QUEUED: a NOTIFY serialises commits cluster-wide, and a run parked WAITING until a
+-- later time needs nobody woken (the worker that parked it knows its due time; others
+-- learn it at their next poll).
 CREATE TRIGGER runs_wake AFTER INSERT OR UPDATE OF status ON runs
-    FOR EACH ROW WHEN (NEW.status IN ('QUEUED', 'WAITING'))
+    FOR EACH ROW WHEN (NEW.status = 'QUEUED')
     EXECUTE FUNCTION tidings_wake();
 
 CREATE TABLE steps (
