@@ -604,24 +604,22 @@ def measure_all(
     results: dict[str, Any] = {name: {} for name in makers}
     for measurement in MEASUREMENTS:
         for name, make in makers.items():
-            if not isinstance(results[name], dict):
-                continue  # failed earlier
             if measurement.startswith("three_steps") and name in NO_STEPS:
                 continue
             one = functools.partial(measure_one, name, make, measurement, sizes)
             got = _guard(name, functools.partial(unrestarted, f"{name} {measurement}", one), errors)
             if isinstance(got, dict):
                 results[name][measurement] = got
-            else:
-                results[name] = got
+            else:  # keep the other measurements of this system
+                results[name].setdefault("failed", {})[measurement] = got
     for name, out in results.items():
-        if isinstance(out, dict) and "three_steps_backlog" in out:
+        if "noop_backlog" in out and "three_steps_backlog" in out:
             per_run = [
                 1 / out[f"{k}_backlog"]["worker_runs_per_s"] for k in ("noop", "three_steps")
             ]
             out["us_per_step"] = (per_run[1] - per_run[0]) / 3 * 1e6
             log(f"{name}: {out['us_per_step']:,.0f} µs per step")
-        if name in NO_STEPS and isinstance(out, dict) and "sleeping" in out:
+        if name in NO_STEPS and "sleeping" in out:
             out["sleeping"]["memory_bytes_per_parked_run"] = None  # never held by the worker
     return results
 
@@ -691,38 +689,51 @@ def _goal(value: float | None, target: str, met: bool | None) -> dict[str, Any]:
     return {"value": value, "target": target, "met": met}
 
 
+# goal name -> (path into tidings' result, target text, test)
+GOALS: dict[str, tuple[tuple[str, ...], str, Callable[[float], bool]]] = {
+    "noop_end_to_end_runs_per_s": (
+        ("noop_live", "end_to_end_runs_per_s"),
+        f">= {NOOP_GOAL:,.0f}",
+        lambda v: v >= NOOP_GOAL,
+    ),
+    "three_step_end_to_end_runs_per_s": (
+        ("three_steps_live", "end_to_end_runs_per_s"),
+        f">= {THREE_STEP_GOAL:,.0f}",
+        lambda v: v >= THREE_STEP_GOAL,
+    ),
+    "us_per_step": (("us_per_step",), f"<= {STEP_GOAL_US:,.0f}", lambda v: v <= STEP_GOAL_US),
+    "trigger_to_start_p50_ms": (
+        ("latency", "p50_ms"),
+        f"<= {P50_GOAL_MS:g}",
+        lambda v: v <= P50_GOAL_MS,
+    ),
+    "trigger_to_start_p99_ms": (
+        ("latency", "p99_ms"),
+        f"<= {P99_GOAL_MS:g}",
+        lambda v: v <= P99_GOAL_MS,
+    ),
+    "sleeping_runs_created_per_s": (
+        ("sleeping", "park_runs_per_s"),
+        f">= {PARK_GOAL:,.0f}",
+        lambda v: v >= PARK_GOAL,
+    ),
+    "worker_rss_growth_mb_while_parking": (
+        ("sleeping", "rss_delta_mb"),
+        f"growth <= {RSS_FLAT_MB:g} MB (flat)",
+        lambda v: v <= RSS_FLAT_MB,
+    ),
+}
+
+
 def goals(result: dict[str, Any]) -> dict[str, Any]:
-    t = result.get("tidings")
-    if not isinstance(t, dict):
-        return {}
-    noop = t["noop_live"]["end_to_end_runs_per_s"]
-    three = t["three_steps_live"]["end_to_end_runs_per_s"]
-    lat, sleep = t["latency"], t["sleeping"]
-    out = {
-        "noop_end_to_end_runs_per_s": _goal(noop, f">= {NOOP_GOAL:,.0f}", noop >= NOOP_GOAL),
-        "three_step_end_to_end_runs_per_s": _goal(
-            three, f">= {THREE_STEP_GOAL:,.0f}", three >= THREE_STEP_GOAL
-        ),
-        "us_per_step": _goal(
-            t["us_per_step"], f"<= {STEP_GOAL_US:,.0f}", t["us_per_step"] <= STEP_GOAL_US
-        ),
-        "trigger_to_start_p50_ms": _goal(
-            lat["p50_ms"], f"<= {P50_GOAL_MS:g}", lat["p50_ms"] <= P50_GOAL_MS
-        ),
-        "trigger_to_start_p99_ms": _goal(
-            lat["p99_ms"], f"<= {P99_GOAL_MS:g}", lat["p99_ms"] <= P99_GOAL_MS
-        ),
-        "sleeping_runs_created_per_s": _goal(
-            sleep["park_runs_per_s"], f">= {PARK_GOAL:,.0f}", sleep["park_runs_per_s"] >= PARK_GOAL
-        ),
-        "worker_rss_growth_mb_while_parking": _goal(
-            sleep["rss_delta_mb"],
-            f"growth <= {RSS_FLAT_MB:g} MB (flat)",
-            sleep["rss_delta_mb"] <= RSS_FLAT_MB,
-        ),
-    }
+    """Each goal of issue 3 that this run measured, met or not."""
+    out: dict[str, Any] = {}
+    for name, (path, target, test) in GOALS.items():
+        if (value := _get(result, "tidings", *path)) is not None:
+            out[name] = _goal(value, target, test(value))
+    noop = _get(result, "tidings", "noop_live", "end_to_end_runs_per_s")
     pg = result.get("pgbench")
-    if isinstance(pg, dict):
+    if noop is not None and isinstance(pg, dict):
         share = noop / pg["tps_4_clients"]
         out["noop_share_of_pgbench"] = _goal(
             share, f">= {PGBENCH_SHARE_GOAL:.0%}", share >= PGBENCH_SHARE_GOAL
@@ -844,8 +855,9 @@ def markdown(result: dict[str, Any], command: str) -> str:
             f"{_fmt(d_def, '')} | | {_ratio(tidings_noop, d_def)} | | |"
         )
     for system in ("tidings", "dbos", "procrastinate"):
-        if isinstance(result.get(system), str):
-            lines.append(f"| {system} | {result[system]} | | | | | |")
+        failed = result.get(system, {}).get("failed", {})
+        for measurement, why in failed.items():
+            lines.append(f"| {system} {measurement}: {why} | | | | | | |")
     pgs = env["postgresql"]
     n_sleep = _get(result, "tidings", "sleeping", "runs") or _get(
         result, "dbos", "sleeping", "runs"
