@@ -882,33 +882,35 @@ def markdown(result: dict[str, Any], command: str) -> str:
 ↑ higher is better, ↓ lower is better; a ratio is tidings' figure divided by the peer's.
 
 **Method.** One worker process per system with concurrency 10, every measurement on a
-fresh database this script creates and drops. tidings: `app.run_worker(concurrency=10)`
-(bench/core.py's worker, library defaults). DBOS: one queue with
-`worker_concurrency=10`; DBOS dequeues at most the free slots per poll, so its default
-1 s poll would cap it at 10 runs/s, and the table uses a {result["settings"]["dbos_poll_s"]:g} s
-poll instead (its best at this setting; the "as shipped" row is DBOS's own defaults, no
-per-worker limit). Procrastinate: `app.run_worker(concurrency=10)` with LISTEN/NOTIFY.
-Every client triggers one run per call, in its own process (tidings: `app.trigger`;
-DBOS: `DBOSClient.enqueue`; Procrastinate: `defer_async`). End to end is N runs / (last
-completion - first trigger) with the worker idle for {IDLE_BEFORE:g} s before the burst
-(N = {result["settings"]["runs"]:,}); "from a backlog" queues N runs first and divides by
-(last completion - first start). Per-step overhead is (3-step - no-op) worker time per run
-from the backlogs, divided by 3. Trigger → start: {result["settings"]["latency"]}
-sequential triggers, each {LATENCY_GAP[0] * 1000:g}-{LATENCY_GAP[1] * 1000:g} ms (at random)
-after the previous run ended,
-measured from just before the trigger call to the start the system records (tidings
-`started_at`, DBOS `started_at_epoch_ms` at dequeue, Procrastinate's `started` event).
-Sleeping runs: the client triggers {n_sleep or 0:,.0f} runs that sleep an hour while the
-worker runs (tidings `await ctx.sleep(timedelta(hours=1))`; DBOS `DBOS.sleep_async(3600)`
-on a queue without a per-worker limit, since a sleeping DBOS workflow holds its slot;
-Procrastinate has no sleep inside a job: its row is a no-op job deferred with
-`schedule_in={{"hours": 1}}`, which the worker never touches, so its RSS says nothing);
-"created" is runs / (time until all are parked - first trigger); RSS is VmRSS of the
-worker after the first ~{result["settings"]["first"]:,} are parked and after all;
-bytes on disk is `pg_total_relation_size` of every table of the system after all are
-parked (dead row versions included, as a live system has them). pgbench runs
-`{PGBENCH_SCRIPT.strip()}` (`-M prepared`, {pg["seconds"] if pg else 0} s)
-on the same server in the same run.
+fresh database this script creates and drops, the systems interleaved (each measurement
+for all of them before the next). tidings: `app.run_worker(concurrency=10)` (bench/core.py's
+worker, library defaults). DBOS: one queue with `worker_concurrency=10`; DBOS dequeues at
+most the free slots per poll, so its default 1 s poll would cap it at 10 runs/s, and the
+table uses a {result["settings"]["dbos_poll_s"]:g} s poll instead (its best at this
+setting; the "as shipped" row is DBOS's own defaults, no per-worker limit). Procrastinate:
+`app.run_worker(concurrency=10)` with LISTEN/NOTIFY. Every client triggers one run per
+call, in its own process (tidings: `app.trigger`; DBOS: `DBOSClient.enqueue`;
+Procrastinate: `defer_async`).
+
+- End to end: N = {result["settings"]["runs"]:,} runs / (last completion - first
+  trigger), the worker idle for {IDLE_BEFORE:g} s before the burst. "From a backlog" queues
+  the N runs first and divides by (last completion - first start).
+- Per-step overhead: (3-step - no-op) worker time per run from the backlogs, divided by 3.
+- Trigger → start: {result["settings"]["latency"]} sequential triggers, each
+  {LATENCY_GAP[0] * 1000:g}-{LATENCY_GAP[1] * 1000:g} ms (at random) after the previous
+  run ended, from just before the trigger call to the start the system records (tidings
+  `started_at`, DBOS `started_at_epoch_ms` at dequeue, Procrastinate's `started` event).
+- Sleeping runs: the client triggers {n_sleep or 0:,.0f} runs that sleep an hour while the
+  worker runs (tidings `await ctx.sleep(timedelta(hours=1))`; DBOS
+  `DBOS.sleep_async(3600)` on a queue without a per-worker limit, since a sleeping DBOS
+  workflow holds its slot; Procrastinate has no sleep inside a job, so its rows are no-op
+  jobs deferred with `schedule_in={{"hours": 1}}`, which the worker never touches and its
+  RSS says nothing about). "Created" is runs / (all parked - first trigger); RSS is the
+  worker's VmRSS after the first ~{result["settings"]["first"]:,} are parked and after all;
+  bytes on disk is `pg_total_relation_size` of every table of the system once all are
+  parked (dead row versions included, as a live system has them).
+- pgbench: `{PGBENCH_SCRIPT.strip()}` (`-M prepared`, {pg["seconds"] if pg else 0} s),
+  on the same server, before and after the rest; the table uses the mean.
 {PEERS_END}
 """
 
