@@ -1,0 +1,128 @@
+"""What every channel provider implements, and the errors that steer retries and failover.
+
+A provider turns one rendered :class:`Message` into one send. It never decides *whether*
+to send (routing, preferences, quiet hours, dedup): the notification router does that and
+hands the provider only messages that must go out. A provider reports its outcome by
+returning a :class:`SendResult` or raising a :class:`ProviderError` subclass:
+
+- :class:`RetryableProviderError`: the send may succeed later (429, 5xx, timeouts). The
+  router retries it with backoff (honouring ``retry_after``) and, past the provider's
+  budget, hands the delivery to the channel's next provider.
+- :class:`PermanentProviderError`: this message will never be accepted by this provider
+  (validation error, invalid number). The delivery fails without retry; the flags say
+  whether the address must be suppressed or the push token deactivated.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
+
+from tidings.errors import TidingsError
+
+Channel = Literal["email", "push", "sms"]
+"""The external channels. ``in_app`` is built in and has no provider."""
+
+
+@dataclass(frozen=True)
+class Message:
+    """One rendered message for one address, as the router hands it to a provider."""
+
+    delivery_id: str
+    """The delivery this send belongs to; stable across retries."""
+    idempotency_key: str
+    """Stable across retries and failover; providers that support it send it on the wire."""
+    channel: Channel
+    type_id: str
+    """The notification type, e.g. ``"lab-results-ready"``."""
+    to: str
+    """Email address, push token or E.164 phone number, by channel."""
+    locale: str
+    subject: str | None = None
+    html: str | None = None
+    text: str | None = None
+    title: str | None = None
+    body: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    """Extra data for the device (push) or the provider's metadata."""
+    critical: bool = False
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """Extra headers for email (``List-Unsubscribe``...)."""
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """A provider accepted the message."""
+
+    provider_message_id: str | None
+    status: Literal["sent", "delivered"] = "sent"
+    """``delivered`` only when the provider confirms delivery synchronously."""
+    details: Mapping[str, Any] = field(default_factory=dict)
+    """Anything worth recording on the delivery (an Expo ticket, SMS segments...)."""
+
+
+class ProviderError(TidingsError):
+    """A provider did not accept a message; ``code`` is the provider's own error name."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RetryableProviderError(ProviderError):
+    """The send may succeed later; ``retry_after`` (seconds) is the provider's hint."""
+
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+class PermanentProviderError(ProviderError):
+    """The provider will never accept this message; the delivery fails without retry."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        suppress_address: bool = False,
+        deactivate_token: bool = False,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.suppress_address = suppress_address
+        self.deactivate_token = deactivate_token
+
+
+class Provider(ABC):
+    """A channel provider. Subclasses are configured by their constructor arguments."""
+
+    name: ClassVar[str]
+    """Recorded on every delivery it handles (``"smtp"``, ``"resend"``...)."""
+    channels: ClassVar[frozenset[Channel]]
+    """The channels this provider can send."""
+    max_attempts: int = 5
+    """Sends tried with this provider before the delivery fails over to the next one."""
+
+    @abstractmethod
+    async def send(self, message: Message) -> SendResult:
+        """Send one message, or raise a :class:`ProviderError`."""
+
+    async def send_batch(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
+        """Send several messages; one outcome per message, in order.
+
+        Providers with a batch API (Expo) override this; the default sends one by one.
+        """
+        outcomes: list[SendResult | ProviderError] = []
+        for message in messages:
+            try:
+                outcomes.append(await self.send(message))
+            except ProviderError as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook, most providers hold nothing
+        """Release connections; called when the app shuts down."""
