@@ -61,6 +61,8 @@ runs_cli = typer.Typer(help="List, inspect, cancel, replay and watch runs.", no_
 cli.add_typer(runs_cli, name="runs")
 schedules_cli = typer.Typer(help="Inspect cron schedules.", no_args_is_help=True)
 cli.add_typer(schedules_cli, name="schedules")
+events_cli = typer.Typer(help="Send events.", no_args_is_help=True)
+cli.add_typer(events_cli, name="events")
 
 # -- common options --------------------------------------------------------------------
 AppOpt = Annotated[
@@ -489,8 +491,8 @@ def dev(
 
 
 # -- commands: trigger -----------------------------------------------------------------
-def parse_payload(text: str | None) -> Any:
-    """The PAYLOAD_JSON argument: JSON text, ``-`` for stdin, or nothing (None)."""
+def parse_payload(text: str | None, what: str = "PAYLOAD_JSON") -> Any:
+    """A JSON argument: JSON text, ``-`` for stdin, or nothing (None)."""
     if text is None:
         return None
     if text == "-":
@@ -499,7 +501,7 @@ def parse_payload(text: str | None) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise ValidationError(
-            f"PAYLOAD_JSON is not valid JSON ({exc.msg} at line {exc.lineno} column "
+            f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
             f'{exc.colno}); quote it for your shell, e.g. \'{{"userId": "u1"}}\''
         ) from None
 
@@ -543,6 +545,38 @@ def trigger(
             err.print(f"stopped waiting; run {handle.id} goes on", soft_wrap=True)
             raise typer.Exit(130) from None
         print_json(run.result)
+
+
+@events_cli.command("send")
+def events_send(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The event name.")],
+    data_json: Annotated[
+        str | None,
+        typer.Argument(metavar="DATA_JSON", help="The event data as JSON, or - to read stdin."),
+    ] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Event id; an id already sent is accepted once."),
+    ] = None,
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Send event NAME: start the tasks listening for it and resume runs waiting for it."""
+    data = parse_payload(data_json, "DATA_JSON")
+    app = _load(app_ref, database_url, env)
+    receipt = app.send_event(name, data, id=event_id)
+    if as_json:
+        print_json(
+            {"event_id": receipt.event_id, "run_ids": receipt.run_ids, "accepted": receipt.accepted}
+        )
+        return
+    typer.echo(receipt.event_id)
+    for run_id in receipt.run_ids:
+        err.print(f"started run {run_id}", soft_wrap=True)
+    if not receipt.accepted:
+        err.print(f"event id {receipt.event_id!r} was sent before: nothing was done again")
 
 
 async def _wait(app: Tidings, run_id: str, timeout: float | None) -> Run:

@@ -44,4 +44,10 @@ async def napper(ctx: Context) -> str:
     return "rested"
 
 
+@app.task(on_event="user.registered")
+async def welcome(ctx: Context, payload: dict[str, Any]) -> str:
+    """Started by the ``user.registered`` event."""
+    return f"welcome {payload['userId']}"
+
+
 not_an_app = object()

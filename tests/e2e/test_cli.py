@@ -345,3 +345,27 @@ def test_quickstart_demo_runs_to_its_summary(tmp_path: Path) -> None:
         db="sqlite:///.tidings/demo.db",
     )
     assert len(runs) == 8
+
+
+def test_events_send_starts_listening_tasks_once_per_id(cli: Cli) -> None:
+    sent = cli.json("events", "send", "user.registered", '{"userId": "u1"}', "--id", "e1")
+    assert sent["accepted"] is True
+    [run_id] = sent["run_ids"]
+    assert cli.json("runs", "show", run_id)["payload"] == {"userId": "u1"}
+
+    again = cli("events", "send", "user.registered", '{"userId": "u1"}', "--id", "e1")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == sent["event_id"]
+    assert "sent before" in again.stderr
+
+    nobody = cli("events", "send", "nobody.listens")
+    assert nobody.returncode == 0
+    assert "started run" not in nobody.stderr
+
+
+def test_events_send_rejects_bad_json_without_a_traceback(cli: Cli) -> None:
+    bad = cli("events", "send", "user.registered", "{oops")
+    assert bad.returncode != 0
+    assert "DATA_JSON is not valid JSON" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert cli.json("runs", "list") == []
