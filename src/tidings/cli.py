@@ -32,6 +32,7 @@ from rich.text import Text
 
 from tidings import __version__
 from tidings.app import Tidings
+from tidings.cli_ops import register as _register_ops
 from tidings.config import load_app
 from tidings.engine.worker import Worker
 from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
@@ -757,6 +758,9 @@ def _root(
 ) -> None:
     """Durable workflows: run workers, trigger and inspect runs, migrate the database."""
 
+
+# backup, restore, doctor, mcp (cli_ops.py)
+_register_ops(cli)
 
 __all__ = [
     "TransitionLog",
