@@ -158,10 +158,57 @@ def restore(
     out.print(_counts_table("rows restored", counts))
 
 
+_MARKS = {
+    "ok": ("✔", "green"),
+    "warn": ("!", "yellow"),
+    "fail": ("✘", "bold red"),
+    "skip": ("-", "dim"),
+}
+
+
+def doctor(
+    overdue_minutes: Annotated[
+        float,
+        typer.Option("--overdue-minutes", min=0, help="A run due longer ago than this is stuck."),
+    ] = 5.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Check configuration, database, migrations, credentials, clock skew and stuck runs;
+    exit 1 if anything is wrong."""
+    import dataclasses
+    from datetime import timedelta
+
+    from rich.text import Text
+
+    from tidings.ops.doctor import run_checks
+
+    checks = run_checks(
+        app_ref, database_url, env, overdue_after=timedelta(minutes=overdue_minutes)
+    )
+    if as_json:
+        from tidings.cli import print_json
+
+        print_json([dataclasses.asdict(c) for c in checks])
+    else:
+        table = Table(header_style="bold", show_lines=True)
+        for name in ("", "check", "result", "fix"):
+            table.add_column(name, overflow="fold")
+        for c in checks:
+            mark, style = _MARKS[c.status]
+            table.add_row(Text(mark, style=style), c.name, Text(c.detail), Text(c.fix or ""))
+        _console().print(table)
+    if any(c.status == "fail" for c in checks):
+        raise typer.Exit(1)
+
+
 def register(cli: typer.Typer) -> None:
     """Add the operations commands to the ``tidings`` command."""
     cli.command()(backup)
     cli.command()(restore)
+    cli.command()(doctor)
 
 
 __all__ = ["database_target", "register"]

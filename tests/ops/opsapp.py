@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 from typing import Any
 
@@ -58,3 +59,30 @@ def make_app(database_url: str | None = None, environment: str = "ops") -> Tidin
 
 
 app = make_app()
+
+
+@dataclasses.dataclass(frozen=True)
+class Gateway:
+    """A provider-shaped object: doctor finds credentials by field name, generically."""
+
+    name: str
+    api_key: str
+    base_url: str = "http://127.0.0.1:9"
+    webhook_secret: str | None = None
+
+
+def app_with_providers(secret: str, environment: str = "ops") -> Tidings:
+    configured = make_app(environment=environment)
+    # Until the app takes channels=..., a channel map set on it is what doctor reads.
+    setattr(  # noqa: B010
+        configured,
+        "channels",
+        {
+            "email": [Gateway("resend", api_key=secret), Gateway("smtp", api_key="")],
+            "sms": Gateway("twilio", api_key=secret, webhook_secret=None),
+        },
+    )
+    return configured
+
+
+creds_app = app_with_providers("sk_live_TOPSECRET42")
