@@ -90,14 +90,14 @@ def _migrate_all_but_last(url: str) -> str:
         return migrations[-1][0]
     migrations = load_migrations("tidings.store.postgres")
     conninfo, schema = parse_url(url)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        conn.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema)))
-        conn.execute(
+    with psycopg.connect(conninfo, autocommit=True) as pg:
+        pg.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema)))
+        pg.execute(
             psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema))
         )
         for name, script in migrations[:-1]:
-            conn.execute(script.encode())
-            conn.execute("INSERT INTO tidings_migrations VALUES (%s, now())", [name])
+            pg.execute(script.encode())
+            pg.execute("INSERT INTO tidings_migrations VALUES (%s, now())", [name])
     return migrations[-1][0]
 
 
