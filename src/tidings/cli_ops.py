@@ -204,11 +204,27 @@ def doctor(
         raise typer.Exit(1)
 
 
+def mcp(app_ref: AppOpt = None, database_url: DbOpt = None, env: EnvOpt = None) -> None:
+    """Serve the app to AI assistants over MCP (stdio): tasks, trigger, events, runs."""
+    try:
+        from tidings.ops.mcp import serve_stdio
+    except ImportError as exc:
+        raise ConfigError(
+            f"tidings mcp needs the MCP SDK ({exc.name} is missing): pip install 'tidings[mcp]'"
+        ) from None
+    from tidings.config import load_app
+
+    app = load_app(app_ref, database_url=database_url, environment=env)
+    app.store  # noqa: B018 - open (and migrate) now: a bad database is an error before serving
+    serve_stdio(app)
+
+
 def register(cli: typer.Typer) -> None:
     """Add the operations commands to the ``tidings`` command."""
     cli.command()(backup)
     cli.command()(restore)
     cli.command()(doctor)
+    cli.command()(mcp)
 
 
 __all__ = ["database_target", "register"]

@@ -92,9 +92,7 @@ def _migrate_all_but_last(url: str) -> str:
     conninfo, schema = parse_url(url)
     with psycopg.connect(conninfo, autocommit=True) as pg:
         pg.execute(psycopg.sql.SQL("CREATE SCHEMA {}").format(psycopg.sql.Identifier(schema)))
-        pg.execute(
-            psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema))
-        )
+        pg.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
         for name, script in migrations[:-1]:
             pg.execute(script.encode())
             pg.execute("INSERT INTO tidings_migrations VALUES (%s, now())", [name])
