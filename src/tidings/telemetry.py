@@ -50,6 +50,30 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+@contextmanager
+def remote_parent(traceparent: str | None) -> Iterator[None]:
+    """Make an incoming W3C ``traceparent`` (an HTTP header, a message attribute) the
+    current context, so the runs created inside join the caller's trace.
+
+    For servers and consumers without OpenTelemetry instrumentation of their own; a
+    missing or malformed value leaves the context as it is.
+    """
+    if trace is None or _propagator is None or not traceparent:
+        yield
+        return
+    from opentelemetry import context as otel_context
+
+    extracted = _propagator.extract({"traceparent": traceparent})
+    if not trace.get_current_span(extracted).get_span_context().is_valid:
+        yield
+        return
+    token = otel_context.attach(extracted)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 def current_ids() -> dict[str, str]:
     """``trace_id`` and ``span_id`` of the active span (hex), for log lines."""
     if trace is None:
@@ -127,5 +151,6 @@ __all__ = [
     "current_ids",
     "current_traceparent",
     "enabled",
+    "remote_parent",
     "step_span",
 ]

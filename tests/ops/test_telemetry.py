@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from tests.conftest import START
-from tidings import Context, Retry, RunStatus, Tidings
+from tidings import Context, Retry, RunStatus, Tidings, telemetry
 from tidings.logs import JsonFormatter
 from tidings.testing import TestEngine
 
@@ -257,3 +257,41 @@ def test_worker_writes_json_logs(tmp_path: Path, how: str) -> None:
     assert [(line["run_id"], line["step"]) for line in done] == [(run_id, None)]
     assert any("worker" in line["message"] and "run_id" not in line for line in lines)
     assert APP  # the worker ran the opsapp
+
+
+async def test_an_incoming_traceparent_is_carried_into_the_run(
+    app: Tidings, spans: InMemorySpanExporter
+) -> None:
+    @app.task
+    async def from_api(ctx: Context, payload: None) -> None:
+        await ctx.step("s", lambda: None)
+
+    upstream = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with TestEngine(app, start=START) as t:
+        with telemetry.remote_parent(upstream):
+            h = await t.trigger("from-api")
+        with telemetry.remote_parent("not a traceparent"):
+            plain = await t.trigger("from-api")
+        await t.advance(timedelta(0))
+    assert app.store.get_traceparent(h.id) == upstream
+    assert app.store.get_traceparent(plain.id) is None
+    attempt = next(
+        s
+        for s in spans.get_finished_spans()
+        if s.attributes
+        and s.attributes["tidings.run.id"] == h.id
+        and s.name.startswith("tidings.run")
+    )
+    assert attempt.context is not None
+    assert f"{attempt.context.trace_id:032x}" == "0af7651916cd43dd8448eb211c80319c"
+    assert _parent_id(attempt) == 0xB7AD6B7169203331
+
+
+def test_an_unknown_log_format_is_one_clear_error(tmp_path: Path) -> None:
+    from .conftest import fails, run_cli
+
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    err = fails(
+        run_cli("worker", "--app", APP, "--database-url", url, "--log-format", "xml", cwd=tmp_path)
+    )
+    assert "log format 'xml' is not one of: text, json" in err

@@ -190,7 +190,8 @@ def verify(url: str, file: Path, counts: dict[str, int]) -> str:
 def _scratch_database(target: _Target) -> Iterator[_Target]:
     name = f"tidings_verify_{uuid.uuid4().hex[:12]}"
     with target.connect(autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        # template0 accepts no connections, so no other session can block the copy
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(sql.Identifier(name)))
     try:
         yield target.with_database(name)
     finally:
