@@ -93,6 +93,14 @@ def backup(
             show_default="all",
         ),
     ] = None,
+    verify: Annotated[
+        str,
+        typer.Option(
+            "--verify",
+            help="PostgreSQL: full (restore into a scratch database and compare row "
+            "counts) or toc (the archive's table of contents only).",
+        ),
+    ] = "full",
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
@@ -116,7 +124,7 @@ def backup(
         def progress(done: int, total: int) -> None:
             bar.update(job, completed=done, total=total)
 
-        result = take_backup(url, environment, folder, keep=keep, progress=progress)
+        result = take_backup(url, environment, folder, keep=keep, progress=progress, verify=verify)
     m = result.manifest
     err.print(
         f"backed up {redact_url(url)} ({sum(m.tables.values())} rows in {len(m.tables)} "

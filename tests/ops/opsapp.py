@@ -33,7 +33,7 @@ def make_app(database_url: str | None = None, environment: str = "ops") -> Tidin
         """Three short steps: a stream of completions to back up mid-load."""
         n = int(payload["n"])
         first = await ctx.step("first", _record, n, "first")
-        await ctx.step("pause", asyncio.sleep, 0.01)
+        await ctx.step("pause", asyncio.sleep, float(payload.get("pause", 0.01)))
         last = await ctx.step("last", _record, n, "last")
         ctx.logger.info("item %d done", n)
         return {"n": n, "first": first, "last": last}

@@ -8,6 +8,7 @@ import stat
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,8 +30,8 @@ def test_backup_mid_load_restores_every_run_completed_at_backup_time(
 ) -> None:
     source_url, target_url = new_url(), new_url()
     source = make_app(source_url)
-    for n in range(TOTAL):
-        source.trigger("churn", {"n": n})
+    for n in range(TOTAL):  # at least 400 x 0.5 s / 8 = 25 s of work: the load outlasts the backup
+        source.trigger("churn", {"n": n, "pause": 0.5})
     with worker_process(source_url, tmp_path, "--concurrency", "8") as proc:
         wait_until(lambda: len(_completed(source)) >= 40, 120, "the first completions")
         before = _completed(source)
@@ -216,3 +217,14 @@ def test_status_of_restored_runs_is_kept(tmp_path: Path) -> None:
     target = f"sqlite:///{tmp_path / 'b.db'}"
     ok(run_cli("restore", file, "--database-url", target, cwd=tmp_path))
     assert make_app(target).get_run(run_id).status is RunStatus.CANCELLED
+
+
+def test_verify_toc_skips_the_scratch_restore(pg_schemas: Any, tmp_path: Path) -> None:
+    url = pg_schemas.url()
+    make_app(url).trigger("churn", {"n": 1})
+    args = ("backup", "--database-url", url, "--out", str(tmp_path), "--verify")
+    quick = Path(ok(run_cli(*args, "toc", cwd=tmp_path)).strip())
+    assert json.loads(quick.with_name(quick.name + ".json").read_text())["verified"] == "toc"
+    full = Path(ok(run_cli(*args, "full", cwd=tmp_path)).strip())
+    assert json.loads(full.with_name(full.name + ".json").read_text())["verified"] == "restore"
+    assert "--verify must be full or toc" in fails(run_cli(*args, "some", cwd=tmp_path))

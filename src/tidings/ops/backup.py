@@ -104,8 +104,16 @@ def take_backup(
     keep: int | None = None,
     progress: Progress | None = None,
     now: datetime | None = None,
+    verify: str = "full",
 ) -> BackupResult:
-    """Snapshot the database at ``url`` into ``folder``, verify it, keep the newest ``keep``."""
+    """Snapshot the database at ``url`` into ``folder``, verify it, keep the newest ``keep``.
+
+    ``verify``: ``full`` (PostgreSQL: restore into a scratch database and compare row
+    counts) or ``toc`` (the archive's table of contents only); SQLite always runs
+    ``PRAGMA integrity_check``.
+    """
+    if verify not in ("full", "toc"):
+        raise ConfigError(f"--verify must be full or toc, got {verify!r}")
     backend = backend_of(url)
     if keep is not None and keep < 1:
         raise ConfigError(f"--keep must be at least 1, got {keep}")
@@ -122,7 +130,7 @@ def take_backup(
         else:
             from tidings.store.postgres import backup as pg_backup
 
-            tables, verified = pg_backup.backup(url, partial)
+            tables, verified = pg_backup.backup(url, partial, full=verify == "full")
         manifest = Manifest(
             environment, backend, when.astimezone(UTC).isoformat(), tables, verified, __version__
         )
