@@ -81,3 +81,9 @@ clean:
 .PHONY: bench-events
 bench-events: install
 	$(BIN)/python bench/events.py $(BENCH_ARGS)
+
+# Backup and restore time and size, and worker throughput during backups, on SQLite and
+# PostgreSQL (see bench/backup.py). BENCH_ARGS=--quick for small sizes.
+.PHONY: bench-backup
+bench-backup: install
+	$(BIN)/python bench/backup.py $(BENCH_ARGS)

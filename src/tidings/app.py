@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
+from tidings import telemetry
 from tidings.clock import Clock, SystemClock
 from tidings.errors import (
     ConfigError,
@@ -390,6 +391,7 @@ class Tidings:
             cancel_keys=cancel_keys(definition, encoded),
             concurrency_key=flow_key,
             rate_key=rate_key,
+            traceparent=telemetry.current_traceparent(),
         )
 
     def get_run(self, run_id: str) -> Run:

@@ -32,9 +32,12 @@ from rich.text import Text
 
 from tidings import __version__
 from tidings.app import Tidings
+from tidings.cli_ops import register as _register_ops
 from tidings.config import load_app
 from tidings.engine.worker import Worker
 from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
+from tidings.logs import json_handler as json_log_handler
+from tidings.logs import resolve_format as resolve_log_format
 from tidings.records import ACTIVE_STATUSES, LogEntry, Run, RunStatus, Schedule, Step
 from tidings.store import redact_url
 
@@ -383,10 +386,13 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 # -- commands: worker and dev ----------------------------------------------------------
-def configure_logging(console: Console) -> None:
-    """Show INFO logs (worker events, ``ctx.logger`` lines): rich on a terminal, else plain."""
+def configure_logging(console: Console, log_format: str | None = None) -> None:
+    """Show INFO logs (worker events, ``ctx.logger`` lines): rich on a terminal, else plain;
+    with ``log_format="json"`` (or ``$TIDINGS_LOG_FORMAT=json``) JSON lines on stderr."""
     handler: logging.Handler
-    if console.is_terminal:
+    if resolve_log_format(log_format) == "json":
+        handler = json_log_handler()
+    elif console.is_terminal:
         handler = RichHandler(console=console, show_path=False, markup=False)
         handler.setFormatter(logging.Formatter("%(message)s", datefmt="[%X]"))
     else:
@@ -404,9 +410,10 @@ def _run_worker(
     queues: list[str] | None,
     lease_seconds: float | None,
     poll_interval: float,
+    log_format: str | None = None,
 ) -> None:
     live = mode == "dev"
-    configure_logging(out if live else err)
+    configure_logging(out if live else err, log_format)
     app = _load(app_ref, database_url, env)
     if lease_seconds is not None:
         app.configure(lease=lease_seconds)
@@ -419,7 +426,10 @@ def _run_worker(
         f" · concurrency {concurrency} · queues {', '.join(queues or ['all'])}",
         f" · {len(app.tasks)} tasks: {tasks}",
     )
-    out.print(banner, soft_wrap=True)
+    if resolve_log_format(log_format) == "json":  # log shippers get JSON lines only
+        logging.getLogger("tidings.cli").info(banner.plain)
+    else:
+        out.print(banner, soft_wrap=True)
     asyncio.run(_dev(w) if live else w.run(install_signal_handlers=True))
 
 
@@ -458,6 +468,14 @@ LeaseOpt = Annotated[
 PollOpt = Annotated[
     float, typer.Option("--poll-interval", min=0.01, help="Seconds between looks for due runs.")
 ]
+LogFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-format",
+        help="text, or json: one JSON object per line with run_id and step ($TIDINGS_LOG_FORMAT).",
+        show_default="text",
+    ),
+]
 
 
 @cli.command()
@@ -466,13 +484,22 @@ def worker(
     queue: QueueOpt = None,
     lease_seconds: LeaseOpt = None,
     poll_interval: PollOpt = 1.0,
+    log_format: LogFormatOpt = None,
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
 ) -> None:
     """Run due runs until SIGTERM or Ctrl-C, then finish in-flight runs and exit."""
     _run_worker(
-        "worker", app_ref, database_url, env, concurrency, queue, lease_seconds, poll_interval
+        "worker",
+        app_ref,
+        database_url,
+        env,
+        concurrency,
+        queue,
+        lease_seconds,
+        poll_interval,
+        log_format,
     )
 
 
@@ -482,12 +509,23 @@ def dev(
     queue: QueueOpt = None,
     lease_seconds: LeaseOpt = None,
     poll_interval: PollOpt = 1.0,
+    log_format: LogFormatOpt = None,
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
 ) -> None:
     """A worker plus a live table of recent runs (plain log lines when not on a terminal)."""
-    _run_worker("dev", app_ref, database_url, env, concurrency, queue, lease_seconds, poll_interval)
+    _run_worker(
+        "dev",
+        app_ref,
+        database_url,
+        env,
+        concurrency,
+        queue,
+        lease_seconds,
+        poll_interval,
+        log_format,
+    )
 
 
 # -- commands: trigger -----------------------------------------------------------------
@@ -791,6 +829,9 @@ def _root(
 ) -> None:
     """Durable workflows: run workers, trigger and inspect runs, migrate the database."""
 
+
+# backup, restore, doctor, mcp (cli_ops.py)
+_register_ops(cli)
 
 __all__ = [
     "TransitionLog",

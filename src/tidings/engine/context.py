@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tidings import serde
+from tidings import logs, serde, telemetry
 from tidings.errors import (
     ChildRunFailed,
     LeaseLostError,
@@ -122,7 +122,8 @@ class Context:
         self._track(full)
         try:
             try:
-                value = await self._call(fn, args, kwargs)
+                with telemetry.step_span(self.run_id, full, attempts), logs.step_scope(full):
+                    value = await self._call(fn, args, kwargs)
             except asyncio.CancelledError:
                 # remembered so an attempt timeout can be charged to this step's budget
                 self._interrupted.append(

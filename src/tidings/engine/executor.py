@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings import serde
+from tidings import logs, serde, telemetry
 from tidings.errors import (
     ChildRunFailed,
     LeaseLostError,
@@ -44,6 +44,27 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
     if task is None:
         await _unknown_task(rt, claimed)
         return
+    # Log lines written during the attempt name the run; with tracing on, the attempt
+    # is a span, a child of whatever created the run (only then is its context read).
+    traceparent = await _traceparent(rt, claimed) if telemetry.enabled() else None
+    with (
+        logs.run_scope(claimed.id, task.id, claimed.attempt),
+        telemetry.attempt_span(claimed.id, task.id, claimed.attempt, traceparent) as span,
+    ):
+        await _execute(rt, claimed, task, span)
+
+
+async def _traceparent(rt: Runtime, claimed: ClaimedRun) -> str | None:
+    try:
+        return await rt.db(rt.store.get_traceparent, claimed.id)
+    except Exception:  # tracing must never cost a run: trace it as a root instead
+        log.warning("could not read the trace context of run %s", claimed.id, exc_info=True)
+        return None
+
+
+async def _execute(
+    rt: Runtime, claimed: ClaimedRun, task: TaskDef, span: telemetry.AttemptSpan
+) -> None:
     ctx = Context(rt, claimed, task.id)
     attempt = Attempt(claimed, ctx)
     rt.attempts[claimed.id] = attempt
@@ -52,6 +73,7 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
         if decided is None:
             return
         outcome, steps = decided
+        span.outcome(outcome.status, _span_error(outcome))
         outcome = dataclasses.replace(
             outcome, ended_at=rt.clock.now(), parent_run_id=claimed.parent_run_id
         )
@@ -74,6 +96,13 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
         log.exception("could not record the end of run %s; it will be retried", claimed.id)
     finally:
         rt.attempts.pop(claimed.id, None)
+
+
+def _span_error(outcome: Outcome) -> str | None:
+    """A failed attempt's error for its span (a retry is a failed attempt too)."""
+    if outcome.error is None or outcome.status not in (RunStatus.FAILED, RunStatus.QUEUED):
+        return None
+    return f"{outcome.error.type}: {outcome.error.message}"
 
 
 async def _unknown_task(rt: Runtime, claimed: ClaimedRun) -> None:

@@ -35,6 +35,8 @@ class NewRun:
     """Flow control: the key the task's concurrency limit counts per (None: unlimited)."""
     rate_key: str | None = None
     """Flow control: the key the task's rate limit counts per (None: unlimited)."""
+    traceparent: str | None = None
+    """W3C trace context of the trigger or event that created the run (tracing on)."""
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,28 @@ class WriteOp:
     steps: tuple[StepRecord, ...] = ()
     logs: tuple[LogWrite, ...] = ()
     release_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StuckRun:
+    """A run no worker is taking care of (``tidings doctor``)."""
+
+    id: str
+    task_id: str
+    queue: str
+    status: str
+    due_at: datetime
+    """Lease expiry of a RUNNING run; due time of a QUEUED or WAITING one."""
+
+
+@dataclass(frozen=True)
+class StuckRuns:
+    expired_leases: list[StuckRun]
+    """RUNNING runs whose lease expired long ago: no worker reclaimed them."""
+    overdue: list[StuckRun]
+    """QUEUED or WAITING runs due long ago that no worker picked up."""
+    expired_count: int
+    overdue_count: int
 
 
 class Store(abc.ABC):
@@ -353,3 +377,17 @@ class Store(abc.ABC):
         Returns the ids of the runs created, or None if another scheduler had already
         moved the schedule on (nothing is created then).
         """
+
+    # -- operations (tidings doctor, tracing) ------------------------------------------
+    @abc.abstractmethod
+    def get_traceparent(self, run_id: str) -> str | None:
+        """The W3C traceparent stored with the run, if it was created under a trace."""
+
+    @abc.abstractmethod
+    def database_now(self) -> datetime:
+        """The database server's clock (for the clock-skew check)."""
+
+    @abc.abstractmethod
+    def stuck_runs(self, lease_before: datetime, due_before: datetime, limit: int) -> StuckRuns:
+        """RUNNING runs whose lease expired before ``lease_before`` and QUEUED or WAITING
+        runs due before ``due_before``, oldest first, at most ``limit`` of each."""

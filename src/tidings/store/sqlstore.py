@@ -31,6 +31,7 @@ from tidings.store.base import (
     WriteOp,
 )
 from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqlops import SqlOps
 from tidings.store.sqlschedules import SqlSchedules
 
 Row = Mapping[str, Any]
@@ -47,7 +48,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlOps, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
@@ -108,6 +109,8 @@ class SqlStore(SqlEvents, SqlSchedules, Store):
         if new.concurrency_key is not None or new.rate_key is not None:
             keys = {"concurrency_key": new.concurrency_key, "rate_key": new.rate_key}
             tx.run("set_flow_keys", {"id": new.id, **keys})
+        if new.traceparent is not None:
+            self._set_traceparent(tx, new.id, new.traceparent)
         return new.id, True
 
     def send_event(

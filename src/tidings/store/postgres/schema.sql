@@ -169,3 +169,6 @@ CREATE INDEX runs_flow ON runs (task_id, concurrency_key)
       AND (concurrency_key IS NOT NULL OR rate_key IS NOT NULL);
 CREATE INDEX runs_rate_starts ON runs (task_id, rate_key, started_at)
     WHERE rate_key IS NOT NULL;
+
+-- trace context (migration 0008): the W3C traceparent of what created the run
+ALTER TABLE runs ADD COLUMN traceparent TEXT;

@@ -1,0 +1,1 @@
+"""Operating tidings in production: backups, health checks, the MCP server, telemetry."""

@@ -1,0 +1,166 @@
+"""``tidings mcp``: the app as a Model Context Protocol server over stdio.
+
+Built on the official ``mcp`` SDK. An AI assistant connected to it can list the app's
+tasks and read each one's payload JSON Schema (resources), trigger runs with validated
+payloads, send events, list runs, read a run's steps and log lines, cancel and replay.
+It is a client of the database like ``tidings trigger``: runs are executed by the
+environment's workers, not by this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from mcp.server import MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from tidings import __version__
+from tidings.app import Tidings
+from tidings.errors import TidingsError
+from tidings.tasks import TaskDef
+
+T = TypeVar("T")
+INSTRUCTIONS = (
+    "tidings runs durable workflows. Read a task's payload schema resource before "
+    "triggering it. Runs are executed by the environment's workers; poll get_run to "
+    "follow one (status QUEUED, RUNNING, WAITING, COMPLETED, FAILED or CANCELLED)."
+)
+
+
+def schema_uri(task_id: str) -> str:
+    return f"tidings://tasks/{task_id}/payload-schema"
+
+
+def payload_schema(task: TaskDef) -> dict[str, Any]:
+    """The JSON Schema a task's payload must match (its pydantic model's, if annotated)."""
+    if not task.takes_payload:
+        return {"title": task.id, "type": "null", "description": "This task takes no payload."}
+    if task.payload_model is not None:
+        schema = task.payload_model.model_json_schema()
+        return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    return {
+        "title": task.id,
+        "description": "Any JSON value: the task's payload is not annotated with a model.",
+    }
+
+
+def _summary(task: TaskDef) -> dict[str, Any]:
+    doc = (task.fn.__doc__ or "").strip().splitlines()
+    return {
+        "id": task.id,
+        "description": doc[0] if doc else "",
+        "queue": task.queue,
+        "priority": task.priority,
+        "on_event": list(task.on_event),
+        "cron": task.schedule.expression if task.schedule is not None else None,
+        "payload_schema": schema_uri(task.id),
+    }
+
+
+async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking app call in a thread; tidings' errors become tool errors."""
+    try:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+    except TidingsError as exc:
+        raise ToolError(f"{type(exc).__name__}: {exc}") from None
+
+
+def build_server(app: Tidings) -> MCPServer:
+    """An MCP server exposing ``app``: seven tools, one schema resource per task."""
+    from tidings.cli import run_to_json
+
+    server: MCPServer = MCPServer(
+        "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
+    )
+
+    @server.tool()
+    async def list_tasks() -> list[dict[str, Any]]:
+        """The app's tasks: id, description, queue, events that start them, cron, and
+        the URI of their payload schema."""
+        return [_summary(t) for t in sorted(app.tasks.values(), key=lambda t: t.id)]
+
+    @server.tool()
+    async def trigger_task(
+        task_id: str,
+        payload: Any = None,
+        idempotency_key: str | None = None,
+        delay_seconds: float | None = None,
+    ) -> dict[str, Any]:
+        """Start a run of a task. The payload is validated against the task's schema;
+        an invalid one creates no run. Returns the run id."""
+        handle = await _call(
+            app.trigger, task_id, payload, idempotency_key=idempotency_key, delay=delay_seconds
+        )
+        return {"run_id": handle.id, "created": handle.created}
+
+    @server.tool()
+    async def send_event(name: str, data: Any = None, id: str | None = None) -> dict[str, Any]:
+        """Send an event: starts the tasks listening for it and resumes runs waiting for
+        it. An event id already sent is accepted once."""
+        receipt = await _call(app.send_event, name, data, id=id)
+        return {
+            "event_id": receipt.event_id,
+            "run_ids": list(receipt.run_ids),
+            "accepted": receipt.accepted,
+        }
+
+    @server.tool()
+    async def list_runs(
+        task_id: str | None = None, status: list[str] | None = None, limit: int = 20
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first, optionally of one task and with some statuses (QUEUED,
+        RUNNING, WAITING, COMPLETED, FAILED, CANCELLED). Without steps: see get_run."""
+        runs = await _call(app.list_runs, task_id, status, limit)
+        return [run_to_json(r, steps=False) for r in runs]
+
+    @server.tool()
+    async def get_run(run_id: str) -> dict[str, Any]:
+        """One run with its payload, result or error, its steps and its log lines."""
+        run = await _call(app.get_run, run_id)
+        logs = await _call(app.get_logs, run_id)
+        return dict(run_to_json(run, logs=logs))
+
+    @server.tool()
+    async def cancel_run(run_id: str) -> dict[str, Any]:
+        """Cancel a queued, waiting or running run (a finished run is left as it is)."""
+        run = await _call(app.cancel, run_id)
+        return {"run_id": run.id, "status": run.status.value}
+
+    @server.tool()
+    async def replay_run(run_id: str) -> dict[str, Any]:
+        """Start a new run of the same task with the same payload."""
+        handle = await _call(app.replay, run_id)
+        return {"run_id": handle.id, "replay_of": run_id}
+
+    for task in app.tasks.values():
+        _add_schema_resource(server, task)
+    return server
+
+
+def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:
+    text = json.dumps(payload_schema(task), indent=2)
+
+    def read() -> str:
+        return text
+
+    read.__name__ = f"payload_schema_{task.id}"
+    server.resource(
+        schema_uri(task.id),
+        name=f"{task.id} payload schema",
+        description=f"JSON Schema of the payload of task {task.id!r}",
+        mime_type="application/schema+json",
+    )(read)
+
+
+def serve_stdio(app: Tidings) -> None:
+    """Serve ``app`` over stdin/stdout until the client closes the connection."""
+    import anyio
+
+    server = build_server(app)
+    anyio.run(server.run_stdio_async)
+
+
+__all__ = ["build_server", "payload_schema", "schema_uri", "serve_stdio"]

@@ -1,0 +1,88 @@
+"""The app the operations tests load with ``--app opsapp:app`` (tests/ops on PYTHONPATH)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+from typing import Any
+
+import pydantic
+
+from tidings import Context, Tidings
+
+log = logging.getLogger("opsapp")
+
+
+class Order(pydantic.BaseModel):
+    order_id: str
+    amount: int = pydantic.Field(gt=0)
+
+
+def _record(n: int, name: str) -> dict[str, Any]:
+    log.info("step %s of item %d", name, n)  # a plain logging call inside a sync step
+    return {"n": n, "step": name}
+
+
+def make_app(database_url: str | None = None, environment: str = "ops") -> Tidings:
+    """A new app with this module's tasks (tests open several databases at once)."""
+    app = Tidings(database_url, environment=environment)
+
+    @app.task
+    async def churn(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+        """Three short steps: a stream of completions to back up mid-load."""
+        n = int(payload["n"])
+        first = await ctx.step("first", _record, n, "first")
+        await ctx.step("pause", asyncio.sleep, float(payload.get("pause", 0.01)))
+        last = await ctx.step("last", _record, n, "last")
+        ctx.logger.info("item %d done", n)
+        return {"n": n, "first": first, "last": last}
+
+    @app.task(on_event="order.placed")
+    async def charge(ctx: Context, payload: Order) -> dict[str, Any]:
+        """A payload validated by a pydantic model; started by an event too."""
+        receipt = await ctx.step("charge", lambda: {"charged": payload.amount})
+        ctx.logger.info("charged order %s", payload.order_id)
+        return {"order": payload.order_id, **receipt}
+
+    @app.task
+    async def hold(ctx: Context, payload: Any) -> str:
+        """Waits an hour: something to cancel."""
+        await ctx.sleep(3600)
+        return "woke"
+
+    @app.task
+    async def nothing(ctx: Context) -> None:
+        """Takes no payload."""
+
+    return app
+
+
+app = make_app()
+
+
+@dataclasses.dataclass(frozen=True)
+class Gateway:
+    """A provider-shaped object: doctor finds credentials by field name, generically."""
+
+    name: str
+    api_key: str
+    base_url: str = "http://127.0.0.1:9"
+    webhook_secret: str | None = None
+
+
+def app_with_providers(secret: str, environment: str = "ops") -> Tidings:
+    configured = make_app(environment=environment)
+    # Until the app takes channels=..., a channel map set on it is what doctor reads.
+    setattr(  # noqa: B010
+        configured,
+        "channels",
+        {
+            "email": [Gateway("resend", api_key=secret), Gateway("smtp", api_key="")],
+            "sms": Gateway("twilio", api_key=secret, webhook_secret=None),
+        },
+    )
+    return configured
+
+
+creds_app = app_with_providers("sk_live_TOPSECRET42")

@@ -1,0 +1,146 @@
+"""``tidings mcp`` driven over stdio by the official MCP SDK's own client, both stores."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, TextResourceContents
+
+from tidings import RunStatus
+
+from .conftest import APP, cli_env, wait_until, worker_process
+from .opsapp import make_app
+
+
+def _server(url: str, cwd: Path) -> StdioServerParameters:
+    return StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tidings.cli", "mcp", "--app", APP, "--database-url", url],
+        env=cli_env(),
+        cwd=str(cwd),
+    )
+
+
+def _data(result: CallToolResult) -> Any:
+    assert not result.is_error, result.content
+    content = result.structured_content
+    assert content is not None
+    # A list or scalar result is wrapped as {"result": ...} by the SDK.
+    return content.get("result", content) if set(content) == {"result"} else content
+
+
+def _error(result: CallToolResult) -> str:
+    assert result.is_error
+    return " ".join(getattr(c, "text", "") for c in result.content)
+
+
+async def test_mcp_tools_and_resources_over_stdio(
+    new_url: Callable[[], str], tmp_path: Path
+) -> None:
+    url = new_url()
+    make_app(url).migrate()
+    async with Client(_server(url, tmp_path)) as client:
+        tools = {t.name for t in (await client.list_tools()).tools}
+        assert tools == {
+            "list_tasks",
+            "trigger_task",
+            "send_event",
+            "list_runs",
+            "get_run",
+            "cancel_run",
+            "replay_run",
+        }
+        tasks = _data(await client.call_tool("list_tasks", {}))
+        assert [t["id"] for t in tasks] == ["charge", "churn", "hold", "nothing"]
+        charge = next(t for t in tasks if t["id"] == "charge")
+        assert charge["on_event"] == ["order.placed"]
+        assert charge["description"].startswith("A payload validated")
+
+        resources = {str(r.uri): r for r in (await client.list_resources()).resources}
+        uri = "tidings://tasks/charge/payload-schema"
+        assert set(resources) == {f"tidings://tasks/{t['id']}/payload-schema" for t in tasks}
+        read = await client.read_resource(uri)
+        content = read.contents[0]
+        assert isinstance(content, TextResourceContents)
+        schema = json.loads(content.text)
+        assert schema["title"] == "Order"
+        assert set(schema["required"]) == {"order_id", "amount"}
+        assert schema["properties"]["amount"]["exclusiveMinimum"] == 0
+
+        # A payload that fails the model creates no run and says which field is wrong.
+        bad = _error(
+            await client.call_tool(
+                "trigger_task", {"task_id": "charge", "payload": {"order_id": "o1", "amount": -5}}
+            )
+        )
+        assert "amount" in bad
+        assert "greater than 0" in bad
+        assert _data(await client.call_tool("list_runs", {"task_id": "charge"})) == []
+        assert "unknown task 'charg'" in _error(
+            await client.call_tool("trigger_task", {"task_id": "charg", "payload": {}})
+        )
+
+        started = _data(
+            await client.call_tool(
+                "trigger_task", {"task_id": "charge", "payload": {"order_id": "o1", "amount": 12}}
+            )
+        )
+        assert started["created"] is True
+        sent = _data(
+            await client.call_tool(
+                "send_event",
+                {"name": "order.placed", "data": {"order_id": "o2", "amount": 3}, "id": "ev-1"},
+            )
+        )
+        assert sent["accepted"] is True
+        assert len(sent["run_ids"]) == 1
+        again = _data(
+            await client.call_tool(
+                "send_event",
+                {"name": "order.placed", "data": {"order_id": "o2", "amount": 3}, "id": "ev-1"},
+            )
+        )
+        assert again["accepted"] is False
+        assert again["run_ids"] == sent["run_ids"]
+
+        held = _data(await client.call_tool("trigger_task", {"task_id": "hold"}))["run_id"]
+        with worker_process(url, tmp_path):
+            app = make_app(url)
+
+            def done() -> bool:
+                return all(
+                    app.get_run(i).status is RunStatus.COMPLETED
+                    for i in (started["run_id"], *sent["run_ids"])
+                )
+
+            wait_until(done, 60, "the charge runs to complete")
+            wait_until(lambda: app.get_run(held).status is RunStatus.WAITING, 60, "hold to wait")
+            app.close()
+
+        run = _data(await client.call_tool("get_run", {"run_id": started["run_id"]}))
+        assert run["status"] == "COMPLETED"
+        assert run["result"] == {"order": "o1", "charged": 12}
+        assert [s["name"] for s in run["steps"]] == ["charge"]
+        assert [line["message"] for line in run["logs"]] == ["charged order o1"]
+
+        listed = _data(await client.call_tool("list_runs", {"status": ["completed"]}))
+        assert {r["id"] for r in listed} == {started["run_id"], *sent["run_ids"]}
+        assert "steps" not in listed[0]
+        assert len(_data(await client.call_tool("list_runs", {"limit": 1}))) == 1
+        assert "unknown run status" in _error(
+            await client.call_tool("list_runs", {"status": ["done"]})
+        )
+
+        cancelled = _data(await client.call_tool("cancel_run", {"run_id": held}))
+        assert cancelled == {"run_id": held, "status": "CANCELLED"}
+        replay = _data(await client.call_tool("replay_run", {"run_id": started["run_id"]}))
+        assert replay["replay_of"] == started["run_id"]
+        fresh = _data(await client.call_tool("get_run", {"run_id": replay["run_id"]}))
+        assert fresh["payload"] == {"order_id": "o1", "amount": 12}
+        assert fresh["replay_of"] == started["run_id"]
+        assert "no run with id" in _error(await client.call_tool("get_run", {"run_id": "run_x"}))
