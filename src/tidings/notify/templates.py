@@ -177,13 +177,22 @@ class _TextExtractor(HTMLParser):
         self._skipping = 0
         self._links: list[tuple[str | None, int]] = []
 
+    def _break(self, lines: int) -> None:
+        """End the current line (1) or paragraph (2), unless the text already does."""
+        tail = "".join(self.parts[-4:])
+        have = tail[len(tail.rstrip(" \t\n")) :].count("\n")
+        if self.parts and have < lines:
+            self.parts.append("\n" * (lines - have))
+
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self._skipping += 1
-        elif tag in _PARAGRAPH_TAGS:
-            self.parts.append("\n\n")
-        elif tag in _LINE_TAGS:
-            self.parts.append("\n- " if tag == "li" else "\n")
+        elif tag == "br":
+            self.parts.append("\n")
+        elif tag in _PARAGRAPH_TAGS or tag in _LINE_TAGS:
+            self._break(2 if tag in _PARAGRAPH_TAGS else 1)
+            if tag == "li":
+                self.parts.append("- ")
         elif tag in ("td", "th"):
             self.parts.append(" ")
         elif tag == "a":
@@ -194,10 +203,8 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skipping = max(0, self._skipping - 1)
-        elif tag in _PARAGRAPH_TAGS:
-            self.parts.append("\n\n")
-        elif tag in _LINE_TAGS and tag not in ("br", "li"):
-            self.parts.append("\n")
+        elif tag in _PARAGRAPH_TAGS or (tag in _LINE_TAGS and tag != "br"):
+            self._break(2 if tag in _PARAGRAPH_TAGS else 1)
         elif tag == "a" and self._links:
             href, start = self._links.pop()
             label = "".join(self.parts[start:]).strip()
@@ -287,7 +294,7 @@ def _number_filter(value: Any, decimals: int = 0, thousands: str = ",", point: s
     except InvalidOperation as exc:
         raise ValueError(f"number expects a number, got {value!r}") from exc
     if not amount.is_finite() or not 0 <= decimals <= 12:
-        raise ValueError(f"cannot format {value!r} with {decimals!r} decimals")
+        raise ValueError(f"number cannot format {value!r} with {decimals!r} decimals")
     rounded = amount.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
     text = f"{rounded:,.{decimals}f}"
     return text.replace(",", "\0").replace(".", point).replace("\0", thousands)
