@@ -323,6 +323,11 @@ def test_missing_required_files(tmp_path: Path) -> None:
         templates.render("no-such-type", "sms", "en", {})
 
 
+def test_a_missing_templates_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(TemplateError, match=r"the templates folder .*nowhere does not exist"):
+        Templates(tmp_path / "nowhere").render("t", "sms", "en", {})
+
+
 def test_a_required_file_that_renders_empty_is_an_error(tmp_path: Path) -> None:
     root = tmp_path / "t"
     put(root, "t/en/sms.txt", "{% if show %}Hi{% endif %}\n")
@@ -400,6 +405,30 @@ def test_templates_cannot_modify_the_data(tmp_path: Path) -> None:
         Templates(root).render("t", "sms", "en", {"items": items, "opts": opts})
     assert items == [1, 2, 3]
     assert opts == {"a": 1}
+
+
+@pytest.mark.parametrize(
+    ("source", "match"),
+    [
+        ("{{ 'x' * 1000000000 }}", "repetition longer than 100000"),
+        ("{{ 100000000 * [0] }}", "repetition longer than 100000"),
+        ("{{ 10 ** 100000000 }}", "exponent 100000000 is larger than 1000"),
+        ("{{ 2 ** big }}", "exponent 100000000 is larger than 1000"),
+        ("{{ 'ab' * big }}", "repetition longer than 100000"),
+        ("{{ range(10 ** 9) | list }}", "Range too big"),
+    ],
+)
+def test_sandbox_limits_runaway_sizes(tmp_path: Path, source: str, match: str) -> None:
+    root = tmp_path / "t"
+    put(root, "t/en/sms.txt", source)
+    with pytest.raises(TemplateError, match=match):
+        Templates(root).render("t", "sms", "en", {"big": 10**8})
+
+
+def test_ordinary_arithmetic_and_repetition_still_work(tmp_path: Path) -> None:
+    root = tmp_path / "t"
+    put(root, "t/en/sms.txt", "{{ '-' * 5 }}{{ 2 ** 10 }}{{ 3 * 4 }}{{ [1] * 3 }}{{ n * 2 }}")
+    assert Templates(root).render("t", "sms", "en", {"n": 1.5}).text == "-----102412[1, 1, 1]3.0"
 
 
 # -- filters --------------------------------------------------------------------------

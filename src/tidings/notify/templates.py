@@ -73,6 +73,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing as _missing
 
@@ -337,8 +339,30 @@ class _StrictUndefined(jinja2.StrictUndefined):
             self._undefined_exception = functools.partial(_UndefinedVariable, name=name)  # type: ignore[assignment]
 
 
+MAX_REPEAT = 100_000
+"""Longest string or list a template may build with ``*``."""
+MAX_EXPONENT = 1_000
+"""Largest integer exponent a template may use with ``**``."""
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus limits on ``*`` and ``**`` (``'x' * 10**9`` would hang)."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > MAX_EXPONENT:
+            raise SecurityError(f"exponent {right} is larger than {MAX_EXPONENT}")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_REPEAT:
+                    raise SecurityError(f"repetition longer than {MAX_REPEAT} items")
+        return super().call_binop(context, operator, left, right)
+
+
 def _environment(root: Path) -> jinja2.Environment:
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=jinja2.FileSystemLoader(str(root), encoding="utf-8"),
         undefined=_StrictUndefined,
         autoescape=jinja2.select_autoescape(
@@ -450,7 +474,7 @@ class Templates:
         for files, required in _GROUPS[channel]:
             found = self._find_group(env, folder, type_id, files, candidates)
             if not found and required:
-                raise self._missing_error(type_id, files, candidates)
+                raise self._missing_error(folder, type_id, files, candidates)
             for name, (template, source) in found.items():
                 out[name] = _render_one(template, folder, dict(data), name in _SINGLE_LINE)
                 sources[name] = source
@@ -501,12 +525,13 @@ class Templates:
         return {}
 
     def _missing_error(
-        self, type_id: str, files: tuple[str, ...], candidates: list[str]
+        self, folder: Path, type_id: str, files: tuple[str, ...], candidates: list[str]
     ) -> TemplateError:
         path = f"{type_id}/{self.default_locale}/{files[0]}"
         alternatives = "".join(f" or {name}" for name in files[1:])
+        hint = "" if folder.is_dir() else f"; the templates folder {folder} does not exist"
         return TemplateError(
-            f"missing template {path}{alternatives} (looked in {', '.join(candidates)})",
+            f"missing template {path}{alternatives} (looked in {', '.join(candidates)}){hint}",
             template=path,
         )
 
@@ -573,7 +598,7 @@ def _runtime_error(exc: Exception, folder: Path, template: jinja2.Template) -> T
         return TemplateError(f"template {where}: {detail}{at}", template=where, variable=exc.name)
     if isinstance(exc, jinja2.UndefinedError):
         detail = exc.message or "undefined value"
-    elif isinstance(exc, jinja2.exceptions.SecurityError):
+    elif isinstance(exc, SecurityError):
         detail = f"not allowed in a template: {exc}"
     else:
         detail = f"{type(exc).__name__}: {exc}"
