@@ -634,6 +634,8 @@ def test_concurrent_renders_from_threads(tmp_path: Path) -> None:
         ("<table><tr><td>Test</td><td>Value</td></tr><tr><td>HbA1c</td><td>6.1</td></tr></table>",
          "Test Value\nHbA1c 6.1"),
         ("<div>  lots   of\n\n  space </div>", "lots of space"),
+        ("<table>\n <tr>\n  <td>a</td>\n  <td>b</td>\n </tr>\n <tr>\n  <td>c</td>\n </tr>\n</table>"
+         "\n<p>\n x\n</p>\n<div> </div>\n<div>y</div>", "a b\nc\n\nx\n\ny"),
     ],
 )  # fmt: skip
 def test_html_to_text(html: str, text: str) -> None:

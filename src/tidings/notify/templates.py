@@ -166,7 +166,7 @@ _PARAGRAPH_TAGS = frozenset(
     {"p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr"}
 )
 _LINE_TAGS = frozenset(
-    {"br", "div", "tr", "li", "section", "article", "header", "footer", "dt", "dd", "address"}
+    {"div", "tr", "li", "section", "article", "header", "footer", "dt", "dd", "address"}
 )
 
 
@@ -181,8 +181,12 @@ class _TextExtractor(HTMLParser):
 
     def _break(self, lines: int) -> None:
         """End the current line (1) or paragraph (2), unless the text already does."""
-        tail = "".join(self.parts[-4:])
-        have = tail[len(tail.rstrip(" \t\n")) :].count("\n")
+        have = 0
+        for part in reversed(self.parts):  # newlines since the last visible character
+            visible = part.rstrip(" \t\n")
+            have += part[len(visible) :].count("\n")
+            if visible:
+                break
         if self.parts and have < lines:
             self.parts.append("\n" * (lines - have))
 
@@ -205,7 +209,7 @@ class _TextExtractor(HTMLParser):
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP_TAGS:
             self._skipping = max(0, self._skipping - 1)
-        elif tag in _PARAGRAPH_TAGS or (tag in _LINE_TAGS and tag != "br"):
+        elif tag in _PARAGRAPH_TAGS or tag in _LINE_TAGS:
             self._break(2 if tag in _PARAGRAPH_TAGS else 1)
         elif tag == "a" and self._links:
             href, start = self._links.pop()
