@@ -55,6 +55,7 @@ template, not in the filter):
   ``{{ 1500000 | number(thousands=".") }} ₫`` gives ``1.500.000 ₫``.
 
 SMS bodies are measured with :func:`tidings.notify.sms.sms_info` (encoding and segments).
+:meth:`Templates.missing` and :meth:`Templates.check` find problems before any send.
 """
 
 from __future__ import annotations
