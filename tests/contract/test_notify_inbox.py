@@ -33,7 +33,8 @@ async def test_pages_newest_first_and_recipients_see_only_their_own(
     async with TestEngine(app, start=START) as t:
         await _fill(app, t, "u1", 7)
         await _fill(app, t, "u2", 2)
-    seen, cursor, pages = [], None, 0
+    seen: list[str | None] = []
+    cursor, pages = None, 0
     while True:
         page = app.inbox.page("u1", cursor=cursor, limit=3)
         seen.extend(item.body for item in page.items)
