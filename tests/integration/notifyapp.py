@@ -14,6 +14,7 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, ClassVar
@@ -44,7 +45,7 @@ class FileGateway(Provider):
         line(out, f"start {message.idempotency_key}")
         hold = os.environ.get("NOTIFY_GATEWAY_HOLD")
         waited = 0.0
-        while hold and os.path.exists(hold) and waited < HOLD_TIMEOUT:
+        while hold and waited < HOLD_TIMEOUT and await asyncio.to_thread(os.path.exists, hold):
             await asyncio.sleep(0.02)
             waited += 0.02
         line(out, f"accepted {message.idempotency_key}")
@@ -55,12 +56,13 @@ app = Tidings(environment="integration", templates=TEMPLATES, channels={"email":
 app.notification_type("alert", channels=("in_app", "email"))
 
 
-async def _block(out: str, run_id: str, release: str) -> int:
+def _block(out: str, run_id: str, release: str) -> int:
+    """A sync step (it runs in a worker thread)."""
     line(out, f"{run_id} blocked")
     for _ in range(int(HOLD_TIMEOUT / 0.02)):
         if os.path.exists(release):
             break
-        await asyncio.sleep(0.02)
+        time.sleep(0.02)
     return os.getpid()
 
 
