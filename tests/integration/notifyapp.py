@@ -79,8 +79,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", required=True)
     parser.add_argument("--lease-seconds", type=float, default=2.0)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")  # fmt: skip
+    fmt = "%(asctime)s %(process)d %(name)s %(levelname)s %(message)s"
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=fmt)
     app.database_url = args.db
     app.lease = timedelta(seconds=args.lease_seconds)
     worker = app.worker(concurrency=4, poll_interval=0.05)
