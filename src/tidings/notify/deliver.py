@@ -73,8 +73,10 @@ async def _attempt(provider: Provider, message: Message, at: str) -> dict[str, A
                 "suppress": exc.suppress_address, "deactivate": exc.deactivate_token}  # fmt: skip
     except Exception as exc:  # a provider bug or a network error: worth another try
         return {**base, "outcome": "retry", "error": f"{type(exc).__name__}: {exc}"}
+    # details are the provider's own: anything not JSON is kept as its text
+    details = json.loads(json.dumps(dict(result.details), default=str))
     return {**base, "outcome": result.status, "message_id": result.provider_message_id,
-            "details": dict(result.details)}  # fmt: skip
+            "details": details}  # fmt: skip
 
 
 class _Send:
