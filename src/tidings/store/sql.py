@@ -24,3 +24,22 @@ def load_migrations(package: str) -> list[tuple[str, str]]:
     folder = resources.files(package).joinpath("migrations")
     files = sorted(f.name for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(name[:-4], folder.joinpath(name).read_text(encoding="utf-8")) for name in files]
+
+
+def load_all_queries(package: str) -> dict[str, str]:
+    """Every named query of a backend: ``queries.sql`` and each feature's ``<feature>.sql``.
+
+    ``schema.sql`` and the migrations are not queries. A name defined in two files is an
+    error, as it is within one file.
+    """
+    folder = resources.files(package)
+    names = sorted(
+        f.name for f in folder.iterdir() if f.name.endswith(".sql") and f.name != "schema.sql"
+    )
+    queries: dict[str, str] = {}
+    for name in names:
+        for key, sql in load_queries(package, name).items():
+            if key in queries:
+                raise RuntimeError(f"query {key!r} defined in two files of {package}")
+            queries[key] = sql
+    return queries

@@ -17,9 +17,6 @@ from tidings.store.base import StuckRun, StuckRuns
 if TYPE_CHECKING:
     from tidings.store.sqlstore import Row, Tx
 
-OPS_QUERIES = "ops.sql"
-"""The file each dialect keeps these queries in."""
-
 
 class SqlOps(abc.ABC):
     """Mixed into SqlStore, which supplies transactions and conversions."""

@@ -31,6 +31,7 @@ from tidings.store.base import (
     WriteOp,
 )
 from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlops import SqlOps
 from tidings.store.sqlschedules import SqlSchedules
 
@@ -48,7 +49,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlOps, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlOps, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod

@@ -28,8 +28,7 @@ from psycopg_pool import ConnectionPool
 
 from tidings.errors import StoreError
 from tidings.store.base import NewRun
-from tidings.store.sql import load_migrations, load_queries
-from tidings.store.sqlops import OPS_QUERIES
+from tidings.store.sql import load_all_queries, load_migrations
 from tidings.store.sqlstore import Row, SqlStore, Tx
 
 log = logging.getLogger("tidings.store.postgres")
@@ -113,7 +112,7 @@ class PostgresStore(SqlStore):
         self.url = url
         self.conninfo, self.schema = parse_url(url)
         self.channel = f"{self.schema}_wake"
-        self.queries = load_queries(_PACKAGE) | load_queries(_PACKAGE, OPS_QUERIES)
+        self.queries = load_all_queries(_PACKAGE)
         self._migrations = load_migrations(_PACKAGE)
         self._kwargs: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT,

@@ -18,8 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.errors import StoreError
-from tidings.store.sql import load_migrations, load_queries
-from tidings.store.sqlops import OPS_QUERIES
+from tidings.store.sql import load_all_queries, load_migrations
 from tidings.store.sqlstore import Row, SqlStore
 
 _PACKAGE = "tidings.store.sqlite"
@@ -84,7 +83,7 @@ class SqliteStore(SqlStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = path_from_url(url)
-        self.queries = load_queries(_PACKAGE) | load_queries(_PACKAGE, OPS_QUERIES)
+        self.queries = load_all_queries(_PACKAGE)
         self._migrations = load_migrations(_PACKAGE)
         self._lock = threading.RLock()
         self._conn = self._connect()
