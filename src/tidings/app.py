@@ -32,8 +32,8 @@ from tidings.tasks import TaskDef, TaskFn, make_task
 
 if TYPE_CHECKING:
     from tidings.engine.runtime import Runtime
-    from tidings.server.settings import ServerSettings
     from tidings.engine.worker import Worker
+    from tidings.server.settings import ServerSettings
 
 F = TypeVar("F", bound=TaskFn)
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")

@@ -32,7 +32,9 @@ def deliver_due_events(app: Tidings, store: Store, now: datetime) -> tuple[int, 
     woke = 0
     for event, _deliver_at in due:
         try:
-            built, runs, cancels = app._build_event(event.name, loads(event.data), event.id, event.ts)
+            built, runs, cancels = app._build_event(
+                event.name, loads(event.data), event.id, event.ts
+            )
         except ValidationError as exc:  # a subscriber's payload model changed meanwhile
             log.error("event %s (%s) dropped at delivery: %s", event.id, event.name, exc)
             store.drop_scheduled_event(event.id)
