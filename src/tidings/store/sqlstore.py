@@ -31,6 +31,7 @@ from tidings.store.base import (
     WriteOp,
 )
 from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlschedules import SqlSchedules
 from tidings.store.sqlserver import SqlServer
 
@@ -48,7 +49,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlServer, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlServer, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
