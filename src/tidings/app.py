@@ -26,6 +26,7 @@ from tidings.flow import KeySpec, run_keys, with_flow
 from tidings.handle import RunHandle
 from tidings.ids import new_id
 from tidings.notify.client import INTERNAL_TASKS, NotifyClient
+from tidings.notify.sandbox import check_allow_list
 from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
@@ -37,6 +38,7 @@ from tidings.tasks import TaskDef, TaskFn, make_task
 if TYPE_CHECKING:
     from tidings.engine.runtime import Runtime
     from tidings.engine.worker import Worker
+    from tidings.server.settings import ServerSettings
 
 F = TypeVar("F", bound=TaskFn)
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -86,12 +88,16 @@ class Tidings(NotifyClient):
         default_locale: str = "en",
         channels: Mapping[str, Sequence[Provider]] | None = None,
         secret_key: str | bytes | None = None,
+        sandbox: bool | None = None,
+        sandbox_allow: Sequence[str] = (),
     ) -> None:
         """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
         ``channels`` maps ``email``/``push``/``sms`` to an ordered failover list of
         providers (default: the outbox); ``secret_key`` signs inbox tokens (default
-        ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored)."""
+        ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored).
+        ``sandbox`` (None: on in every environment but production) sends email, push and
+        SMS to the outbox unless the recipient id or address is in ``sandbox_allow``."""
         env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
         self.environment = env
         self.database_url = (
@@ -120,6 +126,8 @@ class Tidings(NotifyClient):
         self._workers: set[Worker] = set()
         self._runtimes: set[Runtime] = set()
         self._init_notify(templates, default_locale, channels, secret_key)
+        self.sandbox = sandbox
+        self.sandbox_allow = check_allow_list(sandbox_allow)
 
     def configure(
         self,
@@ -483,15 +491,29 @@ class Tidings(NotifyClient):
 
     # -- events ------------------------------------------------------------------------
     def send_event(
-        self, name: str, data: Any = None, *, id: str | None = None, ts: datetime | None = None
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+        deliver_at: datetime | None = None,
     ) -> EventReceipt:
         """Send an event: start a run of every task with ``on_event=name``, cancel runs
         whose ``cancel_on`` matches, and resume every run waiting for it.
 
         An ``id`` already sent is accepted once: the repeat does nothing and returns the
-        first receipt. Data must be JSON, at most ``max_event_bytes``.
+        first receipt. Data must be JSON, at most ``max_event_bytes``. With a future
+        ``deliver_at`` (aware datetime) the event is kept and delivered then by a
+        worker's scheduler; its receipt lists no runs yet.
         """
         event, runs, cancels = self._build_event(name, data, id, ts)
+        if deliver_at is not None:
+            if not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None:
+                raise ValidationError("deliver_at must be a timezone-aware datetime")
+            now = self.clock.now()
+            if deliver_at > now:
+                return self._send_later(event, deliver_at, now)
         sent = self.store.send_event(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
         for run_id in sent.cancelled:
             for rt in list(self._runtimes):
@@ -501,9 +523,27 @@ class Tidings(NotifyClient):
         return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
 
     async def send_event_async(
-        self, name: str, data: Any = None, *, id: str | None = None, ts: datetime | None = None
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+        deliver_at: datetime | None = None,
     ) -> EventReceipt:
-        return await asyncio.to_thread(self.send_event, name, data, id=id, ts=ts)
+        return await asyncio.to_thread(
+            self.send_event, name, data, id=id, ts=ts, deliver_at=deliver_at
+        )
+
+    def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
+        if self.store.schedule_event(event, deliver_at, now):
+            return EventReceipt(event.id, (), True)
+        delivered = self.store.get_event(event.id)
+        if delivered is None:  # still waiting for its delivery time
+            return EventReceipt(event.id, (), False)
+        # a seen id changes nothing and answers with the first receipt
+        first = self.store.send_event(delivered[0], (), (), now, self.idempotency_ttl)
+        return EventReceipt(event.id, first.run_ids, False)
 
     def _build_event(
         self, name: str, data: Any, event_id: str | None, ts: datetime | None
@@ -532,6 +572,22 @@ class Tidings(NotifyClient):
             max_bytes=self.max_event_bytes,
             new_run=run_for,
         )
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether external sends go to the outbox (see ``sandbox``)."""
+        return self.sandbox if self.sandbox is not None else self.environment != "production"
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def asgi(self, settings: ServerSettings | None = None) -> Any:
+        """The ASGI application (the HTTP API) for any ASGI server, e.g. uvicorn.
+
+        ``settings`` default to ``ServerSettings.from_env()`` ($TIDINGS_MAX_BODY_BYTES,
+        $TIDINGS_RATE_LIMIT, ...).
+        """
+        from tidings.server import create_app
+
+        return create_app(self, settings)
 
     # -- worker ------------------------------------------------------------------------
     def worker(

@@ -23,6 +23,7 @@ from pathlib import Path
 import pydantic
 
 from tidings.app import Tidings
+from tidings.environments import environment_settings
 from tidings.errors import ConfigError
 
 CONFIG_FILE = "tidings.toml"
@@ -43,6 +44,16 @@ class FileSettings(pydantic.BaseModel):
     """Overrides the app's database URL."""
     environment: str | None = None
     """Overrides the app's environment (``dev``, ``staging``, ``production``...)."""
+    preview_database_url: str | None = None
+    """Database of ``preview-*`` environments; ``{name}`` is the preview's name."""
+    # Defaults for every environment; see tidings.environments.EnvironmentSettings.
+    secret_key: str | None = None
+    sandbox: bool | None = None
+    sandbox_allow: tuple[str, ...] = ()
+    max_body_bytes: int | None = None
+    rate_limit: float | None = None
+    rate_burst: int | None = None
+    cors_origins: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,9 +199,21 @@ def load_app(
         app, database_url=database_url, environment=environment, directory=directory
     )
     found = import_app(settings.app)
-    return apply_overrides(
-        found, database_url=settings.database_url, environment=settings.environment
-    )
+    env = settings.environment or found.environment
+    per_env = environment_settings(env, directory)
+    url = settings.database_url
+    if not (database_url or os.environ.get("TIDINGS_DATABASE_URL")):
+        # The environment's own table (or the preview template) comes before [tidings].
+        url = per_env.database_url or url
+    loaded = apply_overrides(found, database_url=url, environment=settings.environment)
+    # Settings the app's code left unset come from the environment's configuration.
+    if loaded.sandbox is None and per_env.sandbox is not None:
+        loaded.sandbox = per_env.sandbox
+    if not loaded.sandbox_allow and per_env.sandbox_allow:
+        loaded.sandbox_allow = per_env.sandbox_allow
+    if loaded._secret_key is None and per_env.secret_key:
+        loaded._secret_key = per_env.secret_key.encode()
+    return loaded
 
 
 __all__ = [

@@ -11,8 +11,12 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
+
+if TYPE_CHECKING:
+    from tidings.notify.records import InboxItem
 from tidings.store.notifybase import NotifyStore
 
 
@@ -93,6 +97,21 @@ class EventSent:
     """False when the id had been seen: nothing was done again."""
     cancelled: tuple[str, ...] = ()
     resumed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key itself, only its hash (kept by the store)."""
+
+    id: str
+    environment: str
+    name: str
+    scope: str
+    """``admin`` (everything) or ``publish`` (send events, trigger tasks)."""
+    hint: str
+    """The first characters of the key, to recognise it in a list."""
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -392,3 +411,82 @@ class Store(NotifyStore):
     def stuck_runs(self, lease_before: datetime, due_before: datetime, limit: int) -> StuckRuns:
         """RUNNING runs whose lease expired before ``lease_before`` and QUEUED or WAITING
         runs due before ``due_before``, oldest first, at most ``limit`` of each."""
+
+    # -- HTTP API: API keys, delayed events, run pages, queue metrics ------------------
+    @abc.abstractmethod
+    def create_api_key(self, key: ApiKeyRecord, key_hash: str) -> None:
+        """Store a new key by its hash."""
+
+    @abc.abstractmethod
+    def list_api_keys(self, environment: str) -> list[ApiKeyRecord]:
+        """The keys of one environment, revoked ones included, oldest first."""
+
+    @abc.abstractmethod
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, of whatever environment (the caller checks it)."""
+
+    @abc.abstractmethod
+    def revoke_api_key(self, environment: str, ref: str, now: datetime) -> bool:
+        """Revoke the live key of ``environment`` whose id or hint is ``ref``."""
+
+    @abc.abstractmethod
+    def schedule_event(self, event: NewEvent, deliver_at: datetime, now: datetime) -> bool:
+        """Keep ``event`` for delivery at ``deliver_at``; False if its id was seen."""
+
+    @abc.abstractmethod
+    def get_scheduled_event(self, event_id: str) -> tuple[NewEvent, datetime] | None:
+        """An event waiting for delivery and its delivery time."""
+
+    @abc.abstractmethod
+    def due_scheduled_events(self, now: datetime, limit: int) -> list[tuple[NewEvent, datetime]]:
+        """Events whose delivery time has come, soonest first."""
+
+    @abc.abstractmethod
+    def next_scheduled_event(self) -> datetime | None:
+        """The earliest delivery time of any event waiting for delivery."""
+
+    @abc.abstractmethod
+    def deliver_scheduled_event(
+        self,
+        event: NewEvent,
+        runs: Sequence[NewRun],
+        cancels: Sequence[CancelKey],
+        now: datetime,
+        idempotency_ttl: timedelta,
+    ) -> EventSent | None:
+        """Take the scheduled event and send it as :meth:`send_event` does, in one
+        transaction; None if another scheduler took it first (nothing is done)."""
+
+    @abc.abstractmethod
+    def drop_scheduled_event(self, event_id: str) -> bool:
+        """Forget an event waiting for delivery (it can no longer be delivered)."""
+
+    @abc.abstractmethod
+    def list_runs_page(
+        self,
+        task_id: str | None,
+        status: Sequence[RunStatus] | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Run]:
+        """Runs newest first, strictly after the cursor ``(created_at, id)`` if given."""
+
+    @abc.abstractmethod
+    def queue_stats(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many queued runs are due at ``now``, and the due time of the oldest."""
+
+    @abc.abstractmethod
+    def mark_delivery_sandboxed(self, delivery_id: str) -> None:
+        """Record that the sandbox sent this delivery to the outbox."""
+
+    @abc.abstractmethod
+    def inbox_marker(self) -> int:
+        """A number that changes whenever any inbox changes (a cheap change check)."""
+
+    @abc.abstractmethod
+    def inbox_last_seq(self, recipient_id: str) -> int:
+        """The latest change-feed sequence number of the recipient's inbox (0: none)."""
+
+    @abc.abstractmethod
+    def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
+        """The recipient's items among ``ids`` (others' ids are ignored)."""

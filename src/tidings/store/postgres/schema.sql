@@ -267,6 +267,8 @@ CREATE TABLE deliveries (
     created_at          TIMESTAMPTZ NOT NULL,
     updated_at          TIMESTAMPTZ NOT NULL,
     sent_at             TIMESTAMPTZ,
+    -- sent to the outbox by the sandbox (migration 0006)
+    sandboxed           BOOLEAN NOT NULL DEFAULT FALSE,
     UNIQUE (notification_id, channel)
 );
 CREATE INDEX deliveries_recipient ON deliveries (recipient_id, created_at);
@@ -353,6 +355,43 @@ CREATE TABLE settings (
     value      TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL
 );
+
+-- HTTP API (migration 0006): API keys per environment, and events delivered later.
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    scope       TEXT NOT NULL CHECK (scope IN ('admin', 'publish')),
+    key_hash    TEXT NOT NULL UNIQUE,
+    -- the first characters of the key, enough to recognise it in a list
+    hint        TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    revoked_at  TIMESTAMPTZ
+);
+CREATE INDEX api_keys_environment ON api_keys (environment, created_at);
+
+-- An event whose delivery is due later; the scheduler delivers it once, deleting the
+-- row in the transaction that records the event.
+CREATE TABLE scheduled_events (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    ts         TIMESTAMPTZ NOT NULL,
+    deliver_at TIMESTAMPTZ NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
+
+-- Inbox streams LISTEN on "<schema>_inb": every change of a recipient's inbox (the
+-- change feed is the one place they are all written) notifies its recipient id at commit.
+CREATE FUNCTION tidings_inbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_inb', NEW.recipient_id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER inbox_changes_notify AFTER INSERT ON inbox_changes
+    FOR EACH ROW EXECUTE FUNCTION tidings_inbox_changed();
 
 -- trace context (migration 0008): the W3C traceparent of what created the run
 ALTER TABLE runs ADD COLUMN traceparent TEXT;

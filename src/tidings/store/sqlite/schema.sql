@@ -249,6 +249,8 @@ CREATE TABLE deliveries (
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL,
     sent_at             INTEGER,
+    -- sent to the outbox by the sandbox (migration 0006)
+    sandboxed           INTEGER NOT NULL DEFAULT 0,
     UNIQUE (notification_id, channel)
 );
 CREATE INDEX deliveries_recipient ON deliveries (recipient_id, created_at);
@@ -335,6 +337,32 @@ CREATE TABLE settings (
     value      TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+-- HTTP API (migration 0006): API keys per environment, and events delivered later.
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    scope       TEXT NOT NULL CHECK (scope IN ('admin', 'publish')),
+    key_hash    TEXT NOT NULL UNIQUE,
+    -- the first characters of the key, enough to recognise it in a list
+    hint        TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    revoked_at  INTEGER
+);
+CREATE INDEX api_keys_environment ON api_keys (environment, created_at);
+
+-- An event whose delivery is due later; the scheduler delivers it once, deleting the
+-- row in the transaction that records the event.
+CREATE TABLE scheduled_events (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    ts         INTEGER NOT NULL,
+    deliver_at INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
 
 -- trace context (migration 0008): the W3C traceparent of what created the run
 ALTER TABLE runs ADD COLUMN traceparent TEXT;
