@@ -19,6 +19,7 @@ import tomllib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -43,6 +44,10 @@ class FileSettings(pydantic.BaseModel):
     """Overrides the app's database URL."""
     environment: str | None = None
     """Overrides the app's environment (``dev``, ``staging``, ``production``...)."""
+    channels: dict[str, list[str]] | None = None
+    """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
+    providers: dict[str, dict[str, Any]] | None = None
+    """Each provider's options, by name (see ``tidings.providers.config``)."""
 
 
 @dataclass(frozen=True)
