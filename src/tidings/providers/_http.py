@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import logging
@@ -59,6 +60,7 @@ class HttpProvider(Provider):
     base_url: str
     timeout: float
     _client: httpx.AsyncClient | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
 
     def _secrets(self) -> tuple[str | None, ...]:
         """The values that must never appear in an error message or log line."""
@@ -69,19 +71,21 @@ class HttpProvider(Provider):
 
     @property
     def client(self) -> httpx.AsyncClient:
-        client = self._client
-        if client is None or client.is_closed:
+        client, loop = self._client, asyncio.get_running_loop()
+        # A client's pooled connections belong to the loop that opened them: a provider
+        # used from a new event loop (a second asyncio.run) starts a new pool.
+        if client is None or client.is_closed or self._loop is not loop:
             client = httpx.AsyncClient(
                 base_url=self.base_url, timeout=self.timeout, **self._client_options()
             )
-            self._client = client
+            self._client, self._loop = client, loop
         return client
 
     async def aclose(self) -> None:
         client = self._client
-        if client is not None:
-            self._client = None
+        if client is not None and self._loop is asyncio.get_running_loop():
             await client.aclose()
+        self._client = self._loop = None
 
     @asynccontextmanager
     async def _throttle(self, permits: int = 1) -> AsyncIterator[None]:
@@ -96,7 +100,7 @@ class HttpProvider(Provider):
     async def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send one request; a timeout or a transport failure becomes a retryable error."""
         try:
-            return await self.client.request(method, path, **kwargs)
+            response = await self.client.request(method, path, **kwargs)
         except httpx.TimeoutException as exc:
             raise RetryableProviderError(
                 f"{self.name}: no answer from {self.base_url} within {self.timeout:g}s "
@@ -108,3 +112,5 @@ class HttpProvider(Provider):
             raise RetryableProviderError(
                 f"{self.name}: cannot reach {self.base_url}: {detail}", code="connect_error"
             ) from None
+        log.debug("%s: %s %s -> %s", self.name, method, path, response.status_code)
+        return response

@@ -144,8 +144,9 @@ class Expo(HttpProvider):
                 valid.append(i)
             else:
                 outcomes[i] = _bad_token(message.to)
-        for start in range(0, len(valid), MAX_BATCH):
-            chunk = valid[start : start + MAX_BATCH]
+        size = min(MAX_BATCH, self.rate_limit.limit) if self.rate_limit else MAX_BATCH
+        for start in range(0, len(valid), size):
+            chunk = valid[start : start + size]
             for i, outcome in zip(
                 chunk, await self._send_chunk([messages[i] for i in chunk]), strict=False
             ):

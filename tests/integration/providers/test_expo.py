@@ -220,3 +220,13 @@ async def test_receipts_in_chunks_of_1000_with_errors_mapped(expo_server: FakeEx
     assert big_error is not None
     assert big_error.code == "MessageTooBig"
     assert waiting not in receipts
+
+
+async def test_a_rate_limit_below_100_makes_smaller_batches(expo_server: FakeExpo) -> None:
+    expo = Expo(access_token=None, base_url=expo_server.url, rate_limit=40)
+    try:
+        outcomes = await expo.send_batch([push(n) for n in range(90)])
+    finally:
+        await expo.aclose()
+    assert [len(r.json()) for r in expo_server.requests] == [40, 40, 10]
+    assert all(isinstance(o, SendResult) for o in outcomes)
