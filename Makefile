@@ -81,3 +81,9 @@ clean:
 .PHONY: bench-events
 bench-events: install
 	$(BIN)/python bench/events.py $(BENCH_ARGS)
+
+# Sends/s through each provider against its loopback fake, limit lifted and enforced
+# (see bench/providers.py; about 1 minute). BENCH_ARGS=--quick to smoke.
+.PHONY: bench-providers
+bench-providers: install
+	$(BIN)/python bench/providers.py $(BENCH_ARGS)

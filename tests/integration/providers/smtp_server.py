@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ class Received:
     message: EmailMessage
     tls: bool
     login: str | None
+    at: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when DATA was accepted."""
 
 
 @dataclass
