@@ -18,6 +18,7 @@ from tidings.providers.base import (
 )
 from tidings.providers.config import providers_from_config
 from tidings.providers.expo import Expo, Receipt
+from tidings.providers.outbox import Outbox
 from tidings.providers.resend import Resend
 from tidings.providers.smtp import Smtp
 from tidings.providers.twilio import Twilio
@@ -28,6 +29,7 @@ __all__ = [
     "DeliveryUpdate",
     "Expo",
     "Message",
+    "Outbox",
     "PermanentProviderError",
     "Provider",
     "ProviderError",
