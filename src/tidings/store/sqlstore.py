@@ -32,6 +32,7 @@ from tidings.store.base import (
 )
 from tidings.store.sqlevents import SqlEvents, event_json
 from tidings.store.sqlnotify import SqlNotify
+from tidings.store.sqlreceipts import SqlReceipts
 from tidings.store.sqlschedules import SqlSchedules
 
 Row = Mapping[str, Any]
@@ -48,7 +49,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlNotify, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
