@@ -335,3 +335,11 @@ CREATE TABLE settings (
     value      TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
+CREATE TABLE webhook_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, event_id)
+);
+CREATE INDEX webhook_events_received ON webhook_events (received_at);
