@@ -87,3 +87,9 @@ bench-events: install
 .PHONY: bench-backup
 bench-backup: install
 	$(BIN)/python bench/backup.py $(BENCH_ARGS)
+
+# Sends/s through each provider against its loopback fake, limit lifted and enforced
+# (see bench/providers.py; about 1 minute). BENCH_ARGS=--quick to smoke.
+.PHONY: bench-providers
+bench-providers: install
+	$(BIN)/python bench/providers.py $(BENCH_ARGS)

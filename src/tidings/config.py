@@ -19,6 +19,7 @@ import tomllib
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pydantic
 
@@ -54,6 +55,10 @@ class FileSettings(pydantic.BaseModel):
     rate_limit: float | None = None
     rate_burst: int | None = None
     cors_origins: tuple[str, ...] | None = None
+    channels: dict[str, list[str]] | None = None
+    """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
+    providers: dict[str, dict[str, Any]] | None = None
+    """Each provider's options, by name (see ``tidings.providers.config``)."""
 
 
 @dataclass(frozen=True)

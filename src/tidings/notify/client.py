@@ -25,6 +25,7 @@ from tidings.notify.tokens import sign_token, verify_token
 from tidings.notify.types import NotificationType
 from tidings.options import Retry
 from tidings.providers.base import Provider
+from tidings.providers.receipts import RECEIPTS_TASK, receipt_tasks
 from tidings.tasks import TaskDef, make_task
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from tidings.engine.context import Context
 
 NOTIFY_TASK = "tidings.notify"
-INTERNAL_TASKS = frozenset({NOTIFY_TASK, DELIVER_TASK})
+INTERNAL_TASKS = frozenset({NOTIFY_TASK, DELIVER_TASK, RECEIPTS_TASK})
 """Built-in tasks: they run like any other (and show in runs) but are not listed as the
 app's tasks."""
 SECRET_SETTING = "signing_secret"
@@ -113,7 +114,7 @@ class NotifyClient:
                 "the signing secret (secret_key / $TIDINGS_SECRET_KEY) needs 16+ characters"
             )
         self._secret_key = raw.encode() if isinstance(raw, str) else raw
-        for task in internal_tasks(self._app):
+        for task in [*internal_tasks(self._app), *receipt_tasks(self._app, channels)]:
             self._app._tasks[task.id] = task
 
     def notification_type(

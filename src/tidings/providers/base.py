@@ -18,6 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar, Literal
 
 from tidings.errors import TidingsError
@@ -63,6 +64,23 @@ class SendResult:
     """Anything worth recording on the delivery (an Expo ticket, SMS segments...)."""
 
 
+@dataclass(frozen=True)
+class ProviderRateLimit:
+    """The most sends a provider's account accepts, for sharing one budget between workers.
+
+    Each provider also keeps to it within its own process; the router may additionally
+    count sends in the store under :attr:`key` so that every worker shares one budget.
+    """
+
+    limit: int
+    """Sends (messages, not requests) allowed per :attr:`period`."""
+    period: timedelta
+    """Length of the window."""
+    key: str
+    """Names the budget: equal for providers sharing one account (``"resend:3f2a..."``).
+    Derived from a hash of the credential, never the credential itself."""
+
+
 class ProviderError(TidingsError):
     """A provider did not accept a message; ``code`` is the provider's own error name."""
 
@@ -106,6 +124,8 @@ class Provider(ABC):
     """The channels this provider can send."""
     max_attempts: int = 5
     """Sends tried with this provider before the delivery fails over to the next one."""
+    rate_limit: ProviderRateLimit | None = None
+    """The account's send budget, or None when the provider has none worth enforcing."""
 
     @abstractmethod
     async def send(self, message: Message) -> SendResult:

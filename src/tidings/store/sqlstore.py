@@ -33,6 +33,7 @@ from tidings.store.base import (
 from tidings.store.sqlevents import SqlEvents, event_json
 from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlops import SqlOps
+from tidings.store.sqlreceipts import SqlReceipts
 from tidings.store.sqlschedules import SqlSchedules
 from tidings.store.sqlserver import SqlServer
 
@@ -50,7 +51,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlOps, SqlServer, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServer, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod

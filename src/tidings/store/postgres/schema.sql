@@ -395,3 +395,11 @@ CREATE TRIGGER inbox_changes_notify AFTER INSERT ON inbox_changes
 
 -- trace context (migration 0008): the W3C traceparent of what created the run
 ALTER TABLE runs ADD COLUMN traceparent TEXT;
+
+CREATE TABLE webhook_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (provider, event_id)
+);
+CREATE INDEX webhook_events_received ON webhook_events (received_at);

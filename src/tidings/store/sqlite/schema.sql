@@ -366,3 +366,11 @@ CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
 
 -- trace context (migration 0008): the W3C traceparent of what created the run
 ALTER TABLE runs ADD COLUMN traceparent TEXT;
+
+CREATE TABLE webhook_events (
+    provider    TEXT NOT NULL,
+    event_id    TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (provider, event_id)
+);
+CREATE INDEX webhook_events_received ON webhook_events (received_at);
