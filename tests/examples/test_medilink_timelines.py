@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from examples.medilink.app import MediLink, create
-from examples.medilink.domain import User
+from examples.medilink.domain import DomainError, User
 
-from tidings import RunStatus
+from tidings import RunStatus, ValidationError
 from tidings.testing import TestEngine
 
 from .helpers import delivered, inbox_types, outbox, statuses
@@ -458,3 +458,18 @@ async def test_push_goes_to_each_active_device_and_not_to_signed_out_ones(ml: Me
         latest = outbox(ml.app, user.id, "lab-results-ready", "push")[2:]
         assert [m.to for m in latest] == ["ExponentPushToken[phone]"]
         assert "Lipid panel" in (latest[0].body or "")
+
+
+async def test_a_rejected_phone_number_registers_nobody_and_sends_nothing(ml: MediLink) -> None:
+    async with TestEngine(ml.app, start=START) as t:
+        with pytest.raises(ValidationError, match="phone"):
+            ml.backend.register_user(
+                user_id="hospital-9", name="X", email="x@benhvien.example.vn", phone="12345"
+            )
+        with pytest.raises(DomainError, match="no user 'hospital-9'"):
+            ml.data.user("hospital-9")
+        user = hospital(ml)
+        with pytest.raises(DomainError, match="already exists"):
+            hospital(ml)
+        await t.advance(timedelta(0))
+        assert [r.payload["userId"] for r in await t.list_runs("onboarding-drip")] == [user.id]
