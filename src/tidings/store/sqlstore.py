@@ -59,6 +59,11 @@ class SqlStore(SqlEvents, SqlSchedules, Store):
         trips. By default an ordinary transaction."""
         return self._transaction(write=write)
 
+    def _claim_statements(self, *, write: bool) -> AbstractContextManager[Tx]:
+        """For the plain claim and ``next_due``, statements correct on their own: by
+        default as :meth:`_autocommit`; a dialect may plan them differently."""
+        return self._autocommit(write=write)
+
     def _pipelined(self) -> AbstractContextManager[Tx]:
         """A write transaction whose statements need not wait for one another: where the
         driver can, BEGIN, every statement whose rows are not read, and COMMIT travel in
@@ -223,7 +228,7 @@ class SqlStore(SqlEvents, SqlSchedules, Store):
         }
         # Without limited tasks the claim is one statement, correct on its own, and the
         # steps of the runs it resumes are theirs alone (only the lease holder writes them).
-        claiming = self._transaction(write=True) if flow else self._autocommit(write=True)
+        claiming = self._transaction(write=True) if flow else self._claim_statements(write=True)
         with claiming as tx:
             if flow:  # the app has limited tasks; without, the plain claim costs nothing more
                 rows = self._claim_flow(tx, {**params, "flow": _flow_json(flow)})
@@ -262,7 +267,7 @@ class SqlStore(SqlEvents, SqlSchedules, Store):
         return tx.run("claim_runs_flow", params)
 
     def next_due(self, queues: Sequence[str] | None) -> datetime | None:
-        with self._autocommit(write=False) as tx:
+        with self._claim_statements(write=False) as tx:
             rows = tx.run("next_due", {"queues": self._list(queues)})
         return self._dt(rows[0]["due"]) if rows else None
 

@@ -68,9 +68,13 @@ VALUES (%(run_id)s, %(at)s, %(level)s, %(message)s, %(attempt)s);
 SELECT * FROM steps WHERE run_id = ANY(%(run_ids)s::text[]) ORDER BY seq;
 
 -- name: next_due
-SELECT MIN(due_at) AS due FROM runs
-WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
-  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]));
+-- MIN(due_at) written as an ordered LIMIT 1, which walks runs_due and stops at the first
+-- row even where the statistics lag (claim connections forbid the sort; see store.py)
+SELECT due_at AS due FROM runs
+WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at IS NOT NULL
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+ORDER BY due_at
+LIMIT 1;
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its

@@ -29,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from tidings.errors import StoreError
 from tidings.store.base import NewRun
+from tidings.store.postgres.groupcommit import GroupCommit
 from tidings.store.sql import load_migrations, load_queries
 from tidings.store.sqlstore import Row, SqlStore, Tx
 
@@ -39,6 +40,8 @@ DEFAULT_SCHEMA = "tidings"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")  # leaves room for "_wake" in 63
 CONNECT_TIMEOUT = 10
 POOL_MIN, POOL_MAX = 1, 10
+CLAIM_POOL_MAX = 2
+_CLAIM_PLANNER = "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off"
 _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
 
@@ -141,7 +144,7 @@ def _lock_key(schema: str, purpose: str = "migrate") -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(GroupCommit, SqlStore):
     """Store on a PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(self, url: str) -> None:
@@ -152,6 +155,7 @@ class PostgresStore(SqlStore):
             **load_queries(_PACKAGE),
             **load_queries(_PACKAGE, "claim.sql"),
             **load_queries(_PACKAGE, "trigger.sql"),
+            **load_queries(_PACKAGE, "batch.sql"),
         }
         self._migrations = load_migrations(_PACKAGE)
         self._kwargs: dict[str, Any] = {
@@ -169,6 +173,24 @@ class PostgresStore(SqlStore):
             kwargs={**self._kwargs, "autocommit": True},
             open=True,
             name=f"tidings-{self.schema}",
+        )
+        # Claims and next_due run on connections of their own whose planner cannot take
+        # a bitmap scan, a sequential scan or a sort where an index gives the order:
+        # with statistics that lag a burst of triggers (a new table, a backlog grown
+        # since the last autoanalyze) PostgreSQL would otherwise read and sort every
+        # due row to take ten. Opened on first use: a process that never claims (an API
+        # server) holds none.
+        self._claim_pool: ConnectionPool = ConnectionPool(
+            self.conninfo,
+            min_size=0,
+            max_size=CLAIM_POOL_MAX,
+            kwargs={
+                **self._kwargs,
+                "autocommit": True,
+                "options": f"{self._kwargs['options']} {_CLAIM_PLANNER}",
+            },
+            open=True,
+            name=f"tidings-{self.schema}-claims",
         )
         self._listener: _Listener | None = None
         self._listener_lock = threading.Lock()
@@ -195,14 +217,19 @@ class PostgresStore(SqlStore):
     def _autocommit(self, *, write: bool) -> AbstractContextManager[Tx]:
         return self._transaction(write=write, mode="autocommit")
 
+    def _claim_statements(self, *, write: bool) -> AbstractContextManager[Tx]:
+        return self._transaction(write=write, mode="claim")
+
     @contextmanager
     def _transaction(self, *, write: bool, mode: str = "transaction") -> Iterator[Tx]:
         """Pooled connections are in autocommit mode: a transaction is an explicit
         BEGIN ... COMMIT, and a lone statement (``mode="autocommit"``) commits by itself,
-        in one round trip instead of three."""
+        in one round trip instead of three. ``mode="claim"``: autocommit on a claim
+        connection (see ``_claim_pool``)."""
+        pool = self._claim_pool if mode == "claim" else self._pool
         try:
-            with self._pool.connection() as conn:
-                if mode == "autocommit":
+            with pool.connection() as conn:
+                if mode in ("autocommit", "claim"):
                     yield _PgTx(conn, self.queries)
                 elif mode == "pipeline":
                     # BEGIN, the statements and COMMIT go out together; the pipeline's
@@ -219,7 +246,7 @@ class PostgresStore(SqlStore):
                 exc.__cause__, psycopg.OperationalError
             ):
                 with contextlib.suppress(Exception):
-                    self._pool.check()
+                    pool.check()
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
@@ -232,6 +259,7 @@ class PostgresStore(SqlStore):
         if listener is not None:
             listener.stop()
         self._pool.close()
+        self._claim_pool.close()
 
     def _listening(self) -> _Listener:
         listener = self._listener
