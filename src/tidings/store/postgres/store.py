@@ -41,7 +41,10 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")  # leaves room for "_wake"
 CONNECT_TIMEOUT = 10
 POOL_MIN, POOL_MAX = 1, 10
 CLAIM_POOL_MAX = 2
-_CLAIM_PLANNER = "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off"
+_CLAIM_SETTINGS = (
+    "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off"
+    " -c synchronous_commit=off"
+)
 _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
 
@@ -178,8 +181,13 @@ class PostgresStore(GroupCommit, SqlStore):
         # a bitmap scan, a sequential scan or a sort where an index gives the order:
         # with statistics that lag a burst of triggers (a new table, a backlog grown
         # since the last autoanalyze) PostgreSQL would otherwise read and sort every
-        # due row to take ten. Opened on first use: a process that never claims (an API
-        # server) holds none.
+        # due row to take ten. A claim's commit does not wait for the WAL flush
+        # (synchronous_commit=off): a claim lost in a server crash only hands its runs
+        # back, and every write its attempts make is fenced by the lost lease token and
+        # committed synchronously, which flushes the claim's WAL record before it. So
+        # nothing an attempt records can outlive its claim, and a worker pays one flush
+        # per cycle (its group commit), not two. Opened on first use: a process that
+        # never claims (an API server) holds none.
         self._claim_pool: ConnectionPool = ConnectionPool(
             self.conninfo,
             min_size=0,
@@ -187,7 +195,7 @@ class PostgresStore(GroupCommit, SqlStore):
             kwargs={
                 **self._kwargs,
                 "autocommit": True,
-                "options": f"{self._kwargs['options']} {_CLAIM_PLANNER}",
+                "options": f"{self._kwargs['options']} {_CLAIM_SETTINGS}",
             },
             open=True,
             name=f"tidings-{self.schema}-claims",
