@@ -464,6 +464,8 @@ class _Listener:
         conn = self._store._connect(autocommit=True)
         try:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._store.channel)))
+            if self._listening.is_set():
+                self._changed()  # listening again: what was notified meanwhile is lost
             self._listening.set()
             while not self._stopping.is_set():
                 for _ in conn.notifies(timeout=_LISTEN_POLL):
