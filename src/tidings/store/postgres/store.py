@@ -42,8 +42,7 @@ CONNECT_TIMEOUT = 10
 POOL_MIN, POOL_MAX = 1, 10
 CLAIM_POOL_MAX = 2
 _CLAIM_SETTINGS = (
-    "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off"
-    " -c synchronous_commit=off"
+    "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off -c synchronous_commit=off"
 )
 _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
