@@ -9,7 +9,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("tidings.worker")
 MAX_BACKOFF = 5.0
 CHANGE_POLL = 0.025
-"""How often an idle worker asks the store whether another process wrote (cheap)."""
+"""How often an idle worker asks the store whether another process wrote (cheap), on a
+store that cannot push wake-ups (SQLite: ``PRAGMA data_version``)."""
 
 
 class Worker:
@@ -67,10 +68,16 @@ class Worker:
         """Attempts this worker has run to an end (any outcome)."""
         self._stop_requested = False
         self._outage = 0  # consecutive failed claims
+        self._pushed = False  # the store wakes us itself (PostgreSQL LISTEN)
 
     # -- control -----------------------------------------------------------------------
     def wake(self) -> None:
         """Look for work now (thread-safe)."""
+        if self._wake.is_set():
+            # Already due to look: the loop clears the flag before it looks, so that look
+            # sees whatever was committed before this call. Saves the loop a wake-up per
+            # notification in a burst of triggers.
+            return
         loop = self.rt.loop
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._wake.set)
@@ -102,6 +109,7 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.rt.loop.add_signal_handler(sig, self.stop)
         self.app._workers.add(self)
+        unsubscribe = await self._subscribe()
         heartbeat = asyncio.create_task(self._heartbeat())
         scheduler = asyncio.create_task(Scheduler(self.app, self.rt, self.wake).run(self._stopping))
         log.info(
@@ -116,9 +124,21 @@ class Worker:
         finally:
             heartbeat.cancel()
             scheduler.cancel()
+            if unsubscribe is not None:
+                unsubscribe()
             self.app._workers.discard(self)
             self.rt.close()
             log.info("worker %s stopped", self.id)
+
+    async def _subscribe(self) -> Callable[[], None] | None:
+        """Have the store wake this worker when another process makes a run due."""
+        try:
+            unsubscribe = await self.rt.db(self.rt.store.subscribe_wakeups, self.wake)
+        except Exception as exc:  # the claim loop will meet the outage and back off
+            log.warning("cannot subscribe to wake-ups (%s); polling instead", exc)
+            return None
+        self._pushed = unsubscribe is not None
+        return unsubscribe
 
     async def _claim_loop(self) -> None:
         rt = self.rt
@@ -159,9 +179,12 @@ class Worker:
     def _look(
         self, now: datetime, want: int
     ) -> tuple[int | None, list[ClaimedRun], datetime | None]:
-        """On the database thread: change marker, then claim, then the next due time."""
+        """On the database thread: change marker, then claim, then the next due time.
+
+        A store that pushes wake-ups needs no marker: its notifications call wake().
+        """
         store = self.rt.store
-        marker = store.change_marker()
+        marker = None if self._pushed else store.change_marker()
         flow = flow_limits(self.rt.tasks)
         claimed = store.claim_runs(self.id, self.queues, now, now + self.rt.lease, want, flow)
         due = store.next_due(self.queues) if len(claimed) < want else None

@@ -8,7 +8,7 @@ from the engine clock, so the store never reads the wall clock itself.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -237,6 +237,16 @@ class Store(NotifyStore):
         """
 
     @abc.abstractmethod
+    def create_runs(
+        self, news: Sequence[NewRun], now: datetime, idempotency_ttl: timedelta
+    ) -> list[tuple[str, bool]]:
+        """``create_run`` for each of ``news`` in order, in one transaction (all or none).
+
+        A key repeated within ``news`` returns the first of them, as a key already live
+        would. Returns ``(run_id, created)`` per item.
+        """
+
+    @abc.abstractmethod
     def get_run(self, run_id: str, *, steps: bool = True) -> Run | None: ...
 
     @abc.abstractmethod
@@ -301,6 +311,15 @@ class Store(NotifyStore):
 
         Lets an idle worker notice work triggered by another process at once instead
         of at its next poll.
+        """
+        return None
+
+    def subscribe_wakeups(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        """Have ``callback`` called (on any thread, so it must be quick and thread-safe)
+        whenever another connection may have made a run due.
+
+        Returns a function that unsubscribes, or None if this store cannot push
+        wake-ups (an idle worker then polls :meth:`change_marker`).
         """
         return None
 

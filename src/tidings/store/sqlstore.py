@@ -57,6 +57,23 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
     @abc.abstractmethod
     def _transaction(self, *, write: bool) -> AbstractContextManager[Tx]: ...
 
+    def _autocommit(self, *, write: bool) -> AbstractContextManager[Tx]:
+        """For statements each correct on its own (a claim, a one-statement read): where
+        the database allows, each commits by itself, without BEGIN and COMMIT round
+        trips. By default an ordinary transaction."""
+        return self._transaction(write=write)
+
+    def _claim_statements(self, *, write: bool) -> AbstractContextManager[Tx]:
+        """For the plain claim and ``next_due``, statements correct on their own: by
+        default as :meth:`_autocommit`; a dialect may plan them differently."""
+        return self._autocommit(write=write)
+
+    def _pipelined(self) -> AbstractContextManager[Tx]:
+        """A write transaction whose statements need not wait for one another: where the
+        driver can, BEGIN, every statement whose rows are not read, and COMMIT travel in
+        one round trip. By default the ordinary write transaction."""
+        return self._transaction(write=True)
+
     @abc.abstractmethod
     def _ts(self, value: datetime | None) -> Any:
         """A datetime as the driver stores it."""
@@ -76,6 +93,12 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
         with self._transaction(write=True) as tx:
             return self._insert_run(tx, new, now, idempotency_ttl)
 
+    def create_runs(
+        self, news: Sequence[NewRun], now: datetime, idempotency_ttl: timedelta
+    ) -> list[tuple[str, bool]]:
+        with self._pipelined() as tx:
+            return [self._insert_run(tx, new, now, idempotency_ttl) for new in news]
+
     def _insert_run(
         self, tx: Tx, new: NewRun, now: datetime, idempotency_ttl: timedelta
     ) -> tuple[str, bool]:
@@ -83,22 +106,7 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
             holder = self._reserve_idempotency_key(tx, new, now, idempotency_ttl)
             if holder is not None:
                 return holder, False
-        tx.run(
-            "insert_run",
-            {
-                "id": new.id,
-                "task_id": new.task_id,
-                "queue": new.queue,
-                "priority": new.priority,
-                "payload": new.payload,
-                "now": self._ts(now),
-                "run_at": self._ts(new.run_at),
-                "idempotency_key": new.idempotency_key,
-                "tags": json.dumps(list(new.tags)),
-                "replay_of": new.replay_of,
-                "parent_run_id": new.parent_run_id,
-            },
-        )
+        tx.run("insert_run", self._run_params(new, now))
         for key in new.cancel_keys:
             tx.run(
                 "insert_cancel_key",
@@ -115,6 +123,21 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
         if new.traceparent is not None:
             self._set_traceparent(tx, new.id, new.traceparent)
         return new.id, True
+
+    def _run_params(self, new: NewRun, now: datetime) -> dict[str, Any]:
+        return {
+            "id": new.id,
+            "task_id": new.task_id,
+            "queue": new.queue,
+            "priority": new.priority,
+            "payload": new.payload,
+            "now": self._ts(now),
+            "run_at": self._ts(new.run_at),
+            "idempotency_key": new.idempotency_key,
+            "tags": json.dumps(list(new.tags)),
+            "replay_of": new.replay_of,
+            "parent_run_id": new.parent_run_id,
+        }
 
     def send_event(
         self,
@@ -177,12 +200,12 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
             "statuses": None if status is None else self._list([str(s) for s in status]),
             "limit": limit,
         }
-        with self._transaction(write=False) as tx:
+        with self._autocommit(write=False) as tx:
             rows = tx.run("list_runs", params)
         return [self._run(r, []) for r in rows]
 
     def count_runs(self) -> dict[RunStatus, int]:
-        with self._transaction(write=False) as tx:
+        with self._autocommit(write=False) as tx:
             rows = tx.run("count_runs")
         counts = dict.fromkeys(RunStatus, 0)
         counts.update({RunStatus(r["status"]): int(r["n"]) for r in rows})
@@ -221,18 +244,22 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
             "queues": self._list(queues),
             "limit": limit,
         }
-        with self._transaction(write=True) as tx:
+        # Without limited tasks the claim is one statement, correct on its own, and the
+        # steps of the runs it resumes are theirs alone (only the lease holder writes them).
+        claiming = self._transaction(write=True) if flow else self._claim_statements(write=True)
+        with claiming as tx:
             if flow:  # the app has limited tasks; without, the plain claim costs nothing more
                 rows = self._claim_flow(tx, {**params, "flow": _flow_json(flow)})
                 rows = [r for r in rows if r["status"] == "RUNNING"]  # not parked or delayed
             else:
-                rows = tx.run("claim_runs", params)
+                rows = tx.run("claim_due" if queues is None else "claim_due_in_queues", params)
             if not rows:
                 return []
-            ids = [str(r["id"]) for r in rows]
-            steps: dict[str, dict[str, StepRecord]] = {i: {} for i in ids}
-            for s in tx.run("steps_of_runs", {"run_ids": self._list(ids)}):
-                steps[str(s["run_id"])][str(s["name"])] = self._step_record(s)
+            steps: dict[str, dict[str, StepRecord]] = {str(r["id"]): {} for r in rows}
+            # a run never started before has no steps: a first claim needs no second query
+            if resumed := [str(r["id"]) for r in rows if not _fresh(r)]:
+                for s in tx.run("steps_of_runs", {"run_ids": self._list(resumed)}):
+                    steps[str(s["run_id"])][str(s["name"])] = self._step_record(s)
         rows.sort(key=lambda r: (-int(r["priority"]), r["run_at"]))
         return [
             ClaimedRun(
@@ -258,7 +285,7 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
         return tx.run("claim_runs_flow", params)
 
     def next_due(self, queues: Sequence[str] | None) -> datetime | None:
-        with self._transaction(write=False) as tx:
+        with self._claim_statements(write=False) as tx:
             rows = tx.run("next_due", {"queues": self._list(queues)})
         return self._dt(rows[0]["due"]) if rows else None
 
@@ -270,7 +297,7 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
             "run_ids": self._list(run_ids),
             "lease_until": self._ts(lease_until),
         }
-        with self._transaction(write=True) as tx:
+        with self._autocommit(write=True) as tx:
             return {str(r["id"]) for r in tx.run("renew_leases", params)}
 
     def save_step(
@@ -457,6 +484,11 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServe
             replay_of=r["replay_of"],
             steps=steps,
         )
+
+
+def _fresh(row: Row) -> bool:
+    """Whether a claimed row was never started (the flow claim does not say: False)."""
+    return "fresh" in row.keys() and bool(row["fresh"])  # noqa: SIM118 (sqlite3.Row: `in` tests values)
 
 
 def _flow_json(flow: Sequence[FlowLimit]) -> str:

@@ -64,30 +64,17 @@ SELECT * FROM run_logs WHERE run_id = %(run_id)s ORDER BY id;
 INSERT INTO run_logs (run_id, at, level, message, attempt)
 VALUES (%(run_id)s, %(at)s, %(level)s, %(message)s, %(attempt)s);
 
--- name: claim_runs
--- SKIP LOCKED: concurrent claimers take disjoint batches instead of queueing on the
--- same rows; a row another claimer just took fails the re-checked due_at and is skipped.
-UPDATE runs
-SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
-    due_at = %(lease_until)s, started_at = COALESCE(started_at, %(now)s),
-    reclaims = reclaims + (status = 'RUNNING')::int
-WHERE id IN (
-    SELECT id FROM runs
-    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
-      AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
-    ORDER BY priority DESC, due_at
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at, parent_run_id;
-
 -- name: steps_of_runs
 SELECT * FROM steps WHERE run_id = ANY(%(run_ids)s::text[]) ORDER BY seq;
 
 -- name: next_due
-SELECT MIN(due_at) AS due FROM runs
-WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
-  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]));
+-- MIN(due_at) written as an ordered LIMIT 1, which walks runs_due and stops at the first
+-- row even where the statistics lag (claim connections forbid the sort; see store.py)
+SELECT due_at AS due FROM runs
+WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at IS NOT NULL
+  AND (%(queues)s::text[] IS NULL OR queue = ANY(%(queues)s::text[]))
+ORDER BY due_at
+LIMIT 1;
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
@@ -280,9 +267,10 @@ WHERE id = %(id)s;
 SELECT pg_advisory_xact_lock(%(key)s);
 
 -- name: claim_runs_flow
--- As in the SQLite store (see there): unlimited runs picked as by claim_runs; every due
--- or parked run of a limited task claimed, parked (QUEUED, due_at NULL) or queued again
--- for when its rate window allows. Only correct after lock_flow.
+-- As in the SQLite store (see there): unlimited runs picked as by claim_due (claim.sql);
+-- every due or parked run of a limited task claimed, parked (QUEUED, due_at NULL) or
+-- queued again for when its rate window allows. Only correct after lock_flow. Sent
+-- unprepared, as claim_due is: a custom plan folds the queues branch away.
 WITH flow AS (
     SELECT f.task AS task_id, f.concurrency AS conc, f.rate,
            f.period_us * interval '1 microsecond' AS period

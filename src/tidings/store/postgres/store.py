@@ -11,12 +11,13 @@ apply each migration once.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -28,6 +29,7 @@ from psycopg_pool import ConnectionPool
 
 from tidings.errors import StoreError
 from tidings.store.base import NewRun
+from tidings.store.postgres.groupcommit import GroupCommit
 from tidings.store.sql import load_all_queries, load_migrations
 from tidings.store.sqlstore import Row, SqlStore, Tx
 
@@ -38,25 +40,64 @@ DEFAULT_SCHEMA = "tidings"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,57}$")  # leaves room for "_wake" in 63
 CONNECT_TIMEOUT = 10
 POOL_MIN, POOL_MAX = 1, 10
+CLAIM_POOL_MAX = 2
+_CLAIM_SETTINGS = (
+    "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off -c synchronous_commit=off"
+)
 _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
 
+# Sent unprepared: psycopg prepares a statement after a few executions, and PostgreSQL
+# then switches it to a generic plan, which for these (ORDER BY ... LIMIT over "due_at <=
+# $n") reads and sorts every due row instead of walking runs_claim (see claim.sql).
+_UNPREPARED = frozenset({"claim_due", "claim_due_in_queues", "claim_runs_flow", "next_due"})
+
+
+def _returns_rows(query: str) -> bool:
+    text = query.lstrip().upper()
+    return text.startswith(("SELECT", "WITH")) or "RETURNING" in text
+
+
 class _PgTx:
-    def __init__(self, conn: psycopg.Connection[Any], queries: dict[str, str]) -> None:
+    """A transaction's cursor. Pipelined (``pipeline`` given), statements are sent
+    without waiting: only one whose rows are read, or a :meth:`rowcount`, waits for the
+    server, so a transaction of statements that return nothing is one round trip."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        queries: dict[str, str],
+        pipeline: psycopg.Pipeline | None = None,
+    ) -> None:
         self._cur = conn.cursor(row_factory=dict_row)
         self._queries = queries
         self._rowcount = 0
+        self._pipeline = pipeline
 
     def run(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        text = self._queries[query]
+        prepare = False if query in _UNPREPARED else None
         try:
-            self._cur.execute(self._queries[query], params or None)
-            rows: list[Row] = list(self._cur.fetchall()) if self._cur.description else []
+            self._cur.execute(text, params or None, prepare=prepare)
+            rows: list[Row] = []
+            if self._pipeline is None:
+                rows = list(self._cur.fetchall()) if self._cur.description else []
+            elif _returns_rows(text):  # reading them waits for the server
+                rows = list(self._cur.fetchall())
+            else:
+                return []  # not waited for: an error surfaces at the next sync
         except psycopg.Error as exc:
             raise StoreError(f"query {query!r} failed: {exc}") from exc
         self._rowcount = self._cur.rowcount
         return rows
 
     def rowcount(self) -> int:
+        if self._pipeline is not None:
+            try:
+                self._pipeline.sync()
+            except psycopg.Error as exc:
+                raise StoreError(f"PostgreSQL: {exc}") from exc
+            self._rowcount = self._cur.rowcount
         return self._rowcount
 
     def run_after(
@@ -105,7 +146,7 @@ def _lock_key(schema: str, purpose: str = "migrate") -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(GroupCommit, SqlStore):
     """Store on a PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(self, url: str) -> None:
@@ -126,9 +167,32 @@ class PostgresStore(SqlStore):
             self.conninfo,
             min_size=POOL_MIN,
             max_size=POOL_MAX,
-            kwargs=self._kwargs,
+            kwargs={**self._kwargs, "autocommit": True},
             open=True,
             name=f"tidings-{self.schema}",
+        )
+        # Claims and next_due run on connections of their own whose planner cannot take
+        # a bitmap scan, a sequential scan or a sort where an index gives the order:
+        # with statistics that lag a burst of triggers (a new table, a backlog grown
+        # since the last autoanalyze) PostgreSQL would otherwise read and sort every
+        # due row to take ten. A claim's commit does not wait for the WAL flush
+        # (synchronous_commit=off): a claim lost in a server crash only hands its runs
+        # back, and every write its attempts make is fenced by the lost lease token and
+        # committed synchronously, which flushes the claim's WAL record before it. So
+        # nothing an attempt records can outlive its claim, and a worker pays one flush
+        # per cycle (its group commit), not two. Opened on first use: a process that
+        # never claims (an API server) holds none.
+        self._claim_pool: ConnectionPool = ConnectionPool(
+            self.conninfo,
+            min_size=0,
+            max_size=CLAIM_POOL_MAX,
+            kwargs={
+                **self._kwargs,
+                "autocommit": True,
+                "options": f"{self._kwargs['options']} {_CLAIM_SETTINGS}",
+            },
+            open=True,
+            name=f"tidings-{self.schema}-claims",
         )
         self._listener: _Listener | None = None
         self._listener_lock = threading.Lock()
@@ -149,11 +213,34 @@ class PostgresStore(SqlStore):
             ) from None
 
     # -- connection --------------------------------------------------------------------
+    def _pipelined(self) -> AbstractContextManager[Tx]:
+        return self._transaction(write=True, mode="pipeline")
+
+    def _autocommit(self, *, write: bool) -> AbstractContextManager[Tx]:
+        return self._transaction(write=write, mode="autocommit")
+
+    def _claim_statements(self, *, write: bool) -> AbstractContextManager[Tx]:
+        return self._transaction(write=write, mode="claim")
+
     @contextmanager
-    def _transaction(self, *, write: bool) -> Iterator[Tx]:
+    def _transaction(self, *, write: bool, mode: str = "transaction") -> Iterator[Tx]:
+        """Pooled connections are in autocommit mode: a transaction is an explicit
+        BEGIN ... COMMIT, and a lone statement (``mode="autocommit"``) commits by itself,
+        in one round trip instead of three. ``mode="claim"``: autocommit on a claim
+        connection (see ``_claim_pool``)."""
+        pool = self._claim_pool if mode == "claim" else self._pool
         try:
-            with self._pool.connection() as conn, conn.transaction():
-                yield _PgTx(conn, self.queries)
+            with pool.connection() as conn:
+                if mode in ("autocommit", "claim"):
+                    yield _PgTx(conn, self.queries)
+                elif mode == "pipeline":
+                    # BEGIN, the statements and COMMIT go out together; the pipeline's
+                    # exit waits for them all (and raises the first error).
+                    with conn.pipeline() as pipe, conn.transaction():
+                        yield _PgTx(conn, self.queries, pipe)
+                else:
+                    with conn.transaction():
+                        yield _PgTx(conn, self.queries)
         except (psycopg.OperationalError, StoreError) as exc:
             # After a server restart every idle pooled connection is dead: drop them all
             # now rather than fail one call per stale connection.
@@ -161,7 +248,7 @@ class PostgresStore(SqlStore):
                 exc.__cause__, psycopg.OperationalError
             ):
                 with contextlib.suppress(Exception):
-                    self._pool.check()
+                    pool.check()
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
@@ -174,15 +261,24 @@ class PostgresStore(SqlStore):
         if listener is not None:
             listener.stop()
         self._pool.close()
+        self._claim_pool.close()
 
-    def change_marker(self) -> int | None:
+    def _listening(self) -> _Listener:
         listener = self._listener
         if listener is None:
             with self._listener_lock:
                 if self._listener is None:
                     self._listener = _Listener(self)
                 listener = self._listener
-        return listener.count
+        return listener
+
+    def change_marker(self) -> int | None:
+        return self._listening().count
+
+    def subscribe_wakeups(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        listener = self._listening()
+        listener.add(callback)
+        return functools.partial(listener.discard, callback)
 
     # -- conversions -------------------------------------------------------------------
     def _ts(self, value: datetime | None) -> Any:
@@ -205,6 +301,25 @@ class PostgresStore(SqlStore):
         assert isinstance(tx, _PgTx)
         lock = {"key": _lock_key(self.schema, "flow")}
         return tx.run_after("lock_flow", lock, "claim_runs_flow", params)
+
+    def create_run(
+        self, new: NewRun, now: datetime, idempotency_ttl: timedelta
+    ) -> tuple[str, bool]:
+        if new.cancel_keys:  # several statements: one transaction (SqlStore's)
+            return super().create_run(new, now, idempotency_ttl)
+        params = {
+            **self._run_params(new, now),
+            "concurrency_key": new.concurrency_key,
+            "rate_key": new.rate_key,
+            "traceparent": new.traceparent,
+            "expires_at": now + idempotency_ttl,
+        }
+        with self._autocommit(write=True) as tx:
+            if new.idempotency_key is None:
+                tx.run("insert_run_now", params)
+                return new.id, True
+            holder = str(tx.run("insert_run_keyed", params)[0]["run_id"])
+        return holder, holder == new.id
 
     def _reserve_idempotency_key(
         self, tx: Tx, new: NewRun, now: datetime, ttl: timedelta
@@ -286,16 +401,19 @@ class PostgresStore(SqlStore):
 
 
 class _Listener:
-    """A daemon thread LISTENing on the store's channel and counting notifications.
+    """A daemon thread LISTENing on the store's channel.
 
-    The worker polls :meth:`PostgresStore.change_marker` while idle; a changed count
-    means some process made a run due (the ``runs_wake`` trigger notifies). After a lost
-    connection the count is bumped too, since notifications may have been missed.
+    Each notification (the ``runs_wake`` trigger: some process made a run due) bumps
+    :attr:`count` and calls every subscribed callback on this thread; a worker's
+    callback wakes its event loop at once. After a lost connection both happen too,
+    since notifications may have been missed meanwhile.
     """
 
     def __init__(self, store: PostgresStore) -> None:
         self.count = 0
         self._store = store
+        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks_lock = threading.Lock()
         self._stopping = threading.Event()
         self._listening = threading.Event()
         self._thread = threading.Thread(
@@ -304,6 +422,24 @@ class _Listener:
         self._thread.start()
         # Wait for LISTEN so a notification sent right after the first marker is seen.
         self._listening.wait(CONNECT_TIMEOUT)
+
+    def add(self, callback: Callable[[], None]) -> None:
+        with self._callbacks_lock:
+            self._callbacks.append(callback)
+
+    def discard(self, callback: Callable[[], None]) -> None:
+        with self._callbacks_lock, contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
+
+    def _changed(self) -> None:
+        self.count += 1
+        with self._callbacks_lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one subscriber's failure must not stop the others
+                log.exception("wake-up callback failed")
 
     def _loop(self) -> None:
         delay = 0.1
@@ -315,7 +451,7 @@ class _Listener:
                 if self._stopping.is_set():
                     return
                 log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
-                self.count += 1  # wake the worker: it may have missed notifications
+                self._changed()  # wake the workers: they may have missed notifications
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -323,10 +459,12 @@ class _Listener:
         conn = self._store._connect(autocommit=True)
         try:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._store.channel)))
+            if self._listening.is_set():
+                self._changed()  # listening again: what was notified meanwhile is lost
             self._listening.set()
             while not self._stopping.is_set():
                 for _ in conn.notifies(timeout=_LISTEN_POLL):
-                    self.count += 1
+                    self._changed()
         finally:
             conn.close()
 

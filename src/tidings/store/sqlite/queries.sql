@@ -49,20 +49,6 @@ SELECT * FROM run_logs WHERE run_id = :run_id ORDER BY rowid;
 INSERT INTO run_logs (run_id, at, level, message, attempt)
 VALUES (:run_id, :at, :level, :message, :attempt);
 
--- name: claim_runs
-UPDATE runs
-SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
-    due_at = :lease_until, started_at = COALESCE(started_at, :now),
-    reclaims = reclaims + (status = 'RUNNING')
-WHERE id IN (
-    SELECT id FROM runs
-    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= :now
-      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-    ORDER BY priority DESC, due_at
-    LIMIT :limit
-)
-RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at, parent_run_id;
-
 -- name: steps_of_runs
 SELECT * FROM steps WHERE run_id IN (SELECT value FROM json_each(:run_ids)) ORDER BY seq;
 
@@ -255,7 +241,8 @@ UPDATE runs SET concurrency_key = :concurrency_key, rate_key = :rate_key WHERE i
 
 -- name: claim_runs_flow
 -- The claim of an app with limited tasks; :flow is a JSON array of
--- {task, concurrency, rate, period_us}. Unlimited runs are picked as by claim_runs.
+-- {task, concurrency, rate, period_us}. Unlimited runs are picked as by claim_due
+-- (claim.sql).
 -- Every due run of a limited task is judged in (priority, due) order within its key:
 -- claimed if its concurrency group has a free slot and its rate window has room,
 -- queued again for when the window allows (rate), or parked (QUEUED, due_at NULL) until

@@ -36,7 +36,7 @@ class _SqliteTx:
         try:
             self._cur.execute(self._queries[query], params or {})
             rows: list[Row] = self._cur.fetchall()
-        except sqlite3.OperationalError as exc:
+        except sqlite3.Error as exc:  # as psycopg.Error on PostgreSQL: a StoreError
             raise StoreError(f"query {query!r} failed: {exc}") from exc
         self._rowcount = self._cur.rowcount
         return rows
