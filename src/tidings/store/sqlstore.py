@@ -30,6 +30,7 @@ from tidings.store.base import (
     Store,
     WriteOp,
 )
+from tidings.store.sqldashboard import SqlDashboard
 from tidings.store.sqlevents import SqlEvents, event_json
 from tidings.store.sqlschedules import SqlSchedules
 
@@ -47,7 +48,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlDashboard, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
