@@ -93,3 +93,11 @@ class WorkerLostError(TidingsError):
 
 class LeaseLostError(TidingsError):
     """This worker no longer holds the run (cancelled, or reclaimed after a lost lease)."""
+
+
+class InvalidApiKeyError(TidingsError):
+    """An API key is malformed, unknown, revoked, or of another environment."""
+
+
+class UnknownApiKeyError(TidingsError, LookupError):
+    """No live API key of the environment has this id or hint."""

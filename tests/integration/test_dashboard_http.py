@@ -227,3 +227,22 @@ def test_password_hashes() -> None:
         dashboard(Tidings("sqlite:///:memory:"), password_hash="plain")
     with pytest.raises(ConfigError, match="needs a way to sign in"):
         dashboard(Tidings("sqlite:///:memory:"))
+
+
+def test_the_server_mounts_it_and_admin_keys_sign_in(app: Tidings) -> None:
+    from datetime import UTC, datetime
+
+    from tidings.keys import create_key
+
+    now = datetime.now(UTC)
+    admin = create_key(app.store, "staging", name="ops", scope="admin", now=now).secret
+    publish = create_key(app.store, "staging", name="pub", scope="publish", now=now).secret
+    other_env = "tk_production_" + "x" * 40
+    with serve(app.asgi()) as url, httpx.Client(base_url=url) as client:
+        assert client.get("/dashboard/runs").status_code == 303
+        assert login(client, publish).status_code == 401
+        assert login(client, other_env).status_code == 401
+        response = login(client, admin)
+        assert response.status_code == 303
+        assert client.get("/dashboard/runs").status_code == 200
+        assert client.get("/healthz").status_code == 200  # the API beside it is untouched

@@ -6,6 +6,6 @@ server mounts it at ``/dashboard``). See docs/guides/dashboard.md.
 
 from __future__ import annotations
 
-from tidings.dashboard.web import dashboard
+from tidings.dashboard.web import admin_key_check, dashboard, mountable
 
-__all__ = ["dashboard"]
+__all__ = ["admin_key_check", "dashboard", "mountable"]

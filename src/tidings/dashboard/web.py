@@ -492,3 +492,32 @@ def dashboard(
         Mount("/static", static, name="static"),
     ]
     return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=d.guard)])
+
+
+def admin_key_check(app: Tidings) -> KeyCheck:
+    """Sign-in with an admin API key of ``app``'s environment (publish keys are refused)."""
+    from tidings.errors import InvalidApiKeyError
+    from tidings.keys import verify_key
+
+    def check(secret: str) -> str | None:
+        try:
+            key = verify_key(app.store, app.environment, secret)
+        except InvalidApiKeyError:
+            return None
+        return f"key:{key.id}" if key.scope == "admin" else None
+
+    return check
+
+
+def mountable(app: Tidings, **options: Any) -> Starlette:
+    """The dashboard signing in with admin API keys (and a password hash if configured);
+    if it cannot start (production without a secret key), a page saying what to set."""
+    try:
+        return dashboard(app, key_check=admin_key_check(app), **options)
+    except ConfigError as exc:
+        message = f"The dashboard is off: {exc}"
+
+        async def off(request: Request) -> Response:
+            return PlainTextResponse(message, status_code=503)
+
+        return Starlette(routes=[Route("/{path:path}", off)])
