@@ -96,6 +96,7 @@ def runs_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
         "runs": rows,
         "counts": counts,
         "cap": COUNT_CAP,
+        "windowed": query.filter.tag is not None,
         "next_cursor": next_cursor,
         "paged": query.cursor is not None,
         "params": query.params,

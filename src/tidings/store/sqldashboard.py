@@ -99,13 +99,20 @@ class SqlDashboard(abc.ABC):
         return [self._run(r, []) for r in rows]
 
     def count_runs_by_status(self, f: RunFilter, cap: int) -> dict[RunStatus, int]:
-        """Runs matching ``f`` per status, each count stopping at ``cap``."""
+        """Runs matching ``f`` per status, each count stopping at ``cap``.
+
+        With a tag filter (no index), the statuses of the newest ``cap`` matches instead.
+        """
         params = {**self._filter_params(f, None), "cap": cap}
         counts = dict.fromkeys(RunStatus, 0)
         with self._dash() as tx:
             if f.idempotency_key is not None:
                 for r in tx.run("dash_count_key", params):
                     counts[RunStatus(r["status"])] = min(int(r["n"]), cap)
+                return counts
+            if f.tag is not None:
+                for r in tx.run("dash_count_tag", params):
+                    counts[RunStatus(r["status"])] = int(r["n"])
                 return counts
             query = "dash_count_task" if f.task_id else "dash_count"
             for status in RunStatus:

@@ -83,6 +83,19 @@ SELECT COUNT(*) AS n FROM (
     LIMIT %(cap)s
 ) AS capped;
 
+-- name: dash_count_tag
+-- no index on tags: the statuses of the newest matches (up to the cap) instead
+SELECT status, COUNT(*) AS n FROM (
+    SELECT status FROM runs
+    WHERE strpos(tags, %(needle)s) > 0
+      AND (%(task_id)s::text IS NULL OR task_id = %(task_id)s)
+      AND (%(status)s::text IS NULL OR status = %(status)s)
+      AND created_at >= %(since)s AND created_at < %(until)s
+    ORDER BY created_at DESC
+    LIMIT %(cap)s
+) AS newest
+GROUP BY status;
+
 -- name: dash_count_key
 SELECT status, COUNT(*) AS n FROM runs
 WHERE idempotency_key = %(key)s

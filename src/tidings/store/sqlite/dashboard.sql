@@ -81,6 +81,19 @@ SELECT COUNT(*) AS n FROM (
     LIMIT :cap
 ) AS capped;
 
+-- name: dash_count_tag
+-- no index on tags: the statuses of the newest matches (up to the cap) instead
+SELECT status, COUNT(*) AS n FROM (
+    SELECT status FROM runs
+    WHERE instr(tags, :needle) > 0
+      AND (:task_id IS NULL OR task_id = :task_id)
+      AND (:status IS NULL OR status = :status)
+      AND created_at >= :since AND created_at < :until
+    ORDER BY created_at DESC
+    LIMIT :cap
+) AS newest
+GROUP BY status;
+
 -- name: dash_count_key
 SELECT status, COUNT(*) AS n FROM runs
 WHERE idempotency_key = :key
