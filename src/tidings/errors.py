@@ -101,3 +101,15 @@ class InvalidApiKeyError(TidingsError):
 
 class UnknownApiKeyError(TidingsError, LookupError):
     """No live API key of the environment has this id or hint."""
+
+
+class UnknownRecipientError(TidingsError, LookupError):
+    """No recipient exists with the given id (``app.recipients.upsert`` it first)."""
+
+
+class UnknownNotificationTypeError(TidingsError, LookupError):
+    """No notification type is declared under the given id."""
+
+
+class UnknownDeliveryError(TidingsError, LookupError):
+    """No delivery exists with the given id."""

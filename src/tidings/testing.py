@@ -14,6 +14,7 @@ from tidings.engine.runtime import Runtime
 from tidings.engine.scheduler import Scheduler
 from tidings.flow import flow_limits
 from tidings.handle import RunHandle
+from tidings.notify.inbox import OutboxReader
 from tidings.records import EventReceipt, Run, RunStatus
 
 _BATCH = 1000
@@ -30,8 +31,10 @@ class TestEngine:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: Tidings, *, start: datetime | None = None) -> None:
+    def __init__(self, app: Tidings, *, start: datetime | None = None, outbox: bool = True) -> None:
         self.app = app
+        self.capture = outbox
+        """Send every channel to the outbox (default); False uses the app's providers."""
         self.clock = VirtualClock(start or datetime.now(UTC))
         self._saved_clock: Clock | None = None
         self._rt: Runtime | None = None
@@ -40,6 +43,7 @@ class TestEngine:
     async def __aenter__(self) -> TestEngine:
         self._saved_clock = self.app.clock
         self.app.clock = self.clock
+        self.app.notifications.capture_everything(self.capture)
         self._rt = self.app._runtime()
         self._rt.loop = asyncio.get_running_loop()
         self.app._runtimes.add(self._rt)
@@ -58,6 +62,7 @@ class TestEngine:
         self.app._runtimes.discard(self._rt)
         self._rt.close()
         self.app.clock = self._saved_clock
+        self.app.notifications.capture_everything(False)
 
     @property
     def rt(self) -> Runtime:
@@ -67,6 +72,11 @@ class TestEngine:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    @property
+    def outbox(self) -> OutboxReader:
+        """Messages captured: under TestEngine every channel sends to the outbox."""
+        return self.app.outbox
 
     async def trigger(self, task: Any, payload: Any = None, **options: Any) -> RunHandle:
         """Trigger like ``app.trigger`` and run what is due now (this run included)."""

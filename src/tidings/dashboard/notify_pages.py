@@ -5,6 +5,7 @@ recipients with their tokens, preferences and inbox. Read-only, run in a thread.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from tidings.app import Tidings
@@ -47,7 +48,7 @@ def deliveries_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     rows = app.store.list_deliveries(to, type_id, channel, status, LIMIT)
     counts = app.store.count_deliveries()
     grid = {c: {s: counts.get((c, s), 0) for s in DELIVERY_STATUSES} for c in CHANNELS}
-    failing = app.store.failing_providers()
+    failing = app.store.failing_providers(app.clock.now() - timedelta(days=1))
     return {
         "deliveries": rows,
         "grid": grid,

@@ -440,13 +440,8 @@ def _parse_qs(query: str) -> list[tuple[str, str]]:
 
 
 def _secret(app: Tidings) -> str:
-    secret = os.environ.get("TIDINGS_SECRET_KEY")
-    if secret:
-        return secret
-    if app.environment == "production":
-        raise ConfigError("set TIDINGS_SECRET_KEY: production dashboards need a fixed secret")
-    # A sandbox without a configured secret: sessions last as long as this process.
-    return secrets.token_urlsafe(32)
+    """The environment's signing secret (configured, or kept in a sandbox's database)."""
+    return app.signing_secret().decode()
 
 
 def dashboard(

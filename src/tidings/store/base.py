@@ -12,8 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from tidings.notify.records import Delivery, Recipient
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
 from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunLinks
+from tidings.store.notifybase import NotifyStore
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,8 @@ class WriteOp:
     release_at: datetime | None = None
 
 
-class Store(abc.ABC):
-    """Persistence of runs, steps and logs."""
+class Store(NotifyStore):
+    """Persistence of runs, steps and logs (and, from NotifyStore, notifications)."""
 
     url: str
 
@@ -483,3 +485,19 @@ class Store(abc.ABC):
         self, now: datetime, window: timedelta, buckets: int, lookback: timedelta
     ) -> Overview:
         """Throughput, failures and queue depth over ``window``; the slowest tasks."""
+
+    @abc.abstractmethod
+    def run_deliveries(self, run_id: str) -> list[Delivery]:
+        """The deliveries of the notifications ``run_id`` sent, oldest first."""
+
+    @abc.abstractmethod
+    def notification_run(self, notification_id: str) -> str | None:
+        """The run that sent a notification, if one did."""
+
+    @abc.abstractmethod
+    def list_recipients(self, search: str | None, after: str | None, limit: int) -> list[Recipient]:
+        """Recipients by id after ``after``; ``search`` matches an id, email or phone."""
+
+    @abc.abstractmethod
+    def failing_providers(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(channel, provider, count) of deliveries failed, bounced or complained since."""

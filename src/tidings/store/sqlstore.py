@@ -32,6 +32,7 @@ from tidings.store.base import (
 )
 from tidings.store.sqldashboard import SqlDashboard
 from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlschedules import SqlSchedules
 from tidings.store.sqlserver import SqlServer
 
@@ -49,7 +50,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlServer, SqlDashboard, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlServer, SqlNotify, SqlDashboard, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod

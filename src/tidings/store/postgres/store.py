@@ -114,6 +114,7 @@ class PostgresStore(SqlStore):
         self.channel = f"{self.schema}_wake"
         self.queries = load_queries(_PACKAGE)
         self.queries.update(load_queries(_PACKAGE, "server.sql"))
+        self.queries.update(load_queries(_PACKAGE, "notify.sql"))
         self._migrations = load_migrations(_PACKAGE)
         self._kwargs: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT,

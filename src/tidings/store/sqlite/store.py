@@ -85,6 +85,7 @@ class SqliteStore(SqlStore):
         self.path = path_from_url(url)
         self.queries = load_queries(_PACKAGE)
         self.queries.update(load_queries(_PACKAGE, "server.sql"))
+        self.queries.update(load_queries(_PACKAGE, "notify.sql"))
         self._migrations = load_migrations(_PACKAGE)
         self._lock = threading.RLock()
         self._conn = self._connect()
