@@ -80,7 +80,19 @@ def csrf(client: httpx.Client, path: str = "/dashboard/runs") -> str:
     return found.group(1)
 
 
-PAGES = ["/", "/runs", "/runs/run_x", "/tasks", "/events", "/live?page=/runs"]
+PAGES = [
+    "/",
+    "/runs",
+    "/runs/run_x",
+    "/tasks",
+    "/events",
+    "/live?page=/runs",
+    "/deliveries",
+    "/deliveries/dlv_x",
+    "/outbox",
+    "/recipients",
+    "/recipients/u1",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -246,3 +258,16 @@ def test_the_server_mounts_it_and_admin_keys_sign_in(app: Tidings) -> None:
         assert response.status_code == 303
         assert client.get("/dashboard/runs").status_code == 200
         assert client.get("/healthz").status_code == 200  # the API beside it is untouched
+
+
+def test_pages_carry_a_content_security_policy_and_refuse_framing(client: httpx.Client) -> None:
+    login(client)
+    response = client.get("/dashboard/deliveries")
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "img-src 'self' data:" in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert client.get("/dashboard/deliveries/dlv_missing").status_code == 404
+    assert client.get("/dashboard/recipients/nobody").status_code == 404
+    assert client.get("/dashboard/deliveries?channel=fax").status_code == 400
