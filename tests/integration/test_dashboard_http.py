@@ -271,3 +271,47 @@ def test_pages_carry_a_content_security_policy_and_refuse_framing(client: httpx.
     assert client.get("/dashboard/deliveries/dlv_missing").status_code == 404
     assert client.get("/dashboard/recipients/nobody").status_code == 404
     assert client.get("/dashboard/deliveries?channel=fax").status_code == 400
+
+
+def test_retry_now_cancel_and_replay_over_http(client: httpx.Client, app: Tidings) -> None:
+    login(client)
+    token = csrf(client)
+    later = app.trigger("charge", {"order_id": "o2", "amount": 1}, delay=timedelta(hours=1))
+    page = client.get(f"/dashboard/runs/{later.id}").text
+    assert ">Retry now<" in page
+    done = client.post(f"/dashboard/runs/{later.id}/retry", data={"csrf": token})
+    assert done.headers["location"].endswith("done=retrying")
+    run = app.get_run(later.id)
+    assert run.run_at is not None
+    assert run.run_at <= app.clock.now()
+    cancelled = client.post(f"/dashboard/runs/{later.id}/cancel", data={"csrf": token})
+    assert cancelled.headers["location"].endswith("done=cancelled")
+    assert app.get_run(later.id).status.value == "CANCELLED"
+    again = client.post(f"/dashboard/runs/{later.id}/retry", data={"csrf": token})
+    assert again.headers["location"].endswith("done=not-retryable")
+    replayed = client.post(f"/dashboard/runs/{later.id}/replay", data={"csrf": token})
+    new_id = replayed.headers["location"].split("/runs/")[1].split("?")[0]
+    assert app.get_run(new_id).replay_of == later.id
+    assert client.post("/dashboard/runs/run_nope/cancel", data={"csrf": token}).status_code == 400
+
+
+def test_live_stream_sends_the_page_part_when_it_changes(
+    client: httpx.Client, app: Tidings
+) -> None:
+    login(client)
+    handle = app.trigger("charge", {"order_id": "o3", "amount": 2})
+    url = f"/dashboard/live?page=/runs/{handle.id}"
+    with client.stream("GET", url, headers={"accept": "text/event-stream"}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        seen: list[str] = []
+        for line in stream.iter_lines():
+            seen.append(line)
+            updates = sum(s.startswith("event: update") for s in seen)
+            if line == "" and updates == 1 and app.get_run(handle.id).status.value == "QUEUED":
+                app.cancel(handle.id)
+            if line == "" and updates == 2:
+                break
+    body = "\n".join(seen)
+    assert "QUEUED" in body
+    assert "CANCELLED" in body
+    assert client.get("/dashboard/live?page=/nowhere").status_code == 404
