@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -12,14 +13,19 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from tidings import __version__, dashboard
 from tidings.app import Tidings
+from tidings.errors import ConfigError
 from tidings.server import metrics
 from tidings.server.auth import Authenticator
 from tidings.server.errors import error_response, install_error_handlers
 from tidings.server.middleware import BodyLimit, HttpMetrics
 from tidings.server.models import ErrorEnvelope, Health
+from tidings.server.realtime import InboxHub
 from tidings.server.routes_events import router as events_router
+from tidings.server.routes_inbox import router as inbox_router
+from tidings.server.routes_notify import router as notify_router
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.settings import ServerSettings
+from tidings.store import open_store
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
@@ -52,6 +58,10 @@ def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
     install_error_handlers(api)
     api.include_router(events_router)
     api.include_router(runs_router)
+    api.include_router(notify_router)
+    api.include_router(inbox_router)
+    api.state.inbox_hub = InboxHub(app)
+    _inbox_script(api)
     _health_routes(api, app, registry)
     api.mount("/dashboard", dashboard.mountable(app))
     # Added innermost first: CORS answers preflights before the body limit is consulted.
@@ -82,7 +92,7 @@ def _health_routes(api: FastAPI, app: Tidings, registry: CollectorRegistry) -> N
     )
     async def readyz() -> Any:
         try:
-            pending = await asyncio.to_thread(app.store.pending_migrations)
+            pending = await asyncio.to_thread(_pending_migrations, app)
         except Exception as exc:
             return error_response(503, f"database unreachable: {type(exc).__name__}: {exc}")
         if pending:
@@ -108,3 +118,27 @@ def _health_routes(api: FastAPI, app: Tidings, registry: CollectorRegistry) -> N
     @api.get("/", include_in_schema=False)
     async def root() -> JSONResponse:
         return JSONResponse({"name": "tidings", "version": __version__, "docs": "/docs"})
+
+
+def _pending_migrations(app: Tidings) -> list[str]:
+    try:
+        return app.store.pending_migrations()
+    except ConfigError:  # auto_migrate=False and migrations pending: the store stays closed
+        store = open_store(app.database_url)
+        try:
+            return store.pending_migrations()
+        finally:
+            store.close()
+
+
+def _inbox_script(api: FastAPI) -> None:
+    script = resources.files("tidings.server").joinpath("static/inbox.js")
+
+    @api.get("/inbox.js", include_in_schema=False)
+    async def inbox_js() -> Response:
+        body = await asyncio.to_thread(script.read_bytes)
+        return Response(
+            body,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )

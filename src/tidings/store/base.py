@@ -11,11 +11,14 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from tidings.notify.records import Delivery, Recipient
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
 from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunLinks
 from tidings.store.notifybase import NotifyStore
+
+if TYPE_CHECKING:
+    from tidings.notify.records import Delivery, InboxItem, Recipient
 
 
 @dataclass(frozen=True)
@@ -434,6 +437,22 @@ class Store(NotifyStore):
     @abc.abstractmethod
     def queue_stats(self, now: datetime) -> tuple[int, datetime | None]:
         """How many queued runs are due at ``now``, and the due time of the oldest."""
+
+    @abc.abstractmethod
+    def mark_delivery_sandboxed(self, delivery_id: str) -> None:
+        """Record that the sandbox sent this delivery to the outbox."""
+
+    @abc.abstractmethod
+    def inbox_marker(self) -> int:
+        """A number that changes whenever any inbox changes (a cheap change check)."""
+
+    @abc.abstractmethod
+    def inbox_last_seq(self, recipient_id: str) -> int:
+        """The latest change-feed sequence number of the recipient's inbox (0: none)."""
+
+    @abc.abstractmethod
+    def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
+        """The recipient's items among ``ids`` (others' ids are ignored)."""
 
     # -- dashboard (reads for the web UI, and its few actions) ---------------------------
     @abc.abstractmethod

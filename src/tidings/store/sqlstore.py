@@ -50,7 +50,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlServer, SqlNotify, SqlDashboard, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlServer, SqlDashboard, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
