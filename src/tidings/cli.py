@@ -427,6 +427,8 @@ def _run_worker(
         f" · concurrency {concurrency} · queues {', '.join(queues or ['all'])}",
         f" · {len(app.tasks)} tasks: {tasks}",
     )
+    if live and api is not None:
+        banner.append(f" · dashboard http://{api[0]}:{api[1]}/dashboard")
     if resolve_log_format(log_format) == "json":  # log shippers get JSON lines only
         logging.getLogger("tidings.cli").info(banner.plain)
     else:

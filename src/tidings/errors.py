@@ -45,6 +45,10 @@ class UnknownRunError(TidingsError, LookupError):
     """No run exists with the given id."""
 
 
+class UnknownScheduleError(TidingsError, LookupError):
+    """No schedule has this id or key."""
+
+
 class StoreError(TidingsError):
     """The database cannot be used (corrupt, foreign, too new, unreachable)."""
 

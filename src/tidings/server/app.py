@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from tidings import __version__
+from tidings import __version__, dashboard
 from tidings.app import Tidings
 from tidings.errors import ConfigError
 from tidings.server import metrics
@@ -63,6 +63,7 @@ def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
     api.state.inbox_hub = InboxHub(app)
     _inbox_script(api)
     _health_routes(api, app, registry)
+    api.mount("/dashboard", dashboard.mountable(app))
     # Added innermost first: CORS answers preflights before the body limit is consulted.
     api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:

@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
+from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunLinks
+from tidings.store.notifybase import NotifyStore
 
 if TYPE_CHECKING:
-    from tidings.notify.records import InboxItem
-from tidings.store.notifybase import NotifyStore
+    from tidings.notify.records import Delivery, InboxItem, Recipient
 
 
 @dataclass(frozen=True)
@@ -509,3 +510,70 @@ class Store(NotifyStore):
     @abc.abstractmethod
     def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
         """The recipient's items among ``ids`` (others' ids are ignored)."""
+
+    # -- dashboard (reads for the web UI, and its few actions) ---------------------------
+    @abc.abstractmethod
+    def search_runs(self, f: RunFilter, cursor: Cursor | None, limit: int) -> list[Run]:
+        """Runs matching ``f``, newest first, after ``cursor`` (without steps)."""
+
+    @abc.abstractmethod
+    def count_runs_by_status(self, f: RunFilter, cap: int) -> dict[RunStatus, int]:
+        """Runs matching ``f`` per status, each count stopping at ``cap``."""
+
+    @abc.abstractmethod
+    def run_links(self, run_id: str) -> RunLinks | None:
+        """The run's parent, replays, open event waits and the events that resumed it."""
+
+    @abc.abstractmethod
+    def run_statuses(self, run_ids: Sequence[str]) -> dict[str, tuple[str, RunStatus]]:
+        """``{run id: (task id, status)}`` for the ids that exist."""
+
+    @abc.abstractmethod
+    def run_fingerprint(self, run_id: str) -> str | None:
+        """A value that changes whenever what the run's detail page shows changes."""
+
+    @abc.abstractmethod
+    def retry_now(self, run_id: str, now: datetime) -> bool:
+        """Make a backing-off/delayed queued run or a sleeping run due now; else False."""
+
+    @abc.abstractmethod
+    def list_events(self, name: str | None, cursor: Cursor | None, limit: int) -> list[EventView]:
+        """Received events, newest first, with the runs they started and waits resumed."""
+
+    @abc.abstractmethod
+    def get_event_view(self, event_id: str) -> EventView | None: ...
+
+    @abc.abstractmethod
+    def task_stats(self, since: datetime) -> dict[str, dict[RunStatus, int]]:
+        """Per task, the runs finished since ``since`` by final status."""
+
+    @abc.abstractmethod
+    def set_schedule_paused(
+        self, ref: str, paused: bool, next_run_at: datetime | None, now: datetime
+    ) -> Schedule | None:
+        """Pause or resume the schedule with this id or key; None if there is none."""
+
+    @abc.abstractmethod
+    def find_schedule(self, ref: str) -> Schedule | None: ...
+
+    @abc.abstractmethod
+    def overview(
+        self, now: datetime, window: timedelta, buckets: int, lookback: timedelta
+    ) -> Overview:
+        """Throughput, failures and queue depth over ``window``; the slowest tasks."""
+
+    @abc.abstractmethod
+    def run_deliveries(self, run_id: str) -> list[Delivery]:
+        """The deliveries of the notifications ``run_id`` sent, oldest first."""
+
+    @abc.abstractmethod
+    def notification_run(self, notification_id: str) -> str | None:
+        """The run that sent a notification, if one did."""
+
+    @abc.abstractmethod
+    def list_recipients(self, search: str | None, after: str | None, limit: int) -> list[Recipient]:
+        """Recipients by id after ``after``; ``search`` matches an id, email or phone."""
+
+    @abc.abstractmethod
+    def failing_providers(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(channel, provider, count) of deliveries failed, bounced or complained since."""

@@ -30,6 +30,7 @@ from tidings.store.base import (
     Store,
     WriteOp,
 )
+from tidings.store.sqldashboard import SqlDashboard
 from tidings.store.sqlevents import SqlEvents, event_json
 from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlops import SqlOps
@@ -51,7 +52,9 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServer, Store):
+class SqlStore(
+    SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServer, SqlDashboard, Store
+):
     queries: dict[str, str]
 
     @abc.abstractmethod
