@@ -7,8 +7,9 @@ import difflib
 import os
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from tidings.clock import Clock, SystemClock
@@ -23,7 +24,9 @@ from tidings.events import DEFAULT_MAX_EVENT_BYTES, build_event, cancel_keys
 from tidings.flow import KeySpec, run_keys, with_flow
 from tidings.handle import RunHandle
 from tidings.ids import new_id
+from tidings.notify.client import INTERNAL_TASKS, NotifyClient
 from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
+from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules, with_cron
 from tidings.store import Store, open_store, redact_url
@@ -66,7 +69,7 @@ def default_database_url(environment: str) -> str:
     return f"sqlite:///.tidings/{environment}.db"
 
 
-class Tidings:
+class Tidings(NotifyClient):
     """A tidings application: its tasks, its database and the client API."""
 
     def __init__(
@@ -78,7 +81,16 @@ class Tidings:
         auto_migrate: bool = True,
         idempotency_ttl: timedelta | float = timedelta(hours=24),
         max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES,
+        templates: str | Path | None = None,
+        default_locale: str = "en",
+        channels: Mapping[str, Sequence[Provider]] | None = None,
+        secret_key: str | bytes | None = None,
     ) -> None:
+        """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
+        folders); ``default_locale`` the locale every missing template falls back to;
+        ``channels`` maps ``email``/``push``/``sms`` to an ordered failover list of
+        providers (default: the outbox); ``secret_key`` signs inbox tokens (default
+        ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored)."""
         env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
         self.environment = env
         self.database_url = (
@@ -106,6 +118,7 @@ class Tidings:
         self._store_lock = threading.Lock()
         self._workers: set[Worker] = set()
         self._runtimes: set[Runtime] = set()
+        self._init_notify(templates, default_locale, channels, secret_key)
 
     def configure(
         self,
@@ -233,7 +246,8 @@ class Tidings:
 
     @property
     def tasks(self) -> dict[str, TaskDef]:
-        return dict(self._tasks)
+        """The app's tasks (the built-in notification tasks are not listed)."""
+        return {k: t for k, t in self._tasks.items() if k not in INTERNAL_TASKS}
 
     @property
     def schedules(self) -> Schedules:
@@ -248,8 +262,8 @@ class Tidings:
             raise UnknownTaskError(f"{getattr(task, '__name__', task)!r} is not a task of this app")
         found = self._tasks.get(task)
         if found is None:
-            hint = difflib.get_close_matches(str(task), self._tasks, n=1)
-            known = ", ".join(sorted(self._tasks)) or "none"
+            hint = difflib.get_close_matches(str(task), self.tasks, n=1)
+            known = ", ".join(sorted(self.tasks)) or "none"
             raise UnknownTaskError(
                 f"unknown task {task!r}"
                 + (f" (did you mean {hint[0]!r}?)" if hint else f"; registered tasks: {known}")

@@ -89,3 +89,15 @@ class WorkerLostError(TidingsError):
 
 class LeaseLostError(TidingsError):
     """This worker no longer holds the run (cancelled, or reclaimed after a lost lease)."""
+
+
+class UnknownRecipientError(TidingsError, LookupError):
+    """No recipient exists with the given id (``app.recipients.upsert`` it first)."""
+
+
+class UnknownNotificationTypeError(TidingsError, LookupError):
+    """No notification type is declared under the given id."""
+
+
+class UnknownDeliveryError(TidingsError, LookupError):
+    """No delivery exists with the given id."""

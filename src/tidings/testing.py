@@ -14,6 +14,7 @@ from tidings.engine.runtime import Runtime
 from tidings.engine.scheduler import Scheduler
 from tidings.flow import flow_limits
 from tidings.handle import RunHandle
+from tidings.notify.inbox import OutboxReader
 from tidings.records import EventReceipt, Run, RunStatus
 
 _BATCH = 1000
@@ -40,6 +41,7 @@ class TestEngine:
     async def __aenter__(self) -> TestEngine:
         self._saved_clock = self.app.clock
         self.app.clock = self.clock
+        self.app.notifications.capture_everything(True)
         self._rt = self.app._runtime()
         self._rt.loop = asyncio.get_running_loop()
         self.app._runtimes.add(self._rt)
@@ -58,6 +60,7 @@ class TestEngine:
         self.app._runtimes.discard(self._rt)
         self._rt.close()
         self.app.clock = self._saved_clock
+        self.app.notifications.capture_everything(False)
 
     @property
     def rt(self) -> Runtime:
@@ -67,6 +70,11 @@ class TestEngine:
 
     def now(self) -> datetime:
         return self.clock.now()
+
+    @property
+    def outbox(self) -> OutboxReader:
+        """Messages captured: under TestEngine every channel sends to the outbox."""
+        return self.app.outbox
 
     async def trigger(self, task: Any, payload: Any = None, **options: Any) -> RunHandle:
         """Trigger like ``app.trigger`` and run what is due now (this run included)."""

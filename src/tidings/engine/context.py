@@ -7,7 +7,7 @@ import functools
 import inspect
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -31,6 +31,8 @@ from tidings.store.sqlevents import RUN_FINISHED
 from .signals import AttemptAborted, StepFailed, Suspend
 
 if TYPE_CHECKING:
+    from tidings.notify.records import NotifyResult
+
     from .runtime import Runtime
 
 _RESERVED_SUFFIX = re.compile(r":\d+$")
@@ -320,6 +322,42 @@ class Context:
             ),
             EventWait(full, RUN_FINISHED, shape(["run_id"]), canonical([child]), since),
         )
+
+    async def notify(
+        self,
+        type: str,
+        *,
+        to: str,
+        data: Any = None,
+        channels: Sequence[str] | None = None,
+        dedup_key: str | None = None,
+        name: str | None = None,
+    ) -> NotifyResult:
+        """Send a notification once per run (a memoized step of kind ``notify``).
+
+        Routes it to each channel of the type (or of ``channels``, a subset) by the
+        recipient's preferences, addresses and quiet hours, records one delivery per
+        channel and returns them. Re-executing the run never sends again; the default
+        dedup key is this run and step, and an explicit ``dedup_key`` holds across runs
+        within the app's idempotency window.
+        """
+        from tidings.notify.steps import notify
+
+        return await notify(self, type, to, data, channels, dedup_key, name)
+
+    async def digest(
+        self, key: str, item: Any = None, *, window: timedelta | float, name: str = "digest"
+    ) -> list[Any] | None:
+        """Collect ``item`` into the digest of ``key``, one window per key.
+
+        The first run to add to a key opens a window of ``window`` and holds it: it waits
+        durably until the window ends and gets every item added meanwhile, in order (its
+        own first). Runs whose item joined an open window get None back at once (they have
+        nothing more to do). Items are JSON.
+        """
+        from tidings.notify.steps import digest
+
+        return await digest(self, key, item, window, name)
 
     # -- internals ---------------------------------------------------------------------
     def _track(self, name: str) -> None:

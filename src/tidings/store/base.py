@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
+from tidings.store.notifybase import NotifyStore
 
 
 @dataclass(frozen=True)
@@ -166,8 +167,8 @@ class WriteOp:
     release_at: datetime | None = None
 
 
-class Store(abc.ABC):
-    """Persistence of runs, steps and logs."""
+class Store(NotifyStore):
+    """Persistence of runs, steps and logs (and, from NotifyStore, notifications)."""
 
     url: str
 

@@ -31,6 +31,7 @@ from tidings.store.base import (
     WriteOp,
 )
 from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlschedules import SqlSchedules
 
 Row = Mapping[str, Any]
@@ -47,7 +48,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod

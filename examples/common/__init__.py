@@ -1,0 +1,1 @@
+"""Helpers the example apps share (not part of tidings)."""

@@ -1,0 +1,1 @@
+"""The note product of reference system B: digests, email sequences, Notion sync."""

@@ -1,0 +1,1 @@
+"""MediLink, the healthcare marketplace of reference system A, on tidings."""

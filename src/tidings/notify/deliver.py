@@ -1,0 +1,160 @@
+"""The built-in ``tidings.deliver`` task: sends one delivery of an external channel.
+
+Each delivery pending or deferred by routing gets a run of this task (deferred ones due
+when quiet hours end), created in the same transaction as the delivery, so a send
+survives crashes and waits on the engine's timers. Every provider call is a memoized step
+(a resumed run never repeats a send that completed); backoff between retries is a durable
+sleep honouring the provider's ``retry_after``; past a provider's ``max_attempts`` the
+delivery fails over to the channel's next provider. Every attempt is appended to the
+delivery's ``history``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from tidings.notify.records import Delivery
+from tidings.providers.base import (
+    Message,
+    PermanentProviderError,
+    Provider,
+    RetryableProviderError,
+)
+from tidings.store.notifybase import SendUpdate
+
+if TYPE_CHECKING:
+    from tidings.app import Tidings
+    from tidings.engine.context import Context
+
+DELIVER_TASK = "tidings.deliver"
+FINAL = frozenset({"sent", "delivered", "failed", "bounced", "complained", "suppressed", "skipped"})
+MAX_BACKOFF = timedelta(minutes=10)
+
+
+def backoff(attempt: int, retry_after: float | None) -> timedelta:
+    """1 s, 2 s, 4 s... up to 10 minutes; never sooner than the provider asked."""
+    delay = min(timedelta(seconds=2 ** (attempt - 1)), MAX_BACKOFF)
+    if retry_after is not None and retry_after > 0:
+        delay = max(delay, timedelta(seconds=retry_after))
+    return delay
+
+
+def message_for(d: Delivery, address: str, data: Any) -> Message:
+    return Message(
+        delivery_id=d.id,
+        idempotency_key=f"{d.id}:{address}" if d.channel == "push" else d.id,
+        channel=d.channel,  # type: ignore[arg-type]
+        type_id=d.type,
+        to=address,
+        locale=d.locale,
+        subject=d.subject,
+        html=d.html,
+        text=d.text,
+        title=d.title,
+        body=d.body,
+        data=data if d.channel == "push" and isinstance(data, dict) else {},
+        critical=d.critical,
+    )
+
+
+async def _attempt(provider: Provider, message: Message, at: str) -> dict[str, Any]:
+    """One provider call, its outcome as JSON (memoized by the step that runs it)."""
+    base: dict[str, Any] = {"provider": provider.name, "to": message.to, "at": at}
+    try:
+        result = await provider.send(message)
+    except RetryableProviderError as exc:
+        return {**base, "outcome": "retry", "error": str(exc), "code": exc.code,
+                "retry_after": exc.retry_after}  # fmt: skip
+    except PermanentProviderError as exc:
+        return {**base, "outcome": "failed", "error": str(exc), "code": exc.code,
+                "suppress": exc.suppress_address, "deactivate": exc.deactivate_token}  # fmt: skip
+    except Exception as exc:  # a provider bug or a network error: worth another try
+        return {**base, "outcome": "retry", "error": f"{type(exc).__name__}: {exc}"}
+    return {**base, "outcome": result.status, "message_id": result.provider_message_id,
+            "details": dict(result.details)}  # fmt: skip
+
+
+class _Send:
+    """The failover loop over one address."""
+
+    def __init__(self, ctx: Context, app: Tidings, d: Delivery, data: Any) -> None:
+        self.ctx, self.app, self.d, self.data = ctx, app, d, data
+        self.history: list[dict[str, Any]] = list(d.history)
+
+    async def to(self, address: str) -> dict[str, Any]:
+        ctx, d = self.ctx, self.d
+        providers = self.app.notifications.providers(d.channel)
+        last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
+        for provider in providers:
+            for attempt in range(1, provider.max_attempts + 1):
+                message = message_for(d, address, self.data)
+                last = await ctx.step(
+                    f"send {d.channel} via {provider.name}",
+                    _attempt,
+                    provider,
+                    message,
+                    ctx.now().isoformat(),
+                )
+                self.history.append(last)
+                await self._progress(last)
+                if last["outcome"] != "retry":
+                    return last
+                if attempt < provider.max_attempts:
+                    await ctx.sleep(backoff(attempt, last.get("retry_after")), name="backoff")
+        return last
+
+    async def _progress(self, last: dict[str, Any]) -> None:
+        if self.ctx.replaying:
+            return
+        update = SendUpdate(
+            status="pending",
+            provider=last.get("provider"),
+            provider_message_id=None,
+            attempts=len(self.history),
+            error=last.get("error"),
+            history=json.dumps(self.history),
+            sent_at=None,
+        )
+        await asyncio.to_thread(self.app.store.update_delivery, self.d.id, update, self.ctx.now())
+
+
+def _final(
+    d: Delivery, outcomes: list[dict[str, Any]], history: list[dict[str, Any]], now: Any
+) -> SendUpdate:
+    ok = [o for o in outcomes if o["outcome"] in ("sent", "delivered")]
+    failed = [o for o in outcomes if o["outcome"] not in ("sent", "delivered")]
+    best = ok[0] if ok else (failed[-1] if failed else {})
+    status = ("delivered" if best.get("outcome") == "delivered" else "sent") if ok else "failed"
+    suppress = [(d.channel, o["to"]) for o in failed if o.get("suppress")]
+    deactivate = [o["to"] for o in failed if o.get("deactivate") and d.channel == "push"]
+    return SendUpdate(
+        status=status,
+        provider=best.get("provider"),
+        provider_message_id=best.get("message_id"),
+        attempts=len(history),
+        error=None if ok else best.get("error"),
+        history=json.dumps(history),
+        sent_at=now if ok else None,
+        suppress=suppress,
+        deactivate=deactivate,
+    )
+
+
+async def deliver(app: Tidings, ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+    """Send the delivery ``payload["delivery_id"]`` through its channel's providers."""
+    delivery_id = str(payload["delivery_id"])
+    store = app.store
+    d = await asyncio.to_thread(store.get_delivery, delivery_id)
+    if d is None:
+        return {"delivery_id": delivery_id, "status": "missing"}
+    if d.status in FINAL:  # a re-execution after the end was recorded
+        return {"delivery_id": d.id, "status": d.status}
+    data = await asyncio.to_thread(store.get_notification_data, d.notification_id)
+    send = _Send(ctx, app, d, data)
+    outcomes = [await send.to(address) for address in d.addresses]
+    update = _final(d, outcomes, send.history, ctx.now())
+    await asyncio.to_thread(store.update_delivery, d.id, update, ctx.now())
+    return {"delivery_id": d.id, "status": update.status, "provider": update.provider}

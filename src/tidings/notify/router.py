@@ -1,0 +1,175 @@
+"""Routing: per channel, whether and when a notification goes out, and what it says.
+
+Pure decisions over what the store read in one transaction (:class:`RoutingInputs`):
+
+========================================== ============ =====================
+condition (checked in this order)          status       note
+========================================== ============ =====================
+no address / no active push token          ``skipped``
+opted out (type, else channel-global),     ``suppressed``
+non-critical
+every address suppressed                   ``suppressed`` critical too
+push/SMS in quiet hours, non-critical      ``deferred`` sent when they end
+in_app                                     ``delivered`` inbox row written
+otherwise                                  ``pending``  a durable run sends it
+========================================== ============ =====================
+
+Content is rendered here, so the delivery log holds exactly what was sent; a template
+error fails that delivery alone (``failed``, the error names file and variable).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from tidings.errors import ValidationError
+from tidings.ids import new_id
+from tidings.notify.recipients import parse_hhmm
+from tidings.notify.records import Recipient
+from tidings.notify.templates import Templates
+from tidings.notify.types import NotificationType
+from tidings.store.base import NewRun
+from tidings.store.notifybase import NewDelivery, RoutingInputs
+from tidings.store.sqlnotify import GLOBAL_TYPE
+
+QUIET_CHANNELS = ("push", "sms")
+"""Quiet hours hold these back; in-app and email are delivered at once."""
+
+RunFactory = Callable[[str, datetime | None], NewRun]
+"""``(delivery id, send at) -> the run that sends it``."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str
+    addresses: tuple[str, ...]
+    reason: str | None = None
+    send_at: datetime | None = None
+
+
+def quiet_until(now: datetime, recipient: Recipient) -> datetime | None:
+    """When the recipient's quiet hours end, if ``now`` falls inside them."""
+    if recipient.quiet_hours is None:
+        return None
+    zone = ZoneInfo(recipient.timezone)
+    local = now.astimezone(zone)
+    start, end = (parse_hhmm(t) for t in recipient.quiet_hours)
+    clock = local.time().replace(tzinfo=None)
+    if start < end:
+        inside, day = start <= clock < end, local.date()
+    else:  # spans midnight
+        inside = clock >= start or clock < end
+        day = local.date() if clock < end else local.date() + timedelta(days=1)
+    if not inside:
+        return None
+    return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
+
+
+def _addresses(channel: str, inputs: RoutingInputs) -> tuple[str, ...]:
+    r = inputs.recipient
+    if channel == "in_app":
+        return (r.id,)
+    if channel == "email":
+        return (r.email,) if r.email else ()
+    if channel == "sms":
+        return (r.phone,) if r.phone else ()
+    return tuple(inputs.tokens)
+
+
+_MISSING = {
+    "email": "the recipient has no email address",
+    "sms": "the recipient has no phone number",
+    "push": "the recipient has no active push token",
+}
+
+
+def opted_in(preferences: Mapping[tuple[str, str], bool], type_id: str, channel: str) -> bool:
+    """A type's own setting wins over the channel's global one; default opted in."""
+    own = preferences.get((type_id, channel))
+    if own is not None:
+        return own
+    return preferences.get((GLOBAL_TYPE, channel), True)
+
+
+def decide(ntype: NotificationType, channel: str, inputs: RoutingInputs, now: datetime) -> Decision:
+    addresses = _addresses(channel, inputs)
+    if not addresses:
+        return Decision("skipped", (), _MISSING[channel])
+    if not ntype.critical and not opted_in(inputs.preferences, ntype.id, channel):
+        return Decision("suppressed", addresses, "opted out")
+    if channel != "in_app":
+        allowed = tuple(a for a in addresses if (channel, a) not in inputs.suppressed)
+        if not allowed:
+            return Decision("suppressed", addresses, "address suppressed")
+        addresses = allowed
+    if channel == "in_app":
+        return Decision("delivered", addresses)
+    if channel in QUIET_CHANNELS and not ntype.critical:
+        until = quiet_until(now, inputs.recipient)
+        if until is not None:
+            return Decision("deferred", addresses, "quiet hours", until)
+    return Decision("pending", addresses)
+
+
+def plan(
+    ntype: NotificationType,
+    channels: Sequence[str],
+    inputs: RoutingInputs,
+    data: dict[str, Any],
+    templates: Templates,
+    now: datetime,
+    run_for: RunFactory,
+) -> list[NewDelivery]:
+    """One new delivery per channel, rendered, with its send run where it has one."""
+    locale = inputs.recipient.locale or templates.default_locale
+    out: list[NewDelivery] = []
+    for channel in channels:
+        decision = decide(ntype, channel, inputs, now)
+        out.append(_delivery(ntype, channel, decision, locale, data, templates, run_for))
+    return out
+
+
+def _delivery(
+    ntype: NotificationType,
+    channel: str,
+    decision: Decision,
+    locale: str,
+    data: dict[str, Any],
+    templates: Templates,
+    run_for: RunFactory,
+) -> NewDelivery:
+    delivery = NewDelivery(
+        id=new_id("dlv"),
+        channel=channel,
+        addresses=decision.addresses,
+        locale=locale,
+        status=decision.status,
+        reason=decision.reason,
+        data=json.dumps(data) if channel in ("push", "in_app") else "{}",
+    )
+    if decision.status in ("skipped", "suppressed"):
+        return delivery
+    try:
+        rendered = templates.render(ntype.id, channel, locale, data, root=ntype.templates)
+    except ValidationError as exc:  # TemplateError, or no templates root at all
+        return replace(delivery, status="failed", error=str(exc))
+    sms = rendered.sms
+    delivery = replace(
+        delivery,
+        subject=rendered.subject,
+        html=rendered.html,
+        text=rendered.text,
+        title=rendered.title,
+        body=rendered.body,
+        sms=None
+        if sms is None
+        else json.dumps({"encoding": sms.encoding, "units": sms.units, "segments": sms.segments}),
+    )
+    if channel == "in_app":
+        return replace(delivery, inbox_item_id=new_id("inb"))
+    return replace(delivery, send_at=decision.send_at, run=run_for(delivery.id, decision.send_at))
