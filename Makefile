@@ -9,7 +9,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
-.PHONY: install demo test lint format bench bench-peers lock clean
+.PHONY: install demo test lint format bench bench-peers lock clean browser
 
 install: $(STAMP)
 
@@ -38,8 +38,16 @@ format: install
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
+
+# Headless Chromium for the dashboard's browser tests (tests/e2e/test_dashboard_browser.py):
+# Debian's package, driven by Playwright through executable_path (no browser download).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 bench: install
 	$(BIN)/python bench/core.py

@@ -36,6 +36,7 @@ from tidings.tasks import TaskDef, TaskFn, make_task
 if TYPE_CHECKING:
     from tidings.engine.runtime import Runtime
     from tidings.engine.worker import Worker
+    from tidings.server.settings import ServerSettings
 
 F = TypeVar("F", bound=TaskFn)
 _ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -481,15 +482,29 @@ class Tidings(NotifyClient):
 
     # -- events ------------------------------------------------------------------------
     def send_event(
-        self, name: str, data: Any = None, *, id: str | None = None, ts: datetime | None = None
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+        deliver_at: datetime | None = None,
     ) -> EventReceipt:
         """Send an event: start a run of every task with ``on_event=name``, cancel runs
         whose ``cancel_on`` matches, and resume every run waiting for it.
 
         An ``id`` already sent is accepted once: the repeat does nothing and returns the
-        first receipt. Data must be JSON, at most ``max_event_bytes``.
+        first receipt. Data must be JSON, at most ``max_event_bytes``. With a future
+        ``deliver_at`` (aware datetime) the event is kept and delivered then by a
+        worker's scheduler; its receipt lists no runs yet.
         """
         event, runs, cancels = self._build_event(name, data, id, ts)
+        if deliver_at is not None:
+            if not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None:
+                raise ValidationError("deliver_at must be a timezone-aware datetime")
+            now = self.clock.now()
+            if deliver_at > now:
+                return self._send_later(event, deliver_at, now)
         sent = self.store.send_event(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
         for run_id in sent.cancelled:
             for rt in list(self._runtimes):
@@ -499,9 +514,27 @@ class Tidings(NotifyClient):
         return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
 
     async def send_event_async(
-        self, name: str, data: Any = None, *, id: str | None = None, ts: datetime | None = None
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+        deliver_at: datetime | None = None,
     ) -> EventReceipt:
-        return await asyncio.to_thread(self.send_event, name, data, id=id, ts=ts)
+        return await asyncio.to_thread(
+            self.send_event, name, data, id=id, ts=ts, deliver_at=deliver_at
+        )
+
+    def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
+        if self.store.schedule_event(event, deliver_at, now):
+            return EventReceipt(event.id, (), True)
+        delivered = self.store.get_event(event.id)
+        if delivered is None:  # still waiting for its delivery time
+            return EventReceipt(event.id, (), False)
+        # a seen id changes nothing and answers with the first receipt
+        first = self.store.send_event(delivered[0], (), (), now, self.idempotency_ttl)
+        return EventReceipt(event.id, first.run_ids, False)
 
     def _build_event(
         self, name: str, data: Any, event_id: str | None, ts: datetime | None
@@ -530,6 +563,17 @@ class Tidings(NotifyClient):
             max_bytes=self.max_event_bytes,
             new_run=run_for,
         )
+
+    # -- HTTP ----------------------------------------------------------------------------
+    def asgi(self, settings: ServerSettings | None = None) -> Any:
+        """The ASGI application (the HTTP API) for any ASGI server, e.g. uvicorn.
+
+        ``settings`` default to ``ServerSettings.from_env()`` ($TIDINGS_MAX_BODY_BYTES,
+        $TIDINGS_RATE_LIMIT, ...).
+        """
+        from tidings.server import create_app
+
+        return create_app(self, settings)
 
     # -- worker ------------------------------------------------------------------------
     def worker(

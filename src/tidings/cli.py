@@ -404,6 +404,7 @@ def _run_worker(
     queues: list[str] | None,
     lease_seconds: float | None,
     poll_interval: float,
+    api: tuple[str, int] | None = None,
 ) -> None:
     live = mode == "dev"
     configure_logging(out if live else err)
@@ -420,20 +421,27 @@ def _run_worker(
         f" · {len(app.tasks)} tasks: {tasks}",
     )
     out.print(banner, soft_wrap=True)
-    asyncio.run(_dev(w) if live else w.run(install_signal_handlers=True))
+    asyncio.run(_dev(w, api) if live else w.run(install_signal_handlers=True))
 
 
-async def _dev(w: Worker) -> None:
+async def _dev(w: Worker, api: tuple[str, int] | None = None) -> None:
     running = asyncio.create_task(w.run(install_signal_handlers=True))
+    serving = None
+    if api is not None:  # the HTTP API in the same process, stopped with the worker
+        from tidings.cli_server import serve_beside
+
+        serving = asyncio.create_task(serve_beside(w.app, *api, running))
     try:
         await follow_runs(
             lambda: fetch_runs(w.app, limit=15, steps=True),
             render=lambda runs: render_runs_table(runs, steps=True, title="recent runs"),
             console=out,
-            until=lambda _: running.done(),
+            until=lambda _: running.done() or (serving is not None and serving.done()),
         )
     finally:
         w.stop()  # if the display failed, the worker must not outlive it
+        if serving is not None:
+            await serving  # re-raises what stopped the server (a port in use), if anything
         await running  # re-raises what stopped the worker, if anything
 
 
@@ -485,9 +493,16 @@ def dev(
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
+    host: Annotated[str, typer.Option("--host", help="HTTP API address.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="HTTP API port.")] = 8000,
+    no_api: Annotated[bool, typer.Option("--no-api", help="Run without the HTTP API.")] = False,
 ) -> None:
-    """A worker plus a live table of recent runs (plain log lines when not on a terminal)."""
-    _run_worker("dev", app_ref, database_url, env, concurrency, queue, lease_seconds, poll_interval)
+    """A worker, the HTTP API and a live table of recent runs (plain log lines when not
+    on a terminal)."""
+    api = None if no_api else (host, port)
+    _run_worker(
+        "dev", app_ref, database_url, env, concurrency, queue, lease_seconds, poll_interval, api
+    )
 
 
 # -- commands: trigger -----------------------------------------------------------------
@@ -791,6 +806,14 @@ def _root(
 ) -> None:
     """Durable workflows: run workers, trigger and inspect runs, migrate the database."""
 
+
+def _register_commands() -> None:
+    from tidings.cli_server import register
+
+    register(cli)  # serve, keys, env, config
+
+
+_register_commands()
 
 __all__ = [
     "TransitionLog",

@@ -23,6 +23,7 @@ from pathlib import Path
 import pydantic
 
 from tidings.app import Tidings
+from tidings.environments import environment_settings
 from tidings.errors import ConfigError
 
 CONFIG_FILE = "tidings.toml"
@@ -43,6 +44,16 @@ class FileSettings(pydantic.BaseModel):
     """Overrides the app's database URL."""
     environment: str | None = None
     """Overrides the app's environment (``dev``, ``staging``, ``production``...)."""
+    preview_database_url: str | None = None
+    """Database of ``preview-*`` environments; ``{name}`` is the preview's name."""
+    # Defaults for every environment; see tidings.environments.EnvironmentSettings.
+    secret_key: str | None = None
+    sandbox: bool | None = None
+    sandbox_allow: tuple[str, ...] = ()
+    max_body_bytes: int | None = None
+    rate_limit: float | None = None
+    rate_burst: int | None = None
+    cors_origins: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -188,9 +199,12 @@ def load_app(
         app, database_url=database_url, environment=environment, directory=directory
     )
     found = import_app(settings.app)
-    return apply_overrides(
-        found, database_url=settings.database_url, environment=settings.environment
-    )
+    url = settings.database_url
+    if not (database_url or os.environ.get("TIDINGS_DATABASE_URL")):
+        # The environment's own table (or the preview template) comes before [tidings].
+        env = settings.environment or found.environment
+        url = environment_settings(env, directory).database_url or url
+    return apply_overrides(found, database_url=url, environment=settings.environment)
 
 
 __all__ = [

@@ -45,6 +45,10 @@ class UnknownRunError(TidingsError, LookupError):
     """No run exists with the given id."""
 
 
+class UnknownScheduleError(TidingsError, LookupError):
+    """No schedule has this id or key."""
+
+
 class StoreError(TidingsError):
     """The database cannot be used (corrupt, foreign, too new, unreachable)."""
 
@@ -101,3 +105,9 @@ class UnknownNotificationTypeError(TidingsError, LookupError):
 
 class UnknownDeliveryError(TidingsError, LookupError):
     """No delivery exists with the given id."""
+class InvalidApiKeyError(TidingsError):
+    """An API key is malformed, unknown, revoked, or of another environment."""
+
+
+class UnknownApiKeyError(TidingsError, LookupError):
+    """No live API key of the environment has this id or hint."""

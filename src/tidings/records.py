@@ -154,3 +154,5 @@ class Schedule:
     """After downtime: ``latest``, ``all`` or ``none`` of the missed ticks run."""
     static: bool = False
     """Declared with ``@app.task(cron=...)`` (kept in step with the code at worker start)."""
+    paused: bool = False
+    """A paused schedule fires no tick until resumed (``app.schedules.pause``)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from tidings import serde
 from tidings.cron import CronSpec, parse_cron, parse_timezone
 from tidings.engine.scheduler import scheduled_payload, static_schedule
-from tidings.errors import ValidationError
+from tidings.errors import UnknownScheduleError, ValidationError
 from tidings.ids import new_id
 from tidings.records import Schedule
 from tidings.tasks import TaskDef
@@ -87,6 +87,29 @@ class Schedules:
         """
         return self._app.store.delete_schedule(key_or_id)
 
+    def pause(self, key_or_id: str) -> Schedule:
+        """Stop the schedule firing until :meth:`resume`; UnknownScheduleError if none.
+
+        A paused static schedule stays paused across worker restarts.
+        """
+        now = self._app.clock.now()
+        found = self._app.store.set_schedule_paused(key_or_id, True, None, now)
+        if found is None:
+            raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
+        return found
+
+    def resume(self, key_or_id: str) -> Schedule:
+        """Fire again from the next tick after now: ticks missed while paused never run."""
+        now = self._app.clock.now()
+        found = self._app.store.find_schedule(key_or_id)
+        if found is None:
+            raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
+        spec = parse_cron(found.cron, found.timezone, found.catch_up, owner="the schedule")
+        resumed = self._app.store.set_schedule_paused(key_or_id, False, spec.next_after(now), now)
+        if resumed is None:  # deleted in between
+            raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
+        return resumed
+
     def list(self) -> builtins.list[Schedule]:
         """Every schedule, soonest next tick first."""
         return self._app.store.list_schedules()
@@ -99,6 +122,12 @@ class Schedules:
 
     async def list_async(self) -> builtins.list[Schedule]:
         return await asyncio.to_thread(self.list)
+
+    async def pause_async(self, key_or_id: str) -> Schedule:
+        return await asyncio.to_thread(self.pause, key_or_id)
+
+    async def resume_async(self, key_or_id: str) -> Schedule:
+        return await asyncio.to_thread(self.resume, key_or_id)
 
 
 def with_cron(task: TaskDef, cron: str | None, timezone: str, catch_up: str) -> TaskDef:

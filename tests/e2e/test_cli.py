@@ -126,7 +126,8 @@ WORKER_FLAGS = ("--concurrency", "2", "--queue", "default", "--lease-seconds", "
 def test_worker_runs_due_runs_and_drains_on_sigterm(cli: Cli, command: str) -> None:
     greet = cli.ok("trigger", "greet", '{"name": "Ada"}').strip()
     slow = cli.ok("trigger", "slow").strip()
-    with cli.worker(command, *WORKER_FLAGS) as proc:
+    api = ("--port", "0") if command == "dev" else ()  # dev serves the API: any free port
+    with cli.worker(command, *WORKER_FLAGS, *api) as proc:
         cli.wait_for(greet, RunStatus.COMPLETED)
         cli.wait_for(slow, RunStatus.RUNNING)
         # SIGTERM in the middle of a step: the worker finishes it before exiting.

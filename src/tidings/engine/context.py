@@ -7,6 +7,7 @@ import functools
 import inspect
 import logging
 import re
+import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -28,6 +29,7 @@ from tidings.records import ErrorInfo, Event, EventReceipt
 from tidings.store.base import ClaimedRun, EventWait, LogWrite, StepRecord
 from tidings.store.sqlevents import RUN_FINISHED
 
+from .metrics import observe_step
 from .signals import AttemptAborted, StepFailed, Suspend
 
 if TYPE_CHECKING:
@@ -430,12 +432,18 @@ class Context:
     async def _call(
         self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
-        if inspect.iscoroutinefunction(fn):
-            return await fn(*args, **kwargs)
-        value = await self._runtime.run_sync(fn, *args, **kwargs)
-        if inspect.isawaitable(value):
-            return await value
-        return value
+        started, ok = time.perf_counter(), False
+        try:
+            if inspect.iscoroutinefunction(fn):
+                value = await fn(*args, **kwargs)
+            else:
+                value = await self._runtime.run_sync(fn, *args, **kwargs)
+                if inspect.isawaitable(value):
+                    value = await value
+            ok = True
+            return value
+        finally:
+            observe_step(self.task_id, ok, time.perf_counter() - started)
 
     async def _wait_until(self, name: str, wake: Callable[[], datetime]) -> None:
         full = self._claim_name(name, "sleep")

@@ -21,6 +21,8 @@ from tidings.errors import ValidationError
 from tidings.records import Schedule
 from tidings.store.base import NewRun
 
+from .delayed import deliver_due_events
+
 if TYPE_CHECKING:
     from tidings.app import Tidings
 
@@ -140,15 +142,20 @@ class Scheduler:
         self._synced = True
 
     def next_due(self) -> datetime | None:
-        return self.rt.store.next_schedule_due(self.task_ids)
+        """The earliest schedule tick or delayed event delivery."""
+        tick = self.rt.store.next_schedule_due(self.task_ids)
+        event = self.rt.store.next_scheduled_event()
+        return min((t for t in (tick, event) if t is not None), default=None)
 
     def fire_due(self, now: datetime) -> tuple[int, bool]:
-        """One pass over due schedules: (runs created, whether more may be due)."""
+        """One pass over due schedules and delayed events: (runs created or resumed,
+        whether more may be due)."""
         if not self._synced:
             self.sync_static(now)
         due = self.rt.store.due_schedules(now, self.task_ids, BATCH)
         created = sum(self._fire(schedule, now) for schedule in due)
-        return created, len(due) == BATCH or created >= MAX_TICKS
+        woke, more_events = deliver_due_events(self.app, self.rt.store, now)
+        return created + woke, len(due) == BATCH or created >= MAX_TICKS or more_events
 
     def fire_all_due(self, now: datetime) -> int:
         """Fire until nothing is due at ``now`` (TestEngine)."""

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
 from tidings.store.notifybase import NotifyStore
+from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunLinks
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,21 @@ class EventSent:
     """False when the id had been seen: nothing was done again."""
     cancelled: tuple[str, ...] = ()
     resumed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key itself, only its hash (kept by the store)."""
+
+    id: str
+    environment: str
+    name: str
+    scope: str
+    """``admin`` (everything) or ``publish`` (send events, trigger tasks)."""
+    hint: str
+    """The first characters of the key, to recognise it in a list."""
+    created_at: datetime
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -354,3 +370,117 @@ class Store(NotifyStore):
         Returns the ids of the runs created, or None if another scheduler had already
         moved the schedule on (nothing is created then).
         """
+
+    # -- HTTP API: API keys, delayed events, run pages, queue metrics ------------------
+    @abc.abstractmethod
+    def create_api_key(self, key: ApiKeyRecord, key_hash: str) -> None:
+        """Store a new key by its hash."""
+
+    @abc.abstractmethod
+    def list_api_keys(self, environment: str) -> list[ApiKeyRecord]:
+        """The keys of one environment, revoked ones included, oldest first."""
+
+    @abc.abstractmethod
+    def find_api_key(self, key_hash: str) -> ApiKeyRecord | None:
+        """The key with this hash, of whatever environment (the caller checks it)."""
+
+    @abc.abstractmethod
+    def revoke_api_key(self, environment: str, ref: str, now: datetime) -> bool:
+        """Revoke the live key of ``environment`` whose id or hint is ``ref``."""
+
+    @abc.abstractmethod
+    def schedule_event(self, event: NewEvent, deliver_at: datetime, now: datetime) -> bool:
+        """Keep ``event`` for delivery at ``deliver_at``; False if its id was seen."""
+
+    @abc.abstractmethod
+    def get_scheduled_event(self, event_id: str) -> tuple[NewEvent, datetime] | None:
+        """An event waiting for delivery and its delivery time."""
+
+    @abc.abstractmethod
+    def due_scheduled_events(self, now: datetime, limit: int) -> list[tuple[NewEvent, datetime]]:
+        """Events whose delivery time has come, soonest first."""
+
+    @abc.abstractmethod
+    def next_scheduled_event(self) -> datetime | None:
+        """The earliest delivery time of any event waiting for delivery."""
+
+    @abc.abstractmethod
+    def deliver_scheduled_event(
+        self,
+        event: NewEvent,
+        runs: Sequence[NewRun],
+        cancels: Sequence[CancelKey],
+        now: datetime,
+        idempotency_ttl: timedelta,
+    ) -> EventSent | None:
+        """Take the scheduled event and send it as :meth:`send_event` does, in one
+        transaction; None if another scheduler took it first (nothing is done)."""
+
+    @abc.abstractmethod
+    def drop_scheduled_event(self, event_id: str) -> bool:
+        """Forget an event waiting for delivery (it can no longer be delivered)."""
+
+    @abc.abstractmethod
+    def list_runs_page(
+        self,
+        task_id: str | None,
+        status: Sequence[RunStatus] | None,
+        before: tuple[datetime, str] | None,
+        limit: int,
+    ) -> list[Run]:
+        """Runs newest first, strictly after the cursor ``(created_at, id)`` if given."""
+
+    @abc.abstractmethod
+    def queue_stats(self, now: datetime) -> tuple[int, datetime | None]:
+        """How many queued runs are due at ``now``, and the due time of the oldest."""
+
+    # -- dashboard (reads for the web UI, and its few actions) ---------------------------
+    @abc.abstractmethod
+    def search_runs(self, f: RunFilter, cursor: Cursor | None, limit: int) -> list[Run]:
+        """Runs matching ``f``, newest first, after ``cursor`` (without steps)."""
+
+    @abc.abstractmethod
+    def count_runs_by_status(self, f: RunFilter, cap: int) -> dict[RunStatus, int]:
+        """Runs matching ``f`` per status, each count stopping at ``cap``."""
+
+    @abc.abstractmethod
+    def run_links(self, run_id: str) -> RunLinks | None:
+        """The run's parent, replays, open event waits and the events that resumed it."""
+
+    @abc.abstractmethod
+    def run_statuses(self, run_ids: Sequence[str]) -> dict[str, tuple[str, RunStatus]]:
+        """``{run id: (task id, status)}`` for the ids that exist."""
+
+    @abc.abstractmethod
+    def run_fingerprint(self, run_id: str) -> str | None:
+        """A value that changes whenever what the run's detail page shows changes."""
+
+    @abc.abstractmethod
+    def retry_now(self, run_id: str, now: datetime) -> bool:
+        """Make a backing-off/delayed queued run or a sleeping run due now; else False."""
+
+    @abc.abstractmethod
+    def list_events(self, name: str | None, cursor: Cursor | None, limit: int) -> list[EventView]:
+        """Received events, newest first, with the runs they started and waits resumed."""
+
+    @abc.abstractmethod
+    def get_event_view(self, event_id: str) -> EventView | None: ...
+
+    @abc.abstractmethod
+    def task_stats(self, since: datetime) -> dict[str, dict[RunStatus, int]]:
+        """Per task, the runs finished since ``since`` by final status."""
+
+    @abc.abstractmethod
+    def set_schedule_paused(
+        self, ref: str, paused: bool, next_run_at: datetime | None, now: datetime
+    ) -> Schedule | None:
+        """Pause or resume the schedule with this id or key; None if there is none."""
+
+    @abc.abstractmethod
+    def find_schedule(self, ref: str) -> Schedule | None: ...
+
+    @abc.abstractmethod
+    def overview(
+        self, now: datetime, window: timedelta, buckets: int, lookback: timedelta
+    ) -> Overview:
+        """Throughput, failures and queue depth over ``window``; the slowest tasks."""

@@ -62,6 +62,8 @@ class SqlEvents(abc.ABC):
         tx.run("delete_wait", params)
         tx.run("complete_wait_step", params)
         tx.run("wake_waiting_run", params)
+        # remembered for the dashboard's event log: which waits this event resumed
+        tx.run("insert_event_resume", {**params, "event_id": json.loads(result)["id"]})
 
     def _register_waits(
         self, tx: Tx, run_id: str, waits: Sequence[EventWait], now: datetime

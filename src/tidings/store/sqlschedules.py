@@ -121,4 +121,5 @@ class SqlSchedules(abc.ABC):
             last_run_at=self._dt(r["last_run_at"]),
             catch_up=str(r["catch_up"]),
             static=r["kind"] == "static",
+            paused=bool(r["paused"]),
         )

@@ -30,9 +30,11 @@ from tidings.store.base import (
     Store,
     WriteOp,
 )
+from tidings.store.sqldashboard import SqlDashboard
 from tidings.store.sqlevents import SqlEvents, event_json
 from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlschedules import SqlSchedules
+from tidings.store.sqlserver import SqlServer
 
 Row = Mapping[str, Any]
 WAIT_KINDS = ("wait_for_event", "trigger_and_wait")
@@ -48,7 +50,7 @@ class Tx(Protocol):
         ...
 
 
-class SqlStore(SqlEvents, SqlSchedules, SqlNotify, Store):
+class SqlStore(SqlEvents, SqlSchedules, SqlNotify, SqlServer, SqlDashboard, Store):
     queries: dict[str, str]
 
     @abc.abstractmethod
@@ -120,16 +122,28 @@ class SqlStore(SqlEvents, SqlSchedules, SqlNotify, Store):
         idempotency_ttl: timedelta,
     ) -> EventSent:
         with self._transaction(write=True) as tx:
-            if not self._record_event(tx, event, now):
-                first = tx.run("get_event", {"id": event.id})
-                return EventSent(event.id, tuple(json.loads(first[0]["run_ids"])), False)
-            run_ids = [self._insert_run(tx, new, now, idempotency_ttl)[0] for new in runs]
-            if run_ids:
-                tx.run("set_event_runs", {"id": event.id, "run_ids": json.dumps(run_ids)})
-            cancelled = self._cancel_matching(tx, cancels, now)
-            data = json.loads(event.data)
-            result = event_json(event.id, event.name, data, event.ts)
-            resumed = self._resume_waiters(tx, event.name, data, result, now)
+            return self._send_event_in(tx, event, runs, cancels, now, idempotency_ttl)
+
+    def _send_event_in(
+        self,
+        tx: Tx,
+        event: NewEvent,
+        runs: Sequence[NewRun],
+        cancels: Sequence[CancelKey],
+        now: datetime,
+        idempotency_ttl: timedelta,
+    ) -> EventSent:
+        """The body of :meth:`send_event`, inside a transaction the caller holds."""
+        if not self._record_event(tx, event, now):
+            first = tx.run("get_event", {"id": event.id})
+            return EventSent(event.id, tuple(json.loads(first[0]["run_ids"])), False)
+        run_ids = [self._insert_run(tx, new, now, idempotency_ttl)[0] for new in runs]
+        if run_ids:
+            tx.run("set_event_runs", {"id": event.id, "run_ids": json.dumps(run_ids)})
+        cancelled = self._cancel_matching(tx, cancels, now)
+        data = json.loads(event.data)
+        result = event_json(event.id, event.name, data, event.ts)
+        resumed = self._resume_waiters(tx, event.name, data, result, now)
         return EventSent(event.id, tuple(run_ids), True, tuple(cancelled), tuple(resumed))
 
     def get_event(self, event_id: str) -> tuple[NewEvent, datetime] | None:

@@ -251,12 +251,13 @@ SELECT * FROM schedules ORDER BY next_run_at, id;
 
 -- name: due_schedules
 SELECT * FROM schedules
-WHERE next_run_at <= %(now)s AND task_id = ANY(%(task_ids)s::text[])
+WHERE paused = FALSE AND next_run_at <= %(now)s AND task_id = ANY(%(task_ids)s::text[])
 ORDER BY next_run_at
 LIMIT %(limit)s;
 
 -- name: next_schedule_due
-SELECT MIN(next_run_at) AS due FROM schedules WHERE task_id = ANY(%(task_ids)s::text[]);
+SELECT MIN(next_run_at) AS due FROM schedules
+WHERE paused = FALSE AND task_id = ANY(%(task_ids)s::text[]);
 
 -- name: advance_schedule
 -- compare-and-set: a concurrent scheduler blocks on the row lock, then re-reads the
@@ -383,3 +384,9 @@ FROM decided d
 WHERE runs.id = d.id
 RETURNING runs.id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
           parent_run_id, runs.status;
+
+-- name: insert_event_resume
+-- the dashboard's event log shows the waits each event resumed (migration 0010)
+INSERT INTO event_resumes (event_id, run_id, step, at)
+VALUES (%(event_id)s, %(run_id)s, %(step)s, %(now)s)
+ON CONFLICT DO NOTHING;

@@ -156,7 +156,9 @@ CREATE TABLE schedules (
     next_run_at TIMESTAMPTZ NOT NULL,
     last_run_at TIMESTAMPTZ,
     created_at  TIMESTAMPTZ NOT NULL,
-    updated_at  TIMESTAMPTZ NOT NULL
+    updated_at  TIMESTAMPTZ NOT NULL,
+    -- a paused schedule fires no tick until resumed (migration 0010)
+    paused      BOOLEAN NOT NULL DEFAULT FALSE
 );
 CREATE UNIQUE INDEX schedules_key ON schedules (key) WHERE key IS NOT NULL;
 CREATE INDEX schedules_due ON schedules (next_run_at);
@@ -353,3 +355,50 @@ CREATE TABLE settings (
     value      TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL
 );
+-- HTTP API (migration 0006): API keys per environment, and events delivered later.
+CREATE TABLE api_keys (
+    id          TEXT PRIMARY KEY,
+    environment TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    scope       TEXT NOT NULL CHECK (scope IN ('admin', 'publish')),
+    key_hash    TEXT NOT NULL UNIQUE,
+    -- the first characters of the key, enough to recognise it in a list
+    hint        TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    revoked_at  TIMESTAMPTZ
+);
+CREATE INDEX api_keys_environment ON api_keys (environment, created_at);
+
+-- An event whose delivery is due later; the scheduler delivers it once, deleting the
+-- row in the transaction that records the event.
+CREATE TABLE scheduled_events (
+    id         TEXT PRIMARY KEY,
+    name       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    ts         TIMESTAMPTZ NOT NULL,
+    deliver_at TIMESTAMPTZ NOT NULL,
+    created_at TIMESTAMPTZ NOT NULL
+);
+CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
+
+-- Dashboard (migration 0010): indexes for its run list, run detail and overview, and
+-- which waits each event resumed (schedules.paused is in the table above).
+
+-- the run list pages newest first, filtered by status, or by task and status
+CREATE INDEX runs_status_created ON runs (status, created_at);
+CREATE INDEX runs_task_status_created ON runs (task_id, status, created_at);
+-- the idempotency-key filter, and the overview's windows over finished runs
+CREATE INDEX runs_idempotency_key ON runs (idempotency_key) WHERE idempotency_key IS NOT NULL;
+CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
+-- a run's replays, shown on its detail page
+CREATE INDEX runs_replay_of ON runs (replay_of) WHERE replay_of IS NOT NULL;
+
+-- the waits an event resumed, for the event log
+CREATE TABLE event_resumes (
+    event_id TEXT NOT NULL,
+    run_id   TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    step     TEXT NOT NULL,
+    at       TIMESTAMPTZ NOT NULL,
+    PRIMARY KEY (event_id, run_id, step)
+);
+CREATE INDEX event_resumes_run ON event_resumes (run_id);

@@ -233,13 +233,13 @@ SELECT * FROM schedules ORDER BY next_run_at, id;
 
 -- name: due_schedules
 SELECT * FROM schedules
-WHERE next_run_at <= :now AND task_id IN (SELECT value FROM json_each(:task_ids))
+WHERE paused = 0 AND next_run_at <= :now AND task_id IN (SELECT value FROM json_each(:task_ids))
 ORDER BY next_run_at
 LIMIT :limit;
 
 -- name: next_schedule_due
 SELECT MIN(next_run_at) AS due FROM schedules
-WHERE task_id IN (SELECT value FROM json_each(:task_ids));
+WHERE paused = 0 AND task_id IN (SELECT value FROM json_each(:task_ids));
 
 -- name: advance_schedule
 -- compare-and-set: only the scheduler that still sees the tick it planned from wins
@@ -364,3 +364,9 @@ FROM decided d
 WHERE runs.id = d.id
 RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
           parent_run_id, status;
+
+-- name: insert_event_resume
+-- the dashboard's event log shows the waits each event resumed (migration 0010)
+INSERT INTO event_resumes (event_id, run_id, step, at)
+VALUES (:event_id, :run_id, :step, :now)
+ON CONFLICT DO NOTHING;

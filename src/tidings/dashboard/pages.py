@@ -1,0 +1,256 @@
+"""What each dashboard page shows: plain functions from the app and the query string to
+a template context. They run in a thread (the store is synchronous) and never write.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tidings.app import Tidings
+from tidings.errors import ValidationError
+from tidings.records import Run, RunStatus
+from tidings.store.dashboard import Cursor, RunFilter
+
+PAGE_SIZE = 50
+COUNT_CAP = 10_000
+RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
+WAIT_KINDS = ("sleep", "wait_for_event", "trigger_and_wait")
+
+
+def encode_cursor(cursor: Cursor) -> str:
+    raw = json.dumps([cursor.at.isoformat(), cursor.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(text: str | None) -> Cursor | None:
+    if not text:
+        return None
+    try:
+        at, run_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        return Cursor(datetime.fromisoformat(at), str(run_id))
+    except (ValueError, TypeError) as exc:
+        raise ValidationError("the page cursor is not valid; go back to the first page") from exc
+
+
+def _time(value: str | None, name: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValidationError(f"{name} must be a date and time like 2026-03-01T09:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """The run list's query string, checked."""
+
+    filter: RunFilter
+    cursor: Cursor | None
+    search: str
+    params: dict[str, str]
+    """The filters as given, to rebuild links (without the cursor)."""
+
+
+def parse_run_query(app: Tidings, q: Mapping[str, str]) -> RunQuery:
+    params = {k: v.strip() for k, v in q.items() if k != "cursor" and v.strip()}
+    status = params.get("status")
+    if status is not None and status not in {s.value for s in RunStatus}:
+        raise ValidationError(f"unknown status {status!r}")
+    task = params.get("task")
+    if task is not None and task not in app.tasks:
+        raise ValidationError(f"unknown task {task!r}")
+    since = _time(params.get("since"), "From")
+    until = _time(params.get("until"), "To")
+    if "range" in params:
+        span = RANGES.get(params["range"])
+        if span is None:
+            raise ValidationError(f"unknown time range {params['range']!r}")
+        since = app.clock.now() - span
+    f = RunFilter(
+        task_id=task,
+        status=RunStatus(status) if status else None,
+        since=since,
+        until=until,
+        tag=params.get("tag"),
+        idempotency_key=params.get("key"),
+    )
+    return RunQuery(f, decode_cursor(q.get("cursor")), params.get("q", ""), params)
+
+
+def runs_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    query = parse_run_query(app, q)
+    store = app.store
+    rows = store.search_runs(query.filter, query.cursor, PAGE_SIZE + 1)
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    next_cursor = encode_cursor(Cursor(rows[-1].created_at, rows[-1].id)) if more else None
+    counts = store.count_runs_by_status(query.filter, COUNT_CAP)
+    return {
+        "runs": rows,
+        "counts": counts,
+        "cap": COUNT_CAP,
+        "next_cursor": next_cursor,
+        "paged": query.cursor is not None,
+        "params": query.params,
+        "tasks": sorted(app.tasks),
+        "statuses": [s.value for s in RunStatus],
+        "ranges": list(RANGES),
+    }
+
+
+def run_page(app: Tidings, run_id: str) -> dict[str, Any] | None:
+    store = app.store
+    run = store.get_run(run_id)
+    if run is None:
+        return None
+    links = store.run_links(run_id)
+    children = _children(run)
+    linked = store.run_statuses(
+        [c for c in children.values()]
+        + ([links.parent_run_id] if links and links.parent_run_id else [])
+    )
+    return {
+        "run": run,
+        "links": links,
+        "children": children,
+        "linked": linked,
+        "logs": store.get_logs(run_id),
+        "replay_of": run.replay_of,
+        "can_cancel": not run.status.finished,
+        "can_retry": _can_retry(app, run),
+        "can_replay": run.task_id in app.tasks,
+        "timeline": timeline(run),
+    }
+
+
+def _can_retry(app: Tidings, run: Run) -> bool:
+    now = app.clock.now()
+    if run.status is RunStatus.QUEUED:
+        return run.run_at is not None and run.run_at > now
+    if run.status is RunStatus.WAITING:
+        return any(s.kind == "sleep" and s.status == "waiting" for s in run.steps)
+    return False
+
+
+def _children(run: Run) -> dict[str, str]:
+    """Step name -> child run id, for the steps that triggered a run."""
+    found: dict[str, str] = {}
+    for step in run.steps:
+        if step.kind == "trigger" and isinstance(step.result, str):
+            found[step.name] = step.result
+        elif step.kind == "trigger_and_wait" and isinstance(step.result, dict):
+            child = step.result.get("child_run_id") or (step.result.get("data") or {}).get("run_id")
+            if isinstance(child, str):
+                found[step.name] = child
+    return found
+
+
+def timeline(run: Run) -> list[dict[str, Any]]:
+    """Bars for the steps: offset and width as percentages of the run's span."""
+    starts = [s.started_at for s in run.steps if s.started_at] + [run.created_at]
+    origin = min(starts)
+    ends = [s.finished_at or s.wake_at or s.started_at for s in run.steps]
+    end = max([e for e in ends if e] + [run.finished_at or run.created_at, origin])
+    span = max((end - origin).total_seconds(), 0.001)
+    bars = []
+    for s in run.steps:
+        if s.started_at is None:
+            continue
+        stop = s.finished_at or s.wake_at or s.started_at
+        left = (s.started_at - origin).total_seconds() / span * 100
+        width = max((stop - s.started_at).total_seconds() / span * 100, 0.6)
+        bars.append({"step": s, "left": round(left, 2), "width": round(min(width, 100 - left), 2)})
+    return bars
+
+
+def tasks_page(app: Tidings) -> dict[str, Any]:
+    now = app.clock.now()
+    stats = app.store.task_stats(now - timedelta(days=1))
+    schedules = app.store.list_schedules()
+    rows = []
+    for task in sorted(app.tasks.values(), key=lambda t: t.id):
+        counts = stats.get(task.id, {})
+        done = counts.get(RunStatus.COMPLETED, 0)
+        failed = counts.get(RunStatus.FAILED, 0)
+        schema = (
+            json.dumps(task.payload_model.model_json_schema(), indent=2)
+            if task.payload_model is not None
+            else None
+        )
+        rows.append(
+            {
+                "task": task,
+                "done": done,
+                "failed": failed,
+                "rate": None if done + failed == 0 else round(100 * done / (done + failed)),
+                "schema": schema,
+                "schedules": [s for s in schedules if s.task_id == task.id],
+            }
+        )
+    return {"rows": rows, "schedules": schedules}
+
+
+def events_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    name = q.get("name", "").strip() or None
+    cursor = decode_cursor(q.get("cursor"))
+    events = app.store.list_events(name, cursor, PAGE_SIZE + 1)
+    more = len(events) > PAGE_SIZE
+    events = events[:PAGE_SIZE]
+    ids = {r for e in events for r in e.run_ids} | {r for e in events for r, _ in e.resumed}
+    return {
+        "events": events,
+        "linked": app.store.run_statuses(sorted(ids)),
+        "name": name or "",
+        "next_cursor": (
+            encode_cursor(Cursor(events[-1].received_at, events[-1].id)) if more else None
+        ),
+    }
+
+
+def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    window = q.get("window", "1h")
+    if window not in ("1h", "24h"):
+        raise ValidationError(f"unknown window {window!r}; use 1h or 24h")
+    span = RANGES[window]
+    now = app.clock.now()
+    ov = app.store.overview(now, span, 24 if window == "24h" else 12, lookback=timedelta(days=1))
+    counts = app.store.count_runs_by_status(RunFilter(), COUNT_CAP)
+    return {"ov": ov, "window": window, "counts": counts, "cap": COUNT_CAP, "chart": chart(ov)}
+
+
+def chart(ov: Any) -> dict[str, Any]:
+    """Coordinates of a small bar chart (completed, failed) and a queue-depth line."""
+    s = ov.series
+    n = len(s.completed)
+    top = max([c + f for c, f in zip(s.completed, s.failed, strict=True)] + s.queued + [1])
+    width, height = 600, 140
+    slot = width / n
+    bars = []
+    for i, (c, f) in enumerate(zip(s.completed, s.failed, strict=True)):
+        hc, hf = c / top * height, f / top * height
+        bars.append(
+            {
+                "x": round(i * slot + 2, 1),
+                "w": round(slot - 4, 1),
+                "yc": round(height - hc, 1),
+                "hc": round(hc, 1),
+                "yf": round(height - hc - hf, 1),
+                "hf": round(hf, 1),
+                "label": (s.start + timedelta(seconds=s.bucket_seconds * i)).strftime("%H:%M"),
+                "c": c,
+                "f": f,
+                "q": s.queued[i],
+            }
+        )
+    line = " ".join(
+        f"{round(i * slot + slot / 2, 1)},{round(height - q / top * height, 1)}"
+        for i, q in enumerate(s.queued)
+    )
+    return {"bars": bars, "line": line, "width": width, "height": height, "top": top}

@@ -1,0 +1,523 @@
+"""The dashboard as a Starlette application to mount under the API server.
+
+``dashboard(app)`` returns it; ``Mount("/dashboard", dashboard(app))`` (or FastAPI's
+``api.mount``) serves it. Every page but the sign-in form requires a session; every
+POST requires the session's CSRF token. Pages update live over Server-Sent Events: the
+server re-renders a page's live part at an interval and sends it when it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from datetime import datetime
+from importlib import resources
+from typing import Any
+from urllib.parse import urlencode
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from tidings.app import Tidings
+from tidings.dashboard import pages
+from tidings.dashboard.auth import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    Session,
+    Signer,
+    check_hash,
+    verify_password,
+)
+from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+KeyCheck = Callable[[str], str | None]
+"""An admin API key -> a short name for who signed in, or None if it is not one."""
+
+_PUBLIC = ("/login", "/static/")
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tidings.dashboard", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    env.filters["when"] = _when
+    env.filters["ago"] = _duration
+    env.filters["qs"] = lambda params: urlencode(params)
+    return env
+
+
+def _when(value: datetime | None) -> str:
+    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(start: datetime | None, end: datetime | None = None) -> str:
+    if start is None or end is None:
+        return ""
+    seconds = (end - start).total_seconds()
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+class Dashboard:
+    """Routes and state of one mounted dashboard."""
+
+    def __init__(
+        self,
+        app: Tidings,
+        *,
+        password_hash: str | None,
+        secret_key: str | None,
+        key_check: KeyCheck | None,
+        poll_interval: float,
+    ) -> None:
+        self.app = app
+        self.password_hash = check_hash(password_hash) if password_hash else None
+        self.key_check = key_check
+        if self.password_hash is None and key_check is None:
+            raise ConfigError(
+                "the dashboard needs a way to sign in: set TIDINGS_DASHBOARD_PASSWORD_HASH "
+                "(make it with `python -m tidings.dashboard.auth`)"
+            )
+        self.signer = Signer(secret_key or _secret(app), app.environment)
+        self.poll_interval = poll_interval
+        self.templates = _environment()
+
+    # -- plumbing ----------------------------------------------------------------------
+    def render(
+        self, request: Request, template: str, /, status: int = 200, **context: Any
+    ) -> Response:
+        session: Session | None = request.scope.get("tidings_session")
+        html = self.templates.get_template(template).render(
+            base=request.scope.get("root_path", ""),
+            env=self.app.environment,
+            sandbox=self.app.environment != "production",
+            csrf=self.signer.csrf_token(session) if session else "",
+            signed_in=session is not None,
+            path=request.url.path,
+            **context,
+        )
+        return HTMLResponse(html, status_code=status)
+
+    def _base(self, request: Request) -> str:
+        return str(request.scope.get("root_path", ""))
+
+    def redirect(self, request: Request, path: str) -> Response:
+        return RedirectResponse(self._base(request) + path, status_code=303)
+
+    async def guard(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        route = request.url.path[len(self._base(request)) :] or "/"
+        if route.startswith(_PUBLIC):
+            return await call_next(request)
+        session = self.signer.read_session(request.cookies.get(SESSION_COOKIE))
+        if session is None:
+            if request.method == "GET" and "text/event-stream" not in request.headers.get(
+                "accept", ""
+            ):
+                return self.redirect(request, "/login?" + urlencode({"next": route}))
+            return PlainTextResponse("sign in first", status_code=401)
+        request.scope["tidings_session"] = session
+        response = await call_next(request)
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    def action(self, handler: Endpoint) -> Endpoint:
+        """``handler`` behind the CSRF check (the form is read here, then cached)."""
+
+        async def checked(request: Request) -> Response:
+            session: Session | None = request.scope.get("tidings_session")
+            form = await request.form()
+            if session is None or not self.signer.check_csrf(session, str(form.get("csrf", ""))):
+                return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+            return await handler(request)
+
+        return checked
+
+    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.to_thread(fn, *args)
+
+    # -- sign-in -----------------------------------------------------------------------
+    async def login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
+        token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(18)
+        response = self.render(
+            request,
+            "login.html",
+            status=status,
+            error=error,
+            login_token=token,
+            next=request.query_params.get("next", "/"),
+            with_password=self.password_hash is not None,
+            with_key=self.key_check is not None,
+        )
+        self._cookie(request, response, LOGIN_COOKIE, token, 600)
+        return response
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form()
+        token = str(form.get("login_token", ""))
+        if not token or token != request.cookies.get(LOGIN_COOKIE):
+            return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+        secret = str(form.get("secret", ""))
+        who = await self.call(self._who, secret)
+        if who is None:
+            return await self.login_form(request, "That password or key is not valid.", 401)
+        _, cookie = self.signer.new_session(who)
+        target = str(form.get("next", "/"))
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        response = self.redirect(request, target)
+        self._cookie(request, response, SESSION_COOKIE, cookie, SESSION_SECONDS)
+        response.delete_cookie(LOGIN_COOKIE, path=self._base(request) or "/")
+        return response
+
+    def _who(self, secret: str) -> str | None:
+        if not secret:
+            return None
+        if self.key_check is not None:
+            who = self.key_check(secret)
+            if who is not None:
+                return who
+        if self.password_hash is not None and verify_password(secret, self.password_hash):
+            return "password"
+        return None
+
+    async def logout(self, request: Request) -> Response:
+        response = self.redirect(request, "/login")
+        response.delete_cookie(SESSION_COOKIE, path=self._base(request) or "/")
+        return response
+
+    def _cookie(
+        self, request: Request, response: Response, name: str, value: str, age: int
+    ) -> None:
+        response.set_cookie(
+            name,
+            value,
+            max_age=age,
+            path=self._base(request) or "/",
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+
+    # -- pages -------------------------------------------------------------------------
+    async def page(
+        self, request: Request, template: str, build: Callable[[], dict[str, Any]]
+    ) -> Response:
+        try:
+            context = await self.call(build)
+        except TidingsError as exc:
+            return self.render(request, "error.html", status=400, message=str(exc))
+        live = request.url.path[len(self._base(request)) :]
+        query = str(request.url.query)
+        return self.render(request, template, live=f"{live}?{query}" if query else live, **context)
+
+    async def overview(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        return await self.page(request, "overview.html", lambda: pages.overview_page(self.app, q))
+
+    async def runs(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        search = q.get("q", "").strip()
+        if search:
+            found = await self.call(self.app.store.run_statuses, [search])
+            if found:
+                return self.redirect(request, f"/runs/{search}")
+            q.pop("q")
+        return await self.page(request, "runs.html", lambda: pages.runs_page(self.app, q))
+
+    async def run(self, request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        context = await self.call(pages.run_page, self.app, run_id)
+        if context is None:
+            return self.render(request, "error.html", 404, message=f"No run with id {run_id}.")
+        flash = request.query_params.get("done", "")
+        return self.render(request, "run.html", live=f"/runs/{run_id}", flash=flash, **context)
+
+    async def tasks(self, request: Request) -> Response:
+        return await self.page(request, "tasks.html", lambda: pages.tasks_page(self.app))
+
+    async def events(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        return await self.page(request, "events.html", lambda: pages.events_page(self.app, q))
+
+    # -- actions -----------------------------------------------------------------------
+    async def run_action(self, request: Request) -> Response:
+        run_id, action = request.path_params["run_id"], request.path_params["action"]
+        try:
+            if action == "cancel":
+                await self.call(self.app.cancel, run_id)
+                return self.redirect(request, f"/runs/{run_id}?done=cancelled")
+            if action == "replay":
+                handle = await self.call(self.app.replay, run_id)
+                return self.redirect(request, f"/runs/{handle.id}?done=replayed")
+            if action == "retry":
+                ok = await self.call(self.app.store.retry_now, run_id, self.app.clock.now())
+                if ok:
+                    self.app._wake_workers()
+                return self.redirect(
+                    request, f"/runs/{run_id}?done={'retrying' if ok else 'not-retryable'}"
+                )
+        except TidingsError as exc:
+            return self.render(request, "error.html", 400, message=str(exc))
+        return PlainTextResponse("unknown action", status_code=404)
+
+    async def trigger(self, request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        form = await request.form()
+        text = str(form.get("payload", "")).strip() or "null"
+        try:
+            payload = json.loads(text)
+        except ValueError as exc:
+            return await self._tasks_error(
+                request, task_id, text, f"The payload is not JSON: {exc}"
+            )
+        try:
+            handle = await self.call(lambda: self.app.trigger(task_id, payload))
+        except TidingsError as exc:
+            return await self._tasks_error(request, task_id, text, str(exc))
+        return self.redirect(request, f"/runs/{handle.id}?done=triggered")
+
+    async def _tasks_error(self, request: Request, task: str, text: str, error: str) -> Response:
+        context = await self.call(pages.tasks_page, self.app)
+        return self.render(
+            request,
+            "tasks.html",
+            status=400,
+            live="/tasks",
+            error_task=task,
+            error=error,
+            error_payload=text,
+            **context,
+        )
+
+    async def schedule_action(self, request: Request) -> Response:
+        ref, action = request.path_params["ref"], request.path_params["action"]
+        if action not in ("pause", "resume"):
+            return PlainTextResponse("unknown action", status_code=404)
+        do = self.app.schedules.pause if action == "pause" else self.app.schedules.resume
+        try:
+            await self.call(do, ref)
+        except UnknownScheduleError as exc:
+            return self.render(request, "error.html", 404, message=str(exc))
+        return self.redirect(request, "/tasks")
+
+    async def send_event(self, request: Request) -> Response:
+        form = await request.form()
+        name = str(form.get("name", "")).strip()
+        text = str(form.get("data", "")).strip() or "null"
+        try:
+            data = json.loads(text)
+            receipt = await self.call(lambda: self.app.send_event(name, data))
+        except ValueError as exc:  # bad JSON or ValidationError
+            context = await self.call(pages.events_page, self.app, {})
+            return self.render(
+                request,
+                "events.html",
+                status=400,
+                live="/events",
+                error=str(exc),
+                form_name=name,
+                form_data=text,
+                **context,
+            )
+        return self.redirect(request, f"/events?sent={receipt.event_id}")
+
+    # -- live updates ------------------------------------------------------------------
+    async def live(self, request: Request) -> Response:
+        """SSE: the page's live part, re-rendered and sent whenever it changes."""
+        page = request.query_params.get("page", "/")
+        render = self._live_renderer(request, page)
+        if render is None:
+            return PlainTextResponse("no live view for that page", status_code=404)
+        return StreamingResponse(
+            self._stream(request, render),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
+
+    def _live_renderer(
+        self, request: Request, page: str
+    ) -> Callable[[], Awaitable[tuple[str | None, str]]] | None:
+        path, _, query = page.partition("?")
+        q = dict(_parse_qs(query))
+        session: Session = request.scope["tidings_session"]
+        base = self._base(request)
+        common = {
+            "base": base,
+            "csrf": self.signer.csrf_token(session),
+            "env": self.app.environment,
+        }
+        fragment = self.templates.get_template("live.html")
+
+        def html(kind: str, context: Mapping[str, Any]) -> str:
+            return fragment.render(kind=kind, live=page, **common, **context)
+
+        builders: dict[str, Callable[[], dict[str, Any] | None]] = {
+            "/": lambda: pages.overview_page(self.app, q),
+            "/runs": lambda: pages.runs_page(self.app, q),
+            "/tasks": lambda: pages.tasks_page(self.app),
+            "/events": lambda: pages.events_page(self.app, q),
+        }
+        if path.startswith("/runs/"):
+            run_id = path[len("/runs/") :]
+            state: dict[str, str | None] = {"mark": None}
+
+            async def run_view() -> tuple[str | None, str]:
+                mark = await self.call(self.app.store.run_fingerprint, run_id)
+                if mark is not None and mark == state["mark"]:
+                    return mark, ""
+                state["mark"] = mark
+                context = await self.call(pages.run_page, self.app, run_id)
+                return mark, "" if context is None else html("run", context)
+
+            return run_view
+        build = builders.get(path)
+        if build is None:
+            return None
+        kind = {"/": "overview", "/runs": "runs", "/tasks": "tasks", "/events": "events"}[path]
+
+        async def view() -> tuple[str | None, str]:
+            context = await self.call(build)
+            return None, "" if context is None else html(kind, context)
+
+        return view
+
+    async def _stream(
+        self, request: Request, render: Callable[[], Awaitable[tuple[str | None, str]]]
+    ) -> AsyncIterator[str]:
+        last = ""
+        idle = 0.0
+        yield "retry: 2000\n\n"
+        while not await request.is_disconnected():
+            try:
+                _, body = await render()
+            except TidingsError as exc:
+                yield f"event: problem\ndata: {json.dumps(str(exc))}\n\n"
+                return
+            digest = hashlib.sha256(body.encode()).hexdigest() if body else last
+            if body and digest != last:
+                last = digest
+                yield "event: update\n" + "".join(f"data: {line}\n" for line in body.split("\n"))
+                yield "\n"
+                idle = 0.0
+            elif (idle := idle + self.poll_interval) >= 15:
+                yield ": keep-alive\n\n"
+                idle = 0.0
+            await asyncio.sleep(self.poll_interval)
+
+
+def _parse_qs(query: str) -> list[tuple[str, str]]:
+    from urllib.parse import parse_qsl
+
+    return parse_qsl(query, keep_blank_values=False)
+
+
+def _secret(app: Tidings) -> str:
+    secret = os.environ.get("TIDINGS_SECRET_KEY")
+    if secret:
+        return secret
+    if app.environment == "production":
+        raise ConfigError("set TIDINGS_SECRET_KEY: production dashboards need a fixed secret")
+    # A sandbox without a configured secret: sessions last as long as this process.
+    return secrets.token_urlsafe(32)
+
+
+def dashboard(
+    app: Tidings,
+    *,
+    password_hash: str | None = None,
+    secret_key: str | None = None,
+    key_check: KeyCheck | None = None,
+    poll_interval: float = 1.0,
+) -> Starlette:
+    """The dashboard of ``app`` as an ASGI application, to mount under any path.
+
+    Args:
+        app: the Tidings app whose runs, tasks and events it shows.
+        password_hash: scrypt hash of the sign-in password; default
+            ``$TIDINGS_DASHBOARD_PASSWORD_HASH`` (make one: ``python -m tidings.dashboard.auth``).
+        secret_key: signs session cookies; default ``$TIDINGS_SECRET_KEY``.
+        key_check: accepts an admin API key as a sign-in (the server passes its own).
+        poll_interval: seconds between checks for changes behind a live page.
+    """
+    d = Dashboard(
+        app,
+        password_hash=password_hash or os.environ.get("TIDINGS_DASHBOARD_PASSWORD_HASH"),
+        secret_key=secret_key,
+        key_check=key_check,
+        poll_interval=poll_interval,
+    )
+    static = StaticFiles(directory=str(resources.files("tidings.dashboard") / "static"))
+    routes = [
+        Route("/", d.overview),
+        Route("/login", d.login_form, methods=["GET"]),
+        Route("/login", d.login, methods=["POST"]),
+        Route("/logout", d.action(d.logout), methods=["POST"]),
+        Route("/runs", d.runs),
+        Route("/runs/{run_id}", d.run),
+        Route("/runs/{run_id}/{action}", d.action(d.run_action), methods=["POST"]),
+        Route("/tasks", d.tasks),
+        Route("/tasks/{task_id}/trigger", d.action(d.trigger), methods=["POST"]),
+        Route("/schedules/{ref}/{action}", d.action(d.schedule_action), methods=["POST"]),
+        Route("/events", d.events),
+        Route("/events/send", d.action(d.send_event), methods=["POST"]),
+        Route("/live", d.live),
+        Mount("/static", static, name="static"),
+    ]
+    return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=d.guard)])
+
+
+def admin_key_check(app: Tidings) -> KeyCheck:
+    """Sign-in with an admin API key of ``app``'s environment (publish keys are refused)."""
+    from tidings.errors import InvalidApiKeyError
+    from tidings.keys import verify_key
+
+    def check(secret: str) -> str | None:
+        try:
+            key = verify_key(app.store, app.environment, secret)
+        except InvalidApiKeyError:
+            return None
+        return f"key:{key.id}" if key.scope == "admin" else None
+
+    return check
+
+
+def mountable(app: Tidings, **options: Any) -> Starlette:
+    """The dashboard signing in with admin API keys (and a password hash if configured);
+    if it cannot start (production without a secret key), a page saying what to set."""
+    try:
+        return dashboard(app, key_check=admin_key_check(app), **options)
+    except ConfigError as exc:
+        message = f"The dashboard is off: {exc}"
+
+        async def off(request: Request) -> Response:
+            return PlainTextResponse(message, status_code=503)
+
+        return Starlette(routes=[Route("/{path:path}", off)])

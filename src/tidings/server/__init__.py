@@ -1,0 +1,8 @@
+"""The HTTP API: ``create_app(app)`` (or ``app.asgi()``) for any ASGI server."""
+
+from __future__ import annotations
+
+from tidings.server.app import create_app
+from tidings.server.settings import ServerSettings
+
+__all__ = ["ServerSettings", "create_app"]

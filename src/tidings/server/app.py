@@ -1,0 +1,110 @@
+"""The ASGI application: the HTTP API of one tidings app and environment."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
+
+from tidings import __version__, dashboard
+from tidings.app import Tidings
+from tidings.server import metrics
+from tidings.server.auth import Authenticator
+from tidings.server.errors import error_response, install_error_handlers
+from tidings.server.middleware import BodyLimit, HttpMetrics
+from tidings.server.models import ErrorEnvelope, Health
+from tidings.server.routes_events import router as events_router
+from tidings.server.routes_runs import router as runs_router
+from tidings.server.settings import ServerSettings
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorEnvelope, "description": text}
+    for status, text in (
+        (401, "Missing or invalid API key."),
+        (403, "The key's scope does not allow this."),
+        (404, "No such task or run."),
+        (413, "Request body too large."),
+        (422, "Invalid request."),
+        (429, "Rate limited; see Retry-After."),
+    )
+}
+
+
+def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
+    """The HTTP API serving ``app`` (its environment, database and tasks)."""
+    settings = settings or ServerSettings.from_env()
+    api = FastAPI(
+        title="tidings",
+        version=__version__,
+        description="Durable workflows and notifications over HTTP. "
+        'Every error is JSON {"error": {"code", "message", "details"}}.',
+        responses=_ERRORS,
+    )
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(metrics.StoreCollector(app))
+    api.state.tidings = app
+    api.state.settings = settings
+    api.state.auth = Authenticator(app, settings)
+    install_error_handlers(api)
+    api.include_router(events_router)
+    api.include_router(runs_router)
+    _health_routes(api, app, registry)
+    api.mount("/dashboard", dashboard.mountable(app))
+    # Added innermost first: CORS answers preflights before the body limit is consulted.
+    api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        api.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "Last-Event-ID"],
+            max_age=600,
+        )
+    api.add_middleware(HttpMetrics, registry=registry)
+    return api
+
+
+def _health_routes(api: FastAPI, app: Tidings, registry: CollectorRegistry) -> None:
+    @api.get("/healthz", response_model=Health, tags=["health"], summary="The process is up")
+    async def healthz() -> Health:
+        return Health(status="ok", environment=app.environment)
+
+    @api.get(
+        "/readyz",
+        response_model=Health,
+        tags=["health"],
+        summary="The database is reachable and its migrations are current",
+        responses={503: {"model": ErrorEnvelope, "description": "Not ready."}},
+    )
+    async def readyz() -> Any:
+        try:
+            pending = await asyncio.to_thread(app.store.pending_migrations)
+        except Exception as exc:
+            return error_response(503, f"database unreachable: {type(exc).__name__}: {exc}")
+        if pending:
+            return error_response(
+                503,
+                "database needs migrations: run `tidings migrate`",
+                code="migrations_pending",
+                details={"pending_migrations": pending},
+            )
+        return Health(status="ready", environment=app.environment, pending_migrations=[])
+
+    @api.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics",
+        response_class=Response,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}},
+    )
+    async def metrics_endpoint(request: Request) -> Response:
+        body = await asyncio.to_thread(metrics.render, registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    @api.get("/", include_in_schema=False)
+    async def root() -> JSONResponse:
+        return JSONResponse({"name": "tidings", "version": __version__, "docs": "/docs"})

@@ -1,0 +1,47 @@
+"""``/metrics``: what the database says at scrape time, plus this process's counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from tidings.app import Tidings
+from tidings.engine.metrics import REGISTRY as ENGINE_REGISTRY
+
+
+class StoreCollector(Collector):
+    """Runs by status, queue depth and the age of the oldest due run, read per scrape."""
+
+    def __init__(self, app: Tidings) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        store = self.app.store
+        runs = GaugeMetricFamily(
+            "tidings_runs", "Runs in the database, by status.", labels=["status"]
+        )
+        for status, n in sorted(store.count_runs().items(), key=lambda kv: kv[0].value):
+            runs.add_metric([status.value], n)
+        yield runs
+        now = self.app.clock.now()
+        depth, oldest = store.queue_stats(now)
+        yield GaugeMetricFamily(
+            "tidings_queue_depth", "Queued runs due now and not yet claimed.", value=depth
+        )
+        age = 0.0 if oldest is None else max((now - oldest).total_seconds(), 0.0)
+        yield GaugeMetricFamily(
+            "tidings_queue_oldest_age_seconds",
+            "How long the oldest due, unclaimed run has been due (0 if none).",
+            value=age,
+        )
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())  # collected at scrape time only
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    """The server's registry followed by the engine's (step durations)."""
+    return generate_latest(registry) + generate_latest(ENGINE_REGISTRY)

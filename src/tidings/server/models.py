@@ -1,0 +1,220 @@
+"""Request and response bodies of the HTTP API (pydantic: validated in, documented out)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from tidings.records import ErrorInfo, Run, RunStatus, Step
+
+_NAME = Field(min_length=1, max_length=200, description="Event name, e.g. user.registered.")
+_ID = Field(default=None, min_length=1, max_length=255, description="Sent twice: accepted once.")
+
+
+def aware(value: datetime | None) -> datetime | None:
+    """Times without an offset are read as UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- events ------------------------------------------------------------------------------
+class TriggerDevEvent(_Strict):
+    name: str = _NAME
+    payload: Any = None
+    id: str | None = _ID
+    timestamp: datetime | None = None
+    context: Any = None
+
+
+class TriggerDevOptions(_Strict):
+    deliverAt: datetime | None = Field(default=None, description="Deliver at this time.")
+    deliverAfter: float | None = Field(
+        default=None, ge=0, le=366 * 86400, description="Deliver after this many seconds."
+    )
+
+
+class TriggerDevBody(_Strict):
+    """Trigger.dev's v1 ``sendEvent`` body."""
+
+    event: TriggerDevEvent
+    options: TriggerDevOptions | None = None
+
+
+class NamePayloadBody(_Strict):
+    """The bare body hand-written publishers post."""
+
+    name: str = _NAME
+    payload: Any
+    id: str | None = _ID
+    timestamp: datetime | None = None
+
+
+class NameDataBody(_Strict):
+    name: str = _NAME
+    data: Any = None
+    id: str | None = _ID
+    ts: datetime | None = None
+
+
+EventBody = TriggerDevBody | NamePayloadBody | NameDataBody
+
+
+class EventOut(BaseModel):
+    """Trigger.dev's event record, plus what tidings did with the event."""
+
+    id: str
+    name: str
+    payload: Any
+    context: Any = None
+    timestamp: datetime
+    deliverAt: datetime | None = None
+    deliveredAt: datetime | None = None
+    cancelledAt: datetime | None = None
+    accepted: bool = Field(description="False when this id was sent before (nothing redone).")
+    runIds: list[str] = Field(description="Runs the event started (none yet if delayed).")
+
+
+class InngestEvent(BaseModel):
+    """One event as Inngest's SDKs send it (unknown fields such as ``v`` are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str = _NAME
+    data: Any = None
+    id: str | None = _ID
+    ts: int | None = Field(default=None, ge=0, description="Milliseconds since the epoch.")
+    user: Any = None
+
+
+class InngestOut(BaseModel):
+    ids: list[str]
+    status: int = 200
+
+
+# -- runs ----------------------------------------------------------------------------------
+class TriggerBody(_Strict):
+    payload: Any = None
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
+    delay: float | None = Field(default=None, ge=0, le=10 * 366 * 86400, description="Seconds.")
+    run_at: datetime | None = None
+    priority: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    tags: list[str] | None = Field(default=None, max_length=50)
+    concurrency_key: str | None = Field(default=None, max_length=255)
+
+    @field_validator("run_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return aware(value)
+
+
+class TriggerOut(BaseModel):
+    id: str
+    created: bool = Field(description="False when the idempotency key matched an existing run.")
+
+
+class ErrorOut(BaseModel):
+    type: str
+    message: str
+    traceback: str | None = None
+
+    @classmethod
+    def of(cls, e: ErrorInfo) -> ErrorOut:
+        return cls(type=e.type, message=e.message, traceback=e.traceback or None)
+
+
+class StepOut(BaseModel):
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    result: Any = None
+    error: ErrorOut | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    @classmethod
+    def of(cls, s: Step) -> StepOut:
+        return cls(
+            name=s.name,
+            kind=s.kind,
+            status=s.status,
+            attempts=s.attempts,
+            result=s.result,
+            error=None if s.error is None else ErrorOut.of(s.error),
+            started_at=s.started_at,
+            finished_at=s.finished_at,
+        )
+
+
+class RunOut(BaseModel):
+    id: str
+    task_id: str
+    status: RunStatus
+    payload: Any = None
+    result: Any = None
+    error: ErrorOut | None = None
+    attempt: int
+    queue: str
+    priority: int
+    created_at: datetime
+    run_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    wake_at: datetime | None = None
+    idempotency_key: str | None = None
+    tags: list[str]
+    replay_of: str | None = None
+    steps: list[StepOut] | None = Field(default=None, description="Only on GET /runs/{id}.")
+
+    @classmethod
+    def of(cls, run: Run, *, steps: bool) -> RunOut:
+        return cls(
+            id=run.id,
+            task_id=run.task_id,
+            status=run.status,
+            payload=run.payload,
+            result=run.result,
+            error=None if run.error is None else ErrorOut.of(run.error),
+            attempt=run.attempt,
+            queue=run.queue,
+            priority=run.priority,
+            created_at=run.created_at,
+            run_at=run.run_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            wake_at=run.wake_at,
+            idempotency_key=run.idempotency_key,
+            tags=list(run.tags),
+            replay_of=run.replay_of,
+            steps=[StepOut.of(s) for s in run.steps] if steps else None,
+        )
+
+
+class RunPage(BaseModel):
+    data: list[RunOut]
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null at the end."
+    )
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    error: ErrorBody
+
+
+class Health(BaseModel):
+    status: str
+    environment: str | None = None
+    pending_migrations: list[str] | None = None

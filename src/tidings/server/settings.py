@@ -1,0 +1,64 @@
+"""Settings of the HTTP API: request limits and CORS."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+from tidings.errors import ConfigError
+
+DEFAULT_MAX_BODY_BYTES = 256 * 1024
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """How the HTTP API limits requests. Validated on construction."""
+
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    """Largest request body accepted; a larger one is answered 413."""
+    rate_limit: float | None = None
+    """Requests per second allowed per API key (None: unlimited); over it, 429."""
+    rate_burst: int | None = None
+    """Requests a key may make at once before ``rate_limit`` applies (default: 2 s worth)."""
+    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    """Browser origins allowed to call the API (the embeddable inbox); ``*`` for any."""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
+            raise ConfigError(f"max_body_bytes must be an int, got {self.max_body_bytes!r}")
+        if self.max_body_bytes < 1024:
+            raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        if self.rate_limit is not None and not self.rate_limit > 0:
+            raise ConfigError(f"rate_limit must be positive, got {self.rate_limit!r}")
+        if self.rate_burst is not None and self.rate_burst < 1:
+            raise ConfigError(f"rate_burst must be at least 1, got {self.rate_burst!r}")
+
+    @property
+    def burst(self) -> int:
+        if self.rate_burst is not None:
+            return self.rate_burst
+        return max(1, int((self.rate_limit or 0) * 2))
+
+    @classmethod
+    def from_env(cls, **defaults: object) -> ServerSettings:
+        """``defaults`` (from tidings.toml) overridden by ``TIDINGS_*`` variables."""
+        values = dict(defaults)
+        env = os.environ
+        if raw := env.get("TIDINGS_MAX_BODY_BYTES"):
+            values["max_body_bytes"] = _number(raw, "TIDINGS_MAX_BODY_BYTES", int)
+        if raw := env.get("TIDINGS_RATE_LIMIT"):
+            values["rate_limit"] = _number(raw, "TIDINGS_RATE_LIMIT", float)
+        if raw := env.get("TIDINGS_RATE_BURST"):
+            values["rate_burst"] = _number(raw, "TIDINGS_RATE_BURST", int)
+        if raw := env.get("TIDINGS_CORS_ORIGINS"):
+            values["cors_origins"] = tuple(o.strip() for o in raw.split(",") if o.strip())
+        if "cors_origins" in values:
+            values["cors_origins"] = tuple(values["cors_origins"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def _number(raw: str, name: str, kind: type[int] | type[float]) -> int | float:
+    try:
+        return kind(raw)
+    except ValueError:
+        raise ConfigError(f"${name} must be a number, got {raw!r}") from None

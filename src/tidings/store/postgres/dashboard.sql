@@ -1,0 +1,193 @@
+-- Dashboard queries (PostgreSQL). Loaded by store/sqldashboard.py.
+-- One run-list query per index that can drive it, as in the SQLite file (a
+-- generic plan cannot use an index for an optional 'x IS NULL OR ...' filter).
+
+-- name: dash_runs
+SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
+FROM runs
+WHERE 1 = 1
+  AND created_at >= %(since)s AND created_at < %(until)s
+  AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+  AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_runs_task
+SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
+FROM runs
+WHERE task_id = %(task_id)s
+  AND created_at >= %(since)s AND created_at < %(until)s
+  AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+  AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_runs_status
+SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
+FROM runs
+WHERE status = %(status)s
+  AND created_at >= %(since)s AND created_at < %(until)s
+  AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+  AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_runs_task_status
+SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
+FROM runs
+WHERE task_id = %(task_id)s AND status = %(status)s
+  AND created_at >= %(since)s AND created_at < %(until)s
+  AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+  AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_runs_key
+-- the idempotency-key filter: a handful of rows
+SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
+FROM runs
+WHERE idempotency_key = %(key)s
+  AND (%(task_id)s::text IS NULL OR task_id = %(task_id)s)
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND created_at >= %(since)s AND created_at < %(until)s
+  AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+  AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_count
+-- capped: the list shows '10,000+' rather than count a million rows
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM runs
+    WHERE status = %(status)s
+      AND created_at >= %(since)s AND created_at < %(until)s
+      AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+      AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+    LIMIT %(cap)s
+) AS capped;
+
+-- name: dash_count_task
+-- capped: the list shows '10,000+' rather than count a million rows
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM runs
+    WHERE task_id = %(task_id)s AND status = %(status)s
+      AND created_at >= %(since)s AND created_at < %(until)s
+      AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+      AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+    LIMIT %(cap)s
+) AS capped;
+
+-- name: dash_count_key
+SELECT status, COUNT(*) AS n FROM runs
+WHERE idempotency_key = %(key)s
+  AND (%(task_id)s::text IS NULL OR task_id = %(task_id)s)
+  AND created_at >= %(since)s AND created_at < %(until)s
+  AND (%(cursor_id)s::text IS NULL OR created_at < %(cursor_at)s OR id < %(cursor_id)s)
+  AND (%(needle)s::text IS NULL OR strpos(tags, %(needle)s) > 0)
+GROUP BY status;
+
+-- name: dash_replays
+SELECT id, status, created_at FROM runs WHERE replay_of = %(id)s ORDER BY created_at LIMIT 50;
+
+-- name: dash_run_parent
+SELECT parent_run_id, idempotency_key FROM runs WHERE id = %(id)s;
+
+-- name: dash_run_exists
+SELECT id, task_id, status FROM runs WHERE id = %(id)s;
+
+-- name: dash_run_waits
+SELECT step, event_name, match_paths, match_key, since FROM event_waits
+WHERE run_id = %(run_id)s ORDER BY step;
+
+-- name: dash_run_resumes
+SELECT event_id, step, at FROM event_resumes WHERE run_id = %(run_id)s ORDER BY at;
+
+-- name: dash_run_fingerprint
+-- what the run page shows changes only when one of these does
+SELECT r.status, r.attempt, r.due_at, r.finished_at,
+       (SELECT COUNT(*) FROM steps s WHERE s.run_id = r.id) AS steps,
+       (SELECT MAX(COALESCE(s.finished_at, s.started_at)) FROM steps s
+        WHERE s.run_id = r.id) AS step_at,
+       (SELECT SUM(s.attempts) FROM steps s WHERE s.run_id = r.id) AS step_attempts,
+       (SELECT COUNT(*) FROM run_logs l WHERE l.run_id = r.id) AS logs
+FROM runs r WHERE r.id = %(id)s;
+
+-- name: dash_events
+SELECT id, name, data, ts, received_at, run_ids FROM events
+WHERE (%(name)s::text IS NULL OR name = %(name)s)
+  AND (%(cursor_id)s::text IS NULL OR received_at < %(cursor_at)s
+       OR (received_at = %(cursor_at)s AND id < %(cursor_id)s))
+ORDER BY received_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_event
+SELECT id, name, data, ts, received_at, run_ids FROM events WHERE id = %(id)s;
+
+-- name: dash_event_resumes
+SELECT event_id, run_id, step, at FROM event_resumes
+WHERE event_id = ANY(%(ids)s::text[])
+ORDER BY at;
+
+-- name: dash_runs_status_of
+SELECT id, task_id, status FROM runs WHERE id = ANY(%(ids)s::text[]);
+
+-- name: dash_task_stats
+-- per task and final status, the runs that finished since %(since)s
+SELECT task_id, status, COUNT(*) AS n FROM runs
+WHERE finished_at >= %(since)s
+GROUP BY task_id, status;
+
+-- name: dash_finished_buckets
+SELECT floor(extract(epoch FROM finished_at - %(start)s) * 1000000 / %(bucket)s)::bigint AS b, status, COUNT(*) AS n FROM runs
+WHERE finished_at >= %(start)s
+GROUP BY b, status;
+
+-- name: dash_arrivals
+-- runs that became due in the window, per bucket (the queue's inflow)
+SELECT floor(extract(epoch FROM run_at - %(start)s) * 1000000 / %(bucket)s)::bigint AS b, COUNT(*) AS n FROM runs
+WHERE created_at >= %(start)s - %(lookback)s * interval '1 microsecond' AND run_at >= %(start)s AND run_at <= %(now)s
+GROUP BY b;
+
+-- name: dash_departures
+-- those same runs leaving the queue: started, or cancelled before they started
+SELECT floor(extract(epoch FROM COALESCE(started_at, finished_at) - %(start)s) * 1000000 / %(bucket)s)::bigint AS b, COUNT(*) AS n FROM runs
+WHERE created_at >= %(start)s - %(lookback)s * interval '1 microsecond' AND run_at >= %(start)s AND run_at <= %(now)s
+  AND COALESCE(started_at, finished_at) IS NOT NULL
+GROUP BY b;
+
+-- name: dash_queue_now
+SELECT COUNT(*) AS n FROM (
+    SELECT 1 FROM runs WHERE status = 'QUEUED' AND run_at <= %(now)s LIMIT %(cap)s
+) AS capped;
+
+-- name: dash_slowest
+SELECT task_id, COUNT(*) AS n, AVG(extract(epoch FROM finished_at - started_at) * 1000000) AS avg_us,
+       MAX(extract(epoch FROM finished_at - started_at) * 1000000) AS max_us
+FROM runs
+WHERE finished_at >= %(since)s AND status = 'COMPLETED' AND started_at IS NOT NULL
+GROUP BY task_id
+ORDER BY avg_us DESC
+LIMIT %(limit)s;
+
+-- name: dash_set_paused
+UPDATE schedules SET paused = %(paused)s, next_run_at = COALESCE(%(next_run_at)s::timestamptz, next_run_at),
+    updated_at = %(now)s
+WHERE id = %(ref)s OR key = %(ref)s
+RETURNING *;
+
+-- name: dash_find_schedule
+SELECT * FROM schedules WHERE id = %(ref)s OR key = %(ref)s;
+
+-- name: dash_retry_queued
+-- a run backing off before a retry, or triggered with a delay: due now
+UPDATE runs SET run_at = %(now)s, due_at = %(now)s
+WHERE id = %(id)s AND status = 'QUEUED' AND due_at > %(now)s;
+
+-- name: dash_wake_sleep
+-- a run asleep in ctx.sleep: its sleep ends now
+UPDATE steps SET wake_at = %(now)s
+WHERE run_id = %(id)s AND kind = 'sleep' AND status = 'waiting';
+
+-- name: dash_wake_run
+UPDATE runs SET due_at = %(now)s
+WHERE id = %(id)s AND status = 'WAITING' AND due_at > %(now)s;

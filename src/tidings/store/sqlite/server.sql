@@ -1,0 +1,51 @@
+-- Named queries of the HTTP API (API keys, delayed events, run pages, queue metrics).
+
+-- name: insert_api_key
+INSERT INTO api_keys (id, environment, name, scope, key_hash, hint, created_at)
+VALUES (:id, :environment, :name, :scope, :key_hash, :hint, :now);
+
+-- name: list_api_keys
+SELECT * FROM api_keys WHERE environment = :environment ORDER BY created_at, id;
+
+-- name: find_api_key
+SELECT * FROM api_keys WHERE key_hash = :key_hash;
+
+-- name: revoke_api_key
+UPDATE api_keys SET revoked_at = :now
+WHERE environment = :environment AND (id = :ref OR hint = :ref) AND revoked_at IS NULL
+RETURNING id;
+
+-- name: insert_scheduled_event
+-- an id already delivered (in events) or already scheduled is not accepted again
+INSERT INTO scheduled_events (id, name, data, ts, deliver_at, created_at)
+SELECT :id, :name, :data, :ts, :deliver_at, :now
+WHERE NOT EXISTS (SELECT 1 FROM events WHERE id = :id)
+ON CONFLICT (id) DO NOTHING;
+
+-- name: get_scheduled_event
+SELECT * FROM scheduled_events WHERE id = :id;
+
+-- name: due_scheduled_events
+SELECT * FROM scheduled_events WHERE deliver_at <= :now
+ORDER BY deliver_at, id LIMIT :limit;
+
+-- name: next_scheduled_event
+SELECT MIN(deliver_at) AS due FROM scheduled_events;
+
+-- name: take_scheduled_event
+DELETE FROM scheduled_events WHERE id = :id;
+
+-- name: list_runs_page
+-- newest first; the cursor is the (created_at, id) of the last run of the previous page
+SELECT * FROM runs
+WHERE (:task_id IS NULL OR task_id = :task_id)
+  AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
+  AND (:before_created IS NULL OR created_at < :before_created
+       OR (created_at = :before_created AND id < :before_id))
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
+
+-- name: queue_stats
+-- runs due now and not yet claimed, and the due time of the oldest of them
+SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs
+WHERE status = 'QUEUED' AND due_at <= :now;
