@@ -74,6 +74,7 @@ class SqlEvents(abc.ABC):
         the events received since then are checked here (the window is short).
         """
         satisfied = False
+        consumed: set[str] | None = None
         for wait in waits:
             params = {
                 "run_id": run_id,
@@ -89,6 +90,10 @@ class SqlEvents(abc.ABC):
             for ev in tx.run("recent_events", params):
                 data = json.loads(ev["data"])
                 if key_of(data, paths) == wait.match_key:
+                    if consumed is None:
+                        consumed = self._consumed_events(tx, run_id)
+                    if str(ev["id"]) in consumed:
+                        continue  # it already resumed an earlier wait of this run
                     ts = self._dt(ev["ts"]) or now
                     result = event_json(str(ev["id"]), wait.event_name, data, ts)
                     self._deliver(tx, run_id, wait.step, result, now)
@@ -99,6 +104,22 @@ class SqlEvents(abc.ABC):
             satisfied = True  # completed by an event while the attempt was still running
         if satisfied:
             tx.run("wake_waiting_run", {"run_id": run_id, "now": self._ts(now)})
+
+    def _consumed_events(self, tx: Tx, run_id: str) -> set[str]:
+        """Ids of the events that already resumed a wait of this run.
+
+        A run that waits again right after an event resumed it (a loop around
+        ``wait_for_event``) starts its new wait at the event's own instant whenever the
+        clock has not moved on (always, under TestEngine's virtual clock); the event is
+        then "recent" for the new wait too, but one event resumes one wait of a run once.
+        """
+        ids: set[str] = set()
+        for step in tx.run("get_steps", {"run_id": run_id}):
+            if step["kind"] == "wait_for_event" and step["status"] == "completed":
+                found = json.loads(step["result"]) if step["result"] else None
+                if isinstance(found, dict) and "id" in found:
+                    ids.add(str(found["id"]))
+        return ids
 
     def _record_event(self, tx: Tx, event: NewEvent, now: datetime) -> bool:
         params = {
