@@ -9,8 +9,8 @@ from __future__ import annotations
 import abc
 import json
 import threading
-from collections.abc import Mapping, Sequence
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -59,13 +59,17 @@ class SqlDashboard(abc.ABC):
     @abc.abstractmethod
     def _schedule(self, r: Mapping[str, Any]) -> Schedule: ...
 
-    def _dash(self, *, write: bool = False) -> AbstractContextManager[Tx]:
+    @contextmanager
+    def _dash(self, *, write: bool = False) -> Iterator[Tx]:
+        """A transaction for dashboard queries (``dash_begin`` sets the dialect up)."""
         if "dash_runs" not in self.queries:
             with _LOAD:
                 if "dash_runs" not in self.queries:
                     package = type(self).__module__.rsplit(".", 1)[0]
                     self.queries.update(load_queries(package, "dashboard.sql"))
-        return self._transaction(write=write)
+        with self._transaction(write=write) as tx:
+            tx.run("dash_begin")
+            yield tx
 
     # -- runs --------------------------------------------------------------------------
     def _filter_params(self, f: RunFilter, cursor: Cursor | None) -> dict[str, Any]:

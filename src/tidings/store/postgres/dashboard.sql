@@ -2,6 +2,12 @@
 -- One run-list query per index that can drive it, as in the SQLite file (a
 -- generic plan cannot use an index for an optional 'x IS NULL OR ...' filter).
 
+-- name: dash_begin
+-- every dashboard transaction starts with this: plan each query for its parameters.
+-- A generic plan (psycopg prepares a statement after a few runs) cannot tell which
+-- index a filter can use and scans runs_created for a rare status.
+SET LOCAL plan_cache_mode = force_custom_plan;
+
 -- name: dash_runs
 SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
 FROM runs

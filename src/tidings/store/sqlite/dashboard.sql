@@ -2,6 +2,10 @@
 -- One run-list query per index that can drive it (SQLite plans once per
 -- statement, so an optional filter written 'x IS NULL OR ...' never uses an index).
 
+-- name: dash_begin
+-- every dashboard transaction starts with this (nothing to set up on SQLite)
+SELECT 1;
+
 -- name: dash_runs
 SELECT id, task_id, queue, priority, status, payload, result, error, attempt, created_at, started_at, finished_at, due_at, run_at, idempotency_key, tags, replay_of, parent_run_id
 FROM runs
@@ -157,7 +161,7 @@ GROUP BY b;
 
 -- name: dash_queue_now
 SELECT COUNT(*) AS n FROM (
-    SELECT 1 FROM runs WHERE status = 'QUEUED' AND created_at >= 0 AND run_at <= :now LIMIT :cap
+    SELECT 1 FROM runs WHERE status = 'QUEUED' AND run_at <= :now LIMIT :cap
 ) AS capped;
 
 -- name: dash_slowest
