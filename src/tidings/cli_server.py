@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,21 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
+class _Server(uvicorn.Server):
+    """uvicorn that exits 0 after a graceful stop on SIGTERM or Ctrl-C (uvicorn itself
+    re-raises the signal once it has shut down, so the process would die of it)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        handled = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
 def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvicorn.Server:
     config = uvicorn.Config(
         app.asgi(server_settings(app)),
@@ -102,7 +118,7 @@ def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvi
         log_level="info",
         lifespan="off",
     )
-    return uvicorn.Server(config) if own_signals else _QuietServer(config)
+    return _Server(config) if own_signals else _QuietServer(config)
 
 
 async def serve_beside(app: Tidings, host: str, port: int, stopping: asyncio.Future[None]) -> None:

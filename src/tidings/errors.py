@@ -95,6 +95,14 @@ class LeaseLostError(TidingsError):
     """This worker no longer holds the run (cancelled, or reclaimed after a lost lease)."""
 
 
+class InvalidApiKeyError(TidingsError):
+    """An API key is malformed, unknown, revoked, or of another environment."""
+
+
+class UnknownApiKeyError(TidingsError, LookupError):
+    """No live API key of the environment has this id or hint."""
+
+
 class UnknownRecipientError(TidingsError, LookupError):
     """No recipient exists with the given id (``app.recipients.upsert`` it first)."""
 
@@ -105,9 +113,3 @@ class UnknownNotificationTypeError(TidingsError, LookupError):
 
 class UnknownDeliveryError(TidingsError, LookupError):
     """No delivery exists with the given id."""
-class InvalidApiKeyError(TidingsError):
-    """An API key is malformed, unknown, revoked, or of another environment."""
-
-
-class UnknownApiKeyError(TidingsError, LookupError):
-    """No live API key of the environment has this id or hint."""

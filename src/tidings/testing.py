@@ -31,8 +31,10 @@ class TestEngine:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: Tidings, *, start: datetime | None = None) -> None:
+    def __init__(self, app: Tidings, *, start: datetime | None = None, outbox: bool = True) -> None:
         self.app = app
+        self.capture = outbox
+        """Send every channel to the outbox (default); False uses the app's providers."""
         self.clock = VirtualClock(start or datetime.now(UTC))
         self._saved_clock: Clock | None = None
         self._rt: Runtime | None = None
@@ -41,7 +43,7 @@ class TestEngine:
     async def __aenter__(self) -> TestEngine:
         self._saved_clock = self.app.clock
         self.app.clock = self.clock
-        self.app.notifications.capture_everything(True)
+        self.app.notifications.capture_everything(self.capture)
         self._rt = self.app._runtime()
         self._rt.loop = asyncio.get_running_loop()
         self.app._runtimes.add(self._rt)

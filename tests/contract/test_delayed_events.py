@@ -25,7 +25,8 @@ async def test_a_delayed_event_starts_its_runs_at_the_delivery_time(app: Tidings
         receipt = await t.send_event(
             "invoice.due", {"invoice": 9}, id="inv-9", deliver_at=START + timedelta(hours=2)
         )
-        assert receipt.accepted and receipt.run_ids == ()
+        assert receipt.accepted
+        assert receipt.run_ids == ()
         await t.advance(timedelta(hours=1, minutes=59))
         assert started == []
         assert app.store.get_scheduled_event("inv-9") is not None
@@ -33,7 +34,8 @@ async def test_a_delayed_event_starts_its_runs_at_the_delivery_time(app: Tidings
     assert started == [(START + timedelta(hours=2), {"invoice": 9})]
     assert app.store.get_scheduled_event("inv-9") is None
     delivered = app.store.get_event("inv-9")
-    assert delivered is not None and delivered[1] == START + timedelta(hours=2)
+    assert delivered is not None
+    assert delivered[1] == START + timedelta(hours=2)
 
 
 async def test_a_delayed_event_id_is_accepted_once_before_and_after_delivery(
@@ -106,11 +108,13 @@ def test_only_one_of_two_schedulers_delivers(make_app: Any) -> None:
     later = first.clock.now() + timedelta(hours=1)
     first.send_event("tick", {}, id="t1", deliver_at=later)
     event = first.store.get_scheduled_event("t1")
-    assert event is not None and event[1] == later
+    assert event is not None
+    assert event[1] == later
     built, runs, cancels = second._build_event("tick", {}, "t1", event[0].ts)
     ttl = timedelta(days=1)
     sent = second.store.deliver_scheduled_event(built, runs, cancels, later, ttl)
     again = first.store.deliver_scheduled_event(built, runs, cancels, later, ttl)
-    assert sent is not None and len(sent.run_ids) == 1
+    assert sent is not None
+    assert len(sent.run_ids) == 1
     assert again is None
     assert len(first.list_runs()) == 1

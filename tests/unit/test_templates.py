@@ -585,6 +585,39 @@ def test_missing_accepts_a_bare_language_for_a_regional_default(tmp_path: Path) 
     assert Templates(root, default_locale="en-GB").missing("t", ["sms"]) == []
 
 
+def test_check_reports_everything_found_without_data(tmp_path: Path) -> None:
+    root = tmp_path / "t"
+    put(root, "lab/en/push.body", "ok {{ x }}")
+    put(root, "lab/vi/push.body", "ok")
+    put(root, "lab/vi/push.title", "{% if %}")
+    put(root, "lab/vi/email.html", "<p>{{ x }</p>")  # email not checked: not a channel here
+    put(root, "lab/pt-br/push.body", "never found")
+    put(root, "lab/english/push.body", "not a locale")
+    put(root, "lab/_shared/footer.txt", "{% broken")
+    problems = Templates(root).check("lab", iter(["push", "sms"]))
+    assert [(p.template, str(p)) for p in problems] == [
+        ("lab/en/sms.txt", "missing template lab/en/sms.txt"),
+        ("lab/english", "template folder lab/english is not named after a locale"),
+        ("lab/pt-br", "template folder lab/pt-br is never used: name it lab/pt-BR"),
+        (
+            "lab/vi/push.title",
+            "template lab/vi/push.title: syntax error on line 1: Expected an expression, "
+            "got 'end of statement block'",
+        ),
+    ]
+
+
+def test_check_is_empty_for_good_templates(tmp_path: Path) -> None:
+    root = tmp_path / "t"
+    for locale in ("en", "vi", "pt-BR"):
+        put(root, f"lab/{locale}/email.subject", "S {{ a }}")
+        put(root, f"lab/{locale}/email.txt", "T {{ b.c }}")
+    assert Templates(root).check("lab", ["email"]) == []
+    assert Templates(root).check("missing-type", ["email"])[0].template == (
+        "missing-type/en/email.subject"
+    )
+
+
 # -- threads --------------------------------------------------------------------------
 
 

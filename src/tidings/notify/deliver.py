@@ -82,7 +82,8 @@ class _Send:
 
     def __init__(self, ctx: Context, app: Tidings, d: Delivery, data: Any) -> None:
         self.ctx, self.app, self.d, self.data = ctx, app, d, data
-        self.history: list[dict[str, Any]] = list(d.history)
+        # rebuilt from the memoized attempts on every execution
+        self.history: list[dict[str, Any]] = []
 
     async def to(self, address: str) -> dict[str, Any]:
         ctx, d = self.ctx, self.d

@@ -55,6 +55,7 @@ template, not in the filter):
   ``{{ 1500000 | number(thousands=".") }} ₫`` gives ``1.500.000 ₫``.
 
 SMS bodies are measured with :func:`tidings.notify.sms.sms_info` (encoding and segments).
+:meth:`Templates.missing` and :meth:`Templates.check` find problems before any send.
 """
 
 from __future__ import annotations
@@ -509,6 +510,47 @@ class Templates:
                     absent.append(f"{type_id}/{self.default_locale}/{' or '.join(files)}")
         return absent
 
+    def check(
+        self, type_id: str, channels: Iterable[str], *, root: str | Path | None = None
+    ) -> list[TemplateError]:
+        """Every problem that can be found without data, for a startup or CI check.
+
+        Reports required files missing in the default locale (as :meth:`missing`), locale
+        folders not named in canonical form (``pt-br`` is never found for ``pt-BR``), and
+        syntax errors in the channels' files of every locale folder. Folders whose names
+        start with ``_`` or ``.`` (shared partials, editor files) are left alone.
+
+        Returns:
+            One :class:`TemplateError` per problem; empty if there is none.
+        """
+        channels = list(channels)
+        problems = [
+            TemplateError(f"missing template {path}", template=path.split(" or ")[0])
+            for path in self.missing(type_id, channels, root=root)
+        ]
+        folder = self._root(root)
+        env = self._environment(folder)
+        names = [
+            name for ch in dict.fromkeys(channels) for files, _ in _GROUPS[ch] for name in files
+        ]
+        type_dir = folder / type_id
+        locales = sorted(
+            d.name
+            for d in (type_dir.iterdir() if type_dir.is_dir() else ())
+            if d.is_dir() and not d.name.startswith(("_", "."))
+        )
+        for locale in locales:
+            problem = _folder_name_problem(type_id, locale)
+            if problem is not None:
+                problems.append(problem)
+                continue
+            for name in names:
+                try:
+                    _load(env, folder, f"{type_id}/{locale}/{name}")
+                except TemplateError as exc:
+                    problems.append(exc)
+        return problems
+
     @staticmethod
     def _find_group(
         env: jinja2.Environment,
@@ -538,6 +580,19 @@ class Templates:
             f"missing template {path}{alternatives} (looked in {', '.join(candidates)}){hint}",
             template=path,
         )
+
+
+def _folder_name_problem(type_id: str, locale: str) -> TemplateError | None:
+    path = f"{type_id}/{locale}"
+    try:
+        canonical = validate_locale(locale)
+    except ValidationError:
+        return TemplateError(f"template folder {path} is not named after a locale", template=path)
+    if canonical != locale:
+        return TemplateError(
+            f"template folder {path} is never used: name it {type_id}/{canonical}", template=path
+        )
+    return None
 
 
 def _load(env: jinja2.Environment, folder: Path, name: str) -> jinja2.Template | None:

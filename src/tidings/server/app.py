@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from tidings import __version__, dashboard
 from tidings.app import Tidings
+from tidings.errors import ConfigError
 from tidings.server import metrics
 from tidings.server.auth import Authenticator
 from tidings.server.errors import error_response, install_error_handlers
@@ -20,6 +21,7 @@ from tidings.server.models import ErrorEnvelope, Health
 from tidings.server.routes_events import router as events_router
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.settings import ServerSettings
+from tidings.store import open_store
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorEnvelope, "description": text}
@@ -82,7 +84,7 @@ def _health_routes(api: FastAPI, app: Tidings, registry: CollectorRegistry) -> N
     )
     async def readyz() -> Any:
         try:
-            pending = await asyncio.to_thread(app.store.pending_migrations)
+            pending = await asyncio.to_thread(_pending_migrations, app)
         except Exception as exc:
             return error_response(503, f"database unreachable: {type(exc).__name__}: {exc}")
         if pending:
@@ -108,3 +110,14 @@ def _health_routes(api: FastAPI, app: Tidings, registry: CollectorRegistry) -> N
     @api.get("/", include_in_schema=False)
     async def root() -> JSONResponse:
         return JSONResponse({"name": "tidings", "version": __version__, "docs": "/docs"})
+
+
+def _pending_migrations(app: Tidings) -> list[str]:
+    try:
+        return app.store.pending_migrations()
+    except ConfigError:  # auto_migrate=False and migrations pending: the store stays closed
+        store = open_store(app.database_url)
+        try:
+            return store.pending_migrations()
+        finally:
+            store.close()

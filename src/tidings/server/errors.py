@@ -92,7 +92,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
-        first = details[0] if details else {"loc": [], "msg": "invalid request"}
+        # With a union of body shapes the deepest error is the one that names the field.
+        first = max(details, key=lambda d: len(d["loc"]), default={"loc": [], "msg": "invalid"})
         where = ".".join(first["loc"]) or "request"
         return error_response(422, f"{where}: {first['msg']}", details=details)
 

@@ -9,13 +9,18 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.server.errors import ApiError, error_response
+from tidings.server.errors import error_response
 
 log = logging.getLogger("tidings.server.access")
 
 
 class BodyLimit:
-    """Answers 413 to a body over ``limit`` bytes, by Content-Length or as it streams."""
+    """Answers 413 to a body over ``limit`` bytes, by Content-Length or as it streams.
+
+    A body without Content-Length (chunked) is read here first, at most ``limit`` bytes
+    of it, then handed on: the app's body parser would turn an error raised while it
+    reads into a 400.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -25,38 +30,40 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared > self.limit or declared < 0:
-                    response = error_response(
-                        413 if declared > self.limit else 400,
-                        f"request body over {self.limit:,} bytes"
-                        if declared > self.limit
-                        else "invalid Content-Length",
-                        details={"limit_bytes": self.limit},
-                    )
-                    await response(scope, receive, send)
-                    return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None:
+            declared = int(length) if length.isdigit() else -1
+            if declared < 0:
+                await error_response(400, "invalid Content-Length")(scope, receive, send)
+            elif declared > self.limit:
+                await self._too_large(scope, receive, send)
+            else:
+                await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
         seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise ApiError(
-                        413,
-                        f"request body over {self.limit:,} bytes",
-                        details={"limit_bytes": self.limit},
-                    )
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
 
-        await self.app(scope, limited, send)
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            413, f"request body over {self.limit:,} bytes", details={"limit_bytes": self.limit}
+        )
+        await response(scope, receive, send)
 
 
 def route_of(scope: Scope) -> str:

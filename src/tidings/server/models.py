@@ -9,7 +9,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from tidings.records import ErrorInfo, Run, RunStatus, Step
 
-_NAME = Field(min_length=1, max_length=200, description="Event name, e.g. user.registered.")
+_NAME = Field(
+    min_length=1,
+    max_length=200,
+    # not blank, and not in tidings' own "tidings/" namespace
+    pattern=r"^(?!tidings/)[\s\S]*\S[\s\S]*$",
+    description="Event name, e.g. user.registered (not blank, not starting with tidings/).",
+)
 _ID = Field(default=None, min_length=1, max_length=255, description="Sent twice: accepted once.")
 
 
@@ -21,7 +27,7 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
 
 # -- events ------------------------------------------------------------------------------
@@ -84,12 +90,14 @@ class EventOut(BaseModel):
 class InngestEvent(BaseModel):
     """One event as Inngest's SDKs send it (unknown fields such as ``v`` are ignored)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
     name: str = _NAME
     data: Any = None
     id: str | None = _ID
-    ts: int | None = Field(default=None, ge=0, description="Milliseconds since the epoch.")
+    ts: int | None = Field(
+        default=None, ge=0, le=253_402_300_799_999, description="Milliseconds since the epoch."
+    )
     user: Any = None
 
 

@@ -112,8 +112,11 @@ class PostgresStore(SqlStore):
         self.url = url
         self.conninfo, self.schema = parse_url(url)
         self.channel = f"{self.schema}_wake"
-        self.queries = {**load_queries(_PACKAGE), **load_queries(_PACKAGE, "notify.sql")}
-        self.queries.update(load_queries(_PACKAGE, "server.sql"))
+        self.queries = {
+            **load_queries(_PACKAGE),
+            **load_queries(_PACKAGE, "notify.sql"),
+            **load_queries(_PACKAGE, "server.sql"),
+        }
         self._migrations = load_migrations(_PACKAGE)
         self._kwargs: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT,

@@ -160,9 +160,11 @@ SELECT COUNT(*) AS n FROM inbox_items
 WHERE recipient_id = :recipient_id AND read_at IS NULL AND archived_at IS NULL;
 
 -- name: mark_read
+-- Without ids: every unread item still in the inbox (not the archive).
 UPDATE inbox_items SET read_at = :now
 WHERE recipient_id = :recipient_id AND read_at IS NULL
   AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+  AND (:ids IS NOT NULL OR archived_at IS NULL)
 RETURNING id;
 
 -- name: mark_archived

@@ -337,6 +337,7 @@ CREATE TABLE settings (
     value      TEXT NOT NULL,
     created_at INTEGER NOT NULL
 );
+
 -- HTTP API (migration 0006): API keys per environment, and events delivered later.
 CREATE TABLE api_keys (
     id          TEXT PRIMARY KEY,

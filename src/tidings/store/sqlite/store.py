@@ -83,8 +83,11 @@ class SqliteStore(SqlStore):
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = path_from_url(url)
-        self.queries = {**load_queries(_PACKAGE), **load_queries(_PACKAGE, "notify.sql")}
-        self.queries.update(load_queries(_PACKAGE, "server.sql"))
+        self.queries = {
+            **load_queries(_PACKAGE),
+            **load_queries(_PACKAGE, "notify.sql"),
+            **load_queries(_PACKAGE, "server.sql"),
+        }
         self._migrations = load_migrations(_PACKAGE)
         self._lock = threading.RLock()
         self._conn = self._connect()
