@@ -811,6 +811,9 @@ def _register_commands() -> None:
     from tidings.cli_server import register
 
     register(cli)  # serve, keys, env, config
+    from tidings.cli_demo import register as register_demo
+
+    register_demo(cli)  # demo
 
 
 _register_commands()
