@@ -213,7 +213,7 @@ def test_demo_runs_resumes_and_stops_cleanly(demo_dir: Path) -> None:
     # engine time went on from where it stopped, not from the wall clock of now
     # the line shows local time to the minute
     local = summary.split("]")[0].removeprefix("[engine ")
-    shown = datetime.strptime(local, "%Y-%m-%d %H:%M").astimezone()  # noqa: DTZ007
+    shown = datetime.strptime(local, "%Y-%m-%d %H:%M").astimezone()
     assert shown >= stopped_at.replace(second=0, microsecond=0)
     assert datetime.fromisoformat(state(demo_dir)["engine_now"]) > stopped_at
     assert state(demo_dir)["sessions"] == 2
