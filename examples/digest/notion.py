@@ -70,6 +70,7 @@ def _decode(cursor: str) -> tuple[datetime, str]:
 class _Workspace:
     pages: dict[str, SourcePage] = field(default_factory=dict)
     failure: SourceError | None = None
+    failures_left: int | None = None
 
 
 class FakeNotion:
@@ -87,10 +88,12 @@ class FakeNotion:
             space = self._workspaces.setdefault(token, _Workspace())
             space.pages[page_id] = SourcePage(page_id, title, text, edited)
 
-    def fail(self, token: str, error: SourceError | None) -> None:
-        """Make every request with ``token`` raise ``error`` (None: work again)."""
+    def fail(self, token: str, error: SourceError | None, *, times: int | None = None) -> None:
+        """Make requests with ``token`` raise ``error``: the next ``times`` of them, or all
+        until ``fail(token, None)``."""
         with self._lock:
-            self._workspaces.setdefault(token, _Workspace()).failure = error
+            space = self._workspaces.setdefault(token, _Workspace())
+            space.failure, space.failures_left = error, times
 
     def changes_since(
         self, token: str, cursor: str | None, *, now: datetime, page_size: int = 50
@@ -101,7 +104,12 @@ class FakeNotion:
             if space is None:
                 raise SourceUnauthorized("API token is invalid")
             if space.failure is not None:
-                raise space.failure
+                error = space.failure
+                if space.failures_left is not None:
+                    space.failures_left -= 1
+                    if space.failures_left <= 0:
+                        space.failure, space.failures_left = None, None
+                raise error
             after = _decode(cursor) if cursor else None
             ordered = sorted(space.pages.values(), key=lambda p: (p.last_edited, p.id))
             if after is not None:

@@ -10,10 +10,14 @@ from tidings.errors import (
     RunCancelledError,
     RunFailedError,
     TidingsError,
+    UnknownNotificationTypeError,
+    UnknownRecipientError,
     UnknownTaskError,
     ValidationError,
 )
 from tidings.handle import RunHandle
+from tidings.notify.client import NotifyHandle
+from tidings.notify.records import Delivery, InboxItem, NotifyResult, OutboxEntry, Recipient
 from tidings.options import CancelOn, RateLimit, Retry
 from tidings.records import (
     ErrorInfo,
@@ -32,12 +36,18 @@ __all__ = [
     "CancelOn",
     "ChildRunFailed",
     "Context",
+    "Delivery",
     "ErrorInfo",
     "Event",
     "EventReceipt",
+    "InboxItem",
     "LogEntry",
     "NonRetriableError",
+    "NotifyHandle",
+    "NotifyResult",
+    "OutboxEntry",
     "RateLimit",
+    "Recipient",
     "Retry",
     "Run",
     "RunCancelledError",
@@ -48,6 +58,8 @@ __all__ = [
     "Step",
     "Tidings",
     "TidingsError",
+    "UnknownNotificationTypeError",
+    "UnknownRecipientError",
     "UnknownTaskError",
     "ValidationError",
     "__version__",

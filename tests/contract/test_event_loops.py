@@ -13,7 +13,7 @@ from tidings.testing import TestEngine
 async def test_an_event_does_not_resume_the_next_wait_of_the_same_run(app: Tidings) -> None:
     @app.task
     async def follow(ctx: Context, payload: dict[str, Any]) -> list[Any]:
-        seen = []
+        seen: list[Any] = []
         while len(seen) < 3:
             ev = await ctx.wait_for_event(
                 "moved", match={"id": payload["id"]}, timeout=timedelta(days=1), name="moved"

@@ -34,7 +34,8 @@ class Recording(Provider):
 
     async def send(self, message: Message) -> SendResult:
         self.sent.append(message)
-        return SendResult(provider_message_id=f"rec-{len(self.sent)}")
+        # details need not be JSON: they are recorded as text then
+        return SendResult(provider_message_id=f"rec-{len(self.sent)}", details={"at": START})
 
 
 class Busy(Provider):
@@ -121,6 +122,7 @@ async def test_fails_over_past_a_providers_attempts_and_records_it(
         ("recording", "sent"),
     ]
     assert (d.status, d.provider, d.provider_message_id) == ("sent", "recording", "rec-1")
+    assert d.history[-1]["details"] == {"at": str(START)}
     assert down.calls == 2
     (message,) = backup.sent
     assert message.idempotency_key == d.id

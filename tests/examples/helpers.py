@@ -11,13 +11,13 @@ SENT = ("sent", "delivered")
 
 def outbox(app: Tidings, to: str, type_id: str, channel: str | None = None) -> list[Any]:
     """Messages the outbox caught for recipient ``to`` (id or address), oldest first."""
-    return list(reversed(app.outbox.list(to=to, type=type_id, channel=channel, limit=1000)))
+    return list(reversed(app.outbox.list(to=to, type=type_id, channel=channel, limit=500)))
 
 
 def delivered(app: Tidings, to: str, type_id: str) -> dict[str, int]:
     """``{channel: number of deliveries sent}`` of one type to one recipient."""
     counts: dict[str, int] = {}
-    for d in app.deliveries.list(to=to, type=type_id, limit=1000):
+    for d in app.deliveries.list(to=to, type=type_id, limit=500):
         if d.status in SENT:
             counts[d.channel] = counts.get(d.channel, 0) + 1
     return counts
@@ -26,7 +26,7 @@ def delivered(app: Tidings, to: str, type_id: str) -> dict[str, int]:
 def statuses(app: Tidings, to: str, type_id: str) -> dict[str, str]:
     """``{channel: status}`` of the latest delivery of one type to one recipient."""
     result: dict[str, str] = {}
-    for d in app.deliveries.list(to=to, type=type_id, limit=1000):  # newest first
+    for d in app.deliveries.list(to=to, type=type_id, limit=500):  # newest first
         result.setdefault(d.channel, d.status)
     return result
 

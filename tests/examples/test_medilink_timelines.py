@@ -16,7 +16,7 @@ from examples.medilink.domain import User
 from tidings import RunStatus
 from tidings.testing import TestEngine
 
-from .helpers import delivered, inbox_types, outbox
+from .helpers import delivered, inbox_types, outbox, statuses
 
 # Sunday 1 March 2026, 09:00 in Ho Chi Minh City (UTC+7).
 START = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
@@ -282,8 +282,14 @@ async def test_prescription_ready_sms_and_push_at_once_even_opted_out(ml: MediLi
         assert push.to == "ExponentPushToken[patient-ios]"
         assert push.title == "Đơn thuốc của bạn đã sẵn sàng"
         assert outbox(ml.app, user.id, "prescription-ready", "email") == []
+        # critical: routed at once despite the opt-out and the quiet hours, then sent
         [run] = await t.list_runs("prescription-ready")
-        assert run.result == {"deliveries": {"in_app": "sent", "push": "sent", "sms": "sent"}}
+        assert run.result == {
+            "deliveries": {"in_app": "delivered", "push": "pending", "sms": "pending"}
+        }
+        assert statuses(ml.app, user.id, "prescription-ready") == {
+            "in_app": "delivered", "push": "sent", "sms": "sent",
+        }  # fmt: skip
 
 
 async def test_lab_results_ready_email_and_push_at_once(ml: MediLink) -> None:
@@ -306,8 +312,26 @@ async def test_lab_results_without_a_device_skip_push_and_still_email(ml: MediLi
         user = hospital(ml)
         ml.backend.lab_completed(user.id, "LAB-1", "Công thức máu")
         await t.advance(timedelta(0))
-        [run] = await t.list_runs("lab-results-ready")
-        assert run.result == {"deliveries": {"in_app": "sent", "email": "sent", "push": "skipped"}}
+        assert statuses(ml.app, user.id, "lab-results-ready") == {
+            "in_app": "delivered", "email": "sent", "push": "skipped",
+        }  # fmt: skip
+        assert outbox(ml.app, user.id, "lab-results-ready", "push") == []
+
+
+async def test_lab_results_at_night_email_now_push_after_quiet_hours(ml: MediLink) -> None:
+    async with TestEngine(ml.app, start=START + timedelta(hours=16)) as t:  # 01:00 local
+        user = hospital(ml)
+        ml.backend.register_device(user.id, "ExponentPushToken[patient-night]", "ios")
+        ml.app.recipients.upsert(user.id, quiet_hours=("22:00", "07:00"))
+        ml.backend.lab_completed(user.id, "LAB-2", "Mỡ máu")
+        await t.advance(timedelta(0))
+        assert statuses(ml.app, user.id, "lab-results-ready") == {
+            "in_app": "delivered", "email": "sent", "push": "deferred",
+        }  # fmt: skip
+        await t.advance(timedelta(hours=6))  # 07:00 local: quiet hours end
+        [push] = outbox(ml.app, user.id, "lab-results-ready", "push")
+        assert push.created_at == START + timedelta(hours=22)
+        assert push.body == "Kết quả Mỡ máu của bạn đã sẵn sàng để xem."
 
 
 # -- inactive-user ----------------------------------------------------------------------------
@@ -330,7 +354,9 @@ async def test_inactive_users_are_reengaged_weekly_at_most_once(ml: MediLink) ->
         await t.trigger("inactive-user", {})
         assert len(outbox(ml.app, idle.id, "re-engagement")) == 1
         # still idle a week later: one more, and only one
-        await t.advance(timedelta(days=7))
+        for _ in range(7):
+            await t.advance(timedelta(days=1))
+            ml.backend.record_activity(busy.id)
         assert len(outbox(ml.app, idle.id, "re-engagement")) == 2
         assert outbox(ml.app, busy.id, "re-engagement") == []
 

@@ -73,8 +73,10 @@ async def _attempt(provider: Provider, message: Message, at: str) -> dict[str, A
                 "suppress": exc.suppress_address, "deactivate": exc.deactivate_token}  # fmt: skip
     except Exception as exc:  # a provider bug or a network error: worth another try
         return {**base, "outcome": "retry", "error": f"{type(exc).__name__}: {exc}"}
+    # details are the provider's own: anything not JSON is kept as its text
+    details = json.loads(json.dumps(dict(result.details), default=str))
     return {**base, "outcome": result.status, "message_id": result.provider_message_id,
-            "details": dict(result.details)}  # fmt: skip
+            "details": details}  # fmt: skip
 
 
 class _Send:
@@ -100,9 +102,9 @@ class _Send:
                     ctx.now().isoformat(),
                 )
                 self.history.append(last)
-                await self._progress(last)
                 if last["outcome"] != "retry":
-                    return last
+                    return last  # the final update records it
+                await self._progress(last)
                 if attempt < provider.max_attempts:
                     await ctx.sleep(backoff(attempt, last.get("retry_after")), name="backoff")
         return last
@@ -153,7 +155,10 @@ async def deliver(app: Tidings, ctx: Context, payload: dict[str, Any]) -> dict[s
         return {"delivery_id": delivery_id, "status": "missing"}
     if d.status in FINAL:  # a re-execution after the end was recorded
         return {"delivery_id": d.id, "status": d.status}
-    data = await asyncio.to_thread(store.get_notification_data, d.notification_id)
+    # Only push messages carry the notification's data to the device.
+    data = None
+    if d.channel == "push":
+        data = await asyncio.to_thread(store.get_notification_data, d.notification_id)
     send = _Send(ctx, app, d, data)
     outcomes = [await send.to(address) for address in d.addresses]
     update = _final(d, outcomes, send.history, ctx.now())

@@ -172,9 +172,8 @@ class Notifications:
         app, store = self._app, self._app.store
         ntype, chosen, payload = self.prepare(type_id, to, data, channels)
         now = app.clock.now()
-        existing = store.find_notification(dedup_key, now)
-        if existing is not None:
-            return _result(type_id, to, dedup_key, existing, created=False)
+        # A repeat (a resumed run, a reused dedup key) is found when recording, in the
+        # same transaction; looking first would cost every first send a round trip.
         inputs = store.routing_inputs(to)
         if inputs is None:
             raise UnknownRecipientError(

@@ -9,10 +9,12 @@ from tidings.providers.base import (
     RetryableProviderError,
     SendResult,
 )
+from tidings.providers.outbox import Outbox
 
 __all__ = [
     "Channel",
     "Message",
+    "Outbox",
     "PermanentProviderError",
     "Provider",
     "ProviderError",
