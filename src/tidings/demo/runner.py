@@ -150,6 +150,9 @@ class Demo:
         self.app.configure(clock=self.clock)
         self.app.migrate()
         self.traffic: Traffic = traffic_cls(self.ml, seed=state.seed)
+        if state.traffic is None and self.ml.data.users():
+            # stopped while the first cast registered: go on with the people it made
+            state.traffic = self.traffic.snapshot()
         if state.traffic is not None:
             self.traffic.restore(state.traffic)
         self.keeper.save(sessions=state.sessions + 1, engine_now=origin)
@@ -208,6 +211,13 @@ class Demo:
             rows.append((f"inbox of {user}", f"{base}{INBOX_PATH}?token={token}"))
         rows.append(("dashboard", f"{base}/dashboard/  (sign in with the API key above)"))
         rows.append(("API docs", f"{base}/docs"))
+        rows.append(
+            (
+                "runs from a shell",
+                f"tidings runs list --app examples.medilink.app:app "
+                f"--database-url {self.paths.database_url}",
+            )
+        )
         return rows
 
     def header(self, user: str | None) -> Text:
@@ -225,9 +235,14 @@ class Demo:
     async def run(self) -> int:
         """Serve, work and simulate until stopped; return the exit status."""
         loop = asyncio.get_running_loop()
-        await asyncio.to_thread(self.prepare)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, self.request_stop)
+        try:
+            await asyncio.to_thread(self.prepare)
+        except BaseException:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            raise
         self.worker = self.app.worker(self.o.concurrency, poll_interval=1.0)
         working = asyncio.create_task(self.worker.run())
         server = self._server()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
-from tidings.store.notifybase import NotifyStore
 from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunLinks
+from tidings.store.notifybase import NotifyStore
 
 
 @dataclass(frozen=True)
