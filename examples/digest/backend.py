@@ -29,15 +29,16 @@ class Backend:
         user_id: str | None = None,
     ) -> str:
         """Create the user and start the welcome sequence."""
-        uid = self.data.create_user(
-            email=email,
-            name=name,
-            timezone=timezone,
-            digest_hour=digest_hour,
-            now=self.clock(),
-            user_id=user_id,
-        )
-        self.app.recipients.upsert(uid, email=email, locale="en", timezone=timezone)
+        with self.data.transaction():  # a rejected address leaves no user behind
+            uid = self.data.create_user(
+                email=email,
+                name=name,
+                timezone=timezone,
+                digest_hour=digest_hour,
+                now=self.clock(),
+                user_id=user_id,
+            )
+            self.app.recipients.upsert(uid, email=email, locale="en", timezone=timezone)
         self.start_sequence(uid, "welcome")
         return uid
 

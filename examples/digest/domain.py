@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -134,6 +135,10 @@ class NotesData:
     def close(self) -> None:
         self.db.close()
 
+    def transaction(self) -> AbstractContextManager[Database]:
+        """Writes inside commit together or not at all."""
+        return self.db.transaction()
+
     # -- users -------------------------------------------------------------------------
     def create_user(
         self,
@@ -149,6 +154,8 @@ class NotesData:
             raise DomainError(f"digest_hour must be 0-23, got {digest_hour}")
         ZoneInfo(timezone)  # an unknown zone raises here, before anything is written
         uid = user_id or self._new_id("usr")
+        if self.db.one("SELECT id FROM dg_users WHERE id = :id", {"id": uid}) is not None:
+            raise DomainError(f"user {uid!r} already exists")
         self.db.execute(
             "INSERT INTO dg_users (id, email, name, timezone, digest_hour, plan, created_at)"
             " VALUES (:id, :email, :name, :tz, :hour, 'free', :now)",

@@ -46,20 +46,22 @@ class Backend:
         category: str | None = None,
         user_id: str | None = None,
     ) -> User:
-        user = self.data.create_user(
-            role=role,
-            name=name,
-            email=email,
-            phone=phone,
-            locale=locale,
-            timezone=timezone,
-            now=self.clock(),
-            category=category,
-            organization=organization,
-            job_title=job_title,
-            user_id=user_id,
-        )
-        self._sync_recipient(user)
+        # One transaction: an address tidings rejects (a bad phone number) leaves no user.
+        with self.data.transaction():
+            user = self.data.create_user(
+                role=role,
+                name=name,
+                email=email,
+                phone=phone,
+                locale=locale,
+                timezone=timezone,
+                now=self.clock(),
+                category=category,
+                organization=organization,
+                job_title=job_title,
+                user_id=user_id,
+            )
+            self._sync_recipient(user)
         self._publish(
             "user.registered",
             {"userId": user.id, "email": user.email, "name": user.name, "role": user.role},
@@ -68,8 +70,9 @@ class Backend:
         return user
 
     def update_profile(self, user_id: str, **fields: str | None) -> User:
-        user = self.data.update_profile(user_id, self.clock(), **fields)
-        self._sync_recipient(user)
+        with self.data.transaction():
+            user = self.data.update_profile(user_id, self.clock(), **fields)
+            self._sync_recipient(user)
         return user
 
     def _sync_recipient(self, user: User) -> None:

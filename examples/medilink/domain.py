@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -138,6 +139,10 @@ class SqlDirectory:
     def close(self) -> None:
         self.db.close()
 
+    def transaction(self) -> AbstractContextManager[Database]:
+        """Writes inside commit together or not at all."""
+        return self.db.transaction()
+
     # -- writes (the product's mutations) --------------------------------------------
     def create_user(
         self,
@@ -159,6 +164,8 @@ class SqlDirectory:
         if category is not None and category not in CATEGORIES:
             raise DomainError(f"unknown category {category!r}; use one of {', '.join(CATEGORIES)}")
         uid = user_id or self._new_id("usr")
+        if self.db.one("SELECT id FROM ml_users WHERE id = :id", {"id": uid}) is not None:
+            raise DomainError(f"user {uid!r} already exists")
         self.db.execute(
             "INSERT INTO ml_users (id, role, name, email, phone, locale, timezone, organization,"
             " job_title, category, registered_at, last_active_at) VALUES (:id, :role, :name,"

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from examples.medilink.app import MediLink, create
-from examples.medilink.domain import User
+from examples.medilink.domain import DomainError, User
 
-from tidings import RunStatus
+from tidings import RunStatus, ValidationError
 from tidings.testing import TestEngine
 
 from .helpers import delivered, inbox_types, outbox, statuses
@@ -434,3 +434,42 @@ async def test_provider_drip_quote_after_the_reminder_stops_the_sms(ml: MediLink
         assert delivered(ml.app, p1.id, "service-request-urgent") == {}
         [run] = await t.list_runs("provider-notification-drip")
         assert run.result == {"providers": 1, "quotedAfter": "48h"}
+
+
+# -- recipients' devices ------------------------------------------------------------------------
+
+
+async def test_push_goes_to_each_active_device_and_not_to_signed_out_ones(ml: MediLink) -> None:
+    async with TestEngine(ml.app, start=START) as t:
+        user = hospital(ml, locale="en")
+        ml.backend.register_device(user.id, "ExponentPushToken[phone]", "ios", "Alice's iPhone")
+        ml.backend.register_device(user.id, "ExponentPushToken[tablet]", "android")
+        assert {p.token for p in ml.app.recipients.push_tokens(user.id)} == {
+            "ExponentPushToken[phone]", "ExponentPushToken[tablet]",
+        }  # fmt: skip
+        ml.backend.lab_completed(user.id, "LAB-10", "HbA1c")
+        await t.advance(timedelta(0))
+        pushed = {m.to for m in outbox(ml.app, user.id, "lab-results-ready", "push")}
+        assert pushed == {"ExponentPushToken[phone]", "ExponentPushToken[tablet]"}
+
+        ml.backend.sign_out_device("ExponentPushToken[tablet]")
+        ml.backend.lab_completed(user.id, "LAB-11", "Lipid panel")
+        await t.advance(timedelta(0))
+        latest = outbox(ml.app, user.id, "lab-results-ready", "push")[2:]
+        assert [m.to for m in latest] == ["ExponentPushToken[phone]"]
+        assert "Lipid panel" in (latest[0].body or "")
+
+
+async def test_a_rejected_phone_number_registers_nobody_and_sends_nothing(ml: MediLink) -> None:
+    async with TestEngine(ml.app, start=START) as t:
+        with pytest.raises(ValidationError, match="phone"):
+            ml.backend.register_user(
+                user_id="hospital-9", name="X", email="x@benhvien.example.vn", phone="12345"
+            )
+        with pytest.raises(DomainError, match="no user 'hospital-9'"):
+            ml.data.user("hospital-9")
+        user = hospital(ml)
+        with pytest.raises(DomainError, match="already exists"):
+            hospital(ml)
+        await t.advance(timedelta(0))
+        assert [r.payload["userId"] for r in await t.list_runs("onboarding-drip")] == [user.id]
