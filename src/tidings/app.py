@@ -25,6 +25,7 @@ from tidings.flow import KeySpec, run_keys, with_flow
 from tidings.handle import RunHandle
 from tidings.ids import new_id
 from tidings.notify.client import INTERNAL_TASKS, NotifyClient
+from tidings.notify.sandbox import check_allow_list
 from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
@@ -86,12 +87,16 @@ class Tidings(NotifyClient):
         default_locale: str = "en",
         channels: Mapping[str, Sequence[Provider]] | None = None,
         secret_key: str | bytes | None = None,
+        sandbox: bool | None = None,
+        sandbox_allow: Sequence[str] = (),
     ) -> None:
         """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
         ``channels`` maps ``email``/``push``/``sms`` to an ordered failover list of
         providers (default: the outbox); ``secret_key`` signs inbox tokens (default
-        ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored)."""
+        ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored).
+        ``sandbox`` (None: on in every environment but production) sends email, push and
+        SMS to the outbox unless the recipient id or address is in ``sandbox_allow``."""
         env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
         self.environment = env
         self.database_url = (
@@ -120,6 +125,8 @@ class Tidings(NotifyClient):
         self._workers: set[Worker] = set()
         self._runtimes: set[Runtime] = set()
         self._init_notify(templates, default_locale, channels, secret_key)
+        self.sandbox = sandbox
+        self.sandbox_allow = check_allow_list(sandbox_allow)
 
     def configure(
         self,
@@ -570,6 +577,11 @@ class Tidings(NotifyClient):
             max_bytes=self.max_event_bytes,
             new_run=run_for,
         )
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether external sends go to the outbox (see ``sandbox``)."""
+        return self.sandbox if self.sandbox is not None else self.environment != "production"
 
     # -- HTTP ----------------------------------------------------------------------------
     def asgi(self, settings: ServerSettings | None = None) -> Any:

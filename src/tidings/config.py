@@ -199,12 +199,21 @@ def load_app(
         app, database_url=database_url, environment=environment, directory=directory
     )
     found = import_app(settings.app)
+    env = settings.environment or found.environment
+    per_env = environment_settings(env, directory)
     url = settings.database_url
     if not (database_url or os.environ.get("TIDINGS_DATABASE_URL")):
         # The environment's own table (or the preview template) comes before [tidings].
-        env = settings.environment or found.environment
-        url = environment_settings(env, directory).database_url or url
-    return apply_overrides(found, database_url=url, environment=settings.environment)
+        url = per_env.database_url or url
+    loaded = apply_overrides(found, database_url=url, environment=settings.environment)
+    # Settings the app's code left unset come from the environment's configuration.
+    if loaded.sandbox is None and per_env.sandbox is not None:
+        loaded.sandbox = per_env.sandbox
+    if not loaded.sandbox_allow and per_env.sandbox_allow:
+        loaded.sandbox_allow = per_env.sandbox_allow
+    if loaded._secret_key is None and per_env.secret_key:
+        loaded._secret_key = per_env.secret_key.encode()
+    return loaded
 
 
 __all__ = [

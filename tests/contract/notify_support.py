@@ -39,6 +39,9 @@ def write_templates(root: Path, files: dict[str, str] | None = None) -> Path:
 
 
 def notify_app(make_app: Callable[..., Tidings], tmp_path: Path, **options: object) -> Tidings:
+    # These tests exercise the providers themselves: no sandbox diverting them to the
+    # outbox (tests/contract/test_sandbox.py covers the sandbox).
+    options.setdefault("sandbox", False)
     app = make_app(templates=write_templates(tmp_path / "templates"), **options)
     app.notification_type("alert", channels=ALL)
     app.notification_type("urgent", channels=ALL, critical=True)

@@ -52,7 +52,12 @@ class FileGateway(Provider):
         return SendResult(provider_message_id=f"gw-{message.idempotency_key}")
 
 
-app = Tidings(environment="integration", templates=TEMPLATES, channels={"email": [FileGateway()]})
+app = Tidings(
+    environment="integration",
+    templates=TEMPLATES,
+    channels={"email": [FileGateway()]},
+    sandbox=False,  # the gateway must really be called
+)
 app.notification_type("alert", channels=("in_app", "email"))
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.contract.notify_support import write_templates
 from tests.server.harness import add_tasks, serving
-from tidings import Tidings
+from tidings import Context, Tidings
 
 
 @pytest.fixture
@@ -22,3 +26,40 @@ def api_app(database_url: str) -> Iterator[Tidings]:
 def base_url(api_app: Tidings) -> Iterator[str]:
     with serving(api_app) as url:
         yield url
+
+
+@pytest.fixture
+def notify_api(database_url: str, tmp_path: Path) -> Iterator[Tidings]:
+    """A staging app with notification types (in_app + email), its tasks and recipients."""
+    app = Tidings(
+        database_url,
+        environment="staging",
+        templates=write_templates(tmp_path / "templates"),
+        secret_key="s" * 32,
+    )
+    add_tasks(app)
+    app.notification_type("alert", channels=("in_app", "email"))
+
+    @app.task(on_event="lab.completed")
+    async def lab_ready(ctx: Context, payload: dict[str, Any]) -> None:
+        await ctx.notify("alert", to=payload["userId"], data={"name": payload["name"]})
+
+    for who in ("alice", "bob"):
+        app.recipients.upsert(who, email=f"{who}@example.com", locale="vi")
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def notify_url(notify_api: Tidings) -> Iterator[str]:
+    with serving(notify_api) as url:
+        yield url
+
+
+@pytest.fixture
+async def worker(notify_api: Tidings) -> AsyncIterator[None]:
+    w = notify_api.worker(concurrency=4, poll_interval=0.05)
+    running = asyncio.create_task(w.run())
+    yield
+    w.stop()
+    await running

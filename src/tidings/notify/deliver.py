@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings.notify.records import Delivery
+from tidings.notify.sandbox import divert
 from tidings.providers.base import (
     Message,
     PermanentProviderError,
@@ -89,7 +90,11 @@ class _Send:
 
     async def to(self, address: str) -> dict[str, Any]:
         ctx, d = self.ctx, self.d
-        providers = self.app.notifications.providers(d.channel)
+        providers = divert(self.app, d, address)
+        if providers is not None:  # the sandbox holds this send: it goes to the outbox
+            await asyncio.to_thread(self.app.store.mark_delivery_sandboxed, d.id)
+        else:
+            providers = self.app.notifications.providers(d.channel)
         last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
         for provider in providers:
             for attempt in range(1, provider.max_attempts + 1):

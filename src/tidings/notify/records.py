@@ -95,6 +95,8 @@ class Delivery:
     updated_at: datetime
     sent_at: datetime | None
     critical: bool = False
+    sandboxed: bool = False
+    """Sent to the outbox by the environment's sandbox (see ``tidings.notify.sandbox``)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -108,6 +110,7 @@ class Delivery:
             "provider": self.provider,
             "provider_message_id": self.provider_message_id,
             "error": self.error,
+            "sandboxed": self.sandboxed,
         }
 
 

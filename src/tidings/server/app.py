@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import resources
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +19,10 @@ from tidings.server.auth import Authenticator
 from tidings.server.errors import error_response, install_error_handlers
 from tidings.server.middleware import BodyLimit, HttpMetrics
 from tidings.server.models import ErrorEnvelope, Health
+from tidings.server.realtime import InboxHub
 from tidings.server.routes_events import router as events_router
+from tidings.server.routes_inbox import router as inbox_router
+from tidings.server.routes_notify import router as notify_router
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.settings import ServerSettings
 from tidings.store import open_store
@@ -54,6 +58,10 @@ def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
     install_error_handlers(api)
     api.include_router(events_router)
     api.include_router(runs_router)
+    api.include_router(notify_router)
+    api.include_router(inbox_router)
+    api.state.inbox_hub = InboxHub(app)
+    _inbox_script(api)
     _health_routes(api, app, registry)
     api.mount("/dashboard", dashboard.mountable(app))
     # Added innermost first: CORS answers preflights before the body limit is consulted.
@@ -121,3 +129,16 @@ def _pending_migrations(app: Tidings) -> list[str]:
             return store.pending_migrations()
         finally:
             store.close()
+
+
+def _inbox_script(api: FastAPI) -> None:
+    script = resources.files("tidings.server").joinpath("static/inbox.js")
+
+    @api.get("/inbox.js", include_in_schema=False)
+    async def inbox_js() -> Response:
+        body = await asyncio.to_thread(script.read_bytes)
+        return Response(
+            body,
+            media_type="text/javascript; charset=utf-8",
+            headers={"Cache-Control": "public, max-age=300"},
+        )

@@ -72,15 +72,19 @@ class Authenticator:
             raise ApiError(401, str(exc)) from None
         if scope == "admin" and key.scope != "admin":
             raise ApiError(403, f"this endpoint needs an admin key; key {key.id} is {key.scope}")
-        wait = self.limiter.take(key.id)
+        self.limit(key.id)
+        return key
+
+    def limit(self, bucket: str) -> None:
+        """Count one request against ``bucket`` (a key id); 429 when over the rate."""
+        wait = self.limiter.take(bucket)
         if wait is not None:
             raise ApiError(
                 429,
-                f"rate limit of {self.limiter.rate:g} requests/s for this key exceeded",
+                f"rate limit of {self.limiter.rate:g} requests/s exceeded",
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
                 details={"retry_after_seconds": round(wait, 3)},
             )
-        return key
 
 
 def require(scope: str) -> Callable[[Request], Awaitable[ApiKeyRecord]]:

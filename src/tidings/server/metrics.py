@@ -13,7 +13,8 @@ from tidings.engine.metrics import REGISTRY as ENGINE_REGISTRY
 
 
 class StoreCollector(Collector):
-    """Runs by status, queue depth and the age of the oldest due run, read per scrape."""
+    """Runs by status, queue depth, the age of the oldest due run, and deliveries by channel
+    and status, read per scrape."""
 
     def __init__(self, app: Tidings) -> None:
         self.app = app
@@ -37,6 +38,15 @@ class StoreCollector(Collector):
             "How long the oldest due, unclaimed run has been due (0 if none).",
             value=age,
         )
+
+        deliveries = GaugeMetricFamily(
+            "tidings_deliveries",
+            "Notification deliveries in the log, by channel and status.",
+            labels=["channel", "status"],
+        )
+        for (channel, state), count in sorted(store.count_deliveries().items()):
+            deliveries.add_metric([channel, state], count)
+        yield deliveries
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # collected at scrape time only

@@ -11,10 +11,14 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from tidings.records import ErrorInfo, LogEntry, Run, RunStatus, Schedule
 from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunLinks
 from tidings.store.notifybase import NotifyStore
+
+if TYPE_CHECKING:
+    from tidings.notify.records import InboxItem
 
 
 @dataclass(frozen=True)
@@ -484,3 +488,18 @@ class Store(NotifyStore):
         self, now: datetime, window: timedelta, buckets: int, lookback: timedelta
     ) -> Overview:
         """Throughput, failures and queue depth over ``window``; the slowest tasks."""
+    @abc.abstractmethod
+    def mark_delivery_sandboxed(self, delivery_id: str) -> None:
+        """Record that the sandbox sent this delivery to the outbox."""
+
+    @abc.abstractmethod
+    def inbox_marker(self) -> int:
+        """A number that changes whenever any inbox changes (a cheap change check)."""
+
+    @abc.abstractmethod
+    def inbox_last_seq(self, recipient_id: str) -> int:
+        """The latest change-feed sequence number of the recipient's inbox (0: none)."""
+
+    @abc.abstractmethod
+    def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
+        """The recipient's items among ``ids`` (others' ids are ignored)."""

@@ -565,6 +565,7 @@ class SqlNotify(NotifyStore):
             updated_at=self._req(r["updated_at"]),
             sent_at=self._dt(r["sent_at"]),
             critical=bool(r["critical"]),
+            sandboxed=bool(r["sandboxed"]),
         )
 
     def _inbox_item(self, r: Row) -> InboxItem:

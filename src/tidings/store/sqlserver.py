@@ -17,6 +17,7 @@ from tidings.records import Run, RunStatus
 from tidings.store.base import ApiKeyRecord, CancelKey, EventSent, NewEvent, NewRun
 
 if TYPE_CHECKING:
+    from tidings.notify.records import InboxItem
     from tidings.store.sqlstore import Row, Tx
 
 
@@ -40,6 +41,9 @@ class SqlServer(abc.ABC):
 
     @abc.abstractmethod
     def _run(self, r: Row, steps: list[Any]) -> Run: ...
+
+    @abc.abstractmethod
+    def _inbox_item(self, r: Row) -> InboxItem: ...
 
     @abc.abstractmethod
     def _send_event_in(
@@ -167,3 +171,24 @@ class SqlServer(abc.ABC):
         with self._transaction(write=False) as tx:
             rows = tx.run("queue_stats", {"now": self._ts(now)})
         return int(rows[0]["depth"]), self._dt(rows[0]["oldest"])
+
+    # -- notifications: sandbox and inbox streams --------------------------------------
+    def mark_delivery_sandboxed(self, delivery_id: str) -> None:
+        with self._transaction(write=True) as tx:
+            tx.run("mark_delivery_sandboxed", {"id": delivery_id})
+
+    def inbox_marker(self) -> int:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("inbox_marker")
+        return int(rows[0]["marker"])
+
+    def inbox_last_seq(self, recipient_id: str) -> int:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("inbox_last_seq", {"recipient_id": recipient_id})
+        return int(rows[0]["seq"]) if rows else 0
+
+    def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
+        params = {"recipient_id": recipient_id, "ids": self._list(list(ids))}
+        with self._transaction(write=False) as tx:
+            rows = tx.run("get_inbox_items", params)
+        return [self._inbox_item(r) for r in rows]

@@ -269,6 +269,8 @@ CREATE TABLE deliveries (
     created_at          TIMESTAMPTZ NOT NULL,
     updated_at          TIMESTAMPTZ NOT NULL,
     sent_at             TIMESTAMPTZ,
+    -- sent to the outbox by the sandbox (migration 0006)
+    sandboxed           BOOLEAN NOT NULL DEFAULT FALSE,
     UNIQUE (notification_id, channel)
 );
 CREATE INDEX deliveries_recipient ON deliveries (recipient_id, created_at);
@@ -381,6 +383,17 @@ CREATE TABLE scheduled_events (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
+
+-- Inbox streams LISTEN on "<schema>_inb": every change of a recipient's inbox (the
+-- change feed is the one place they are all written) notifies its recipient id at commit.
+CREATE FUNCTION tidings_inbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_inb', NEW.recipient_id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER inbox_changes_notify AFTER INSERT ON inbox_changes
+    FOR EACH ROW EXECUTE FUNCTION tidings_inbox_changed();
 
 -- Dashboard (migration 0010): indexes for its run list, run detail and overview, and
 -- which waits each event resumed (schedules.paused is in the table above).

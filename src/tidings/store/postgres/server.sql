@@ -51,3 +51,16 @@ LIMIT %(limit)s;
 -- runs due now and not yet claimed, and the due time of the oldest of them
 SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs
 WHERE status = 'QUEUED' AND due_at <= %(now)s;
+
+-- name: mark_delivery_sandboxed
+UPDATE deliveries SET sandboxed = TRUE WHERE id = %(id)s;
+
+-- name: inbox_marker
+-- (streams on PostgreSQL LISTEN for inbox changes instead of polling this)
+SELECT COALESCE(SUM(seq), 0) AS marker FROM inbox_sequences;
+
+-- name: inbox_last_seq
+SELECT seq FROM inbox_sequences WHERE recipient_id = %(recipient_id)s;
+
+-- name: get_inbox_items
+SELECT * FROM inbox_items WHERE recipient_id = %(recipient_id)s AND id = ANY(%(ids)s::text[]);

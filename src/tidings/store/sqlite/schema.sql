@@ -251,6 +251,8 @@ CREATE TABLE deliveries (
     created_at          INTEGER NOT NULL,
     updated_at          INTEGER NOT NULL,
     sent_at             INTEGER,
+    -- sent to the outbox by the sandbox (migration 0006)
+    sandboxed           INTEGER NOT NULL DEFAULT 0,
     UNIQUE (notification_id, channel)
 );
 CREATE INDEX deliveries_recipient ON deliveries (recipient_id, created_at);

@@ -49,3 +49,18 @@ LIMIT :limit;
 -- runs due now and not yet claimed, and the due time of the oldest of them
 SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs
 WHERE status = 'QUEUED' AND due_at <= :now;
+
+-- name: mark_delivery_sandboxed
+UPDATE deliveries SET sandboxed = 1 WHERE id = :id;
+
+-- name: inbox_marker
+-- inbox_changes only grows (a recipient's rows go only with the recipient): its largest
+-- rowid moves on every change of any inbox, and reading it is one index step
+SELECT COALESCE(MAX(rowid), 0) AS marker FROM inbox_changes;
+
+-- name: inbox_last_seq
+SELECT seq FROM inbox_sequences WHERE recipient_id = :recipient_id;
+
+-- name: get_inbox_items
+SELECT * FROM inbox_items
+WHERE recipient_id = :recipient_id AND id IN (SELECT value FROM json_each(:ids));

@@ -26,3 +26,18 @@ CREATE TABLE scheduled_events (
     created_at TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
+
+-- Sandboxed environments send external channels to the outbox unless the recipient is
+-- allow-listed; the delivery says so.
+ALTER TABLE deliveries ADD COLUMN sandboxed BOOLEAN NOT NULL DEFAULT FALSE;
+
+-- Inbox streams LISTEN on "<schema>_inb": every change of a recipient's inbox (the
+-- change feed is the one place they are all written) notifies its recipient id at commit.
+CREATE FUNCTION tidings_inbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_inb', NEW.recipient_id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER inbox_changes_notify AFTER INSERT ON inbox_changes
+    FOR EACH ROW EXECUTE FUNCTION tidings_inbox_changed();

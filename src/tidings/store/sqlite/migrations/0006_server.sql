@@ -26,3 +26,7 @@ CREATE TABLE scheduled_events (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
+
+-- Sandboxed environments send external channels to the outbox unless the recipient is
+-- allow-listed; the delivery says so.
+ALTER TABLE deliveries ADD COLUMN sandboxed INTEGER NOT NULL DEFAULT 0;

@@ -1,0 +1,164 @@
+"""Bodies of the notification endpoints: recipients, tokens, preferences, deliveries,
+and the inbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tidings.notify.records import Delivery, InboxItem, Preference, PushToken, Recipient
+
+Channel = Literal["in_app", "email", "push", "sms"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RecipientIn(_Strict):
+    """Fields left out keep their stored values; ``null`` clears one."""
+
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    locale: str | None = Field(default=None, max_length=35)
+    timezone: str = Field(default="UTC", max_length=64)
+    quiet_hours: tuple[str, str] | None = Field(
+        default=None, description='["22:00", "07:00"] in the recipient\'s timezone.'
+    )
+    data: dict[str, Any] | None = None
+
+
+class RecipientOut(BaseModel):
+    id: str
+    email: str | None
+    phone: str | None
+    locale: str | None
+    timezone: str
+    quiet_hours: tuple[str, str] | None
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, r: Recipient) -> RecipientOut:
+        return cls(**vars(r))
+
+
+class PushTokenIn(_Strict):
+    token: str = Field(min_length=1, max_length=4096)
+    platform: str | None = Field(default=None, max_length=32)
+    device_name: str | None = Field(default=None, max_length=200)
+
+
+class PushTokenOut(BaseModel):
+    token: str
+    recipient_id: str
+    platform: str | None
+    device_name: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, t: PushToken) -> PushTokenOut:
+        return cls(**vars(t))
+
+
+class DeactivateIn(_Strict):
+    token: str = Field(min_length=1, max_length=4096)
+
+
+class Deactivated(BaseModel):
+    deactivated: bool
+
+
+class PreferenceIn(_Strict):
+    type: str | None = Field(default=None, max_length=200, description="null: every type.")
+    channel: Channel
+    enabled: bool
+
+
+class PreferenceOut(BaseModel):
+    type: str | None
+    channel: str
+    enabled: bool
+
+    @classmethod
+    def of(cls, p: Preference) -> PreferenceOut:
+        return cls(type=p.type, channel=p.channel, enabled=p.enabled)
+
+
+class NotifyIn(_Strict):
+    type: str = Field(min_length=1, max_length=200)
+    to: str = Field(min_length=1, max_length=255)
+    data: dict[str, Any] | None = None
+    channels: list[Channel] | None = None
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+
+
+class NotifyOut(BaseModel):
+    run_id: str
+    created: bool = Field(description="False when the dedup key matched an earlier call.")
+
+
+class DeliveryOut(BaseModel):
+    id: str
+    notification_id: str
+    channel: str
+    type: str
+    to: str
+    status: str
+    reason: str | None
+    provider: str | None
+    provider_message_id: str | None
+    attempts: int
+    error: str | None
+    locale: str
+    sandboxed: bool
+    send_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, d: Delivery) -> DeliveryOut:
+        fields = {name: getattr(d, name) for name in cls.model_fields}
+        return cls(**fields)
+
+
+class InboxItemOut(BaseModel):
+    id: str
+    type: str
+    title: str | None
+    body: str | None
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+    archived_at: datetime | None
+
+    @classmethod
+    def of(cls, i: InboxItem) -> InboxItemOut:
+        fields = {name: getattr(i, name) for name in cls.model_fields}
+        return cls(**fields)
+
+
+class InboxPageOut(BaseModel):
+    data: list[InboxItemOut]
+    next_cursor: str | None
+    unread_count: int
+
+
+class UnreadCount(BaseModel):
+    unread_count: int
+
+
+class Marked(BaseModel):
+    updated: int
+    unread_count: int
+
+
+class StreamRefreshed(BaseModel):
+    stream: str
+    expires_at: datetime

@@ -1,0 +1,202 @@
+"""The realtime inbox: Server-Sent Events of one recipient's inbox changes.
+
+A stream reads the recipient's change feed (``app.inbox.changes_since``: a gapless
+per-recipient sequence in commit order) from the last sequence it sent, so a client
+that reconnects with ``Last-Event-ID`` misses nothing and gets nothing twice. What wakes
+a stream is per store: on PostgreSQL a trigger NOTIFYs the recipient id at commit and
+one LISTEN connection per process fans it out; on SQLite one task per process polls a
+number that moves with every inbox change (one indexed read every 20 ms, only while
+streams are open) and wakes every stream, each then reading its own feed.
+
+A stream ends when its inbox token expires, unless the client sends a fresh token to
+``POST /api/v1/inbox/stream/{stream}/token`` first (the stream stays open).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tidings.app import Tidings
+from tidings.ids import new_id
+from tidings.server.models_notify import InboxItemOut
+
+log = logging.getLogger("tidings.server.realtime")
+
+SQLITE_POLL = 0.02
+"""Seconds between looks at the inbox marker on SQLite."""
+KEEPALIVE = 15.0
+"""Seconds between comment lines on an idle stream (proxies close silent ones)."""
+EXPIRY_WARNING = timedelta(seconds=60)
+"""How long before its token expires a stream asks for a new one."""
+RETRY_MS = 2000
+BATCH = 200
+
+
+def token_expiry(token: str) -> datetime:
+    """The ``exp`` claim of a token already verified (so its claims can be trusted)."""
+    body = token.strip().partition(".")[0]
+    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    return datetime.fromtimestamp(int(claims["exp"]), UTC)
+
+
+@dataclass
+class StreamState:
+    id: str
+    recipient_id: str
+    expires_at: datetime
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class InboxHub:
+    """The open streams of one process and what wakes them."""
+
+    def __init__(self, app: Tidings) -> None:
+        self.app = app
+        self.streams: dict[str, StreamState] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._poller: asyncio.Task[None] | None = None
+        self._listener: Any = None
+
+    def open(self, recipient_id: str, expires_at: datetime) -> StreamState:
+        state = StreamState(new_id("stm"), recipient_id, expires_at)
+        self.streams[state.id] = state
+        self._ensure_started()
+        return state
+
+    def close(self, state: StreamState) -> None:
+        self.streams.pop(state.id, None)
+
+    def _ensure_started(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first stream (or a new loop in tests)
+            self._loop, self._poller, self._listener = loop, None, None
+        if self._listener is not None or (self._poller is not None and not self._poller.done()):
+            return
+        from tidings.store.postgres.store import PostgresStore
+
+        store = self.app.store
+        if isinstance(store, PostgresStore):
+            from tidings.store.postgres.listen import InboxListener
+
+            self._listener = InboxListener(store, self._from_thread)
+        else:
+            self._poller = loop.create_task(self._poll())
+
+    def _from_thread(self, recipient_id: str | None) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.poke, recipient_id)
+
+    def poke(self, recipient_id: str | None) -> None:
+        """Wake the streams of ``recipient_id`` (None: all of them)."""
+        for state in list(self.streams.values()):
+            if recipient_id is None or state.recipient_id == recipient_id:
+                state.wake.set()
+
+    async def _poll(self) -> None:
+        store = self.app.store
+        marker: int | None = None
+        while self.streams:
+            try:
+                now = await asyncio.to_thread(store.inbox_marker)
+            except Exception as exc:
+                log.warning("inbox change check failed: %s", exc)
+                now = None
+            if now is not None and now != marker:
+                if marker is not None:
+                    self.poke(None)
+                marker = now
+            await asyncio.sleep(SQLITE_POLL)
+
+    def stop(self) -> None:
+        if self._listener is not None:
+            self._listener.stop()
+            self._listener = None
+        if self._poller is not None:
+            self._poller.cancel()
+
+
+def sse(event: str | None, data: Any, event_id: int | None = None) -> str:
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event is not None:
+        lines.append(f"event: {event}")
+    lines.append("data: " + json.dumps(data, ensure_ascii=False, default=str))
+    return "\n".join(lines) + "\n\n"
+
+
+async def stream_events(
+    hub: InboxHub, state: StreamState, last_event_id: int | None
+) -> AsyncIterator[str]:
+    """The body of ``GET /api/v1/inbox/stream``."""
+    app, recipient = hub.app, state.recipient_id
+    try:
+        after = last_event_id
+        if after is None:  # a new stream starts at the present
+            after = await asyncio.to_thread(app.store.inbox_last_seq, recipient)
+        unread = await app.inbox.unread_count_async(recipient)
+        yield f"retry: {RETRY_MS}\n\n"
+        ready = {
+            "stream": state.id,
+            "seq": after,
+            "unread_count": unread,
+            "expires_at": state.expires_at.isoformat(),
+        }
+        yield sse("ready", ready)
+        warned = False
+        while True:
+            state.wake.clear()  # before reading: a change committed after this wakes us again
+            changes = await app.inbox.changes_since_async(recipient, after, limit=BATCH)
+            if changes:
+                for chunk in await _render(app, recipient, changes):
+                    yield chunk
+                after = changes[-1].seq
+                if len(changes) == BATCH:
+                    continue
+            left = (state.expires_at - app.clock.now()).total_seconds()
+            if left <= 0:
+                yield sse("token-expired", {"stream": state.id})
+                return
+            if left <= EXPIRY_WARNING.total_seconds() and not warned:
+                yield sse("token-expiring", {"stream": state.id, "expires_in": round(left, 1)})
+                warned = True
+            elif left > EXPIRY_WARNING.total_seconds():
+                warned = False  # refreshed
+            timeout = min(KEEPALIVE, left if warned else left - EXPIRY_WARNING.total_seconds())
+            try:
+                await asyncio.wait_for(state.wake.wait(), max(timeout, 0.01))
+            except TimeoutError:
+                if timeout >= KEEPALIVE:
+                    yield ": keepalive\n\n"
+    finally:
+        hub.close(state)
+
+
+async def _render(app: Tidings, recipient: str, changes: list[Any]) -> list[str]:
+    created = [c.item_id for c in changes if c.kind == "created"]
+    items = {}
+    if created:
+        found = await asyncio.to_thread(app.store.get_inbox_items, recipient, created)
+        items = {i.id: InboxItemOut.of(i).model_dump(mode="json") for i in found}
+    unread = await app.inbox.unread_count_async(recipient)
+    out = []
+    for c in changes:
+        data: dict[str, Any] = {
+            "seq": c.seq,
+            "kind": c.kind,
+            "item_id": c.item_id,
+            "at": c.at.isoformat(),
+        }
+        if c.kind == "created":
+            data["item"] = items.get(c.item_id)
+        data["unread_count"] = unread
+        out.append(sse(c.kind, data, c.seq))
+    return out
