@@ -163,22 +163,44 @@ def check_first_run(demo: DemoProcess, cwd: Path) -> None:
     assert runs["data"], runs
     assert demo.get("/api/v1/runs", "tk_dev_wrong")[0] == 401
     assert demo.get("/healthz")[0] == 200
-    link = demo.wait_for("/demo/inbox?token=")
+    link = demo.wait_for("/demo/inbox?")
     token = link.rsplit("token=", 1)[1].split()[0]
-    status, page = demo.get(f"/demo/inbox?token={token}")
+    assert "user=hospital-0001" in link
+    status, page = demo.get(link.split(str(demo.port), 1)[1].split()[0])
     assert status == 200
-    assert "inbox.json" in page
+    assert '<script src="/inbox.js">' in page  # the server's embeddable inbox
+    assert demo.get("/inbox.js")[0] == 200
     deadline = time.monotonic() + 20
     inbox: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        status, inbox = demo.get(f"/demo/inbox.json?token={token}")
+    while time.monotonic() < deadline:  # the inbox API the page reads, with the link's token
+        status, inbox = demo.get(f"/api/v1/inbox?token={token}")
         assert status == 200, inbox
-        if inbox["items"]:
+        if inbox["data"]:
             break
         time.sleep(0.3)
-    assert inbox["recipient"] == "hospital-0001"
-    assert any(item["type"] == "welcome" for item in inbox["items"]), inbox
-    assert demo.get("/demo/inbox.json?token=forged")[0] == 401
+    assert any(item["type"] == "welcome" for item in inbox["data"]), inbox
+    assert demo.get("/api/v1/inbox?token=forged")[0] == 401
+
+
+def open_stream(demo: DemoProcess, token: str) -> list[str]:
+    """Read the inbox's SSE stream in a thread, as a browser tab would, until it ends."""
+    url = f"http://127.0.0.1:{demo.port}/api/v1/inbox/stream?token={token}"
+    received: list[str] = []
+
+    def read() -> None:
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:
+                for line in response:
+                    received.append(line.decode().rstrip())
+        except OSError:
+            received.append("-- closed")
+
+    threading.Thread(target=read, daemon=True).start()
+    deadline = time.monotonic() + 20
+    while not any(line.startswith("event: ready") for line in received):
+        assert time.monotonic() < deadline, received
+        time.sleep(0.1)
+    return received
 
 
 def test_demo_runs_resumes_and_stops_cleanly(demo_dir: Path) -> None:
@@ -202,13 +224,20 @@ def test_demo_runs_resumes_and_stops_cleanly(demo_dir: Path) -> None:
     assert "hospital-0001" in users_before
     stopped_at = datetime.fromisoformat(state(demo_dir)["engine_now"])
 
-    # 2. A second start resumes the story; Ctrl-C stops it with exit status 0.
+    # 2. A second start resumes the story; Ctrl-C stops it with exit status 0, promptly,
+    #    even with a browser's inbox stream open.
     second = start(demo_dir)
     second.wait_for("resumed story (seed 7)")
+    link = second.wait_for("/demo/inbox?")
+    stream = open_stream(second, link.rsplit("token=", 1)[1].split()[0])
     summary = second.wait_for("[engine ", timeout=30)
     time.sleep(3)
     second.proc.send_signal(signal.SIGINT)
+    asked = time.monotonic()
     assert second.finish() == 0, second.out + second.stderr()
+    assert time.monotonic() - asked < 20
+    assert "Traceback" not in second.stderr()
+    assert any(line.startswith("event: ready") for line in stream)
     assert "stopped at engine time" in second.out
     # engine time went on from where it stopped, not from the wall clock of now
     # the line shows local time to the minute

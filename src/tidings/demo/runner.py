@@ -50,6 +50,8 @@ MIN_PAUSE, MAX_PAUSE = 0.25, 5.0
 """Real seconds between actions, whatever the scale: lively, never a flood."""
 REFRESH = 0.5
 PLAIN_EVERY = 2.0
+SHUTDOWN_GRACE = 2
+"""Seconds the HTTP server waits for open requests (inbox streams) when stopping."""
 INBOX_TTL = timedelta(hours=12)
 """Real lifetime of the printed inbox link."""
 
@@ -207,8 +209,11 @@ class Demo:
         base = f"http://{self.o.host}:{self.o.port}"
         rows = [("API", f"{base}/api/v1  (Authorization: Bearer {self.api_key})")]
         if user is not None:
+            # the token's lifetime is engine time: a real 12 hours at any scale
             token = self.app.inbox_token(user, ttl=engine_duration(self.clock, INBOX_TTL))
-            rows.append((f"inbox of {user}", f"{base}{INBOX_PATH}?token={token}"))
+            locale = self.ml.data.user(user).locale
+            page = f"{base}{INBOX_PATH}?user={user}&locale={locale}&token={token}"
+            rows.append((f"inbox of {user}", page))
         rows.append(("dashboard", f"{base}/dashboard/  (sign in with the API key above)"))
         rows.append(("API docs", f"{base}/docs"))
         rows.append(
@@ -259,6 +264,9 @@ class Demo:
             stop_traffic.set()
             await asyncio.to_thread(traffic.join, 30)
             self.worker.stop()
+            # Open inbox streams are cut after SHUTDOWN_GRACE; uvicorn reports each cut
+            # as an error with a traceback, which is noise when we are the ones stopping.
+            logging.getLogger("uvicorn.error").setLevel(logging.CRITICAL)
             server.should_exit = True
             await asyncio.gather(working, serving, return_exceptions=True)
             self.keeper.save(engine_now=self.clock.now())
@@ -277,12 +285,14 @@ class Demo:
         from tidings.cli_server import _QuietServer, server_settings
 
         config = uvicorn.Config(
-            demo_asgi(self.app, self.app.asgi(server_settings(self.app))),
+            demo_asgi(self.app.asgi(server_settings(self.app))),
             host=self.o.host,
             port=self.o.port,
             access_log=False,
             log_level="warning",
             lifespan="off",
+            # an open inbox stream (a browser tab) must not hold the exit up
+            timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
         return _QuietServer(config)
 
