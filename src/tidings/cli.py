@@ -420,6 +420,8 @@ def _run_worker(
         f" · concurrency {concurrency} · queues {', '.join(queues or ['all'])}",
         f" · {len(app.tasks)} tasks: {tasks}",
     )
+    if live and api is not None:
+        banner.append(f" · dashboard http://{api[0]}:{api[1]}/dashboard")
     out.print(banner, soft_wrap=True)
     asyncio.run(_dev(w, api) if live else w.run(install_signal_handlers=True))
 

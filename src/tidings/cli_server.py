@@ -154,7 +154,10 @@ def serve(
     app = _load(app_ref, database_url, env)
     app.store.pending_migrations()  # a bad database fails here, not on the first request
     where = redact_url(app.database_url)
-    out.print(f"tidings serve · http://{host}:{port} · {where} · env {app.environment}")
+    out.print(
+        f"tidings serve · http://{host}:{port} · dashboard http://{host}:{port}/dashboard"
+        f" · {where} · env {app.environment}"
+    )
     make_server(app, host, port, own_signals=True).run()
 
 

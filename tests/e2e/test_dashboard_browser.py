@@ -47,8 +47,30 @@ class Signup(pydantic.BaseModel):
     steps: int = 3
 
 
-def build_app(url: str) -> Tidings:
-    app = Tidings(url, environment="staging")
+TEMPLATES = {
+    "welcome/en/email.subject": "Welcome, {{ name }}",
+    "welcome/en/email.html": (
+        "<h1 style='color:#0a58ca'>Welcome, {{ name }}!</h1><p>Your account is ready.</p>"
+        "<script>document.body.innerHTML = 'script ran'</script>"
+        "<img src='http://192.0.2.1/pixel.png' alt=''>"
+    ),
+    "welcome/en/email.txt": "Welcome, {{ name }}! Your account is ready.",
+    "welcome/en/sms.txt": "Hi {{ name }}, welcome aboard. Reply STOP to opt out. ✓",
+    "welcome/en/in_app.title": "Welcome, {{ name }}",
+    "welcome/en/in_app.body": "Start by completing your profile.",
+}
+
+
+def build_app(url: str, templates: Path) -> Tidings:
+    for name, text in TEMPLATES.items():
+        (templates / name).parent.mkdir(parents=True, exist_ok=True)
+        (templates / name).write_text(text, encoding="utf-8")
+    app = Tidings(url, environment="staging", templates=templates)
+    app.notification_type("welcome", channels=("email", "sms", "in_app"))
+
+    @app.task
+    async def welcome_user(ctx: Context, payload: dict[str, Any]) -> None:
+        await ctx.notify("welcome", to=payload["user"], data={"name": payload["name"]})
 
     @app.task
     async def onboard(ctx: Context, payload: Signup) -> dict[str, Any]:
@@ -95,8 +117,9 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    db = tmp_path_factory.mktemp("dash") / "e2e.db"
-    app = build_app(f"sqlite:///{db}")
+    folder = tmp_path_factory.mktemp("dash")
+    app = build_app(f"sqlite:///{folder / 'e2e.db'}", folder / "templates")
+    app.recipients.upsert("u-ana", email="ana@example.com", phone="+84901234567", locale="en")
     holder: dict[str, Worker] = {}
     started = threading.Event()
 
@@ -185,6 +208,10 @@ def check_keyboard(page: Any, name: str) -> None:
     indexes = [o["index"] for o in order]
     assert indexes == sorted(indexes), f"{name}: focus order is not document order: {order}"
     assert all(o["ring"] for o in order), f"{name}: a focused control shows no focus ring: {order}"
+
+
+def nav(page: Any, name: str) -> None:
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name).click()
 
 
 def test_trigger_and_watch_a_run_complete_live(stack: Stack, page: Any) -> None:
@@ -287,3 +314,38 @@ def test_events_overview_and_schedules(stack: Stack, page: Any) -> None:
     page.locator("#task-digest").get_by_role("button", name="Resume").click()
     page.locator("#task-digest").get_by_role("button", name="Pause").wait_for()
     assert [s.paused for s in stack.app.schedules.list()] == [False]
+
+
+def test_read_a_delivery_rendered_email(stack: Stack, page: Any) -> None:
+    handle = stack.app.trigger("welcome-user", {"user": "u-ana", "name": "Ana"})
+    page.goto(f"{stack.url}/runs/{handle.id}")
+    live = page.locator("#live")
+    live.get_by_role("heading", name="Notifications").wait_for()
+    live.locator("h1 .badge", has_text="COMPLETED").wait_for()
+    shoot(page, "run-notified")
+    row = live.locator("tr", has_text="email")
+    row.locator("a.mono").first.click()
+    page.wait_for_url(re.compile(r"/deliveries/"))
+    assert "Welcome, Ana" in page.locator("main").inner_text()  # the subject
+    frame_el = page.locator("iframe.email")
+    assert frame_el.get_attribute("sandbox") == ""
+    frame = frame_el.content_frame
+    frame.get_by_role("heading", name="Welcome, Ana!").wait_for()
+    assert "script ran" not in frame.locator("body").inner_text()  # scripts never run
+    shoot(page, "delivery-email")
+    nav(page, "Deliveries")
+    page.locator("tr", has_text="sms").locator("a.mono").first.click()
+    assert "1 segment" in page.locator("main").inner_text()
+    assert "UCS-2" in page.locator("main").inner_text()  # the check mark is not GSM-7
+    shoot(page, "delivery-sms")
+    nav(page, "Deliveries")
+    shoot(page, "deliveries")
+    nav(page, "Outbox")
+    assert "ana@example.com" in page.locator("table.grid").inner_text()
+    shoot(page, "outbox")
+    nav(page, "Recipients")
+    shoot(page, "recipients")
+    page.get_by_role("link", name="u-ana").click()
+    assert "Start by completing your profile." in page.locator("main").inner_text()
+    assert "(1 unread)" in page.locator("main").inner_text()
+    shoot(page, "recipient")

@@ -80,7 +80,19 @@ def csrf(client: httpx.Client, path: str = "/dashboard/runs") -> str:
     return found.group(1)
 
 
-PAGES = ["/", "/runs", "/runs/run_x", "/tasks", "/events", "/live?page=/runs"]
+PAGES = [
+    "/",
+    "/runs",
+    "/runs/run_x",
+    "/tasks",
+    "/events",
+    "/live?page=/runs",
+    "/deliveries",
+    "/deliveries/dlv_x",
+    "/outbox",
+    "/recipients",
+    "/recipients/u1",
+]
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -246,3 +258,60 @@ def test_the_server_mounts_it_and_admin_keys_sign_in(app: Tidings) -> None:
         assert response.status_code == 303
         assert client.get("/dashboard/runs").status_code == 200
         assert client.get("/healthz").status_code == 200  # the API beside it is untouched
+
+
+def test_pages_carry_a_content_security_policy_and_refuse_framing(client: httpx.Client) -> None:
+    login(client)
+    response = client.get("/dashboard/deliveries")
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "img-src 'self' data:" in csp
+    assert response.headers["x-frame-options"] == "DENY"
+    assert client.get("/dashboard/deliveries/dlv_missing").status_code == 404
+    assert client.get("/dashboard/recipients/nobody").status_code == 404
+    assert client.get("/dashboard/deliveries?channel=fax").status_code == 400
+
+
+def test_retry_now_cancel_and_replay_over_http(client: httpx.Client, app: Tidings) -> None:
+    login(client)
+    token = csrf(client)
+    later = app.trigger("charge", {"order_id": "o2", "amount": 1}, delay=timedelta(hours=1))
+    page = client.get(f"/dashboard/runs/{later.id}").text
+    assert ">Retry now<" in page
+    done = client.post(f"/dashboard/runs/{later.id}/retry", data={"csrf": token})
+    assert done.headers["location"].endswith("done=retrying")
+    run = app.get_run(later.id)
+    assert run.run_at is not None
+    assert run.run_at <= app.clock.now()
+    cancelled = client.post(f"/dashboard/runs/{later.id}/cancel", data={"csrf": token})
+    assert cancelled.headers["location"].endswith("done=cancelled")
+    assert app.get_run(later.id).status.value == "CANCELLED"
+    again = client.post(f"/dashboard/runs/{later.id}/retry", data={"csrf": token})
+    assert again.headers["location"].endswith("done=not-retryable")
+    replayed = client.post(f"/dashboard/runs/{later.id}/replay", data={"csrf": token})
+    new_id = replayed.headers["location"].split("/runs/")[1].split("?")[0]
+    assert app.get_run(new_id).replay_of == later.id
+    assert client.post("/dashboard/runs/run_nope/cancel", data={"csrf": token}).status_code == 400
+
+
+def test_live_stream_sends_the_page_part_when_it_changes(
+    client: httpx.Client, app: Tidings
+) -> None:
+    login(client)
+    handle = app.trigger("charge", {"order_id": "o3", "amount": 2})
+    url = f"/dashboard/live?page=/runs/{handle.id}"
+    with client.stream("GET", url, headers={"accept": "text/event-stream"}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        seen: list[str] = []
+        for line in stream.iter_lines():
+            seen.append(line)
+            updates = sum(s.startswith("event: update") for s in seen)
+            if line == "" and updates == 1 and app.get_run(handle.id).status.value == "QUEUED":
+                app.cancel(handle.id)
+            if line == "" and updates == 2:
+                break
+    body = "\n".join(seen)
+    assert "QUEUED" in body
+    assert "CANCELLED" in body
+    assert client.get("/dashboard/live?page=/nowhere").status_code == 404

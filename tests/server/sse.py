@@ -28,12 +28,13 @@ class EventStream:
         return await asyncio.wait_for(self._next(), timeout)
 
     async def _next(self) -> Event:
-        event, data, event_id = "message", [], None
+        event, event_id = "message", None
+        data: list[str] = []
         async for line in self._lines:
             if line == "":
                 if data:
                     return Event(event, json.loads("\n".join(data)), event_id)
-                event, data, event_id = "message", [], None
+                event, event_id = "message", None
                 continue
             if line.startswith(":"):
                 continue

@@ -96,6 +96,7 @@ def runs_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
         "runs": rows,
         "counts": counts,
         "cap": COUNT_CAP,
+        "windowed": query.filter.tag is not None,
         "next_cursor": next_cursor,
         "paged": query.cursor is not None,
         "params": query.params,
@@ -122,6 +123,7 @@ def run_page(app: Tidings, run_id: str) -> dict[str, Any] | None:
         "children": children,
         "linked": linked,
         "logs": store.get_logs(run_id),
+        "deliveries": store.run_deliveries(run_id),
         "replay_of": run.replay_of,
         "can_cancel": not run.status.finished,
         "can_retry": _can_retry(app, run),
@@ -222,7 +224,15 @@ def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     now = app.clock.now()
     ov = app.store.overview(now, span, 24 if window == "24h" else 12, lookback=timedelta(days=1))
     counts = app.store.count_runs_by_status(RunFilter(), COUNT_CAP)
-    return {"ov": ov, "window": window, "counts": counts, "cap": COUNT_CAP, "chart": chart(ov)}
+    failing = app.store.failing_providers(now - span)
+    return {
+        "ov": ov,
+        "window": window,
+        "counts": counts,
+        "cap": COUNT_CAP,
+        "chart": chart(ov),
+        "failing": failing,
+    }
 
 
 def chart(ov: Any) -> dict[str, Any]:

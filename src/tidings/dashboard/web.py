@@ -35,7 +35,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from tidings.app import Tidings
-from tidings.dashboard import pages
+from tidings.dashboard import notify_pages, pages
 from tidings.dashboard.auth import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -52,6 +52,10 @@ KeyCheck = Callable[[str], str | None]
 """An admin API key -> a short name for who signed in, or None if it is not one."""
 
 _PUBLIC = ("/login", "/static/")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "script-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'"
+)
 
 
 def _environment() -> jinja2.Environment:
@@ -146,6 +150,16 @@ class Dashboard:
         request.scope["tidings_session"] = session
         response = await call_next(request)
         response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    async def headers(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        response = await call_next(request)
+        # Frames: only the sandboxed srcdoc of an email, which inherits this policy (no
+        # remote images, no scripts); the dashboard itself cannot be framed.
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
         return response
 
     def action(self, handler: Endpoint) -> Endpoint:
@@ -266,6 +280,38 @@ class Dashboard:
     async def events(self, request: Request) -> Response:
         q = dict(request.query_params)
         return await self.page(request, "events.html", lambda: pages.events_page(self.app, q))
+
+    async def deliveries(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        return await self.page(
+            request, "deliveries.html", lambda: notify_pages.deliveries_page(self.app, q)
+        )
+
+    async def delivery(self, request: Request) -> Response:
+        delivery_id = request.path_params["delivery_id"]
+        context = await self.call(notify_pages.delivery_page, self.app, delivery_id)
+        if context is None:
+            return self.render(request, "error.html", 404, message=f"No delivery {delivery_id}.")
+        return self.render(request, "delivery.html", **context)
+
+    async def outbox(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        return await self.page(
+            request, "outbox.html", lambda: notify_pages.outbox_page(self.app, q)
+        )
+
+    async def recipients(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        return await self.page(
+            request, "recipients.html", lambda: notify_pages.recipients_page(self.app, q)
+        )
+
+    async def recipient(self, request: Request) -> Response:
+        recipient_id = request.path_params["recipient_id"]
+        context = await self.call(notify_pages.recipient_page, self.app, recipient_id)
+        if context is None:
+            return self.render(request, "error.html", 404, message=f"No recipient {recipient_id}.")
+        return self.render(request, "recipient.html", **context)
 
     # -- actions -----------------------------------------------------------------------
     async def run_action(self, request: Request) -> Response:
@@ -440,13 +486,8 @@ def _parse_qs(query: str) -> list[tuple[str, str]]:
 
 
 def _secret(app: Tidings) -> str:
-    secret = os.environ.get("TIDINGS_SECRET_KEY")
-    if secret:
-        return secret
-    if app.environment == "production":
-        raise ConfigError("set TIDINGS_SECRET_KEY: production dashboards need a fixed secret")
-    # A sandbox without a configured secret: sessions last as long as this process.
-    return secrets.token_urlsafe(32)
+    """The environment's signing secret (configured, or kept in a sandbox's database)."""
+    return app.signing_secret().decode()
 
 
 def dashboard(
@@ -488,10 +529,19 @@ def dashboard(
         Route("/schedules/{ref}/{action}", d.action(d.schedule_action), methods=["POST"]),
         Route("/events", d.events),
         Route("/events/send", d.action(d.send_event), methods=["POST"]),
+        Route("/deliveries", d.deliveries),
+        Route("/deliveries/{delivery_id}", d.delivery),
+        Route("/outbox", d.outbox),
+        Route("/recipients", d.recipients),
+        Route("/recipients/{recipient_id}", d.recipient),
         Route("/live", d.live),
         Mount("/static", static, name="static"),
     ]
-    return Starlette(routes=routes, middleware=[Middleware(BaseHTTPMiddleware, dispatch=d.guard)])
+    middleware = [
+        Middleware(BaseHTTPMiddleware, dispatch=d.headers),
+        Middleware(BaseHTTPMiddleware, dispatch=d.guard),
+    ]
+    return Starlette(routes=routes, middleware=middleware)
 
 
 def admin_key_check(app: Tidings) -> KeyCheck:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -35,7 +36,7 @@ async def notify(
     if recorded is not None and recorded.status == "completed":
         return NotifyResult.from_json(serde.loads(recorded.result))
     ctx._check_live()
-    app, rt = ctx._runtime.app, ctx._runtime
+    app = ctx._runtime.app
     # Validate here, on the loop: bad input fails the run before anything is written.
     app.notifications.prepare(type_id, to, data, channels)
     key = check_dedup_key(dedup_key) if dedup_key is not None else f"run:{ctx.run_id}/{full}"
@@ -45,7 +46,9 @@ async def notify(
         send = functools.partial(
             app.notifications.send, type_id, to, data, channels, key, ctx.run_id
         )
-        result = await rt.db(send)
+        # Not on the runtime's one database thread: routing and rendering of many
+        # notifications may overlap (PostgreSQL gives each its own pooled connection).
+        result = await asyncio.to_thread(send)
         await ctx._save(
             StepRecord(
                 full,

@@ -18,7 +18,7 @@ from tidings.store.dashboard import Cursor, EventView, Overview, RunFilter, RunL
 from tidings.store.notifybase import NotifyStore
 
 if TYPE_CHECKING:
-    from tidings.notify.records import InboxItem
+    from tidings.notify.records import Delivery, InboxItem, Recipient
 
 
 @dataclass(frozen=True)
@@ -438,6 +438,22 @@ class Store(NotifyStore):
     def queue_stats(self, now: datetime) -> tuple[int, datetime | None]:
         """How many queued runs are due at ``now``, and the due time of the oldest."""
 
+    @abc.abstractmethod
+    def mark_delivery_sandboxed(self, delivery_id: str) -> None:
+        """Record that the sandbox sent this delivery to the outbox."""
+
+    @abc.abstractmethod
+    def inbox_marker(self) -> int:
+        """A number that changes whenever any inbox changes (a cheap change check)."""
+
+    @abc.abstractmethod
+    def inbox_last_seq(self, recipient_id: str) -> int:
+        """The latest change-feed sequence number of the recipient's inbox (0: none)."""
+
+    @abc.abstractmethod
+    def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
+        """The recipient's items among ``ids`` (others' ids are ignored)."""
+
     # -- dashboard (reads for the web UI, and its few actions) ---------------------------
     @abc.abstractmethod
     def search_runs(self, f: RunFilter, cursor: Cursor | None, limit: int) -> list[Run]:
@@ -488,18 +504,19 @@ class Store(NotifyStore):
         self, now: datetime, window: timedelta, buckets: int, lookback: timedelta
     ) -> Overview:
         """Throughput, failures and queue depth over ``window``; the slowest tasks."""
-    @abc.abstractmethod
-    def mark_delivery_sandboxed(self, delivery_id: str) -> None:
-        """Record that the sandbox sent this delivery to the outbox."""
 
     @abc.abstractmethod
-    def inbox_marker(self) -> int:
-        """A number that changes whenever any inbox changes (a cheap change check)."""
+    def run_deliveries(self, run_id: str) -> list[Delivery]:
+        """The deliveries of the notifications ``run_id`` sent, oldest first."""
 
     @abc.abstractmethod
-    def inbox_last_seq(self, recipient_id: str) -> int:
-        """The latest change-feed sequence number of the recipient's inbox (0: none)."""
+    def notification_run(self, notification_id: str) -> str | None:
+        """The run that sent a notification, if one did."""
 
     @abc.abstractmethod
-    def get_inbox_items(self, recipient_id: str, ids: Sequence[str]) -> list[InboxItem]:
-        """The recipient's items among ``ids`` (others' ids are ignored)."""
+    def list_recipients(self, search: str | None, after: str | None, limit: int) -> list[Recipient]:
+        """Recipients by id after ``after``; ``search`` matches an id, email or phone."""
+
+    @abc.abstractmethod
+    def failing_providers(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(channel, provider, count) of deliveries failed, bounced or complained since."""

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tidings.notify.records import Delivery, Recipient
 from tidings.records import Run, RunStatus, Schedule
 from tidings.store.dashboard import (
     Cursor,
@@ -59,6 +60,12 @@ class SqlDashboard(abc.ABC):
     @abc.abstractmethod
     def _schedule(self, r: Mapping[str, Any]) -> Schedule: ...
 
+    @abc.abstractmethod
+    def _recipient(self, r: Mapping[str, Any]) -> Recipient: ...
+
+    @abc.abstractmethod
+    def _delivery(self, r: Mapping[str, Any]) -> Delivery: ...
+
     @contextmanager
     def _dash(self, *, write: bool = False) -> Iterator[Tx]:
         """A transaction for dashboard queries (``dash_begin`` sets the dialect up)."""
@@ -99,13 +106,20 @@ class SqlDashboard(abc.ABC):
         return [self._run(r, []) for r in rows]
 
     def count_runs_by_status(self, f: RunFilter, cap: int) -> dict[RunStatus, int]:
-        """Runs matching ``f`` per status, each count stopping at ``cap``."""
+        """Runs matching ``f`` per status, each count stopping at ``cap``.
+
+        With a tag filter (no index), the statuses of the newest ``cap`` matches instead.
+        """
         params = {**self._filter_params(f, None), "cap": cap}
         counts = dict.fromkeys(RunStatus, 0)
         with self._dash() as tx:
             if f.idempotency_key is not None:
                 for r in tx.run("dash_count_key", params):
                     counts[RunStatus(r["status"])] = min(int(r["n"]), cap)
+                return counts
+            if f.tag is not None:
+                for r in tx.run("dash_count_tag", params):
+                    counts[RunStatus(r["status"])] = int(r["n"])
                 return counts
             query = "dash_count_task" if f.task_id else "dash_count"
             for status in RunStatus:
@@ -293,6 +307,32 @@ class SqlDashboard(abc.ABC):
             for r in slow
         ]
         return Overview(series, queue_now, slowest)
+
+    # -- notifications -----------------------------------------------------------------
+    def run_deliveries(self, run_id: str) -> list[Delivery]:
+        """The deliveries of the notifications ``run_id`` sent, oldest first."""
+        with self._dash() as tx:
+            rows = tx.run("dash_run_deliveries", {"run_id": run_id})
+        return [self._delivery(r) for r in rows]
+
+    def notification_run(self, notification_id: str) -> str | None:
+        """The run that sent a notification (None for ``app.notify`` outside a task)."""
+        with self._dash() as tx:
+            rows = tx.run("dash_notification_run", {"id": notification_id})
+        return str(rows[0]["run_id"]) if rows and rows[0]["run_id"] else None
+
+    def list_recipients(self, search: str | None, after: str | None, limit: int) -> list[Recipient]:
+        """Recipients by id after ``after``; ``search`` matches an id, email or phone."""
+        params = {"q": search, "after": after, "limit": limit}
+        with self._dash() as tx:
+            rows = tx.run("dash_recipients", params)
+        return [self._recipient(r) for r in rows]
+
+    def failing_providers(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(channel, provider, count) of deliveries failed, bounced or complained since."""
+        with self._dash() as tx:
+            rows = tx.run("dash_failing_providers", {"since": self._ts(since)})
+        return [(str(r["channel"]), str(r["provider"]), int(r["n"])) for r in rows]
 
     def _req(self, value: Any) -> datetime:
         result = self._dt(value)

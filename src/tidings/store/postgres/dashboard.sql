@@ -83,6 +83,19 @@ SELECT COUNT(*) AS n FROM (
     LIMIT %(cap)s
 ) AS capped;
 
+-- name: dash_count_tag
+-- no index on tags: the statuses of the newest matches (up to the cap) instead
+SELECT status, COUNT(*) AS n FROM (
+    SELECT status FROM runs
+    WHERE strpos(tags, %(needle)s) > 0
+      AND (%(task_id)s::text IS NULL OR task_id = %(task_id)s)
+      AND (%(status)s::text IS NULL OR status = %(status)s)
+      AND created_at >= %(since)s AND created_at < %(until)s
+    ORDER BY created_at DESC
+    LIMIT %(cap)s
+) AS newest
+GROUP BY status;
+
 -- name: dash_count_key
 SELECT status, COUNT(*) AS n FROM runs
 WHERE idempotency_key = %(key)s
@@ -197,3 +210,26 @@ WHERE run_id = %(id)s AND kind = 'sleep' AND status = 'waiting';
 -- name: dash_wake_run
 UPDATE runs SET due_at = %(now)s
 WHERE id = %(id)s AND status = 'WAITING' AND due_at > %(now)s;
+
+-- name: dash_run_deliveries
+-- the notifications a run sent, with their deliveries (index from migration 0010)
+SELECT d.* FROM notifications n JOIN deliveries d ON d.notification_id = n.id
+WHERE n.run_id = %(run_id)s
+ORDER BY d.created_at, d.channel;
+
+-- name: dash_notification_run
+SELECT run_id FROM notifications WHERE id = %(id)s;
+
+-- name: dash_recipients
+SELECT * FROM recipients
+WHERE (%(q)s::text IS NULL OR id = %(q)s OR email = %(q)s OR phone = %(q)s)
+  AND (%(after)s::text IS NULL OR id > %(after)s)
+ORDER BY id
+LIMIT %(limit)s;
+
+-- name: dash_failing_providers
+SELECT channel, COALESCE(provider, '') AS provider, COUNT(*) AS n FROM deliveries
+WHERE created_at >= %(since)s AND status IN ('failed', 'bounced', 'complained')
+GROUP BY channel, provider
+ORDER BY n DESC
+LIMIT 20;

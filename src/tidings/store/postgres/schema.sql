@@ -384,17 +384,6 @@ CREATE TABLE scheduled_events (
 );
 CREATE INDEX scheduled_events_due ON scheduled_events (deliver_at);
 
--- Inbox streams LISTEN on "<schema>_inb": every change of a recipient's inbox (the
--- change feed is the one place they are all written) notifies its recipient id at commit.
-CREATE FUNCTION tidings_inbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify(TG_TABLE_SCHEMA || '_inb', NEW.recipient_id);
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER inbox_changes_notify AFTER INSERT ON inbox_changes
-    FOR EACH ROW EXECUTE FUNCTION tidings_inbox_changed();
-
 -- Dashboard (migration 0010): indexes for its run list, run detail and overview, and
 -- which waits each event resumed (schedules.paused is in the table above).
 
@@ -406,6 +395,8 @@ CREATE INDEX runs_idempotency_key ON runs (idempotency_key) WHERE idempotency_ke
 CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
 -- a run's replays, shown on its detail page
 CREATE INDEX runs_replay_of ON runs (replay_of) WHERE replay_of IS NOT NULL;
+-- the notifications a run sent, shown on its detail page
+CREATE INDEX notifications_run ON notifications (run_id) WHERE run_id IS NOT NULL;
 
 -- the waits an event resumed, for the event log
 CREATE TABLE event_resumes (
@@ -416,3 +407,13 @@ CREATE TABLE event_resumes (
     PRIMARY KEY (event_id, run_id, step)
 );
 CREATE INDEX event_resumes_run ON event_resumes (run_id);
+-- Inbox streams LISTEN on "<schema>_inb": every change of a recipient's inbox (the
+-- change feed is the one place they are all written) notifies its recipient id at commit.
+CREATE FUNCTION tidings_inbox_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify(TG_TABLE_SCHEMA || '_inb', NEW.recipient_id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER inbox_changes_notify AFTER INSERT ON inbox_changes
+    FOR EACH ROW EXECUTE FUNCTION tidings_inbox_changed();

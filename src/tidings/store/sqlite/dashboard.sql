@@ -81,6 +81,19 @@ SELECT COUNT(*) AS n FROM (
     LIMIT :cap
 ) AS capped;
 
+-- name: dash_count_tag
+-- no index on tags: the statuses of the newest matches (up to the cap) instead
+SELECT status, COUNT(*) AS n FROM (
+    SELECT status FROM runs
+    WHERE instr(tags, :needle) > 0
+      AND (:task_id IS NULL OR task_id = :task_id)
+      AND (:status IS NULL OR status = :status)
+      AND created_at >= :since AND created_at < :until
+    ORDER BY created_at DESC
+    LIMIT :cap
+) AS newest
+GROUP BY status;
+
 -- name: dash_count_key
 SELECT status, COUNT(*) AS n FROM runs
 WHERE idempotency_key = :key
@@ -195,3 +208,26 @@ WHERE run_id = :id AND kind = 'sleep' AND status = 'waiting';
 -- name: dash_wake_run
 UPDATE runs SET due_at = :now
 WHERE id = :id AND status = 'WAITING' AND due_at > :now;
+
+-- name: dash_run_deliveries
+-- the notifications a run sent, with their deliveries (index from migration 0010)
+SELECT d.* FROM notifications n JOIN deliveries d ON d.notification_id = n.id
+WHERE n.run_id = :run_id
+ORDER BY d.created_at, d.channel;
+
+-- name: dash_notification_run
+SELECT run_id FROM notifications WHERE id = :id;
+
+-- name: dash_recipients
+SELECT * FROM recipients
+WHERE (:q IS NULL OR id = :q OR email = :q OR phone = :q)
+  AND (:after IS NULL OR id > :after)
+ORDER BY id
+LIMIT :limit;
+
+-- name: dash_failing_providers
+SELECT channel, COALESCE(provider, '') AS provider, COUNT(*) AS n FROM deliveries
+WHERE created_at >= :since AND status IN ('failed', 'bounced', 'complained')
+GROUP BY channel, provider
+ORDER BY n DESC
+LIMIT 20;

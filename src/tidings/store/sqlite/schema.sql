@@ -377,6 +377,8 @@ CREATE INDEX runs_idempotency_key ON runs (idempotency_key) WHERE idempotency_ke
 CREATE INDEX runs_finished ON runs (finished_at) WHERE finished_at IS NOT NULL;
 -- a run's replays, shown on its detail page
 CREATE INDEX runs_replay_of ON runs (replay_of) WHERE replay_of IS NOT NULL;
+-- the notifications a run sent, shown on its detail page
+CREATE INDEX notifications_run ON notifications (run_id) WHERE run_id IS NOT NULL;
 
 -- the waits an event resumed, for the event log
 CREATE TABLE event_resumes (

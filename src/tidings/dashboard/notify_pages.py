@@ -1,0 +1,110 @@
+"""The notification pages: deliveries, one delivery's rendered message, the outbox,
+recipients with their tokens, preferences and inbox. Read-only, run in a thread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from tidings.app import Tidings
+from tidings.errors import ValidationError
+from tidings.notify.sms import sms_info
+
+CHANNELS = ("email", "sms", "push", "in_app")
+DELIVERY_STATUSES = (
+    "pending",
+    "deferred",
+    "sent",
+    "delivered",
+    "failed",
+    "bounced",
+    "complained",
+    "suppressed",
+    "skipped",
+)
+LIMIT = 100
+# The email's own HTML runs in a sandboxed frame (no scripts, no same origin); this
+# policy, first in its document, also stops it loading anything from outside.
+EMAIL_CSP = (
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; '
+    "img-src data:; style-src 'unsafe-inline'; font-src data:\">"
+)
+
+
+def _choice(q: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = q.get(name, "").strip() or None
+    if value is not None and value not in allowed:
+        raise ValidationError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
+    return value
+
+
+def deliveries_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    channel = _choice(q, "channel", CHANNELS)
+    status = _choice(q, "status", DELIVERY_STATUSES)
+    to = q.get("to", "").strip() or None
+    type_id = q.get("type", "").strip() or None
+    rows = app.store.list_deliveries(to, type_id, channel, status, LIMIT)
+    counts = app.store.count_deliveries()
+    grid = {c: {s: counts.get((c, s), 0) for s in DELIVERY_STATUSES} for c in CHANNELS}
+    failing = app.store.failing_providers(app.clock.now() - timedelta(days=1))
+    return {
+        "deliveries": rows,
+        "grid": grid,
+        "statuses": DELIVERY_STATUSES,
+        "channels": CHANNELS,
+        "failing": failing,
+        "params": {
+            k: v
+            for k, v in {"channel": channel, "status": status, "to": to, "type": type_id}.items()
+            if v
+        },
+    }
+
+
+def delivery_page(app: Tidings, delivery_id: str) -> dict[str, Any] | None:
+    delivery = app.store.get_delivery(delivery_id)
+    if delivery is None:
+        return None
+    text = delivery.text or delivery.body or ""
+    return {
+        "d": delivery,
+        "email_doc": EMAIL_CSP + delivery.html if delivery.html else None,
+        "sms": sms_info(text) if delivery.channel == "sms" and text else None,
+        "run_id": app.store.notification_run(delivery.notification_id),
+    }
+
+
+def outbox_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    channel = _choice(q, "channel", CHANNELS)
+    to = q.get("to", "").strip() or None
+    return {
+        "entries": app.store.list_outbox(to, None, channel, LIMIT),
+        "channels": CHANNELS,
+        "params": {k: v for k, v in {"channel": channel, "to": to}.items() if v},
+    }
+
+
+def recipients_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    after = q.get("after", "").strip() or None
+    search = q.get("q", "").strip() or None
+    rows = app.store.list_recipients(search, after, LIMIT + 1)
+    more = len(rows) > LIMIT
+    rows = rows[:LIMIT]
+    return {"recipients": rows, "next_after": rows[-1].id if more else None, "q": search or ""}
+
+
+def recipient_page(app: Tidings, recipient_id: str) -> dict[str, Any] | None:
+    store = app.store
+    recipient = store.get_recipient(recipient_id)
+    if recipient is None:
+        return None
+    return {
+        "r": recipient,
+        "tokens": store.list_push_tokens(recipient_id, False),
+        "preferences": store.list_preferences(recipient_id),
+        "inbox": store.list_inbox(recipient_id, False, False, None, 50),
+        "unread": store.unread_count(recipient_id),
+        "deliveries": store.list_deliveries(recipient_id, None, None, None, 20),
+    }
