@@ -250,7 +250,8 @@ def markdown(result: dict[str, Any]) -> str:
 `tidings serve` in its own process; {env["clients"]} concurrent httpx clients on loopback
 in the benchmark process (sharing the same cores) post `{{"name", "payload"}}` events
 with a publish key; each event starts one run (no worker runs meanwhile, so every
-request is a full write: key check, event row, run row).
+request is a full write: key check, event row, run row). On a machine shared with other
+work (see the load average) these are floors rather than ceilings.
 
 | store | POST /api/v1/events req/s | p50 ms | p99 ms | errors \
 | inbox write → stream p50 / p99 ms | event → inbox stream p50 / p99 ms |

@@ -117,6 +117,8 @@ def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvi
         access_log=False,  # paths may hold keys (/e/{key}); our own log shows route templates
         log_level="info",
         lifespan="off",
+        # open inbox streams never end by themselves: give them a moment, then close them
+        timeout_graceful_shutdown=5,
     )
     return _Server(config) if own_signals else _QuietServer(config)
 

@@ -66,7 +66,6 @@ _ENV_VARS: dict[str, str] = {
     "cors_origins": "TIDINGS_CORS_ORIGINS",
 }
 _LISTS = ("sandbox_allow", "cors_origins")
-_TIDINGS_ONLY = ("app", "environment", "preview_database_url")
 
 
 def read_toml(directory: Path | None = None) -> dict[str, Any]:
@@ -135,7 +134,9 @@ def environment_settings(
     base = data.get("tidings", {})
     if not isinstance(base, dict):
         raise ConfigError(f"{CONFIG_FILE}: 'tidings' must be a table ([tidings])")
-    merged = {k: v for k, v in base.items() if k not in _TIDINGS_ONLY}
+    # [tidings] also holds keys that are not per-environment (app, channels...): they are
+    # validated by tidings.config.FileSettings, not here
+    merged = {k: v for k, v in base.items() if k in EnvironmentSettings.model_fields}
     sections = data.get("environments", {})
     if not isinstance(sections, dict):
         raise ConfigError(f"{CONFIG_FILE}: 'environments' must hold [environments.<name>] tables")
@@ -177,7 +178,9 @@ def check_config(directory: Path | None = None) -> list[str]:
     if unknown_tables:
         problems.append(f"{CONFIG_FILE}: unknown tables {', '.join(unknown_tables)}")
     if isinstance(base, dict):
-        extra = set(base) - set(EnvironmentSettings.model_fields) - set(_TIDINGS_ONLY)
+        from tidings.config import FileSettings  # tidings.config imports this module
+
+        extra = set(base) - set(FileSettings.model_fields) - set(EnvironmentSettings.model_fields)
         if extra:
             problems.append(f"[tidings]: unknown keys {', '.join(sorted(extra))}")
     for name in configured_environments(data):

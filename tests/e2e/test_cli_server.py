@@ -148,3 +148,35 @@ def _check_serving(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=30) == 0
+
+
+def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli) -> None:
+    app = Tidings(cli.db)
+    app.recipients.upsert("u1")
+    token = app.inbox_token("u1")
+    app.close()
+    port = free_port()
+    argv = cli.argv(("serve", "--port", str(port)), APP, cli.db)
+    with (cli.cwd / "serve.log").open("w") as log:
+        proc = subprocess.Popen(argv, cwd=cli.cwd, env=_env(), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    httpx.get(f"http://127.0.0.1:{port}/healthz")
+                    break
+                except httpx.ConnectError:
+                    assert proc.poll() is None
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+            url = f"http://127.0.0.1:{port}/api/v1/inbox/stream"
+            with httpx.stream("GET", url, params={"token": token}, timeout=30) as stream:
+                lines = stream.iter_lines()
+                assert next(line for line in lines if line.startswith("event:")) == "event: ready"
+                proc.terminate()
+                started = time.monotonic()
+                assert proc.wait(timeout=30) == 0
+                assert time.monotonic() - started < 15
+        finally:
+            if proc.poll() is None:
+                proc.kill()

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
 from tests.contract.notify_support import write_templates
 from tests.server.harness import add_tasks, serving
 from tidings import Context, Tidings
+from tidings.providers.base import Channel, Message, Provider, SendResult
 
 
 @pytest.fixture
@@ -28,6 +29,20 @@ def base_url(api_app: Tidings) -> Iterator[str]:
         yield url
 
 
+class Recording(Provider):
+    """An email gateway that accepts everything and remembers it."""
+
+    name = "recording"
+    channels: ClassVar[frozenset[Channel]] = frozenset({"email"})
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    async def send(self, message: Message) -> SendResult:
+        self.sent.append(message)
+        return SendResult(provider_message_id=f"rec-{len(self.sent)}")
+
+
 @pytest.fixture
 def notify_api(database_url: str, tmp_path: Path) -> Iterator[Tidings]:
     """A staging app with notification types (in_app + email), its tasks and recipients."""
@@ -36,6 +51,8 @@ def notify_api(database_url: str, tmp_path: Path) -> Iterator[Tidings]:
         environment="staging",
         templates=write_templates(tmp_path / "templates"),
         secret_key="s" * 32,
+        channels={"email": [Recording()]},
+        sandbox_allow=["bob"],  # staging is a sandbox: only bob's email really goes out
     )
     add_tasks(app)
     app.notification_type("alert", channels=("in_app", "email"))

@@ -101,6 +101,10 @@ async def test_post_notifications_routes_and_logs_deliveries(
         )
         unknown_type = await c.post("/api/v1/notifications", json={"type": "nope", "to": "alice"})
         unknown_to = await c.post("/api/v1/notifications", json={"type": "alert", "to": "zed"})
+        allowed = await c.post(
+            "/api/v1/notifications",
+            json={"type": "alert", "to": "bob", "data": {"name": "B"}, "channels": ["email"]},
+        )
         await wait_until(
             lambda: (
                 sorted(d.status for d in notify_api.deliveries.list(to="alice"))
@@ -108,7 +112,9 @@ async def test_post_notifications_routes_and_logs_deliveries(
             )
         )
         log = (await c.get("/api/v1/deliveries", params={"to": "alice"})).json()
-        email = (await c.get("/api/v1/deliveries", params={"channel": "email"})).json()
+        await wait_until(lambda: notify_api.deliveries.list(to="bob")[0].status == "sent")
+        email = await c.get("/api/v1/deliveries", params={"to": "alice", "channel": "email"})
+        bobs = (await c.get("/api/v1/deliveries", params={"to": "bob"})).json()
         bad = await c.get("/api/v1/deliveries", params={"status": "lost"})
     assert sent.status_code == 202
     assert again.status_code == 200
@@ -116,10 +122,12 @@ async def test_post_notifications_routes_and_logs_deliveries(
     assert unknown_type.status_code == 404
     assert unknown_to.status_code == 404
     assert sorted(d["channel"] for d in log) == ["email", "in_app"]
-    (mail,) = email
+    (mail,) = email.json()
     # staging is a sandbox: the email went to the outbox, and the log says so
     assert (mail["provider"], mail["sandboxed"], mail["to"]) == ("outbox", True, "alice")
     assert [e.to for e in notify_api.outbox.list(channel="email")] == ["alice@example.com"]
+    assert allowed.status_code == 202
+    assert [(d["provider"], d["sandboxed"]) for d in bobs] == [("recording", False)]
     assert bad.status_code == 422
 
 

@@ -116,3 +116,15 @@ def test_server_settings_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIDINGS_CORS_ORIGINS", "https://a.example, https://b.example")
     s = ServerSettings.from_env()
     assert (s.max_body_bytes, s.cors_origins) == (2048, ("https://a.example", "https://b.example"))
+
+
+def test_keys_of_tidings_that_are_not_per_environment_are_left_to_it(
+    folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (folder / "tidings.toml").write_text(
+        '[tidings]\napp = "x:app"\nenvironment = "dev"\nrate_limit = 5\nmystery = 1\n'
+    )
+    assert environment_settings("dev", folder).rate_limit == 5
+    problems = check_config(folder)
+    assert any("unknown keys mystery" in p for p in problems)
+    assert not any("rate_limit" in p or "'app'" in p for p in problems)

@@ -37,8 +37,11 @@ def allowed(app: Tidings, d: Delivery, address: str) -> bool:
 
 def divert(app: Tidings, d: Delivery, address: str) -> list[Provider] | None:
     """The outbox in place of the channel's providers when the sandbox holds the send;
-    None when it may go out as configured."""
+    None when it may go out as configured (or when the channel only has the outbox
+    anyway: then the sandbox holds nothing back and the delivery is not marked)."""
     if allowed(app, d, address):
+        return None
+    if all(isinstance(p, Outbox) for p in app.notifications.providers(d.channel)):
         return None
     outbox = Outbox()
     outbox.bind(app.store, app.clock)

@@ -42,7 +42,7 @@
 
   var CSS =
     ".ti-root{font:14px/1.4 system-ui,sans-serif;position:relative;display:inline-block}" +
-    ".ti-bell{position:relative;border:0;background:none;font-size:22px;cursor:pointer}" +
+    ".ti-bell{position:relative;border:0;background:none;color:#444;cursor:pointer;padding:4px}" +
     ".ti-badge{position:absolute;top:-4px;right:-6px;min-width:18px;padding:0 5px;" +
     "border-radius:9px;background:#d93025;color:#fff;font-size:11px;line-height:18px;" +
     "text-align:center}" +
@@ -63,6 +63,24 @@
     if (cls) node.className = cls;
     if (text !== undefined && text !== null) node.textContent = String(text);
     return node;
+  }
+
+  function bellIcon() {
+    // drawn, not an emoji: every system has the shape, not every one has the font
+    var ns = "http://www.w3.org/2000/svg";
+    var svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "24");
+    svg.setAttribute("height", "24");
+    var path = document.createElementNS(ns, "path");
+    path.setAttribute("fill", "currentColor");
+    path.setAttribute(
+      "d",
+      "M12 22a2.5 2.5 0 0 0 2.45-2h-4.9A2.5 2.5 0 0 0 12 22zm7-6V11a7 7 0 0 0-5.5-6.84V3.5" +
+        "a1.5 1.5 0 0 0-3 0v.66A7 7 0 0 0 5 11v5l-2 2v1h18v-1l-2-2z"
+    );
+    svg.appendChild(path);
+    return svg;
   }
 
   function pickLocale(wanted) {
@@ -109,7 +127,8 @@
     }
     var self = this;
     this.root.classList.add("ti-root");
-    this.bell = el("button", "ti-bell", "\uD83D\uDD14");
+    this.bell = el("button", "ti-bell");
+    this.bell.appendChild(bellIcon());
     this.bell.setAttribute("aria-label", this.t.title);
     this.badge = el("span", "ti-badge");
     this.badge.hidden = true;
