@@ -381,7 +381,7 @@ async def test_provider_drip_new_request_then_reminder_then_sms(ml: MediLink) ->
         [en_push] = outbox(ml.app, imaging[1].id, "service-request-new", "push")
         assert en_push.title == "New request: Chụp MRI cho 20 bệnh nhân"
         assert en_push.body == (
-            "Bệnh viện Gia Định is looking for a imaging provider. Be the first to quote."
+            "Bệnh viện Gia Định is looking for imaging services. Be the first to quote."
         )
 
         await t.advance(timedelta(hours=24) - MINUTE)

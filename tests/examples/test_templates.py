@@ -89,7 +89,7 @@ def test_amounts_and_categories_read_naturally_in_each_language() -> None:
     assert "12,500,000 VND" in (en.text or "")
     push = t.render("service-request-new", "push", "en", REQUEST)
     assert push.body == (
-        "Bệnh viện Nhân dân Gia Định is looking for a equipment maintenance provider. "
+        "Bệnh viện Nhân dân Gia Định is looking for equipment maintenance services. "
         "Be the first to quote."
     )
     reminder = t.render("profile-reminder", "in_app", "vi", SAMPLES["profile-reminder"])
