@@ -24,8 +24,11 @@ class RecipientIn(_Strict):
     phone: str | None = Field(default=None, max_length=40)
     locale: str | None = Field(default=None, max_length=35)
     timezone: str = Field(default="UTC", max_length=64)
-    quiet_hours: tuple[str, str] | None = Field(
-        default=None, description='["22:00", "07:00"] in the recipient\'s timezone.'
+    quiet_hours: list[str] | None = Field(
+        default=None,
+        min_length=2,
+        max_length=2,
+        description='["22:00", "07:00"] in the recipient\'s timezone.',
     )
     data: dict[str, Any] | None = None
 
@@ -36,14 +39,15 @@ class RecipientOut(BaseModel):
     phone: str | None
     locale: str | None
     timezone: str
-    quiet_hours: tuple[str, str] | None
+    quiet_hours: list[str] | None
     data: dict[str, Any]
     created_at: datetime
     updated_at: datetime
 
     @classmethod
     def of(cls, r: Recipient) -> RecipientOut:
-        return cls(**vars(r))
+        fields = {**vars(r), "quiet_hours": list(r.quiet_hours) if r.quiet_hours else None}
+        return cls(**fields)
 
 
 class PushTokenIn(_Strict):

@@ -42,6 +42,8 @@ async def upsert_recipient(
     request: Request, recipient_id: RecipientId, body: RecipientIn, key: Admin
 ) -> RecipientOut:
     fields: dict[str, Any] = body.model_dump(exclude_unset=True)
+    if fields.get("quiet_hours") is not None:
+        fields["quiet_hours"] = tuple(fields["quiet_hours"])
     app = _app(request)
     recipient = await asyncio.to_thread(lambda: app.recipients.upsert(recipient_id, **fields))
     return RecipientOut.of(recipient)
