@@ -106,24 +106,20 @@ class DemoProcess:
 STARTED: list[DemoProcess] = []
 
 
+TIDINGS = str(Path(sys.executable).with_name("tidings"))  # the installed console script
+
+
 def start(cwd: Path, *args: str) -> DemoProcess:
+    """``tidings demo`` from the repository root, as ``make demo`` runs it, keeping its
+    files in ``cwd/.tidings``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TIDINGS_", "MEDILINK_"))}
-    env["PYTHONPATH"] = str(ROOT)  # the examples/ folder, as from the repository root
+    env.pop("PYTHONPATH", None)  # examples/ must be found from the working directory
     env["COLUMNS"] = "200"
+    data = str(cwd / ".tidings")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tidings.cli",
-            "demo",
-            "--port",
-            str(port),
-            "--time-scale",
-            SCALE,
-            *args,
-        ],
-        cwd=cwd,
+        [TIDINGS, "demo", "--port", str(port), "--time-scale", SCALE, "--data-dir", data, *args],
+        cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -288,7 +284,7 @@ def test_demo_refuses_a_port_in_use(demo_dir: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
         env["PYTHONPATH"] = str(ROOT)
         result = subprocess.run(
-            [sys.executable, "-m", "tidings.cli", "demo", "--port", str(port)],
+            [TIDINGS, "demo", "--port", str(port)],
             cwd=demo_dir,
             env=env,
             capture_output=True,

@@ -13,8 +13,10 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import signal
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -84,6 +86,10 @@ class Keeper:
 
 def import_medilink() -> tuple[Any, Any, Any]:
     """``create``, ``Traffic`` and ``seeded_ids`` from the repository's examples."""
+    # Like --app: the directory the command runs in is importable (the repository root).
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
     try:
         from examples.medilink.app import create
         from examples.medilink.simulate import Traffic, seeded_ids
