@@ -315,3 +315,18 @@ def test_live_stream_sends_the_page_part_when_it_changes(
     assert "QUEUED" in body
     assert "CANCELLED" in body
     assert client.get("/dashboard/live?page=/nowhere").status_code == 404
+
+
+def test_production_without_a_secret_answers_503_saying_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TIDINGS_SECRET_KEY", raising=False)
+    app = Tidings(f"sqlite:///{tmp_path / 'prod.db'}", environment="production")
+    try:
+        with serve(app.asgi()) as url, httpx.Client(base_url=url) as client:
+            response = client.get("/dashboard/login")
+            assert response.status_code == 503
+            assert "TIDINGS_SECRET_KEY" in response.text
+            assert client.get("/healthz").status_code == 200
+    finally:
+        app.close()

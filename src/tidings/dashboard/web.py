@@ -110,9 +110,18 @@ class Dashboard:
                 "the dashboard needs a way to sign in: set TIDINGS_DASHBOARD_PASSWORD_HASH "
                 "(make it with `python -m tidings.dashboard.auth`)"
             )
-        self.signer = Signer(secret_key or _secret(app), app.environment)
+        self._secret_key = secret_key
+        self._signer: Signer | None = None
         self.poll_interval = poll_interval
         self.templates = _environment()
+
+    @property
+    def signer(self) -> Signer:
+        """Made on first use: the environment's secret may live in its database, which
+        need not be reachable when the server starts (``/readyz`` reports that)."""
+        if self._signer is None:
+            self._signer = Signer(self._secret_key or _secret(self.app), self.app.environment)
+        return self._signer
 
     # -- plumbing ----------------------------------------------------------------------
     def render(
@@ -138,9 +147,13 @@ class Dashboard:
 
     async def guard(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         route = request.url.path[len(self._base(request)) :] or "/"
+        try:
+            signer = await self.call(lambda: self.signer)
+        except TidingsError as exc:  # production without a secret, or the database is down
+            return PlainTextResponse(f"The dashboard is unavailable: {exc}", status_code=503)
         if route.startswith(_PUBLIC):
             return await call_next(request)
-        session = self.signer.read_session(request.cookies.get(SESSION_COOKIE))
+        session = signer.read_session(request.cookies.get(SESSION_COOKIE))
         if session is None:
             if request.method == "GET" and "text/event-stream" not in request.headers.get(
                 "accept", ""
@@ -561,7 +574,7 @@ def admin_key_check(app: Tidings) -> KeyCheck:
 
 def mountable(app: Tidings, **options: Any) -> Starlette:
     """The dashboard signing in with admin API keys (and a password hash if configured);
-    if it cannot start (production without a secret key), a page saying what to set."""
+    if it cannot start (a malformed password hash), a page saying what to fix."""
     try:
         return dashboard(app, key_check=admin_key_check(app), **options)
     except ConfigError as exc:
