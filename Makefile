@@ -26,8 +26,12 @@ else
 endif
 	touch $(STAMP)
 
+# MediLink live with simulated traffic; one real second is one engine hour, so a 3-day
+# drip plays out in about a minute. Ctrl-C stops it; `make demo` again resumes the story.
+# DEMO_ARGS="--reset" starts over; see `tidings demo --help`.
+DEMO_ARGS ?=
 demo: install
-	$(BIN)/python -m examples.quickstart.demo
+	$(BIN)/tidings demo --time-scale 3600 $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check src tests bench examples

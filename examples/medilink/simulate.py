@@ -22,6 +22,7 @@ import string
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from .app import MediLink
 from .domain import CATEGORIES, User
@@ -84,6 +85,35 @@ class Traffic:
         self.open_requests: list[str] = []
         self.open_quotes: list[str] = []
         self.appointments: list[str] = []
+
+    # -- resuming (tidings demo) -----------------------------------------------------------
+    def snapshot(self) -> dict[str, Any]:
+        """The simulation's state as JSON, to go on later in another process."""
+        version, internal, gauss = self.rng.getstate()
+        return {
+            "rng": [version, list(internal), gauss],
+            "counter": self._counter,
+            "hospital_users": list(self.hospital_users),
+            "providers": list(self.providers),
+            "open_requests": list(self.open_requests),
+            "open_quotes": list(self.open_quotes),
+            "appointments": list(self.appointments),
+        }
+
+    def restore(self, snapshot: dict[str, Any]) -> None:
+        """Go on from ``snapshot``. The people already in the data win over it, so a user
+        registered just before a crash (after the last snapshot) is neither forgotten
+        nor registered again, and no new id repeats an old one."""
+        version, internal, gauss = snapshot["rng"]
+        self.rng.setstate((version, tuple(internal), gauss))
+        self.open_requests = list(snapshot["open_requests"])
+        self.open_quotes = list(snapshot["open_quotes"])
+        self.appointments = list(snapshot["appointments"])
+        users = self.ml.data.users()
+        self.hospital_users = [u.id for u in users if u.role == "hospital"]
+        self.providers = [u.id for u in users if u.role == "provider"]
+        numbers = [int(u.id.rpartition("-")[2]) for u in users if u.id.rpartition("-")[2].isdigit()]
+        self._counter = max([int(snapshot["counter"]), *numbers])
 
     # -- people --------------------------------------------------------------------------
     def _name(self) -> str:

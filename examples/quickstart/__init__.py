@@ -1,1 +1,1 @@
-"""Quickstart: a welcome email sequence (``make demo`` runs it live)."""
+"""Quickstart: a welcome email sequence, the smallest complete app (docs/quickstart.md)."""

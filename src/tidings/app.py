@@ -135,14 +135,21 @@ class Tidings(NotifyClient):
         database_url: str | None = None,
         environment: str | None = None,
         lease: timedelta | float | None = None,
+        clock: Clock | None = None,
     ) -> Tidings:
         """Change settings after construction (the CLI's flags), before workers start.
 
         An open store is closed and reopened on next use under the new settings. A new
         environment that still uses the default database follows it to its own file.
+        ``clock`` replaces the engine clock, e.g. a :class:`~tidings.clock.ScaledClock`
+        so days of engine time pass in minutes (``tidings demo --time-scale``).
         """
         if self._workers or self._runtimes:
             raise ConfigError("configure() cannot change an app whose workers are running")
+        if clock is not None:
+            if not callable(getattr(clock, "now", None)):
+                raise ConfigError(f"clock must have a now() method, got {clock!r}")
+            self.clock = clock
         if lease is not None:
             new_lease = as_timedelta(lease, "lease")
             if new_lease <= timedelta(0):

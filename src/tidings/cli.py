@@ -3,7 +3,7 @@
 User errors (anything under :class:`~tidings.errors.TidingsError`) end the command with
 one red ``error: ...`` line on stderr and exit code 1; usage errors exit 2. The
 rendering helpers here (:func:`render_runs_table`, :func:`follow_runs`...) are public so
-the quickstart demo and later the dev server draw runs the same way.
+the dev server and other commands draw runs the same way.
 """
 
 from __future__ import annotations
@@ -854,6 +854,9 @@ def _register_commands() -> None:
     from tidings.cli_server import register
 
     register(cli)  # serve, keys, env, config
+    from tidings.cli_demo import register as register_demo
+
+    register_demo(cli)  # demo
 
 
 _register_commands()

@@ -1,7 +1,18 @@
-"""The engine clock. Everything reads time through it so tests can skip days."""
+"""The engine clock. Everything reads time through it so tests can skip days.
+
+Three clocks: :class:`SystemClock` (wall time, the default), :class:`VirtualClock` (moves
+only when told to; TestEngine) and :class:`ScaledClock` (runs ``scale`` times faster than
+wall time from a fixed origin; ``tidings demo --time-scale``). Engine time is what due
+times, sleeps, retries, rate-limit windows and cron ticks are measured in; a worker that
+waits for a due time converts the engine duration to real seconds with
+:func:`real_seconds`. Leases stay real durations (a heartbeat is a real event), so the
+worker stretches them into engine time with :func:`engine_duration`.
+"""
 
 from __future__ import annotations
 
+import math
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -14,6 +25,8 @@ class Clock(Protocol):
 
 class SystemClock:
     """Wall-clock time."""
+
+    scale = 1.0
 
     def now(self) -> datetime:
         return datetime.now(UTC)
@@ -37,3 +50,52 @@ class VirtualClock:
 
     def advance(self, delta: timedelta) -> None:
         self.set(self._now + delta)
+
+
+class ScaledClock:
+    """Engine time that runs ``scale`` times faster than real time from an origin.
+
+    ``now() = origin + (monotonic() - origin_real) * scale``: at ``scale=3600`` one real
+    second is one engine hour. Real time is read from ``time.monotonic`` so a wall-clock
+    step (NTP) cannot move engine time backwards. To continue a timeline in a new
+    process, build the clock with the engine time it had reached as ``origin``: engine
+    time then pauses while nothing runs, and resumes where it stopped.
+    """
+
+    def __init__(self, origin: datetime, scale: float, *, origin_real: float | None = None) -> None:
+        """
+        Args:
+            origin: the engine time at ``origin_real`` (timezone-aware).
+            scale: engine seconds per real second; positive and finite.
+            origin_real: a ``time.monotonic()`` reading; default: now.
+        """
+        if not isinstance(origin, datetime) or origin.tzinfo is None:
+            raise ValueError("ScaledClock origin must be a timezone-aware datetime")
+        if isinstance(scale, bool) or not isinstance(scale, int | float):
+            raise ValueError(f"time scale must be a number, got {scale!r}")
+        if not math.isfinite(scale) or scale <= 0:
+            raise ValueError(f"time scale must be a positive finite number, got {scale!r}")
+        self.origin = origin.astimezone(UTC)
+        self.scale = float(scale)
+        self.origin_real = time.monotonic() if origin_real is None else origin_real
+
+    def now(self) -> datetime:
+        elapsed = time.monotonic() - self.origin_real
+        return self.origin + timedelta(seconds=elapsed * self.scale)
+
+
+def clock_scale(clock: Clock) -> float:
+    """Engine seconds per real second (1.0 for clocks that do not say otherwise)."""
+    scale = getattr(clock, "scale", 1.0)
+    return float(scale) if isinstance(scale, int | float) and scale > 0 else 1.0
+
+
+def real_seconds(clock: Clock, engine: timedelta | float) -> float:
+    """How many real seconds an engine duration lasts on ``clock`` (never negative)."""
+    seconds = engine.total_seconds() if isinstance(engine, timedelta) else float(engine)
+    return max(seconds, 0.0) / clock_scale(clock)
+
+
+def engine_duration(clock: Clock, real: timedelta) -> timedelta:
+    """The engine duration that lasts ``real`` on ``clock`` (a lease, a grace period)."""
+    return real * clock_scale(clock)

@@ -321,33 +321,6 @@ def test_app_module_that_fails_to_import(cli: Cli) -> None:
     assert "no_such_dependency" in result.stderr
 
 
-# -- the quickstart demo (what `make demo` runs) ---------------------------------------
-def test_quickstart_demo_runs_to_its_summary(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "examples.quickstart.demo"],
-        cwd=tmp_path,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "Traceback" not in result.stdout + result.stderr
-    assert "Summary: 8 runs finished" in result.stdout
-    assert "COMPLETED 7, FAILED 1" in result.stdout
-    assert "WAITING → QUEUED (attempt 2)" in result.stdout  # the flaky step was retried
-    assert "tidings runs list --app examples.quickstart.app:app" in result.stdout
-
-    # The hint in the summary works against the database the demo left behind.
-    runs = Cli(tmp_path).json(
-        "runs",
-        "list",
-        app="examples.quickstart.app:app",
-        db="sqlite:///.tidings/demo.db",
-    )
-    assert len(runs) == 8
-
-
 def test_events_send_starts_listening_tasks_once_per_id(cli: Cli) -> None:
     sent = cli.json("events", "send", "user.registered", '{"userId": "u1"}', "--id", "e1")
     assert sent["accepted"] is True

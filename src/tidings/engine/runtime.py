@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.clock import Clock
+from tidings.clock import Clock, engine_duration
 from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
 
 from .threads import DaemonThreadPool
@@ -55,7 +55,8 @@ class Runtime:
         self.clock = clock
         self.tasks = tasks
         self.environment = environment
-        self.lease = lease
+        # A lease is real time (heartbeats are); claims and renewals write engine time.
+        self.lease = engine_duration(clock, lease)
         self.attempts: dict[str, Attempt] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         # One database thread: SQLite serialises writers anyway, and the loop never

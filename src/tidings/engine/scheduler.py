@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
+from tidings.clock import engine_duration, real_seconds
 from tidings.cron import CatchUp, CronSpec
 from tidings.errors import ValidationError
 from tidings.records import Schedule
@@ -76,12 +77,14 @@ def scheduled_payload(schedule: Schedule, tick: datetime, last: datetime | None)
     return payload
 
 
-def plan_ticks(spec: CronSpec, due: datetime, now: datetime) -> tuple[list[datetime], datetime]:
+def plan_ticks(
+    spec: CronSpec, due: datetime, now: datetime, missed_after: timedelta = MISSED_AFTER
+) -> tuple[list[datetime], datetime]:
     """The ticks to fire now, from ``due`` (the first unfired tick), and the next one after.
 
     ``all``: every tick up to now (at most MAX_TICKS at once, the rest on the next pass);
     ``latest``: the last tick up to now; ``none``: that tick too unless it was missed
-    (later than MISSED_AFTER), so a scheduler that is merely a moment late still fires.
+    (later than ``missed_after``), so a scheduler that is merely a moment late still fires.
     """
     if spec.catch_up == "all":
         ticks: list[datetime] = []
@@ -92,7 +95,7 @@ def plan_ticks(spec: CronSpec, due: datetime, now: datetime) -> tuple[list[datet
         return ticks, tick
     latest = latest_tick(spec, due, now)
     following = spec.next_after(latest)
-    if spec.catch_up == "none" and now - latest > MISSED_AFTER:
+    if spec.catch_up == "none" and now - latest > missed_after:
         return [], following
     return [latest], following
 
@@ -170,7 +173,9 @@ class Scheduler:
     def _fire(self, schedule: Schedule, now: datetime) -> int:
         spec = CronSpec(schedule.cron, schedule.timezone, cast(CatchUp, schedule.catch_up))
         try:
-            ticks, following = plan_ticks(spec, schedule.next_run_at, now)
+            # "a moment late" is real lateness: on a scaled clock it spans more engine time
+            missed_after = engine_duration(self.rt.clock, MISSED_AFTER)
+            ticks, following = plan_ticks(spec, schedule.next_run_at, now, missed_after)
         except Exception:  # a stored cron this version cannot read: do not spin on it
             log.exception(
                 "schedule %s: cannot compute its next tick; retrying in a day", schedule.id
@@ -230,8 +235,7 @@ class Scheduler:
             if more:
                 timeout = 0.0
             elif due is not None and failures == 0:
-                left = (due - self.rt.clock.now()).total_seconds()
-                timeout = min(max(left, 0.0), MAX_SLEEP)
+                timeout = min(real_seconds(self.rt.clock, due - self.rt.clock.now()), MAX_SLEEP)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), timeout)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from tidings.clock import real_seconds
 from tidings.errors import ValidationError
 from tidings.flow import flow_limits
 from tidings.ids import new_id
@@ -164,7 +165,8 @@ class Worker:
                 if len(claimed) == want:
                     continue  # there may be more due right now
                 if due is not None:
-                    timeout = min(timeout, max((due - rt.clock.now()).total_seconds(), 0.0))
+                    # due times are engine time; a scaled clock reaches them sooner
+                    timeout = min(timeout, real_seconds(rt.clock, due - rt.clock.now()))
             await self._idle(timeout, marker)
 
     async def _store_down(self, exc: Exception) -> None:
