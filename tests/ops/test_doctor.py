@@ -85,7 +85,7 @@ def _migrate_all_but_last(url: str) -> str:
         for name, script in migrations[:-1]:
             for statement in iter_statements(script):
                 conn.execute(statement)
-            conn.execute("INSERT INTO tidings_migrations VALUES (?, 0)", (name,))
+            conn.execute("INSERT INTO tidings_migrations (name, applied_at) VALUES (?, 0)", (name,))
         conn.close()
         return migrations[-1][0]
     migrations = load_migrations("tidings.store.postgres")
@@ -95,7 +95,9 @@ def _migrate_all_but_last(url: str) -> str:
         pg.execute(psycopg.sql.SQL("SET search_path TO {}").format(psycopg.sql.Identifier(schema)))
         for name, script in migrations[:-1]:
             pg.execute(script.encode())
-            pg.execute("INSERT INTO tidings_migrations VALUES (%s, now())", [name])
+            pg.execute(
+                "INSERT INTO tidings_migrations (name, applied_at) VALUES (%s, now())", [name]
+            )
     return migrations[-1][0]
 
 

@@ -1,11 +1,17 @@
-"""Rolling upgrades: every migration is backward compatible for one version.
+"""Rolling upgrades: a migration declared compatible works for the release before it.
 
-Two kinds of proof. Statically, every migration after the first is additive (parsed
-from the files of both backends): no table or column is dropped or renamed, no type
-changes, a new column is nullable or has a default, no new constraint or unique index
-lands on a table an earlier release wrote to. Dynamically, a worker running the
-previous release's code (checked out of git from before the newest migration) keeps
-running runs after the current code has migrated the database under it.
+Two kinds of proof. Statically, every migration declaring ``-- compatible: yes`` is
+additive (parsed from the files of both backends): no table or column is dropped or
+renamed, no type changes, a new column is nullable or has a default, no new constraint
+or unique index lands on a table an earlier release wrote to. Dynamically, a worker
+running the previous release's code (checked out of git from before the newest
+migration) keeps running runs after the current code has migrated the database under
+it, and then the same worker restarted on the migrated database (a pod restarting
+mid-deploy) starts again if that release already reads the compatibility records
+(0014 and later), or is refused with a clear message if it predates them.
+
+How this release itself behaves on a database a newer release migrated is proven on
+both stores in tests/contract/test_rolling_upgrade.py.
 """
 
 from __future__ import annotations
@@ -16,14 +22,15 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Callable
+from functools import partial
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 
-from tidings import RunStatus
+from tidings import RunStatus, Tidings
 from tidings.store import Store, open_store
-from tidings.store.sql import load_migrations
+from tidings.store.sql import load_migrations, migration_compatible
 
 from .conftest import APP, HERE, ROOT, cli_env, ok, run_cli, wait_until
 from .opsapp import make_app
@@ -83,11 +90,57 @@ def _alter_problems(name: str, existing: bool, action: str) -> list[str]:
     return problems
 
 
+def declaration_problems(migrations: list[tuple[str, str]]) -> list[str]:
+    """Migrations declaring ``-- compatible: yes`` that the additive checker disagrees with.
+
+    ``no`` is always allowed: a change can break the previous release in ways no parser
+    sees (a column's meaning, a new status value), and saying so only costs a stricter
+    deploy.
+    """
+    problems = []
+    found = breaking_changes(migrations)
+    for index, (name, script) in enumerate(migrations):
+        if not migration_compatible(name, script):
+            continue
+        if index == 0:
+            problems.append(f"{name}: the first migration has no earlier release to suit")
+        problems += [
+            f"declares compatible: yes but {problem}"
+            for problem in found
+            if problem.startswith(f"{name}: ")
+        ]
+    return problems
+
+
 @pytest.mark.parametrize("package", BACKENDS)
-def test_every_migration_is_additive(package: str) -> None:
+def test_every_migration_declared_compatible_is_additive(package: str) -> None:
     migrations = load_migrations(package)
     assert len(migrations) > 1
-    assert breaking_changes(migrations) == []
+    assert declaration_problems(migrations) == []
+    declared = [migration_compatible(name, script) for name, script in migrations]
+    # both backends declare alike: one release, one rolling-deploy rule
+    other = BACKENDS[1 - BACKENDS.index(package)]
+    assert declared == [migration_compatible(n, s) for n, s in load_migrations(other)]
+
+
+def test_the_declarations_must_agree_with_the_checker() -> None:
+    first = ("0001_initial", "-- compatible: no\nCREATE TABLE runs (id TEXT, status TEXT);")
+    fine = "ALTER TABLE runs ADD COLUMN note TEXT;"
+    breaking = "ALTER TABLE runs DROP COLUMN status;"
+    assert declaration_problems([first, ("0002_next", f"-- compatible: yes\n{fine}")]) == []
+    # an incompatible change declared as such is allowed: it is deployed in two steps
+    assert declaration_problems([first, ("0002_next", f"-- compatible: no\n{breaking}")]) == []
+    # so is a conservative "no" on an additive change
+    assert declaration_problems([first, ("0002_next", f"-- compatible: no\n{fine}")]) == []
+    wrong = declaration_problems([first, ("0002_next", f"-- compatible: yes\n{breaking}")])
+    assert len(wrong) == 1
+    assert "0002_next: drops" in wrong[0]
+    assert "declares compatible: yes" in wrong[0]
+    first_yes = ("0001_initial", first[1].replace("no", "yes", 1))
+    assert "first migration" in declaration_problems([first_yes])[0]
+    for header in ["", "-- compatible: maybe\n", "-- compatible: yes\n-- compatible: no\n"]:
+        with pytest.raises(RuntimeError, match="0002_next must declare exactly one"):
+            migration_compatible("0002_next", f"{header}{fine}")
 
 
 def test_the_checker_catches_breaking_migrations() -> None:
@@ -147,6 +200,38 @@ def _status(store: Store, run_id: str) -> RunStatus | None:
     return run.status if run else None
 
 
+def _done(app: Tidings, run_id: str) -> bool:
+    return app.get_run(run_id).status is RunStatus.COMPLETED
+
+
+def _start(argv: list[str], env: dict[str, str], cwd: Path, log: Path) -> subprocess.Popen[str]:
+    with log.open("w") as out:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [*argv, "--poll-interval", "0.1"],
+            cwd=cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
+def _restart_expectation(old_src: Path) -> tuple[bool, list[str]]:
+    """Whether the previous release may restart on today's schema, and what it lacks."""
+    old_names = {
+        p.stem
+        for p in (old_src / "tidings/store/sqlite/migrations").iterdir()
+        if p.suffix == ".sql"
+    }
+    unknown = [(n, s) for n, s in load_migrations("tidings.store.sqlite") if n not in old_names]
+    # releases before 0014 read no compatibility records: any unknown migration stops them
+    reads_records = "-- compatible:" in (
+        old_src / "tidings/store/sqlite/migrations/0001_initial.sql"
+    ).read_text(encoding="utf-8")
+    accepted = reads_records and all(migration_compatible(n, s) for n, s in unknown)
+    return accepted, [n for n, _ in unknown]
+
+
 def test_a_worker_of_the_previous_release_keeps_working_after_migrating(
     new_url: Callable[[], str], tmp_path: Path
 ) -> None:
@@ -154,23 +239,13 @@ def test_a_worker_of_the_previous_release_keeps_working_after_migrating(
     url = new_url()
     env = cli_env()
     env["PYTHONPATH"] = f"{old_src}:{HERE}"  # the old tidings, today's test app
-    log = (tmp_path / "old-worker.log").open("w")
+    first_log, restart_log = tmp_path / "old-worker.log", tmp_path / "old-worker-restarted.log"
     argv = [sys.executable, "-m", "tidings.cli", "worker", "--app", APP, "--database-url", url]
-    old_worker = subprocess.Popen(
-        [*argv, "--poll-interval", "0.1"],
-        cwd=tmp_path,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    old_worker = _start(argv, env, tmp_path, first_log)
+    restarted: subprocess.Popen[str] | None = None
     try:
         # The old worker creates the schema its release knows, and runs a run on it.
-        wait_until(
-            lambda: "started (concurrency" in (tmp_path / "old-worker.log").read_text(),
-            60,
-            "old worker",
-        )
+        wait_until(lambda: "started (concurrency" in first_log.read_text(), 60, "old worker")
         store = open_store(url)
         try:
             assert store.pending_migrations(), "the old release lacks the newest migration"
@@ -184,16 +259,38 @@ def test_a_worker_of_the_previous_release_keeps_working_after_migrating(
         applied = ok(run_cli("migrate", "--app", APP, "--database-url", url, cwd=tmp_path))
         assert "applied" in applied
         new = make_app(url)
-        assert new.store.pending_migrations() == []
-        runs = [new.trigger("churn", {"n": n}).id for n in range(2, 12)]
-        event = new.send_event("order.placed", {"order_id": "o9", "amount": 9})
-        for run_id in [*runs, *event.run_ids]:
-            wait_until(lambda r=run_id: new.get_run(r).status is RunStatus.COMPLETED, 60, run_id)  # type: ignore[misc]
-        assert new.get_run(runs[0]).result["last"] == {"n": 2, "step": "last"}
-        new.close()
-        assert old_worker.poll() is None, (tmp_path / "old-worker.log").read_text()
+        try:
+            assert new.store.pending_migrations() == []
+            runs = [new.trigger("churn", {"n": n}).id for n in range(2, 12)]
+            event = new.send_event("order.placed", {"order_id": "o9", "amount": 9})
+            for run_id in [*runs, *event.run_ids]:
+                wait_until(partial(_done, new, run_id), 60, run_id)
+            assert new.get_run(runs[0]).result["last"] == {"n": 2, "step": "last"}
+            assert old_worker.poll() is None, first_log.read_text()
+
+            # Mid-deploy the old worker's pod restarts, on the migrated database.
+            old_worker.kill()
+            old_worker.wait(30)
+            accepted, unknown = _restart_expectation(old_src)
+            restarted = _start(argv, env, tmp_path, restart_log)
+            if accepted:
+                wait_until(lambda: "started (concurrency" in restart_log.read_text(), 60, "restart")
+                again = new.trigger("churn", {"n": 20}).id
+                wait_until(partial(_done, new, again), 60, again)
+                assert restarted.poll() is None, restart_log.read_text()
+            else:
+                # A release before 0014 cannot tell a compatible migration from another:
+                # it refuses the database, plainly, and exits.
+                assert restarted.wait(60) != 0
+                text = restart_log.read_text()
+                assert "migrated by a newer tidings" in text
+                assert all(name in text for name in unknown), (unknown, text)
+                assert "Traceback" not in text
+        finally:
+            new.close()
     finally:
-        old_worker.kill()
-        old_worker.wait(30)
-        log.close()
-    assert "Traceback" not in (tmp_path / "old-worker.log").read_text()
+        for proc in (old_worker, restarted):
+            if proc is not None:
+                proc.kill()
+                proc.wait(30)
+    assert "Traceback" not in first_log.read_text()

@@ -160,9 +160,9 @@ def test_schema_from_a_newer_tidings_is_refused(pg_schema: PgSchema) -> None:
     store.close()
     with postgres_admin() as conn:
         conn.execute(
-            sql.SQL("INSERT INTO {}.tidings_migrations VALUES ('0999_future', now())").format(
-                sql.Identifier(schema)
-            )
+            sql.SQL(
+                "INSERT INTO {}.tidings_migrations (name, applied_at) VALUES ('0999_future', now())"
+            ).format(sql.Identifier(schema))
         )
     with pytest.raises(StoreError, match=r"newer tidings.*0999_future"):
         Tidings(url).list_runs()

@@ -100,7 +100,7 @@ def test_database_from_a_newer_tidings_is_refused(tmp_path: Path) -> None:
     store.migrate()
     store.close()
     conn = sqlite3.connect(tmp_path / "t.db")
-    conn.execute("INSERT INTO tidings_migrations VALUES ('0999_future', 0)")
+    conn.execute("INSERT INTO tidings_migrations (name, applied_at) VALUES ('0999_future', 0)")
     conn.commit()
     conn.close()
     with pytest.raises(StoreError, match=r"newer tidings.*0999_future"):

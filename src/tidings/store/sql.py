@@ -6,6 +6,7 @@ import re
 from importlib import resources
 
 _HEADER = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
+_COMPATIBLE = re.compile(r"^--\s*compatible:\s*(\S+)\s*$", re.MULTILINE | re.IGNORECASE)
 
 
 def load_queries(package: str, filename: str = "queries.sql") -> dict[str, str]:
@@ -24,6 +25,22 @@ def load_migrations(package: str) -> list[tuple[str, str]]:
     folder = resources.files(package).joinpath("migrations")
     files = sorted(f.name for f in folder.iterdir() if f.name.endswith(".sql"))
     return [(name[:-4], folder.joinpath(name).read_text(encoding="utf-8")) for name in files]
+
+
+def migration_compatible(name: str, script: str) -> bool:
+    """A migration's ``-- compatible: yes|no`` header.
+
+    ``yes`` means the release before the migration keeps working on the migrated
+    database, so a worker of that release may start (or restart) on it during a
+    rolling deploy. Every migration file declares it, once.
+    """
+    found = _COMPATIBLE.findall(script)
+    if len(found) != 1 or found[0].lower() not in ("yes", "no"):
+        raise RuntimeError(
+            f"migration {name} must declare exactly one '-- compatible: yes' or "
+            f"'-- compatible: no' header (found {found or 'none'})"
+        )
+    return bool(found[0].lower() == "yes")
 
 
 def load_all_queries(package: str) -> dict[str, str]:

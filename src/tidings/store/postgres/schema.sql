@@ -3,7 +3,8 @@
 
 CREATE TABLE tidings_migrations (
     name       TEXT PRIMARY KEY,
-    applied_at TIMESTAMPTZ NOT NULL
+    applied_at TIMESTAMPTZ NOT NULL,
+    compatible BOOLEAN  -- 0014: the migration's "-- compatible:" header; NULL unknown
 );
 
 CREATE TABLE runs (

@@ -32,6 +32,7 @@ from tidings.store.base import NewRun
 from tidings.store.postgres.groupcommit import GroupCommit
 from tidings.store.sql import load_all_queries, load_migrations
 from tidings.store.sqlstore import Row, SqlStore, Tx
+from tidings.store.upgrade import Applied, MigrationCompatibility
 
 log = logging.getLogger("tidings.store.postgres")
 
@@ -146,7 +147,7 @@ def _lock_key(schema: str, purpose: str = "migrate") -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-class PostgresStore(GroupCommit, SqlStore):
+class PostgresStore(MigrationCompatibility, GroupCommit, SqlStore):
     """Store on a PostgreSQL schema, shared by any number of processes and hosts."""
 
     def __init__(self, url: str) -> None:
@@ -155,6 +156,7 @@ class PostgresStore(GroupCommit, SqlStore):
         self.channel = f"{self.schema}_wake"
         self.queries = load_all_queries(_PACKAGE)
         self._migrations = load_migrations(_PACKAGE)
+        self._load_compatibility()
         self._kwargs: dict[str, Any] = {
             "connect_timeout": CONNECT_TIMEOUT,
             "options": f"-c search_path={self.schema}",
@@ -339,8 +341,9 @@ class PostgresStore(GroupCommit, SqlStore):
         return None if holder == new.id else holder
 
     # -- migrations --------------------------------------------------------------------
-    def _applied(self, conn: psycopg.Connection[Any]) -> set[str] | None:
-        """Applied migration names; None when the schema holds someone else's tables."""
+    def _applied(self, conn: psycopg.Connection[Any]) -> Applied | None:
+        """Applied migrations and their recorded compatibility; None when the schema holds
+        someone else's tables."""
         tables = {
             str(r[0])
             for r in conn.execute(
@@ -348,11 +351,18 @@ class PostgresStore(GroupCommit, SqlStore):
                 [self.schema],
             )
         }
-        if "tidings_migrations" in tables:
-            return {str(r[0]) for r in conn.execute("SELECT name FROM tidings_migrations")}
-        return set() if not tables else None
+        if "tidings_migrations" not in tables:
+            return {} if not tables else None
+        columns = {
+            str(r[0])
+            for r in conn.execute(self.queries["migrations_columns"], {"schema": self.schema})
+        }
+        if "compatible" not in columns:  # migrated by a release before 0014
+            return {str(r[0]): None for r in conn.execute("SELECT name FROM tidings_migrations")}
+        rows = conn.execute(self.queries["migrations_applied"])
+        return {str(r[0]): None if r[1] is None else bool(r[1]) for r in rows}
 
-    def _check_applied(self, conn: psycopg.Connection[Any]) -> set[str]:
+    def _check_applied(self, conn: psycopg.Connection[Any]) -> Applied:
         applied = self._applied(conn)
         if applied is None:
             raise StoreError(
@@ -360,12 +370,7 @@ class PostgresStore(GroupCommit, SqlStore):
                 "tidings' and no tidings schema; tidings will not touch it. "
                 "Choose another schema with ?schema=NAME in the database URL."
             )
-        known = {name for name, _ in self._migrations}
-        if unknown := sorted(applied - known):
-            raise StoreError(
-                f"schema {self.schema!r} at {self._where()} was migrated by a newer tidings "
-                f"(unknown migrations: {', '.join(unknown)}); upgrade tidings to use it."
-            )
+        self._accept_unknown(applied, f"schema {self.schema!r} at {self._where()}")
         return applied
 
     def pending_migrations(self) -> list[str]:
@@ -386,6 +391,9 @@ class PostgresStore(GroupCommit, SqlStore):
                     sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
                 )
                 applied = self._check_applied(conn)
+                if set(applied) - set(self._compatible):
+                    # a newer release migrated it (compatibly): nothing here to apply or mark
+                    return done
                 for name, script in self._migrations:
                     if name in applied:
                         continue
@@ -395,6 +403,8 @@ class PostgresStore(GroupCommit, SqlStore):
                         [name],
                     )
                     done.append(name)
+                for mark in self._compatibility_marks(applied, done):
+                    conn.execute(self.queries["mark_migration_compatible"], mark)
         except psycopg.Error as exc:
             raise StoreError(f"migrating schema {self.schema!r} at {self._where()}: {exc}") from exc
         return done

@@ -4,7 +4,8 @@
 
 CREATE TABLE tidings_migrations (
     name       TEXT PRIMARY KEY,
-    applied_at INTEGER NOT NULL
+    applied_at INTEGER NOT NULL,
+    compatible INTEGER  -- 0014: the migration's "-- compatible:" header; NULL unknown
 );
 
 CREATE TABLE runs (

@@ -20,6 +20,7 @@ from typing import Any
 from tidings.errors import StoreError
 from tidings.store.sql import load_all_queries, load_migrations
 from tidings.store.sqlstore import Row, SqlStore
+from tidings.store.upgrade import Applied, MigrationCompatibility
 
 _PACKAGE = "tidings.store.sqlite"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -77,7 +78,7 @@ def path_from_url(url: str) -> str:
     return rest[1:]
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(MigrationCompatibility, SqlStore):
     """Embedded store on one SQLite file (or ``:memory:``)."""
 
     def __init__(self, url: str) -> None:
@@ -85,6 +86,7 @@ class SqliteStore(SqlStore):
         self.path = path_from_url(url)
         self.queries = load_all_queries(_PACKAGE)
         self._migrations = load_migrations(_PACKAGE)
+        self._load_compatibility()
         self._lock = threading.RLock()
         self._conn = self._connect()
 
@@ -165,31 +167,31 @@ class SqliteStore(SqlStore):
         return None if values is None else json.dumps(list(values))
 
     # -- migrations --------------------------------------------------------------------
-    def _applied(self) -> set[str] | None:
-        """Applied migration names; None when the file holds someone else's tables."""
+    def _applied(self) -> Applied | None:
+        """Applied migrations and their recorded compatibility; None when the file holds
+        someone else's tables."""
         tables = {
             r[0]
             for r in self._conn.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         }
-        if "tidings_migrations" in tables:
-            return {r[0] for r in self._conn.execute("SELECT name FROM tidings_migrations")}
-        return set() if not tables else None
+        if "tidings_migrations" not in tables:
+            return {} if not tables else None
+        columns = {r[0] for r in self._conn.execute(self.queries["migrations_columns"])}
+        if "compatible" not in columns:  # migrated by a release before 0014
+            return {r[0]: None for r in self._conn.execute("SELECT name FROM tidings_migrations")}
+        rows = self._conn.execute(self.queries["migrations_applied"])
+        return {r[0]: None if r[1] is None else bool(r[1]) for r in rows}
 
-    def _check_applied(self) -> set[str]:
+    def _check_applied(self) -> Applied:
         applied = self._applied()
         if applied is None:
             raise StoreError(
                 f"{self.path} holds tables that are not tidings' and no tidings schema; "
                 "tidings will not touch it. Point database_url at another file."
             )
-        known = {name for name, _ in self._migrations}
-        if unknown := sorted(applied - known):
-            raise StoreError(
-                f"{self.path} was migrated by a newer tidings (unknown migrations: "
-                f"{', '.join(unknown)}); upgrade tidings to use it."
-            )
+        self._accept_unknown(applied, self.path)
         return applied
 
     def pending_migrations(self) -> list[str]:
@@ -203,6 +205,10 @@ class SqliteStore(SqlStore):
             self._conn.execute("BEGIN IMMEDIATE")  # serialises concurrent starters
             try:
                 applied = self._check_applied()
+                if set(applied) - set(self._compatible):
+                    # a newer release migrated it (compatibly): nothing here to apply or mark
+                    self._conn.execute("ROLLBACK")
+                    return done
                 for name, script in self._migrations:
                     if name in applied:
                         continue
@@ -213,6 +219,8 @@ class SqliteStore(SqlStore):
                         (name, self._ts(datetime.now(UTC))),
                     )
                     done.append(name)
+                for mark in self._compatibility_marks(applied, done):
+                    self._conn.execute(self.queries["mark_migration_compatible"], mark)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

@@ -1,3 +1,5 @@
+-- compatible: no
+-- (the first schema: there is no earlier release for it to be compatible with)
 -- tidings schema, version 1, PostgreSQL: runs, their steps and log lines, idempotency
 -- keys. Tables are created in the store's schema (the connection's search_path).
 -- Payloads, results and errors stay JSON text, as on SQLite, so both stores share one

@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Flow control: the keys a run's concurrency and rate limits count per, set when the
 -- run is triggered (NULL: the run is not limited).
 

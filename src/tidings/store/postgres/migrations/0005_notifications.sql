@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Notifications: recipients and their push tokens, preferences, suppressed addresses,
 -- the delivery log, the in-app inbox and its change feed, the outbox, digests, and
 -- per-environment settings (the generated signing secret).

@@ -1,3 +1,4 @@
+-- compatible: yes
 -- The HTTP API: API keys per environment, and events accepted now for delivery later
 -- (Trigger.dev's deliverAt / deliverAfter).
 

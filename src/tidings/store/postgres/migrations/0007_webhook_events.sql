@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Provider webhook events already applied, so a replayed webhook changes nothing twice.
 
 CREATE TABLE webhook_events (

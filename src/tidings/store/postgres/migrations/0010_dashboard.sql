@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Dashboard (migration 0010): indexes for its run list, run detail and overview; a
 -- paused flag on schedules; and which waits each event resumed.
 

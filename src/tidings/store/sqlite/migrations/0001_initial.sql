@@ -1,3 +1,5 @@
+-- compatible: no
+-- (the first schema: there is no earlier release for it to be compatible with)
 -- tidings schema, version 1: runs, their steps and log lines, idempotency keys.
 -- Times are integer microseconds since the Unix epoch (UTC).
 

@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Events, waits for events, cancel-on keys and parent links of child runs.
 
 ALTER TABLE runs ADD COLUMN parent_run_id TEXT;

@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Cron schedules: a task's static cron= and dynamic app.schedules.create(...).
 
 CREATE TABLE schedules (
