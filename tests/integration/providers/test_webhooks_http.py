@@ -71,7 +71,8 @@ async def sent(app: Tidings, channel: str) -> Delivery:
         await t.run_due()
     await app.notifications.aclose()
     (d,) = app.deliveries.list(channel=channel)
-    assert d.status == "sent" and d.provider_message_id
+    assert d.status == "sent"
+    assert d.provider_message_id
     return d
 
 
@@ -179,7 +180,9 @@ async def test_twilio_callback_signed_over_the_public_url(app: Tidings) -> None:
         loopback = f"{base}/webhooks/twilio"
         wrong_token = post_form(loopback, form, twilio_signature("not-the-token", public, form))
         wrong_url = post_form(
-            loopback, form, twilio_signature(TOKEN, "https://elsewhere.example/webhooks/twilio", form)
+            loopback,
+            form,
+            twilio_signature(TOKEN, "https://elsewhere.example/webhooks/twilio", form),
         )
         missing = post_form(loopback, form, None)
         changed = post_form(
@@ -210,7 +213,7 @@ async def test_twilio_undelivered_is_failed_with_its_error_code(app: Tidings) ->
     assert not app.suppressions.contains("sms", PHONE)
 
 
-async def test_webhooks_are_documented_without_an_api_key_and_404_when_unconfigured(
+def test_webhooks_are_documented_without_an_api_key_and_404_when_unconfigured(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:
     app = notify_app(make_app, tmp_path)  # outbox only: no Resend, no Twilio
