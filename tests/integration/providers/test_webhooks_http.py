@@ -23,6 +23,7 @@ from tests.fakes.fake_resend import FakeResend
 from tests.fakes.fake_twilio import FakeTwilio
 from tests.server.harness import serving
 from tidings import Tidings
+from tidings.errors import ConfigError
 from tidings.notify.records import Delivery
 from tidings.providers import Resend, Twilio
 from tidings.providers.webhooks import svix_sign, twilio_signature
@@ -227,3 +228,13 @@ def test_webhooks_are_documented_without_an_api_key_and_404_when_unconfigured(
         assert "requestBody" in operation
     assert [resend.status_code, twilio.status_code] == [404, 404]
     assert resend.json()["error"]["code"] == "webhook_not_configured"
+
+
+def test_the_public_url_is_a_base_url_from_settings_or_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for bad in ("api.medilink.vn", "ftp://api.medilink.vn", "https://api.medilink.vn/?x=1"):
+        with pytest.raises(ConfigError, match="public_url"):
+            ServerSettings(public_url=bad)
+    monkeypatch.setenv("TIDINGS_PUBLIC_URL", "https://api.medilink.vn/tidings/")
+    assert ServerSettings.from_env().public_url == "https://api.medilink.vn/tidings"
