@@ -27,7 +27,6 @@ from tidings.providers.tracking import apply_update
 from tidings.providers.twilio import Twilio
 from tidings.providers.webhooks import (
     DeliveryUpdate,
-    WebhookPayloadError,
     WebhookSignatureError,
     parse_resend_event,
     twilio_webhook,
@@ -174,10 +173,8 @@ def _called_urls(request: Request, twilios: list[Twilio]) -> list[str]:
 
 
 def _form(body: bytes) -> list[tuple[str, str]]:
-    try:
-        return parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
-    except UnicodeDecodeError:
-        raise WebhookPayloadError("Twilio status callback body is not UTF-8 form data") from None
+    # Undecodable bytes become U+FFFD: such a body cannot match a signature (401).
+    return parse_qsl(body.decode("utf-8", errors="replace"), keep_blank_values=True)
 
 
 @router.post(
