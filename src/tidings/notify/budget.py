@@ -11,6 +11,7 @@ of ``period``).
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from tidings.app import Tidings
 
 MIN_HOLD = timedelta(seconds=60)
+log = logging.getLogger("tidings.notify")
 
 
 def in_flight_hold(provider: Provider) -> timedelta:
@@ -58,4 +60,9 @@ async def finish(app: Tidings, provider: Provider, send_id: str) -> None:
     rate, store = provider.rate_limit, app.store
     if rate is None or not isinstance(store, SendBudgetStore):
         return
-    await asyncio.to_thread(store.finish_provider_send, rate.key, send_id, app.clock.now())
+    try:
+        await asyncio.to_thread(store.finish_provider_send, rate.key, send_id, app.clock.now())
+    except Exception as exc:
+        # The send itself is done: failing its step now would send it again. Unrecorded,
+        # its place is held until the in-flight hold runs out, which only slows sends.
+        log.warning("could not record the end of send %s under %s: %s", send_id, rate.key, exc)
