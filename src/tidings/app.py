@@ -157,7 +157,7 @@ class Tidings(NotifyClient):
             self.lease = new_lease
         if database_url is None and environment is None:
             return self
-        self.close()
+        self._close_store()
         if environment is not None:
             validate_environment(environment)
             if database_url is None and self.database_url == default_database_url(self.environment):
@@ -317,6 +317,28 @@ class Tidings(NotifyClient):
             store.close()
 
     def close(self) -> None:
+        """Close the providers' connections and the store (reopened on next use).
+
+        Called from inside a running event loop, providers are closed in a helper
+        thread (their pooled connections are dropped); prefer :meth:`aclose` there.
+        """
+        if self.notifications.configured():
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                asyncio.run(self.notifications.aclose())
+            else:
+                closer = threading.Thread(target=asyncio.run, args=(self.notifications.aclose(),))
+                closer.start()
+                closer.join()
+        self._close_store()
+
+    async def aclose(self) -> None:
+        """Close the providers' connections (on this loop) and the store."""
+        await self.notifications.aclose()
+        await asyncio.to_thread(self._close_store)
+
+    def _close_store(self) -> None:
         with self._store_lock:
             if self._store is not None:
                 self._store.close()

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -83,6 +84,8 @@ def server_settings(app: Tidings) -> ServerSettings:
             values[name] = value
     if s.cors_origins is not None:
         values["cors_origins"] = tuple(s.cors_origins)
+    if public_url := os.environ.get("TIDINGS_PUBLIC_URL"):
+        values["public_url"] = public_url
     return ServerSettings(**values)  # type: ignore[arg-type]
 
 

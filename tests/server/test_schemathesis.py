@@ -15,16 +15,27 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
+from tests.fakes.server import refused_url
 from tests.server.harness import add_tasks, new_key, serving
 from tidings import Tidings
+from tidings.providers import Provider, Resend, Twilio
 
 MAX_EXAMPLES = 30
+WEBHOOK_SECRET = "whsec_c2NoZW1hdGhlc2lzLXdlYmhvb2stc2VjcmV0"
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     path: Path = tmp_path_factory.mktemp("schemathesis") / "api.db"
-    app = Tidings(f"sqlite:///{path}", environment="staging")
+    # Resend and Twilio configured, so their webhooks verify signatures (and answer 401)
+    # instead of answering that they are not configured.
+    channels: dict[str, list[Provider]] = {
+        "email": [Resend(api_key="re_schemathesis", sender="noreply@example.com",
+                         base_url=refused_url(), webhook_secret=WEBHOOK_SECRET)],
+        "sms": [Twilio(account_sid="AC" + "2" * 32, auth_token="schemathesis-token",
+                       from_="+15005550006", base_url=refused_url())],
+    }  # fmt: skip
+    app = Tidings(f"sqlite:///{path}", environment="staging", channels=channels)
     add_tasks(app)
     key = new_key(app)
     app.trigger("slow")

@@ -129,6 +129,8 @@ class Worker:
                 unsubscribe()
             self.app._workers.discard(self)
             self.rt.close()
+            if not self.app._workers:  # the last worker of the app: its sends are over
+                await self.app.notifications.aclose()
             log.info("worker %s stopped", self.id)
 
     async def _subscribe(self) -> Callable[[], None] | None:

@@ -5,7 +5,9 @@ when quiet hours end), created in the same transaction as the delivery, so a sen
 survives crashes and waits on the engine's timers. Every provider call is a memoized step
 (a resumed run never repeats a send that completed); backoff between retries is a durable
 sleep honouring the provider's ``retry_after``; past a provider's ``max_attempts`` the
-delivery fails over to the channel's next provider. Every attempt is appended to the
+delivery fails over to the channel's next provider. A provider with a ``rate_limit`` sends
+only when the budget shared by every worker (in the store) has room, else the run sleeps
+durably until it has. Every attempt is appended to the
 delivery's ``history``.
 """
 
@@ -13,9 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from tidings.notify.budget import admit, finish
 from tidings.notify.records import Delivery
 from tidings.notify.sandbox import divert
 from tidings.providers.base import (
@@ -61,22 +64,38 @@ def message_for(d: Delivery, address: str, data: Any) -> Message:
     )
 
 
-async def _attempt(provider: Provider, message: Message, at: str) -> dict[str, Any]:
-    """One provider call, its outcome as JSON (memoized by the step that runs it)."""
+async def _attempt(app: Tidings, provider: Provider, message: Message, at: str) -> dict[str, Any]:
+    """One provider call, its outcome as JSON (memoized by the step that runs it).
+
+    Under a rate-limited provider the send must first be admitted by the budget all
+    workers share; when it is full the outcome is ``throttled`` with the time to try
+    again (the caller waits durably, and the try does not count as an attempt).
+    """
     base: dict[str, Any] = {"provider": provider.name, "to": message.to, "at": at}
+    admitted = await admit(app, provider)
+    if isinstance(admitted, datetime):
+        return {**base, "outcome": "throttled", "until": admitted.isoformat()}
+    try:
+        return {**base, **await _send(provider, message)}
+    finally:
+        if admitted is not None:
+            await finish(app, provider, admitted)
+
+
+async def _send(provider: Provider, message: Message) -> dict[str, Any]:
     try:
         result = await provider.send(message)
     except RetryableProviderError as exc:
-        return {**base, "outcome": "retry", "error": str(exc), "code": exc.code,
+        return {"outcome": "retry", "error": str(exc), "code": exc.code,
                 "retry_after": exc.retry_after}  # fmt: skip
     except PermanentProviderError as exc:
-        return {**base, "outcome": "failed", "error": str(exc), "code": exc.code,
+        return {"outcome": "failed", "error": str(exc), "code": exc.code,
                 "suppress": exc.suppress_address, "deactivate": exc.deactivate_token}  # fmt: skip
     except Exception as exc:  # a provider bug or a network error: worth another try
-        return {**base, "outcome": "retry", "error": f"{type(exc).__name__}: {exc}"}
+        return {"outcome": "retry", "error": f"{type(exc).__name__}: {exc}"}
     # details are the provider's own: anything not JSON is kept as its text
     details = json.loads(json.dumps(dict(result.details), default=str))
-    return {**base, "outcome": result.status, "message_id": result.provider_message_id,
+    return {"outcome": result.status, "message_id": result.provider_message_id,
             "details": details}  # fmt: skip
 
 
@@ -97,15 +116,21 @@ class _Send:
             providers = self.app.notifications.providers(d.channel)
         last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
         for provider in providers:
-            for attempt in range(1, provider.max_attempts + 1):
-                message = message_for(d, address, self.data)
+            attempt = 0
+            while attempt < provider.max_attempts:
                 last = await ctx.step(
                     f"send {d.channel} via {provider.name}",
                     _attempt,
+                    self.app,
                     provider,
-                    message,
+                    message_for(d, address, self.data),
                     ctx.now().isoformat(),
                 )
+                if last["outcome"] == "throttled":  # the shared budget is full: wait for room
+                    until = datetime.fromisoformat(last["until"])
+                    await ctx.sleep_until(until, name="rate limit")
+                    continue
+                attempt += 1
                 self.history.append(last)
                 if last["outcome"] != "retry":
                     return last  # the final update records it

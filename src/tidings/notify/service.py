@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from tidings.app import Tidings
 
 MAX_DEDUP_KEY = 255
+log = logging.getLogger("tidings.notify")
 
 
 def check_dedup_key(key: Any) -> str:
@@ -140,6 +142,22 @@ class Notifications:
             if isinstance(p, Outbox):
                 p.bind(self._app.store, self._app.clock)
         return chosen
+
+    def configured(self) -> list[Provider]:
+        """Every provider configured on a channel, each once, in channel order."""
+        seen: dict[int, Provider] = {}
+        for providers in self._channels.values():
+            for p in providers:
+                seen.setdefault(id(p), p)
+        return list(seen.values())
+
+    async def aclose(self) -> None:
+        """Close every configured provider's connections (``Provider.aclose``)."""
+        for p in self.configured():
+            try:
+                await p.aclose()
+            except Exception:  # one provider failing to close must not keep others open
+                log.exception("closing provider %s failed", p.name)
 
     def capture_everything(self, on: bool) -> None:
         """TestEngine: send every channel to the outbox while on."""

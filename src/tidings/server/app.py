@@ -24,6 +24,7 @@ from tidings.server.routes_events import router as events_router
 from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
 from tidings.server.routes_runs import router as runs_router
+from tidings.server.routes_webhooks import router as webhooks_router
 from tidings.server.settings import ServerSettings
 from tidings.store import open_store
 
@@ -60,6 +61,7 @@ def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
     api.include_router(runs_router)
     api.include_router(notify_router)
     api.include_router(inbox_router)
+    api.include_router(webhooks_router)
     api.state.inbox_hub = InboxHub(app)
     _inbox_script(api)
     _health_routes(api, app, registry)

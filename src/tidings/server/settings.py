@@ -1,9 +1,10 @@
-"""Settings of the HTTP API: request limits and CORS."""
+"""Settings of the HTTP API: request limits, CORS and the public URL."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from tidings.errors import ConfigError
 
@@ -22,6 +23,10 @@ class ServerSettings:
     """Requests a key may make at once before ``rate_limit`` applies (default: 2 s worth)."""
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     """Browser origins allowed to call the API (the embeddable inbox); ``*`` for any."""
+    public_url: str | None = None
+    """The base URL the world reaches this server at (``https://tidings.example.com``),
+    when it runs behind a proxy; Twilio signs webhooks over the URL it called. None: the
+    URL of the request as received."""
 
     def __post_init__(self) -> None:
         if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
@@ -32,6 +37,14 @@ class ServerSettings:
             raise ConfigError(f"rate_limit must be positive, got {self.rate_limit!r}")
         if self.rate_burst is not None and self.rate_burst < 1:
             raise ConfigError(f"rate_burst must be at least 1, got {self.rate_burst!r}")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+                raise ConfigError(
+                    f"public_url must be an http(s) base URL like https://tidings.example.com, "
+                    f"got {self.public_url!r}"
+                )
+            object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
 
     @property
     def burst(self) -> int:
@@ -50,6 +63,8 @@ class ServerSettings:
             values["rate_limit"] = _number(raw, "TIDINGS_RATE_LIMIT", float)
         if raw := env.get("TIDINGS_RATE_BURST"):
             values["rate_burst"] = _number(raw, "TIDINGS_RATE_BURST", int)
+        if raw := env.get("TIDINGS_PUBLIC_URL"):
+            values["public_url"] = raw
         if raw := env.get("TIDINGS_CORS_ORIGINS"):
             values["cors_origins"] = tuple(o.strip() for o in raw.split(",") if o.strip())
         if "cors_origins" in values:

@@ -32,6 +32,7 @@ from tidings.store.base import (
 )
 from tidings.store.sqldashboard import SqlDashboard
 from tidings.store.sqlevents import SqlEvents, event_json
+from tidings.store.sqllimits import SqlSendBudgets
 from tidings.store.sqlnotify import SqlNotify
 from tidings.store.sqlops import SqlOps
 from tidings.store.sqlreceipts import SqlReceipts
@@ -53,7 +54,15 @@ class Tx(Protocol):
 
 
 class SqlStore(
-    SqlEvents, SqlSchedules, SqlNotify, SqlReceipts, SqlOps, SqlServer, SqlDashboard, Store
+    SqlEvents,
+    SqlSchedules,
+    SqlNotify,
+    SqlReceipts,
+    SqlSendBudgets,
+    SqlOps,
+    SqlServer,
+    SqlDashboard,
+    Store,
 ):
     queries: dict[str, str]
 

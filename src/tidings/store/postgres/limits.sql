@@ -1,0 +1,20 @@
+-- Provider send budgets shared by every worker (migration 0011); see sqllimits.py.
+
+-- name: lock_provider_budget
+-- takes the budget's row lock (PostgreSQL) for the rest of the transaction; on SQLite
+-- BEGIN IMMEDIATE already serialises writers
+INSERT INTO provider_budgets (key) VALUES (%(key)s)
+ON CONFLICT (key) DO UPDATE SET key = excluded.key
+RETURNING key;
+
+-- name: forget_provider_sends
+DELETE FROM provider_sends WHERE key = %(key)s AND until <= %(horizon)s;
+
+-- name: provider_sends_counting
+SELECT until FROM provider_sends WHERE key = %(key)s AND until > %(horizon)s ORDER BY until;
+
+-- name: admit_provider_send
+INSERT INTO provider_sends (key, id, until) VALUES (%(key)s, %(id)s, %(until)s);
+
+-- name: finish_provider_send
+UPDATE provider_sends SET until = %(until)s WHERE key = %(key)s AND id = %(id)s;
