@@ -1,3 +1,4 @@
+-- compatible: yes
 -- Provider send budgets shared by every worker (migration 0011). One row per budget key
 -- (ProviderRateLimit.key), locked while a send is admitted, and one row per admitted
 -- send: "until" is when it stopped counting as in flight (the end of its request), or,
