@@ -11,6 +11,7 @@ import contextlib
 import json
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +38,7 @@ from tidings.store import redact_url
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
+    from tidings.server.realtime import InboxHub
 
 keys_cli = typer.Typer(
     help="Create, list and revoke API keys of an environment.", no_args_is_help=True
@@ -86,7 +88,23 @@ def server_settings(app: Tidings) -> ServerSettings:
     return ServerSettings(**values)  # type: ignore[arg-type]
 
 
-class _QuietServer(uvicorn.Server):
+class _TidingsServer(uvicorn.Server):
+    """uvicorn that tells open inbox streams to close as soon as it starts shutting down,
+    so they do not hold the exit up until ``timeout_graceful_shutdown`` cuts them."""
+
+    def __init__(self, config: uvicorn.Config, hub: InboxHub | None = None) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.hub is not None:
+            self.hub.close_all()
+        await super().shutdown(sockets)
+        if self.hub is not None:
+            self.hub.stop()
+
+
+class _QuietServer(_TidingsServer):
     """uvicorn without its own signal handlers: the caller decides when it stops."""
 
     @contextlib.contextmanager
@@ -94,7 +112,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class _Server(uvicorn.Server):
+class _Server(_TidingsServer):
     """uvicorn that exits 0 after a graceful stop on SIGTERM or Ctrl-C (uvicorn itself
     re-raises the signal once it has shut down, so the process would die of it)."""
 
@@ -110,17 +128,20 @@ class _Server(uvicorn.Server):
 
 
 def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvicorn.Server:
+    asgi = app.asgi(server_settings(app))
     config = uvicorn.Config(
-        app.asgi(server_settings(app)),
+        asgi,
         host=host,
         port=port,
         access_log=False,  # paths may hold keys (/e/{key}); our own log shows route templates
         log_level="info",
         lifespan="off",
-        # open inbox streams never end by themselves: give them a moment, then close them
+        # open inbox streams are told to close at once (see _TidingsServer); whatever
+        # else is still running after this many seconds is cut
         timeout_graceful_shutdown=5,
     )
-    return _Server(config) if own_signals else _QuietServer(config)
+    hub = getattr(asgi.state, "inbox_hub", None)
+    return _Server(config, hub) if own_signals else _QuietServer(config, hub)
 
 
 async def serve_beside(app: Tidings, host: str, port: int, stopping: asyncio.Future[None]) -> None:
