@@ -15,7 +15,7 @@ import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -28,6 +28,7 @@ from tidings.environments import (
     configured_environments,
     environment_settings,
     is_preview,
+    provider_table,
     read_toml,
     sandboxed,
 )
@@ -357,12 +358,14 @@ def config_check(
 ) -> None:
     """Validate tidings.toml and TIDINGS_* for every environment; secrets are never shown."""
     from tidings.cli import out, print_error
+    from tidings.providers.config import channel_names
 
     problems = check_config()
     data = {} if problems and "not valid TOML" in problems[0] else read_toml()
     summary = []
     for name in configured_environments(data) if not problems else []:
         s = environment_settings(name, data=data)
+        channels = channel_names(provider_table(s))
         summary.append(
             {
                 "environment": name,
@@ -372,6 +375,8 @@ def config_check(
                 "sandbox_allow": len(s.sandbox_allow),
                 "rate_limit": s.rate_limit,
                 "max_body_bytes": s.max_body_bytes,
+                # names only: provider options may hold secrets
+                "channels": {channel: names for channel, names in channels.items() if names},
             }
         )
     if as_json:
@@ -385,11 +390,18 @@ def config_check(
             out.print(
                 f"{row['environment']}: database {row['database_url'] or '(default)'}, "
                 f"secret {row['secret_key']}, sandbox {'on' if row['sandbox'] else 'off'} "
-                f"({row['sandbox_allow']} allowed), rate limit {row['rate_limit'] or 'none'}",
+                f"({row['sandbox_allow']} allowed), rate limit {row['rate_limit'] or 'none'}, "
+                f"providers {_channel_summary(row['channels'])}",
                 soft_wrap=True,
             )
     if problems:
         raise typer.Exit(1)
+
+
+def _channel_summary(channels: Any) -> str:
+    if not channels:
+        return "none configured"
+    return "; ".join(f"{channel} {', '.join(names)}" for channel, names in channels.items())
 
 
 logging.getLogger("uvicorn.access").disabled = True
