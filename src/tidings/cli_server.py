@@ -81,7 +81,7 @@ def server_settings(app: Tidings) -> ServerSettings:
     """The HTTP limits of the app's environment (tidings.toml, then TIDINGS_*)."""
     s = environment_settings(app.environment)
     values: dict[str, object] = {}
-    for name in ("max_body_bytes", "rate_limit", "rate_burst"):
+    for name in ("max_body_bytes", "rate_limit", "rate_burst", "key_cache_seconds"):
         if (value := getattr(s, name)) is not None:
             values[name] = value
     if s.cors_origins is not None:

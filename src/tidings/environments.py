@@ -58,6 +58,8 @@ class EnvironmentSettings(pydantic.BaseModel):
     """HTTP API: requests a key may make at once before the rate applies."""
     cors_origins: tuple[str, ...] | None = None
     """HTTP API: browser origins allowed (the embeddable inbox)."""
+    key_cache_seconds: float | None = pydantic.Field(default=None, ge=0, le=300)
+    """HTTP API: how long a verified API key is trusted without a database look-up."""
     channels: dict[str, list[str]] | None = None
     """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
     providers: dict[str, dict[str, Any]] | None = None
@@ -73,6 +75,7 @@ _ENV_VARS: dict[str, str] = {
     "rate_limit": "TIDINGS_RATE_LIMIT",
     "rate_burst": "TIDINGS_RATE_BURST",
     "cors_origins": "TIDINGS_CORS_ORIGINS",
+    "key_cache_seconds": "TIDINGS_KEY_CACHE_SECONDS",
 }
 _LISTS = ("sandbox_allow", "cors_origins")
 _BY_NAME = ("channels", "providers")

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from tidings.errors import ConfigError
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+DEFAULT_KEY_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,9 @@ class ServerSettings:
     """Requests a key may make at once before ``rate_limit`` applies (default: 2 s worth)."""
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     """Browser origins allowed to call the API (the embeddable inbox); ``*`` for any."""
+    key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS
+    """How long a process trusts an API key it has verified without asking the database
+    again: a revoked key is refused everywhere within this many seconds (0: never cached)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
@@ -32,6 +36,13 @@ class ServerSettings:
             raise ConfigError(f"rate_limit must be positive, got {self.rate_limit!r}")
         if self.rate_burst is not None and self.rate_burst < 1:
             raise ConfigError(f"rate_burst must be at least 1, got {self.rate_burst!r}")
+        seconds = self.key_cache_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+            raise ConfigError(f"key_cache_seconds must be 0 or more, got {seconds!r}")
+        if seconds > 300:
+            raise ConfigError(
+                f"key_cache_seconds must be at most 300 (revocation waits that long), got {seconds}"
+            )
 
     @property
     def burst(self) -> int:
@@ -50,6 +61,8 @@ class ServerSettings:
             values["rate_limit"] = _number(raw, "TIDINGS_RATE_LIMIT", float)
         if raw := env.get("TIDINGS_RATE_BURST"):
             values["rate_burst"] = _number(raw, "TIDINGS_RATE_BURST", int)
+        if raw := env.get("TIDINGS_KEY_CACHE_SECONDS"):
+            values["key_cache_seconds"] = _number(raw, "TIDINGS_KEY_CACHE_SECONDS", float)
         if raw := env.get("TIDINGS_CORS_ORIGINS"):
             values["cors_origins"] = tuple(o.strip() for o in raw.split(",") if o.strip())
         if "cors_origins" in values:
