@@ -151,13 +151,14 @@ def _check_serving(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
         assert proc.wait(timeout=30) == 0
 
 
-def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli) -> None:
+@pytest.mark.parametrize("command", ["serve", "dev"])
+def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli, command: str) -> None:
     app = Tidings(cli.db)
     app.recipients.upsert("u1")
     token = app.inbox_token("u1")
     app.close()
     port = free_port()
-    argv = cli.argv(("serve", "--port", str(port)), APP, cli.db)
+    argv = cli.argv((command, "--port", str(port)), APP, cli.db)
     with (cli.cwd / "serve.log").open("w") as log:
         proc = subprocess.Popen(argv, cwd=cli.cwd, env=_env(), stdout=log, stderr=subprocess.STDOUT)
         try:
