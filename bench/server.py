@@ -7,6 +7,7 @@ this process on loopback, sharing the machine's cores with them. Prints JSON and
 bench/RESULTS.md between the server markers.
 
     .venv/bin/python bench/server.py [--quick] [--store sqlite|postgresql] [--no-write]
+        [--key-cache-seconds S]
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def database(kind: str, folder: Path) -> Iterator[str]:
 def process(*args: str, url: str) -> Iterator[subprocess.Popen[bytes]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIDINGS_")}
     env["PYTHONPATH"] = str(ROOT)
+    if cache := os.environ.get("BENCH_KEY_CACHE_SECONDS"):  # --key-cache-seconds
+        env["TIDINGS_KEY_CACHE_SECONDS"] = cache
     argv = [sys.executable, "-m", "tidings.cli", *args, "--app", APP, "--database-url", url]
     proc = subprocess.Popen(
         argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -284,7 +287,14 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="5 s of load, 15 stream samples")
     parser.add_argument("--store", action="append", choices=STORES, help="only this store")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument(
+        "--key-cache-seconds",
+        type=float,
+        help="the server's API key cache (default: the server's; 0 = a look-up per request)",
+    )
     args = parser.parse_args()
+    if args.key_cache_seconds is not None:
+        os.environ["BENCH_KEY_CACHE_SECONDS"] = str(args.key_cache_seconds)
     stores: list[str] = args.store or list(STORES)
     result: dict[str, Any] = {"environment": versions(stores)}
     with tempfile.TemporaryDirectory(prefix="tidings-bench-server-") as d:

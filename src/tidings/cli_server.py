@@ -12,10 +12,11 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -28,6 +29,7 @@ from tidings.environments import (
     configured_environments,
     environment_settings,
     is_preview,
+    provider_table,
     read_toml,
     sandboxed,
 )
@@ -38,6 +40,7 @@ from tidings.store import redact_url
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
+    from tidings.server.realtime import InboxHub
 
 keys_cli = typer.Typer(
     help="Create, list and revoke API keys of an environment.", no_args_is_help=True
@@ -79,7 +82,7 @@ def server_settings(app: Tidings) -> ServerSettings:
     """The HTTP limits of the app's environment (tidings.toml, then TIDINGS_*)."""
     s = environment_settings(app.environment)
     values: dict[str, object] = {}
-    for name in ("max_body_bytes", "rate_limit", "rate_burst"):
+    for name in ("max_body_bytes", "rate_limit", "rate_burst", "key_cache_seconds"):
         if (value := getattr(s, name)) is not None:
             values[name] = value
     if s.cors_origins is not None:
@@ -89,7 +92,23 @@ def server_settings(app: Tidings) -> ServerSettings:
     return ServerSettings(**values)  # type: ignore[arg-type]
 
 
-class _QuietServer(uvicorn.Server):
+class _TidingsServer(uvicorn.Server):
+    """uvicorn that tells open inbox streams to close as soon as it starts shutting down,
+    so they do not hold the exit up until ``timeout_graceful_shutdown`` cuts them."""
+
+    def __init__(self, config: uvicorn.Config, hub: InboxHub | None = None) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.hub is not None:
+            self.hub.close_all()
+        await super().shutdown(sockets)
+        if self.hub is not None:
+            self.hub.stop()
+
+
+class _QuietServer(_TidingsServer):
     """uvicorn without its own signal handlers: the caller decides when it stops."""
 
     @contextlib.contextmanager
@@ -97,7 +116,7 @@ class _QuietServer(uvicorn.Server):
         yield
 
 
-class _Server(uvicorn.Server):
+class _Server(_TidingsServer):
     """uvicorn that exits 0 after a graceful stop on SIGTERM or Ctrl-C (uvicorn itself
     re-raises the signal once it has shut down, so the process would die of it)."""
 
@@ -113,17 +132,20 @@ class _Server(uvicorn.Server):
 
 
 def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvicorn.Server:
+    asgi = app.asgi(server_settings(app))
     config = uvicorn.Config(
-        app.asgi(server_settings(app)),
+        asgi,
         host=host,
         port=port,
         access_log=False,  # paths may hold keys (/e/{key}); our own log shows route templates
         log_level="info",
         lifespan="off",
-        # open inbox streams never end by themselves: give them a moment, then close them
+        # open inbox streams are told to close at once (see _TidingsServer); whatever
+        # else is still running after this many seconds is cut
         timeout_graceful_shutdown=5,
     )
-    return _Server(config) if own_signals else _QuietServer(config)
+    hub = getattr(asgi.state, "inbox_hub", None)
+    return _Server(config, hub) if own_signals else _QuietServer(config, hub)
 
 
 async def serve_beside(app: Tidings, host: str, port: int, stopping: asyncio.Future[None]) -> None:
@@ -339,12 +361,14 @@ def config_check(
 ) -> None:
     """Validate tidings.toml and TIDINGS_* for every environment; secrets are never shown."""
     from tidings.cli import out, print_error
+    from tidings.providers.config import channel_names
 
     problems = check_config()
     data = {} if problems and "not valid TOML" in problems[0] else read_toml()
     summary = []
     for name in configured_environments(data) if not problems else []:
         s = environment_settings(name, data=data)
+        channels = channel_names(provider_table(s))
         summary.append(
             {
                 "environment": name,
@@ -354,6 +378,8 @@ def config_check(
                 "sandbox_allow": len(s.sandbox_allow),
                 "rate_limit": s.rate_limit,
                 "max_body_bytes": s.max_body_bytes,
+                # names only: provider options may hold secrets
+                "channels": {channel: names for channel, names in channels.items() if names},
             }
         )
     if as_json:
@@ -367,11 +393,18 @@ def config_check(
             out.print(
                 f"{row['environment']}: database {row['database_url'] or '(default)'}, "
                 f"secret {row['secret_key']}, sandbox {'on' if row['sandbox'] else 'off'} "
-                f"({row['sandbox_allow']} allowed), rate limit {row['rate_limit'] or 'none'}",
+                f"({row['sandbox_allow']} allowed), rate limit {row['rate_limit'] or 'none'}, "
+                f"providers {_channel_summary(row['channels'])}",
                 soft_wrap=True,
             )
     if problems:
         raise typer.Exit(1)
+
+
+def _channel_summary(channels: Any) -> str:
+    if not channels:
+        return "none configured"
+    return "; ".join(f"{channel} {', '.join(names)}" for channel, names in channels.items())
 
 
 logging.getLogger("uvicorn.access").disabled = True

@@ -55,6 +55,7 @@ class FileSettings(pydantic.BaseModel):
     rate_limit: float | None = None
     rate_burst: int | None = None
     cors_origins: tuple[str, ...] | None = None
+    key_cache_seconds: float | None = None
     channels: dict[str, list[str]] | None = None
     """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
     providers: dict[str, dict[str, Any]] | None = None

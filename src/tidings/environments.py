@@ -1,11 +1,16 @@
 """Environments (``dev``, ``staging``, ``production``, ``preview-<name>``) and their settings.
 
-Each environment has its own database, API keys, signing secret and sandbox rules.
-Settings come from ``tidings.toml`` and ``TIDINGS_*`` variables, most specific last:
+Each environment has its own database, API keys, signing secret, sandbox rules and
+provider settings. Settings come from ``tidings.toml`` and ``TIDINGS_*`` variables, most
+specific last:
 
 1. the ``[tidings]`` table (defaults for every environment),
 2. the ``[environments.<name>]`` table of the environment in use,
 3. ``TIDINGS_*`` environment variables (they apply to whichever environment runs).
+
+Provider settings merge by name: ``[environments.<name>.channels]`` replaces the list of
+each channel it names, and ``[environments.<name>.providers.<provider>]`` replaces that
+provider's whole table; channels and providers it does not name come from ``[tidings]``.
 
 A preview environment without its own table takes its database from
 ``preview_database_url`` in ``[tidings]``, where ``{name}`` stands for the part after
@@ -53,6 +58,12 @@ class EnvironmentSettings(pydantic.BaseModel):
     """HTTP API: requests a key may make at once before the rate applies."""
     cors_origins: tuple[str, ...] | None = None
     """HTTP API: browser origins allowed (the embeddable inbox)."""
+    key_cache_seconds: float | None = pydantic.Field(default=None, ge=0, le=300)
+    """HTTP API: how long a verified API key is trusted without a database look-up."""
+    channels: dict[str, list[str]] | None = None
+    """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
+    providers: dict[str, dict[str, Any]] | None = None
+    """Each provider's options, by name (see ``tidings.providers.config``)."""
 
 
 _ENV_VARS: dict[str, str] = {
@@ -64,8 +75,11 @@ _ENV_VARS: dict[str, str] = {
     "rate_limit": "TIDINGS_RATE_LIMIT",
     "rate_burst": "TIDINGS_RATE_BURST",
     "cors_origins": "TIDINGS_CORS_ORIGINS",
+    "key_cache_seconds": "TIDINGS_KEY_CACHE_SECONDS",
 }
 _LISTS = ("sandbox_allow", "cors_origins")
+_BY_NAME = ("channels", "providers")
+"""Tables an environment overrides entry by entry rather than as a whole."""
 
 
 def read_toml(directory: Path | None = None) -> dict[str, Any]:
@@ -142,9 +156,11 @@ def environment_settings(
         raise ConfigError(f"{CONFIG_FILE}: 'environments' must hold [environments.<name>] tables")
     section = sections.get(environment)
     if section is not None:
-        merged.update(
-            _validate(section, f"[environments.{environment}]").model_dump(exclude_unset=True)
-        )
+        own = _validate(section, f"[environments.{environment}]").model_dump(exclude_unset=True)
+        for key in _BY_NAME:
+            if isinstance(own.get(key), dict) and isinstance(merged.get(key), dict):
+                own[key] = {**merged[key], **own[key]}
+        merged.update(own)
     elif is_preview(environment) and (template := base.get("preview_database_url")):
         merged["database_url"] = str(template).replace(
             "{name}", environment.removeprefix("preview-").replace("-", "_")
@@ -194,7 +210,27 @@ def check_config(directory: Path | None = None) -> list[str]:
             problems.append("production has sandbox = true: nothing would really be sent")
         if name == "production" and not settings.secret_key:
             problems.append("production has no secret_key (set $TIDINGS_SECRET_KEY)")
+        if problem := _provider_problem(settings):
+            problems.append(f"{name}: {problem}")
     return problems
+
+
+def provider_table(settings: EnvironmentSettings) -> dict[str, Any]:
+    """The ``channels`` and ``providers`` of an environment, as ``providers_from_config``
+    takes them."""
+    return {"channels": settings.channels or {}, "providers": settings.providers or {}}
+
+
+def _provider_problem(settings: EnvironmentSettings) -> str | None:
+    """Why the environment's providers cannot be built (None if they can); the message
+    names providers and options, never a value."""
+    from tidings.providers.config import providers_from_config
+
+    try:
+        providers_from_config(provider_table(settings))
+    except ConfigError as exc:
+        return str(exc)
+    return None
 
 
 def redact(message: str, data: dict[str, Any]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 from pathlib import Path
@@ -150,13 +151,14 @@ def _check_serving(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
         assert proc.wait(timeout=30) == 0
 
 
-def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli) -> None:
+@pytest.mark.parametrize("command", ["serve", "dev"])
+def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli, command: str) -> None:
     app = Tidings(cli.db)
     app.recipients.upsert("u1")
     token = app.inbox_token("u1")
     app.close()
     port = free_port()
-    argv = cli.argv(("serve", "--port", str(port)), APP, cli.db)
+    argv = cli.argv((command, "--port", str(port)), APP, cli.db)
     with (cli.cwd / "serve.log").open("w") as log:
         proc = subprocess.Popen(argv, cwd=cli.cwd, env=_env(), stdout=log, stderr=subprocess.STDOUT)
         try:
@@ -175,8 +177,57 @@ def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli) -> None:
                 assert next(line for line in lines if line.startswith("event:")) == "event: ready"
                 proc.terminate()
                 started = time.monotonic()
+                # the stream is told to close rather than cut after the graceful timeout
+                assert next(line for line in lines if line.startswith("event:")) == (
+                    "event: closing"
+                )
                 assert proc.wait(timeout=30) == 0
-                assert time.monotonic() - started < 15
+                assert time.monotonic() - started < 4
         finally:
             if proc.poll() is None:
                 proc.kill()
+    text = (cli.cwd / "serve.log").read_text()
+    assert "graceful shutdown exceeded" not in text
+    assert "Traceback" not in text
+
+
+def test_config_check_validates_each_environments_providers(cli: Cli) -> None:
+    (cli.cwd / "tidings.toml").write_text(
+        "[tidings.channels]\n"
+        'email = ["resend"]\n'
+        "[tidings.providers.resend]\n"
+        'sender = "MediLink <noreply@medilink.vn>"\n'
+        'api_key_env = "RESEND_API_KEY"\n'
+        "[environments.staging.channels]\n"
+        'email = ["smtp"]\n'
+        'sms = ["twilio"]\n'
+        "[environments.staging.providers.smtp]\n"
+        'host = "smtp.staging.internal"\n'
+        'sender = "noreply@staging.medilink.vn"\n'
+        "[environments.staging.providers.twilio]\n"
+        'account_sid = "AC0123"\n'
+        'from = "+15005550006"\n'
+        "[environments.production]\n"
+        'secret_key = "prod-signing-s3cret"\n'
+    )
+    secrets = {"RESEND_API_KEY": "re_s3cret_live", "TIDINGS_TWILIO_AUTH_TOKEN": "tw_s3cret"}
+    ok = cli("config", "check", app=None, db=None, env=_env(**secrets))
+    assert ok.returncode == 0, ok.stderr
+    assert "dev: database (default)" in ok.stdout
+    assert "providers email resend" in ok.stdout
+    assert "staging: " in ok.stdout
+    assert "providers email smtp; sms twilio" in ok.stdout
+    assert "s3cret" not in ok.stdout + ok.stderr
+    as_json = json.loads(
+        cli.ok("config", "check", "--json", app=None, db=None, env=_env(**secrets))
+    )
+    by_env = {row["environment"]: row["channels"] for row in as_json["environments"]}
+    assert by_env["staging"] == {"email": ["smtp"], "sms": ["twilio"]}
+    assert by_env["production"] == {"email": ["resend"]}
+
+    missing = cli("config", "check", app=None, db=None, env=_env(RESEND_API_KEY="re_s3cret_live"))
+    assert missing.returncode == 1
+    assert "staging: provider 'twilio'" in missing.stderr
+    assert "auth_token" in missing.stderr
+    assert "s3cret" not in missing.stdout + missing.stderr
+    assert "Traceback" not in missing.stderr

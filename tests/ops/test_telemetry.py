@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 from tests.conftest import START
+from tests.contract.notify_support import write_templates
+from tests.server.harness import client, new_key, serving
+from tests.server.harness import wait_until as wait_for
 from tidings import Context, Retry, RunStatus, Tidings, telemetry
 from tidings.logs import JsonFormatter
 from tidings.testing import TestEngine
@@ -295,3 +299,117 @@ def test_an_unknown_log_format_is_one_clear_error(tmp_path: Path) -> None:
         run_cli("worker", "--app", APP, "--database-url", url, "--log-format", "xml", cwd=tmp_path)
     )
     assert "log format 'xml' is not one of: text, json" in err
+
+
+async def test_api_requests_with_a_traceparent_start_runs_in_the_callers_trace(
+    make_app: Callable[..., Tidings], tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    app = make_app(templates=write_templates(tmp_path / "templates"), sandbox=False)
+    app.notification_type("alert", channels=("in_app",))
+
+    @app.task(on_event="order.placed")
+    async def on_order(ctx: Context, payload: Any) -> None:
+        await ctx.step("s", lambda: None)
+
+    @app.task
+    async def direct(ctx: Context, payload: Any) -> None:
+        await ctx.step("s", lambda: None)
+
+    app.recipients.upsert("u1")
+    key = new_key(app)
+    traces = {
+        name: f"00-{n:032x}-{n + 1000:016x}-01"
+        for n, name in enumerate(("event", "inngest", "trigger", "notify", "none"), 1)
+    }
+    with serving(app) as base, client(base, key) as c:
+        runs: dict[str, str] = {}
+
+        def post(name: str, url: str, body: Any) -> Any:
+            headers = {"traceparent": traces[name]} if name != "none" else {}
+            r = c.post(url, json=body, headers=headers)
+            assert r.status_code in (200, 201, 202), r.text
+            return r.json()
+
+        runs["event"] = post("event", "/api/v1/events", {"name": "order.placed", "payload": 1})[
+            "runIds"
+        ][0]
+        post("inngest", f"/e/{key}", {"name": "order.placed", "data": {"n": 2}})
+        runs["trigger"] = post("trigger", "/api/v1/tasks/direct/trigger", {"payload": 3})["id"]
+        runs["notify"] = post(
+            "notify", "/api/v1/notifications", {"type": "alert", "to": "u1", "data": {"name": "A"}}
+        )["run_id"]
+        runs["none"] = post("none", "/api/v1/tasks/direct/trigger", {"payload": 4})["id"]
+        (inngest_run,) = [
+            r.id
+            for r in app.list_runs(task_id="on-order")
+            if r.id != runs["event"]  # the one /e/{key} started
+        ]
+        runs["inngest"] = inngest_run
+        w = app.worker(concurrency=4, poll_interval=0.05)
+        working = asyncio.create_task(w.run())
+        try:
+            await wait_for(
+                lambda: all(app.get_run(r).status is RunStatus.COMPLETED for r in runs.values())
+            )
+        finally:
+            w.stop()
+            await working
+    finished = spans.get_finished_spans()
+    attempts = {
+        s.attributes["tidings.run.id"]: s
+        for s in finished
+        if s.attributes and s.name.startswith("tidings.run ")
+    }
+    for name, run_id in runs.items():
+        span = attempts[run_id]
+        assert span.context is not None
+        trace_id, parent = traces[name].split("-")[1:3]
+        if name == "none":  # its own trace
+            assert f"{span.context.trace_id:032x}" not in {t.split("-")[1] for t in traces.values()}
+            continue
+        assert f"{span.context.trace_id:032x}" == trace_id, name
+        # the caller's span is the attempt's parent, or the parent of the server's
+        # own request spans when FastAPI records them (FastAPI >= 0.16x does)
+        assert int(parent, 16) in _ancestors(span, finished), name
+
+
+def _ancestors(span: ReadableSpan, finished: Sequence[ReadableSpan]) -> list[int]:
+    by_id = {s.context.span_id: s for s in finished if s.context is not None}
+    found = []
+    while span.parent is not None:
+        found.append(span.parent.span_id)
+        if span.parent.span_id not in by_id:
+            break
+        span = by_id[span.parent.span_id]
+    return found
+
+
+def test_caller_trace_makes_the_header_the_parent_of_new_runs(
+    app: Tidings, spans: InMemorySpanExporter
+) -> None:
+    """Without FastAPI's own request spans the header itself becomes the context."""
+    from starlette.requests import Request
+
+    from tidings.server.tracing import caller_trace
+
+    @app.task
+    async def plain(ctx: Context, payload: Any) -> None:
+        return None
+
+    header = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    traced = Request({"type": "http", "headers": [(b"traceparent", header.encode())]})
+    with caller_trace(traced):
+        inside = app.trigger("plain")
+    with caller_trace(Request({"type": "http", "headers": [(b"traceparent", b"garbage")]})):
+        bad = app.trigger("plain")
+    outside = app.trigger("plain")
+    assert app.store.get_traceparent(inside.id) == header
+    assert app.store.get_traceparent(bad.id) is None
+    assert app.store.get_traceparent(outside.id) is None
+    tracer = trace.get_tracer("test")
+    with tracer.start_as_current_span("instrumented request") as own, caller_trace(traced):
+        nested = app.trigger("plain")  # an instrumented server's span wins over the header
+    ctx = own.get_span_context()
+    stored = app.store.get_traceparent(nested.id)
+    assert stored is not None
+    assert stored.startswith(f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-")  # then flags

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.server.harness import add_tasks, client, new_key, serving
+from tests.server.harness import add_tasks, auth, client, new_key, serving
 from tidings import Tidings
 from tidings.keys import hash_key
+from tidings.server import ServerSettings
 
 
 @pytest.fixture
@@ -75,15 +77,37 @@ def test_a_publish_key_may_only_send_events_and_trigger(api_app: Tidings, base_u
         assert run_id not in r.text
 
 
-def test_a_revoked_key_is_refused(api_app: Tidings, base_url: str) -> None:
+def test_a_revoked_key_is_refused_at_once_without_the_key_cache(api_app: Tidings) -> None:
     key = new_key(api_app)
     (record,) = api_app.store.list_api_keys("staging")
-    with client(base_url, key) as c:
+    with serving(api_app, ServerSettings(key_cache_seconds=0)) as url, client(url, key) as c:
         assert c.get("/api/v1/runs").status_code == 200
         assert api_app.store.revoke_api_key("staging", record.id, api_app.clock.now())
         r = c.get("/api/v1/runs")
     assert r.status_code == 401
     assert "revoked" in r.json()["error"]["message"]
+
+
+def test_a_revoked_key_is_refused_within_the_key_cache_ttl(api_app: Tidings) -> None:
+    key = new_key(api_app)
+    (record,) = api_app.store.list_api_keys("staging")
+    ttl = 1.0
+    with serving(api_app, ServerSettings(key_cache_seconds=ttl)) as url, client(url, key) as c:
+        assert c.get("/api/v1/runs").status_code == 200  # verified and cached from here
+        cached_at = time.monotonic()
+        assert api_app.store.revoke_api_key("staging", record.id, api_app.clock.now())
+        statuses: list[int] = []
+        while not statuses or statuses[-1] == 200:
+            statuses.append(c.get("/api/v1/runs").status_code)
+            assert time.monotonic() - cached_at < ttl + 2, statuses
+            time.sleep(0.05)
+        refused_after = time.monotonic() - cached_at
+        assert statuses[-1] == 401
+        assert set(statuses[:-1]) <= {200}
+        # a fresh key works at once: only keys seen alive are cached
+        other = new_key(api_app)
+        assert c.get("/api/v1/runs", headers=auth(other)).status_code == 200
+    assert ttl * 0.8 <= refused_after <= ttl + 1.0  # cached, then looked up again
 
 
 def test_keys_are_stored_hashed_and_never_appear_in_responses_or_logs(

@@ -116,6 +116,12 @@ def test_server_settings_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TIDINGS_CORS_ORIGINS", "https://a.example, https://b.example")
     s = ServerSettings.from_env()
     assert (s.max_body_bytes, s.cors_origins) == (2048, ("https://a.example", "https://b.example"))
+    assert s.key_cache_seconds == 5.0
+    for bad in (-1, 301, True):
+        with pytest.raises(ConfigError, match="key_cache_seconds"):
+            ServerSettings(key_cache_seconds=bad)
+    monkeypatch.setenv("TIDINGS_KEY_CACHE_SECONDS", "0")
+    assert ServerSettings.from_env().key_cache_seconds == 0
 
 
 def test_keys_of_tidings_that_are_not_per_environment_are_left_to_it(

@@ -290,8 +290,9 @@ class Demo:
 
         from tidings.cli_server import _QuietServer, server_settings
 
+        asgi = self.app.asgi(server_settings(self.app))
         config = uvicorn.Config(
-            demo_asgi(self.app.asgi(server_settings(self.app))),
+            demo_asgi(asgi),
             host=self.o.host,
             port=self.o.port,
             access_log=False,
@@ -300,7 +301,7 @@ class Demo:
             # an open inbox stream (a browser tab) must not hold the exit up
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
-        return _QuietServer(config)
+        return _QuietServer(config, asgi.state.inbox_hub)
 
     async def _started(self, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
         deadline = time.monotonic() + 30

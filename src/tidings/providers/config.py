@@ -28,6 +28,10 @@ Secrets belong in the environment, not the file: any option ``x`` can be given a
 the name upper-cased with ``-`` as ``_``). ``TIDINGS_<CHANNEL>_PROVIDERS=resend,smtp``
 sets a channel's list. The environment wins over the file.
 
+Each environment may override these in its own tables (``[environments.staging.channels]``,
+``[environments.production.providers.resend]``); see :mod:`tidings.environments` and
+:func:`providers_from_file`.
+
 Errors name the provider and the option at fault, never a value, so a secret pasted in
 the wrong place is not echoed back.
 """
@@ -170,6 +174,14 @@ def providers_from_config(
     return result
 
 
+def channel_names(
+    mapping: Mapping[str, Any], environ: Mapping[str, str] | None = None
+) -> dict[Channel, list[str]]:
+    """The provider names per channel that :func:`providers_from_config` would build
+    (``TIDINGS_<CHANNEL>_PROVIDERS`` included), without building them."""
+    return _channels(mapping.get("channels") or {}, os.environ if environ is None else environ)
+
+
 def _channels(table: Any, env: Mapping[str, str]) -> dict[Channel, list[str]]:
     if not isinstance(table, Mapping):
         raise ConfigError("[tidings.channels] must map a channel to a list of provider names")
@@ -261,11 +273,27 @@ def _reveal(secret: pydantic.SecretStr | None) -> str | None:
 
 
 def providers_from_file(
-    directory: Path | None = None, environ: Mapping[str, str] | None = None
+    directory: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    *,
+    environment: str | None = None,
 ) -> dict[Channel, list[Provider]]:
-    """:func:`providers_from_config` over ``./tidings.toml`` (or ``directory``'s)."""
-    from tidings.config import read_config_file  # tidings.config imports the app
+    """:func:`providers_from_config` over ``./tidings.toml`` (or ``directory``'s), for one
+    environment.
 
-    settings = read_config_file(directory)
-    table = {"channels": settings.channels or {}, "providers": settings.providers or {}}
-    return providers_from_config(table, environ)
+    ``environment`` defaults to ``$TIDINGS_ENV``, then ``environment`` in ``[tidings]``;
+    its ``[environments.<name>.channels]`` replaces the lists of the channels it names and
+    ``[environments.<name>.providers.<provider>]`` the whole table of that provider. With
+    no environment named anywhere, ``[tidings]`` alone is used.
+    """
+    from tidings.config import read_config_file  # tidings.config imports the app
+    from tidings.environments import check_name, environment_settings, provider_table
+
+    env = os.environ if environ is None else environ
+    settings = read_config_file(directory)  # checks [tidings] itself
+    name = environment or env.get("TIDINGS_ENV") or settings.environment
+    if not name:
+        table = {"channels": settings.channels or {}, "providers": settings.providers or {}}
+        return providers_from_config(table, environ)
+    per_env = environment_settings(check_name(name), directory)
+    return providers_from_config(provider_table(per_env), environ)

@@ -12,7 +12,7 @@ from fastapi import Request
 
 from tidings.app import Tidings
 from tidings.errors import InvalidApiKeyError
-from tidings.keys import verify_key
+from tidings.keys import hash_key, verify_key
 from tidings.server.errors import ApiError
 from tidings.server.settings import ServerSettings
 from tidings.store.base import ApiKeyRecord
@@ -48,6 +48,35 @@ class RateLimiter:
         return (1 - bucket.tokens) / self.rate
 
 
+class KeyCache:
+    """API keys this process verified recently, by the hash of their secret (never the
+    secret itself): a hit skips the database. Only live keys are kept, so a new key works
+    at once and a wrong one is always looked up; a revoked key is still accepted by a
+    process that saw it for at most ``ttl`` seconds."""
+
+    MAX_KEYS = 10_000
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._keys: dict[str, tuple[ApiKeyRecord, float]] = {}
+
+    def get(self, digest: str) -> ApiKeyRecord | None:
+        hit = self._keys.get(digest)
+        if hit is None:
+            return None
+        if hit[1] <= time.monotonic():
+            self._keys.pop(digest, None)
+            return None
+        return hit[0]
+
+    def put(self, digest: str, key: ApiKeyRecord) -> None:
+        if self.ttl <= 0:
+            return
+        if len(self._keys) >= self.MAX_KEYS:
+            self._keys.clear()
+        self._keys[digest] = (key, time.monotonic() + self.ttl)
+
+
 def bearer_token(request: Request) -> str:
     header = request.headers.get("authorization")
     if not header:
@@ -64,12 +93,19 @@ class Authenticator:
     def __init__(self, app: Tidings, settings: ServerSettings) -> None:
         self.app = app
         self.limiter = RateLimiter(settings.rate_limit, settings.burst)
+        self.keys = KeyCache(settings.key_cache_seconds)
 
     async def check(self, secret: str, scope: str) -> ApiKeyRecord:
-        try:
-            key = await asyncio.to_thread(verify_key, self.app.store, self.app.environment, secret)
-        except InvalidApiKeyError as exc:
-            raise ApiError(401, str(exc)) from None
+        digest = hash_key(secret)
+        key = self.keys.get(digest)
+        if key is None:
+            try:
+                key = await asyncio.to_thread(
+                    verify_key, self.app.store, self.app.environment, secret
+                )
+            except InvalidApiKeyError as exc:
+                raise ApiError(401, str(exc)) from None
+            self.keys.put(digest, key)
         if scope == "admin" and key.scope != "admin":
             raise ApiError(403, f"this endpoint needs an admin key; key {key.id} is {key.scope}")
         self.limit(key.id)

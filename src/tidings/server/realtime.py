@@ -9,7 +9,12 @@ number that moves with every inbox change (one indexed read every 20 ms, only wh
 streams are open) and wakes every stream, each then reading its own feed.
 
 A stream ends when its inbox token expires, unless the client sends a fresh token to
-``POST /api/v1/inbox/stream/{stream}/token`` first (the stream stays open).
+``POST /api/v1/inbox/stream/{stream}/token`` first (the stream stays open). Token expiry
+is engine time (the app's clock); the waits and the warning before expiry are real time,
+so on a :class:`~tidings.clock.ScaledClock` a client still gets its real minute to refresh.
+
+When the server shuts down, every stream gets a last ``closing`` event and ends, so the
+process need not wait for them (the client reconnects with ``Last-Event-ID``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tidings.app import Tidings
+from tidings.clock import real_seconds
 from tidings.ids import new_id
 from tidings.server.models_notify import InboxItemOut
 
@@ -34,7 +40,7 @@ SQLITE_POLL = 0.02
 KEEPALIVE = 15.0
 """Seconds between comment lines on an idle stream (proxies close silent ones)."""
 EXPIRY_WARNING = timedelta(seconds=60)
-"""How long before its token expires a stream asks for a new one."""
+"""How long (real time) before its token expires a stream asks for a new one."""
 RETRY_MS = 2000
 BATCH = 200
 
@@ -57,8 +63,10 @@ class StreamState:
 class InboxHub:
     """The open streams of one process and what wakes them."""
 
-    def __init__(self, app: Tidings) -> None:
+    def __init__(self, app: Tidings, *, expiry_warning: timedelta = EXPIRY_WARNING) -> None:
         self.app = app
+        self.expiry_warning = expiry_warning
+        self.closing = False
         self.streams: dict[str, StreamState] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -115,6 +123,11 @@ class InboxHub:
                 marker = now
             await asyncio.sleep(SQLITE_POLL)
 
+    def close_all(self) -> None:
+        """The server is stopping: every open stream sends ``closing`` and ends."""
+        self.closing = True
+        self.poke(None)
+
     def stop(self) -> None:
         if self._listener is not None:
             self._listener.stop()
@@ -152,7 +165,7 @@ async def stream_events(
         }
         yield sse("ready", ready)
         warned = False
-        while True:
+        while not hub.closing:
             state.wake.clear()  # before reading: a change committed after this wakes us again
             changes = await app.inbox.changes_since_async(recipient, after, limit=BATCH)
             if changes:
@@ -161,23 +174,37 @@ async def stream_events(
                 after = changes[-1].seq
                 if len(changes) == BATCH:
                     continue
-            left = (state.expires_at - app.clock.now()).total_seconds()
-            if left <= 0:
-                yield sse("token-expired", {"stream": state.id})
-                return
-            if left <= EXPIRY_WARNING.total_seconds() and not warned:
-                yield sse("token-expiring", {"stream": state.id, "expires_in": round(left, 1)})
-                warned = True
-            elif left > EXPIRY_WARNING.total_seconds():
-                warned = False  # refreshed
-            timeout = min(KEEPALIVE, left if warned else left - EXPIRY_WARNING.total_seconds())
+            event, warned, timeout = _expiry(hub, state, warned)
+            if event is not None:
+                yield event
+                if event.startswith("event: token-expired"):
+                    return
             try:
                 await asyncio.wait_for(state.wake.wait(), max(timeout, 0.01))
             except TimeoutError:
                 if timeout >= KEEPALIVE:
                     yield ": keepalive\n\n"
+        yield sse("closing", {"stream": state.id, "reason": "server shutting down"})
     finally:
         hub.close(state)
+
+
+def _expiry(hub: InboxHub, state: StreamState, warned: bool) -> tuple[str | None, bool, float]:
+    """What the token's expiry asks of the stream now: an event to send (or None), whether
+    the client has been warned, and how many real seconds to wait at most."""
+    clock = hub.app.clock
+    left_engine = state.expires_at - clock.now()
+    if left_engine <= timedelta(0):
+        return sse("token-expired", {"stream": state.id}), warned, 0.0
+    left = real_seconds(clock, left_engine)
+    warning = hub.expiry_warning.total_seconds()
+    event = None
+    if left <= warning and not warned:
+        event = sse("token-expiring", {"stream": state.id, "expires_in": round(left, 1)})
+        warned = True
+    elif left > warning:
+        warned = False  # refreshed
+    return event, warned, min(KEEPALIVE, left if warned else left - warning)
 
 
 async def _render(app: Tidings, recipient: str, changes: list[Any]) -> list[str]:

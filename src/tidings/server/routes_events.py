@@ -21,6 +21,7 @@ from tidings.server.models import (
     TriggerDevBody,
     aware,
 )
+from tidings.server.tracing import caller_trace
 from tidings.store.base import ApiKeyRecord
 
 router = APIRouter()
@@ -60,9 +61,10 @@ async def send_event(request: Request, body: EventBody, key: Publisher) -> Event
     app = _app(request)
     now = app.clock.now()
     name, data, event_id, ts, context, deliver_at = _normalise(body, now)
-    receipt: EventReceipt = await app.send_event_async(
-        name, data, id=event_id, ts=ts, deliver_at=deliver_at
-    )
+    with caller_trace(request):
+        receipt: EventReceipt = await app.send_event_async(
+            name, data, id=event_id, ts=ts, deliver_at=deliver_at
+        )
     later = deliver_at is not None and deliver_at > now
     return EventOut(
         id=receipt.event_id,
@@ -107,7 +109,8 @@ async def _inngest(
     auth: Authenticator = request.app.state.auth
     await auth.check(key, "publish")
     events = body if isinstance(body, list) else [body]
-    return await _send_inngest(_app(request), events)
+    with caller_trace(request):
+        return await _send_inngest(_app(request), events)
 
 
 @router.post(

@@ -135,6 +135,8 @@ async def stream(
             raise ApiError(422, "Last-Event-ID must be a sequence number this stream sent")
         after = int(last_event_id)
     hub: InboxHub = request.app.state.inbox_hub
+    if hub.closing:
+        raise ApiError(503, "the server is shutting down: reconnect in a moment")
     state = hub.open(who.recipient_id, who.expires_at)
     return StreamingResponse(
         stream_events(hub, state, after),

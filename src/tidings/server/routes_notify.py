@@ -25,6 +25,7 @@ from tidings.server.models_notify import (
     RecipientIn,
     RecipientOut,
 )
+from tidings.server.tracing import caller_trace
 from tidings.store.base import ApiKeyRecord
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
@@ -155,15 +156,16 @@ async def set_preference(
 )
 async def notify(request: Request, response: Response, body: NotifyIn, key: Admin) -> NotifyOut:
     app = _app(request)
-    handle = await asyncio.to_thread(
-        lambda: app.notify(
-            body.type,
-            to=body.to,
-            data=body.data,
-            channels=body.channels,
-            dedup_key=body.dedup_key,
+    with caller_trace(request):
+        handle = await asyncio.to_thread(
+            lambda: app.notify(
+                body.type,
+                to=body.to,
+                data=body.data,
+                channels=body.channels,
+                dedup_key=body.dedup_key,
+            )
         )
-    )
     if not handle.created:
         response.status_code = 200
     return NotifyOut(run_id=handle.id, created=handle.created)

@@ -16,6 +16,7 @@ from tidings.records import RunStatus
 from tidings.server.auth import require
 from tidings.server.errors import ApiError
 from tidings.server.models import RunOut, RunPage, TriggerBody, TriggerOut
+from tidings.server.tracing import caller_trace
 from tidings.store.base import ApiKeyRecord
 
 router = APIRouter(prefix="/api/v1")
@@ -43,16 +44,17 @@ async def trigger(
     body: TriggerBody,
     key: Publisher,
 ) -> TriggerOut:
-    handle = await _app(request).trigger_async(
-        task_id,
-        body.payload,
-        idempotency_key=body.idempotency_key,
-        delay=body.delay,
-        run_at=body.run_at,
-        priority=body.priority,
-        tags=body.tags,
-        concurrency_key=body.concurrency_key,
-    )
+    with caller_trace(request):
+        handle = await _app(request).trigger_async(
+            task_id,
+            body.payload,
+            idempotency_key=body.idempotency_key,
+            delay=body.delay,
+            run_at=body.run_at,
+            priority=body.priority,
+            tags=body.tags,
+            concurrency_key=body.concurrency_key,
+        )
     if not handle.created:
         response.status_code = 200
     return TriggerOut(id=handle.id, created=handle.created)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from tidings.errors import ConfigError
 
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
+DEFAULT_KEY_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class ServerSettings:
     """The base URL the world reaches this server at (``https://tidings.example.com``),
     when it runs behind a proxy; Twilio signs webhooks over the URL it called. None: the
     URL of the request as received."""
+    key_cache_seconds: float = DEFAULT_KEY_CACHE_SECONDS
+    """How long a process trusts an API key it has verified without asking the database
+    again: a revoked key is refused everywhere within this many seconds (0: never cached)."""
 
     def __post_init__(self) -> None:
         if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int):
@@ -45,6 +49,13 @@ class ServerSettings:
                     f"got {self.public_url!r}"
                 )
             object.__setattr__(self, "public_url", self.public_url.rstrip("/"))
+        seconds = self.key_cache_seconds
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not seconds >= 0:
+            raise ConfigError(f"key_cache_seconds must be 0 or more, got {seconds!r}")
+        if seconds > 300:
+            raise ConfigError(
+                f"key_cache_seconds must be at most 300 (revocation waits that long), got {seconds}"
+            )
 
     @property
     def burst(self) -> int:
@@ -65,6 +76,8 @@ class ServerSettings:
             values["rate_burst"] = _number(raw, "TIDINGS_RATE_BURST", int)
         if raw := env.get("TIDINGS_PUBLIC_URL"):
             values["public_url"] = raw
+        if raw := env.get("TIDINGS_KEY_CACHE_SECONDS"):
+            values["key_cache_seconds"] = _number(raw, "TIDINGS_KEY_CACHE_SECONDS", float)
         if raw := env.get("TIDINGS_CORS_ORIGINS"):
             values["cors_origins"] = tuple(o.strip() for o in raw.split(",") if o.strip())
         if "cors_origins" in values:

@@ -152,3 +152,76 @@ def test_providers_from_file(tmp_path: Path) -> None:
     (tmp_path / "tidings.toml").write_text(TOML, encoding="utf-8")
     channels = providers_from_file(tmp_path, ENV)
     assert sorted(channels) == ["email", "push", "sms"]
+
+
+ENV_TOML = (
+    TOML
+    + """
+[environments.staging.channels]
+email = ["smtp"]                      # staging sends mail through its own relay only
+
+[environments.staging.providers.smtp]
+host = "smtp.staging.internal"
+port = 2525
+sender = "MediLink staging <noreply@staging.medilink.vn>"
+username = "staging-mailer"
+
+[environments.production.providers.resend]
+sender = "MediLink <alerts@medilink.vn>"
+api_key_env = "PROD_RESEND_API_KEY"
+"""
+)
+
+
+def test_each_environment_overrides_channels_and_provider_tables(tmp_path: Path) -> None:
+    (tmp_path / "tidings.toml").write_text(ENV_TOML)
+    env = {**ENV, "PROD_RESEND_API_KEY": "re_prod_secret"}
+
+    staging = providers_from_file(tmp_path, env, environment="staging")
+    (smtp,) = staging["email"]  # the channel's list is the environment's
+    assert isinstance(smtp, Smtp)
+    assert (smtp.host, smtp.port, smtp.username) == (
+        "smtp.staging.internal",
+        2525,
+        "staging-mailer",
+    )
+    assert [type(p) for p in staging["sms"]] == [Twilio, Twilio]  # not overridden: [tidings]
+
+    production = providers_from_file(tmp_path, env, environment="production")
+    resend, fallback = production["email"]
+    assert isinstance(resend, Resend)
+    assert resend.sender == "MediLink <alerts@medilink.vn>"
+    assert resend._api_key == "re_prod_secret"  # the environment's own secret
+    assert isinstance(fallback, Smtp)
+    assert fallback.host == "smtp.internal"
+
+    dev = providers_from_file(tmp_path, {**env, "TIDINGS_ENV": "dev"})
+    assert isinstance(dev["email"][0], Resend)
+    assert dev["email"][0]._api_key == "re_live_secret_123"
+    # TIDINGS_* still win over every table, whichever environment runs
+    staged = providers_from_file(
+        tmp_path, {**env, "TIDINGS_ENV": "staging", "TIDINGS_SMTP_PORT": "587"}
+    )
+    assert isinstance(staged["email"][0], Smtp)
+    assert staged["email"][0].port == 587
+
+
+def test_config_check_reports_a_bad_environment_provider_without_values(tmp_path: Path) -> None:
+    from tidings.environments import check_config
+
+    bad = ENV_TOML.replace("port = 2525", 'port = "s3cret-looking-port"')
+    (tmp_path / "tidings.toml").write_text(bad)
+    problems = check_config(tmp_path)
+    staging = [p for p in problems if p.startswith("staging:")]
+    assert any("provider 'smtp'" in p and "port" in p for p in staging), problems
+    assert not any("s3cret-looking-port" in p for p in problems)
+    unknown = "[environments.staging.providers.smtp]\nhots = 'x'\n"
+    (tmp_path / "tidings.toml").write_text(TOML + "\n[environments.staging.channels]\nemail"
+                                           ' = ["smtp"]\n' + unknown)  # fmt: skip
+    assert any("hots" in p for p in check_config(tmp_path))
+
+
+def test_an_unknown_environment_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "tidings.toml").write_text(ENV_TOML)
+    with pytest.raises(ConfigError, match="unknown environment 'stagin'"):
+        providers_from_file(tmp_path, ENV, environment="stagin")
