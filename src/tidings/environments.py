@@ -53,6 +53,8 @@ class EnvironmentSettings(pydantic.BaseModel):
     """HTTP API: requests a key may make at once before the rate applies."""
     cors_origins: tuple[str, ...] | None = None
     """HTTP API: browser origins allowed (the embeddable inbox)."""
+    dashboard_password_hash: str | None = None
+    """Dashboard sign-in password (scrypt hash from ``python -m tidings.dashboard.auth``)."""
 
 
 _ENV_VARS: dict[str, str] = {
@@ -64,6 +66,7 @@ _ENV_VARS: dict[str, str] = {
     "rate_limit": "TIDINGS_RATE_LIMIT",
     "rate_burst": "TIDINGS_RATE_BURST",
     "cors_origins": "TIDINGS_CORS_ORIGINS",
+    "dashboard_password_hash": "TIDINGS_DASHBOARD_PASSWORD_HASH",
 }
 _LISTS = ("sandbox_allow", "cors_origins")
 
@@ -127,9 +130,16 @@ def _from_env_vars() -> dict[str, Any]:
 
 
 def environment_settings(
-    environment: str, directory: Path | None = None, *, data: dict[str, Any] | None = None
+    environment: str,
+    directory: Path | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+    env_vars: bool = True,
 ) -> EnvironmentSettings:
-    """The merged settings of ``environment`` (file tables, then ``TIDINGS_*``)."""
+    """The merged settings of ``environment`` (file tables, then ``TIDINGS_*``).
+
+    ``env_vars=False`` leaves the ``TIDINGS_*`` variables out: they belong to the
+    environment the process runs, not to others it looks at (the dashboard switcher)."""
     data = read_toml(directory) if data is None else data
     base = data.get("tidings", {})
     if not isinstance(base, dict):
@@ -149,7 +159,8 @@ def environment_settings(
         merged["database_url"] = str(template).replace(
             "{name}", environment.removeprefix("preview-").replace("-", "_")
         )
-    merged.update(_from_env_vars())
+    if env_vars:
+        merged.update(_from_env_vars())
     return _validate(merged, f"settings of environment {environment!r}")
 
 
