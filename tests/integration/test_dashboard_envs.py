@@ -18,7 +18,10 @@ import pytest
 
 from tests.serving import serve
 from tidings import Context, Tidings
+from tidings.app import default_database_url
 from tidings.dashboard.auth import hash_password
+from tidings.dashboard.environments import dashboard_environments
+from tidings.errors import ConfigError
 from tidings.keys import create_key
 
 STAGING_PASSWORD = "staging password"
@@ -202,3 +205,70 @@ def test_an_action_in_staging_changes_nothing_in_production(setup: Setup) -> Non
     assert setup.production.get_run(live.id).status == "QUEUED"
     assert len(setup.production.list_runs(limit=10)) == 1
     assert len(setup.staging.list_runs(limit=10)) == 2
+
+
+def test_names_are_checked_and_the_own_environment_left_out() -> None:
+    assert dashboard_environments("staging", ["production", "staging", " dev", "preview-*"]) == [
+        "production",
+        "dev",
+        "preview-*",
+    ]
+    with pytest.raises(ConfigError, match="unknown environment 'prod'"):
+        dashboard_environments("staging", ["prod"])
+    with pytest.raises(ConfigError, match="must be a list"):
+        dashboard_environments("dev", None, {"tidings": {"dashboard_environments": "staging"}})
+
+
+def test_environments_sharing_a_database_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TIDINGS_DATABASE_URL", raising=False)
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    (tmp_path / "tidings.toml").write_text(
+        f'[environments.production]\ndatabase_url = "{url}"\n', encoding="utf-8"
+    )
+    staging = build(url, "staging", "staging-secret-0123456789")
+    api = staging.asgi(dashboard_envs=["production"])
+    try:
+        with serve(api) as base, httpx.Client(base_url=base) as client:
+            page = client.get("/dashboard/production/login")
+        assert page.status_code == 503
+        assert "would use the database of 'staging'" in page.text
+    finally:
+        api.state.dashboards.close()
+        staging.close()
+
+
+def test_preview_environments_found_are_served_and_closed_on_shutdown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for var in ("TIDINGS_DATABASE_URL", "TIDINGS_SECRET_KEY", "TIDINGS_DASHBOARD_PASSWORD_HASH"):
+        monkeypatch.delenv(var, raising=False)
+    preview = build(default_database_url("preview-feat-1"), "preview-feat-1", "p" * 20)
+    preview.migrate()
+    key = create_key(
+        preview.store, "preview-feat-1", name="ci", scope="admin", now=preview.clock.now()
+    )
+    dev = build(default_database_url("dev"), "dev", "d" * 20)
+    api = dev.asgi(dashboard_envs=["preview-*"])
+    dashboards = api.state.dashboards
+    try:
+        with serve(api) as base, httpx.Client(base_url=base) as client:
+            assert login(client, "/dashboard/preview-feat-1", key.secret).status_code == 303
+            page = client.get("/dashboard/preview-feat-1/runs").text
+            assert '<option value="preview-feat-1" selected>preview-feat-1 (sandbox)' in page
+            assert '<option value="dev">dev (sandbox)' in page
+            # a preview that does not exist is not served: the own dashboard answers
+            missing = client.get("/dashboard/preview-nope/")
+            assert missing.headers["location"].startswith("/dashboard/login")
+        (served,) = dashboards._apps.values()
+        assert served[0]._store is not None
+        dashboards.close()
+        assert served[0]._store is None
+        assert dashboards._apps == {}
+    finally:
+        dashboards.close()
+        dev.close()
+        preview.close()
