@@ -189,12 +189,12 @@ def serve(
     configure_logging(err)
     app = _load(app_ref, database_url, env)
     app.store.pending_migrations()  # a bad database fails here, not on the first request
+    server = make_server(app, host, port, own_signals=True, dashboard_envs=dashboard_envs)
     where = redact_url(app.database_url)
     out.print(
         f"tidings serve · http://{host}:{port} · dashboard http://{host}:{port}/dashboard"
         f" · {where} · env {app.environment}"
     )
-    server = make_server(app, host, port, own_signals=True, dashboard_envs=dashboard_envs)
     dashboards = getattr(getattr(server.config.app, "state", None), "dashboards", None)
     others = dashboards.served()[1:] if dashboards is not None else []
     if others:

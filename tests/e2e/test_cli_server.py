@@ -180,3 +180,10 @@ def test_serve_stops_on_sigterm_with_an_inbox_stream_open(cli: Cli) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_serve_refuses_an_unknown_dashboard_environment(cli: Cli) -> None:
+    done = cli("serve", "--port", "0", "--dashboard-envs", "staging,prod")
+    assert done.returncode == 1
+    assert "unknown environment 'prod'" in done.stderr
+    assert "Traceback" not in done.stderr
