@@ -111,20 +111,20 @@ class EnvironmentDashboards:
         *,
         password_hash: str | None = None,
         data: dict[str, Any] | None = None,
-        options: dict[str, Any] | None = None,
+        poll_interval: float = 1.0,
     ) -> None:
         self.app = app
         self.data = data if data is not None else read_toml()
         self.names = [n for n in names if n != PREVIEWS]
         self.previews = PREVIEWS in names
-        self.options = options or {}
+        self.poll_interval = poll_interval
         self._apps: dict[str, tuple[Tidings, ASGIApp]] = {}
         self._lock = threading.Lock()
         self._sandbox = {
             n: sandboxed(n, environment_settings(n, data=self.data, env_vars=False))
             for n in self.names
         }
-        own_options = dict(self.options)
+        own_options: dict[str, Any] = {"poll_interval": poll_interval}
         if password_hash is None:  # $TIDINGS_DASHBOARD_PASSWORD_HASH, else tidings.toml
             with contextlib.suppress(ConfigError):  # mountable() explains a bad one
                 own = environment_settings(app.environment, data=self.data)
@@ -190,7 +190,7 @@ class EnvironmentDashboards:
                     key_check=admin_key_check(other),
                     cookie_suffix=f"_{name.replace('-', '_')}",
                     switcher=self.switcher,
-                    **self.options,
+                    poll_interval=self.poll_interval,
                 )
                 self._apps[name] = (other, asgi)
             return self._apps[name][1]
