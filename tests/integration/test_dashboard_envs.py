@@ -240,6 +240,24 @@ def test_environments_sharing_a_database_are_refused(
         staging.close()
 
 
+def test_an_environment_without_a_database_is_not_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TIDINGS_DATABASE_URL", raising=False)
+    staging = build(f"sqlite:///{tmp_path / 'staging.db'}", "staging", "s" * 20)
+    api = staging.asgi(dashboard_envs=["production"])
+    try:
+        with serve(api) as base, httpx.Client(base_url=base) as client:
+            page = client.get("/dashboard/production/login")
+        assert page.status_code == 503
+        assert "run `tidings migrate --env production`" in page.text
+        assert not (tmp_path / ".tidings" / "production.db").exists()
+    finally:
+        api.state.dashboards.close()
+        staging.close()
+
+
 def test_preview_environments_found_are_served_and_closed_on_shutdown(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

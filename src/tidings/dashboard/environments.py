@@ -38,6 +38,8 @@ from tidings.environments import (
     sandboxed,
 )
 from tidings.errors import ConfigError, TidingsError
+from tidings.store import redact_url
+from tidings.store.admin import database_exists
 
 PREVIEWS = "preview-*"
 """In the list of dashboard environments: every preview environment that exists."""
@@ -84,6 +86,18 @@ def environment_app(app: Tidings, name: str, data: dict[str, Any]) -> Tidings:
         raise ConfigError(
             f"environment {name!r} would use the database of {app.environment!r}: give it "
             f"its own database_url under [environments.{name}]"
+        )
+    try:
+        exists = database_exists(url)
+    except Exception as exc:
+        raise ConfigError(
+            f"the database of {name!r} ({redact_url(url)}) is unreachable: "
+            f"{type(exc).__name__}: {exc}"
+        ) from None
+    if not exists:  # opening it would create an empty database
+        raise ConfigError(
+            f"the database of {name!r} ({redact_url(url)}) does not exist: "
+            f"run `tidings migrate --env {name}`"
         )
     other = Tidings(
         url,
