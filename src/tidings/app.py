@@ -668,15 +668,19 @@ class Tidings(NotifyClient):
         return self.sandbox if self.sandbox is not None else self.environment != "production"
 
     # -- HTTP ----------------------------------------------------------------------------
-    def asgi(self, settings: ServerSettings | None = None) -> Any:
+    def asgi(
+        self, settings: ServerSettings | None = None, *, dashboard_envs: Sequence[str] | None = None
+    ) -> Any:
         """The ASGI application (the HTTP API) for any ASGI server, e.g. uvicorn.
 
         ``settings`` default to ``ServerSettings.from_env()`` ($TIDINGS_MAX_BODY_BYTES,
-        $TIDINGS_RATE_LIMIT, ...).
+        $TIDINGS_RATE_LIMIT, ...). ``dashboard_envs`` names other environments whose
+        dashboards it also serves at ``/dashboard/<name>/`` (default
+        ``$TIDINGS_DASHBOARD_ENVS``, else ``dashboard_environments`` in tidings.toml).
         """
         from tidings.server import create_app
 
-        return create_app(self, settings)
+        return create_app(self, settings, dashboard_envs=dashboard_envs)
 
     # -- worker ------------------------------------------------------------------------
     def worker(

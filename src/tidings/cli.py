@@ -411,7 +411,7 @@ def _run_worker(
     lease_seconds: float | None,
     poll_interval: float,
     log_format: str | None = None,
-    api: tuple[str, int] | None = None,
+    api: tuple[str, int, str | None] | None = None,
 ) -> None:
     live = mode == "dev"
     configure_logging(out if live else err, log_format)
@@ -436,13 +436,16 @@ def _run_worker(
     asyncio.run(_dev(w, api) if live else w.run(install_signal_handlers=True))
 
 
-async def _dev(w: Worker, api: tuple[str, int] | None = None) -> None:
+async def _dev(w: Worker, api: tuple[str, int, str | None] | None = None) -> None:
     running = asyncio.create_task(w.run(install_signal_handlers=True))
     serving = None
     if api is not None:  # the HTTP API in the same process, stopped with the worker
         from tidings.cli_server import serve_beside
 
-        serving = asyncio.create_task(serve_beside(w.app, *api, running))
+        host, port, dashboard_envs = api
+        serving = asyncio.create_task(
+            serve_beside(w.app, host, port, running, dashboard_envs=dashboard_envs)
+        )
     try:
         await follow_runs(
             lambda: fetch_runs(w.app, limit=15, steps=True),
@@ -457,6 +460,15 @@ async def _dev(w: Worker, api: tuple[str, int] | None = None) -> None:
         await running  # re-raises what stopped the worker, if anything
 
 
+DashboardEnvsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dashboard-envs",
+        help="Other environments whose dashboards to serve at /dashboard/<name>/, comma-"
+        "separated; preview-* for every preview ($TIDINGS_DASHBOARD_ENVS, tidings.toml).",
+        show_default=False,
+    ),
+]
 ConcurrencyOpt = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
 ]
@@ -526,10 +538,11 @@ def dev(
     host: Annotated[str, typer.Option("--host", help="HTTP API address.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="HTTP API port.")] = 8000,
     no_api: Annotated[bool, typer.Option("--no-api", help="Run without the HTTP API.")] = False,
+    dashboard_envs: DashboardEnvsOpt = None,
 ) -> None:
     """A worker, the HTTP API and a live table of recent runs (plain log lines when not
     on a terminal)."""
-    api = None if no_api else (host, port)
+    api = None if no_api else (host, port, dashboard_envs)
     _run_worker(
         "dev",
         app_ref,

@@ -70,6 +70,19 @@ EnvOpt = Annotated[
 ]
 HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")]
+DashboardEnvsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dashboard-envs",
+        help="Other environments whose dashboards to serve at /dashboard/<name>/, comma-"
+        "separated; preview-* for every preview ($TIDINGS_DASHBOARD_ENVS, tidings.toml).",
+        show_default=False,
+    ),
+]
+
+
+def split_envs(value: str | None) -> list[str] | None:
+    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
 
 
 def _load(app_ref: str | None, database_url: str | None, env: str | None) -> Tidings:
@@ -131,8 +144,11 @@ class _Server(_TidingsServer):
                 signal.signal(sig, handler)
 
 
-def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvicorn.Server:
-    asgi = app.asgi(server_settings(app))
+def make_server(
+    app: Tidings, host: str, port: int, *, own_signals: bool, dashboard_envs: str | None = None
+) -> uvicorn.Server:
+    """uvicorn serving the app (lifespan off: call :func:`close_server` after it stops)."""
+    asgi = app.asgi(server_settings(app), dashboard_envs=split_envs(dashboard_envs))
     config = uvicorn.Config(
         asgi,
         host=host,
@@ -148,15 +164,32 @@ def make_server(app: Tidings, host: str, port: int, *, own_signals: bool) -> uvi
     return _Server(config, hub) if own_signals else _QuietServer(config, hub)
 
 
-async def serve_beside(app: Tidings, host: str, port: int, stopping: asyncio.Future[None]) -> None:
+def close_server(server: uvicorn.Server) -> None:
+    """Close what the app opened besides its own store (other environments' dashboards)."""
+    dashboards = getattr(getattr(server.config.app, "state", None), "dashboards", None)
+    if dashboards is not None:
+        dashboards.close()
+
+
+async def serve_beside(
+    app: Tidings,
+    host: str,
+    port: int,
+    stopping: asyncio.Future[None],
+    *,
+    dashboard_envs: str | None = None,
+) -> None:
     """Serve the API until ``stopping`` is done (``tidings dev``: beside the worker)."""
-    server = make_server(app, host, port, own_signals=False)
+    server = make_server(app, host, port, own_signals=False, dashboard_envs=dashboard_envs)
     serving = asyncio.create_task(server.serve())
     try:
         await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         server.should_exit = True
-        await serving
+        try:
+            await serving
+        finally:
+            close_server(server)
 
 
 def register(cli: typer.Typer) -> None:
@@ -173,6 +206,7 @@ def serve(
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
+    dashboard_envs: DashboardEnvsOpt = None,
 ) -> None:
     """Serve the HTTP API (no worker: run `tidings worker` beside it)."""
     from tidings.cli import configure_logging, err, out
@@ -180,12 +214,20 @@ def serve(
     configure_logging(err)
     app = _load(app_ref, database_url, env)
     app.store.pending_migrations()  # a bad database fails here, not on the first request
+    server = make_server(app, host, port, own_signals=True, dashboard_envs=dashboard_envs)
     where = redact_url(app.database_url)
     out.print(
         f"tidings serve · http://{host}:{port} · dashboard http://{host}:{port}/dashboard"
         f" · {where} · env {app.environment}"
     )
-    make_server(app, host, port, own_signals=True).run()
+    dashboards = getattr(getattr(server.config.app, "state", None), "dashboards", None)
+    others = dashboards.served()[1:] if dashboards is not None else []
+    if others:
+        out.print(f"other environments' dashboards: {', '.join(others)}", soft_wrap=True)
+    try:
+        server.run()
+    finally:
+        close_server(server)
 
 
 # -- keys ------------------------------------------------------------------------------

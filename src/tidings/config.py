@@ -56,6 +56,9 @@ class FileSettings(pydantic.BaseModel):
     rate_burst: int | None = None
     cors_origins: tuple[str, ...] | None = None
     key_cache_seconds: float | None = None
+    dashboard_password_hash: str | None = None
+    dashboard_environments: list[str] | None = None
+    """Other environments whose dashboards this process serves at /dashboard/<name>/."""
     channels: dict[str, list[str]] | None = None
     """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
     providers: dict[str, dict[str, Any]] | None = None

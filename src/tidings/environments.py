@@ -64,6 +64,8 @@ class EnvironmentSettings(pydantic.BaseModel):
     """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
     providers: dict[str, dict[str, Any]] | None = None
     """Each provider's options, by name (see ``tidings.providers.config``)."""
+    dashboard_password_hash: str | None = None
+    """Dashboard sign-in password (scrypt hash from ``python -m tidings.dashboard.auth``)."""
 
 
 _ENV_VARS: dict[str, str] = {
@@ -76,6 +78,7 @@ _ENV_VARS: dict[str, str] = {
     "rate_burst": "TIDINGS_RATE_BURST",
     "cors_origins": "TIDINGS_CORS_ORIGINS",
     "key_cache_seconds": "TIDINGS_KEY_CACHE_SECONDS",
+    "dashboard_password_hash": "TIDINGS_DASHBOARD_PASSWORD_HASH",
 }
 _LISTS = ("sandbox_allow", "cors_origins")
 _BY_NAME = ("channels", "providers")
@@ -141,9 +144,16 @@ def _from_env_vars() -> dict[str, Any]:
 
 
 def environment_settings(
-    environment: str, directory: Path | None = None, *, data: dict[str, Any] | None = None
+    environment: str,
+    directory: Path | None = None,
+    *,
+    data: dict[str, Any] | None = None,
+    env_vars: bool = True,
 ) -> EnvironmentSettings:
-    """The merged settings of ``environment`` (file tables, then ``TIDINGS_*``)."""
+    """The merged settings of ``environment`` (file tables, then ``TIDINGS_*``).
+
+    ``env_vars=False`` leaves the ``TIDINGS_*`` variables out: they belong to the
+    environment the process runs, not to others it looks at (the dashboard switcher)."""
     data = read_toml(directory) if data is None else data
     base = data.get("tidings", {})
     if not isinstance(base, dict):
@@ -165,7 +175,8 @@ def environment_settings(
         merged["database_url"] = str(template).replace(
             "{name}", environment.removeprefix("preview-").replace("-", "_")
         )
-    merged.update(_from_env_vars())
+    if env_vars:
+        merged.update(_from_env_vars())
     return _validate(merged, f"settings of environment {environment!r}")
 
 

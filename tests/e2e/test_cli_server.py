@@ -231,3 +231,10 @@ def test_config_check_validates_each_environments_providers(cli: Cli) -> None:
     assert "auth_token" in missing.stderr
     assert "s3cret" not in missing.stdout + missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_serve_refuses_an_unknown_dashboard_environment(cli: Cli) -> None:
+    done = cli("serve", "--port", "0", "--dashboard-envs", "staging,prod")
+    assert done.returncode == 1
+    assert "unknown environment 'prod'" in done.stderr
+    assert "Traceback" not in done.stderr

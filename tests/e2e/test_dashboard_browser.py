@@ -28,6 +28,7 @@ from tests.serving import serve
 from tidings import Context, Retry, Tidings
 from tidings.dashboard import dashboard
 from tidings.dashboard.auth import hash_password
+from tidings.dashboard.environments import EnvironmentDashboards
 from tidings.engine.worker import Worker
 
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -349,3 +350,72 @@ def test_read_a_delivery_rendered_email(stack: Stack, page: Any) -> None:
     assert "Start by completing your profile." in page.locator("main").inner_text()
     assert "(1 unread)" in page.locator("main").inner_text()
     shoot(page, "recipient")
+
+
+def test_switch_between_staging_and_production(stack: Stack, tmp_path: Path) -> None:
+    """One server, two environments: the switcher goes to production's sign-in, then its
+    runs (none of staging's), and back to staging without signing in again."""
+    prod_url = f"sqlite:///{tmp_path / 'production.db'}"
+    production = Tidings(prod_url, environment="production", secret_key="p" * 24)
+    production.migrate()
+    production._tasks["digest"] = stack.app._tasks["digest"]  # the same code, deployed
+    live = production.trigger("digest", {})
+    staged = stack.app.trigger("digest", {}, delay=3600)
+    data = {
+        "environments": {
+            "production": {
+                "database_url": prod_url,
+                "secret_key": "p" * 24,
+                "dashboard_password_hash": hash_password("prod password", n=2**10),
+            }
+        }
+    }
+    dashboards = EnvironmentDashboards(
+        stack.app,
+        ["production"],
+        password_hash=hash_password(PASSWORD, n=2**10),
+        data=data,
+        poll_interval=0.25,
+    )
+    asgi = Starlette(routes=[Mount("/dashboard", dashboards)])
+    context = stack.browser.new_context(viewport=DESKTOP)
+    try:
+        with serve(asgi) as url:
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            page.goto(url + "/dashboard/runs")
+            page.get_by_label("Password").fill(PASSWORD)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(re.compile(r"/dashboard/runs$"))
+            assert page.get_by_role("link", name=staged.id).is_visible()
+            switcher = page.get_by_label("Environment")
+            assert switcher.input_value() == "staging"
+            options = switcher.locator("option").all_inner_texts()
+            assert options == ["staging (sandbox)", "production (live)"]
+            page.screenshot(path=str(OUT / "env-staging-runs-desktop.png"))
+            switcher.select_option("production")
+            page.get_by_role("button", name="Go").click()
+            page.wait_for_url(re.compile(r"/dashboard/production/login"))
+            assert page.locator(".prod-stripe").is_visible()
+            shoot(page, "env-production-login")
+            page.get_by_label("Password").fill(PASSWORD)  # staging's password: refused
+            page.get_by_role("button", name="Sign in").click()
+            assert page.get_by_text("That password or key is not valid.").is_visible()
+            page.get_by_label("Password").fill("prod password")
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_url(re.compile(r"/dashboard/production/$"))
+            nav(page, "Runs")
+            page.wait_for_url(re.compile(r"/dashboard/production/runs$"))
+            table = page.locator("main").inner_text()
+            assert live.id in table
+            assert staged.id not in table
+            shoot(page, "env-production-runs")
+            page.get_by_label("Environment").select_option("staging")
+            page.get_by_role("button", name="Go").click()
+            page.wait_for_url(re.compile(r"/dashboard/$"))  # still signed in to staging
+            assert page.get_by_label("Environment").input_value() == "staging"
+            context.close()  # its live pages' streams, before the server stops
+    finally:
+        context.close()
+        dashboards.close()
+        production.close()

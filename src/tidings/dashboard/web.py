@@ -50,6 +50,9 @@ from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
 Endpoint = Callable[[Request], Awaitable[Response]]
 KeyCheck = Callable[[str], str | None]
 """An admin API key -> a short name for who signed in, or None if it is not one."""
+Switcher = Callable[[Request], list[dict[str, Any]]]
+"""The environments the header's switcher offers: ``name``, ``href``, ``sandbox``,
+``current`` for each."""
 
 _PUBLIC = ("/login", "/static/")
 CSP = (
@@ -101,8 +104,15 @@ class Dashboard:
         secret_key: str | None,
         key_check: KeyCheck | None,
         poll_interval: float,
+        cookie_suffix: str = "",
+        switcher: Switcher | None = None,
     ) -> None:
         self.app = app
+        # Dashboards of other environments are mounted below this one's path, where the
+        # browser also sends this one's cookies: their names must differ.
+        self.session_cookie = SESSION_COOKIE + cookie_suffix
+        self.login_cookie = LOGIN_COOKIE + cookie_suffix
+        self.switcher = switcher
         self.password_hash = check_hash(password_hash) if password_hash else None
         self.key_check = key_check
         if self.password_hash is None and key_check is None:
@@ -131,7 +141,9 @@ class Dashboard:
         html = self.templates.get_template(template).render(
             base=request.scope.get("root_path", ""),
             env=self.app.environment,
-            sandbox=self.app.environment != "production",
+            sandbox=self.app.sandboxed,
+            production=self.app.environment == "production",
+            environments=self.switcher(request) if self.switcher else [],
             csrf=self.signer.csrf_token(session) if session else "",
             signed_in=session is not None,
             path=request.url.path,
@@ -153,7 +165,7 @@ class Dashboard:
             return PlainTextResponse(f"The dashboard is unavailable: {exc}", status_code=503)
         if route.startswith(_PUBLIC):
             return await call_next(request)
-        session = signer.read_session(request.cookies.get(SESSION_COOKIE))
+        session = signer.read_session(request.cookies.get(self.session_cookie))
         if session is None:
             if request.method == "GET" and "text/event-stream" not in request.headers.get(
                 "accept", ""
@@ -192,7 +204,7 @@ class Dashboard:
 
     # -- sign-in -----------------------------------------------------------------------
     async def login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
-        token = request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(18)
+        token = request.cookies.get(self.login_cookie) or secrets.token_urlsafe(18)
         response = self.render(
             request,
             "login.html",
@@ -203,13 +215,13 @@ class Dashboard:
             with_password=self.password_hash is not None,
             with_key=self.key_check is not None,
         )
-        self._cookie(request, response, LOGIN_COOKIE, token, 600)
+        self._cookie(request, response, self.login_cookie, token, 600)
         return response
 
     async def login(self, request: Request) -> Response:
         form = await request.form()
         token = str(form.get("login_token", ""))
-        if not token or token != request.cookies.get(LOGIN_COOKIE):
+        if not token or token != request.cookies.get(self.login_cookie):
             return PlainTextResponse("CSRF token missing or wrong", status_code=403)
         secret = str(form.get("secret", ""))
         who = await self.call(self._who, secret)
@@ -220,8 +232,8 @@ class Dashboard:
         if not target.startswith("/") or target.startswith("//"):
             target = "/"
         response = self.redirect(request, target)
-        self._cookie(request, response, SESSION_COOKIE, cookie, SESSION_SECONDS)
-        response.delete_cookie(LOGIN_COOKIE, path=self._base(request) or "/")
+        self._cookie(request, response, self.session_cookie, cookie, SESSION_SECONDS)
+        response.delete_cookie(self.login_cookie, path=self._base(request) or "/")
         return response
 
     def _who(self, secret: str) -> str | None:
@@ -237,7 +249,7 @@ class Dashboard:
 
     async def logout(self, request: Request) -> Response:
         response = self.redirect(request, "/login")
-        response.delete_cookie(SESSION_COOKIE, path=self._base(request) or "/")
+        response.delete_cookie(self.session_cookie, path=self._base(request) or "/")
         return response
 
     def _cookie(
@@ -510,23 +522,35 @@ def dashboard(
     secret_key: str | None = None,
     key_check: KeyCheck | None = None,
     poll_interval: float = 1.0,
+    cookie_suffix: str = "",
+    switcher: Switcher | None = None,
 ) -> Starlette:
     """The dashboard of ``app`` as an ASGI application, to mount under any path.
 
     Args:
         app: the Tidings app whose runs, tasks and events it shows.
         password_hash: scrypt hash of the sign-in password; default
-            ``$TIDINGS_DASHBOARD_PASSWORD_HASH`` (make one: ``python -m tidings.dashboard.auth``).
+            ``$TIDINGS_DASHBOARD_PASSWORD_HASH`` (make one: ``python -m tidings.dashboard.auth``);
+            ``""`` for none (sign-in with admin API keys only).
         secret_key: signs session cookies; default ``$TIDINGS_SECRET_KEY``.
         key_check: accepts an admin API key as a sign-in (the server passes its own).
         poll_interval: seconds between checks for changes behind a live page.
+        cookie_suffix: appended to the cookie names (``_<env>`` for the dashboards of
+            other environments served below this one's path).
+        switcher: the environments the header links to (see ``Switcher``).
     """
     d = Dashboard(
         app,
-        password_hash=password_hash or os.environ.get("TIDINGS_DASHBOARD_PASSWORD_HASH"),
+        password_hash=(
+            password_hash
+            if password_hash is not None
+            else os.environ.get("TIDINGS_DASHBOARD_PASSWORD_HASH")
+        ),
         secret_key=secret_key,
         key_check=key_check,
         poll_interval=poll_interval,
+        cookie_suffix=cookie_suffix,
+        switcher=switcher,
     )
     static = StaticFiles(directory=str(resources.files("tidings.dashboard") / "static"))
     routes = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any
 
@@ -11,8 +13,9 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from tidings import __version__, dashboard
+from tidings import __version__
 from tidings.app import Tidings
+from tidings.dashboard.environments import EnvironmentDashboards, dashboard_environments
 from tidings.errors import ConfigError
 from tidings.server import metrics
 from tidings.server.auth import Authenticator
@@ -41,10 +44,31 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
-    """The HTTP API serving ``app`` (its environment, database and tasks)."""
+def create_app(
+    app: Tidings,
+    settings: ServerSettings | None = None,
+    *,
+    dashboard_envs: Sequence[str] | None = None,
+) -> FastAPI:
+    """The HTTP API serving ``app`` (its environment, database and tasks).
+
+    ``dashboard_envs``: other environments whose dashboards are served at
+    ``/dashboard/<name>/`` (default ``$TIDINGS_DASHBOARD_ENVS``, else
+    ``dashboard_environments`` in tidings.toml, else none); see
+    :mod:`tidings.dashboard.environments`.
+    """
     settings = settings or ServerSettings.from_env()
+    dashboards = EnvironmentDashboards(app, dashboard_environments(app.environment, dashboard_envs))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(dashboards.close)
+
     api = FastAPI(
+        lifespan=lifespan,
         title="tidings",
         version=__version__,
         description="Durable workflows and notifications over HTTP. "
@@ -65,7 +89,8 @@ def create_app(app: Tidings, settings: ServerSettings | None = None) -> FastAPI:
     api.state.inbox_hub = InboxHub(app)
     _inbox_script(api)
     _health_routes(api, app, registry)
-    api.mount("/dashboard", dashboard.mountable(app))
+    api.state.dashboards = dashboards  # the CLI closes it when uvicorn runs without lifespan
+    api.mount("/dashboard", dashboards)
     # Added innermost first: CORS answers preflights before the body limit is consulted.
     api.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
