@@ -112,7 +112,9 @@ async def test_post_notifications_routes_and_logs_deliveries(
             )
         )
         log = (await c.get("/api/v1/deliveries", params={"to": "alice"})).json()
-        await wait_until(lambda: notify_api.deliveries.list(to="bob")[0].status == "sent")
+        await wait_until(
+            lambda: [d.status for d in notify_api.deliveries.list(to="bob")] == ["sent"]
+        )
         email = await c.get("/api/v1/deliveries", params={"to": "alice", "channel": "email"})
         bobs = (await c.get("/api/v1/deliveries", params={"to": "bob"})).json()
         bad = await c.get("/api/v1/deliveries", params={"status": "lost"})
