@@ -33,6 +33,7 @@ from rich.text import Text
 from tidings import __version__
 from tidings.app import Tidings
 from tidings.cli_ops import register as _register_ops
+from tidings.cli_options import AppOpt, DbOpt, EnvOpt, JsonOpt
 from tidings.config import load_app
 from tidings.engine.worker import Worker
 from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
@@ -66,31 +67,6 @@ schedules_cli = typer.Typer(help="Inspect cron schedules.", no_args_is_help=True
 cli.add_typer(schedules_cli, name="schedules")
 events_cli = typer.Typer(help="Send events.", no_args_is_help=True)
 cli.add_typer(events_cli, name="events")
-
-# -- common options --------------------------------------------------------------------
-AppOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--app",
-        help="The app as module:attribute. Default: $TIDINGS_APP, else app in ./tidings.toml.",
-        show_default=False,
-    ),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database to use instead of the app's ($TIDINGS_DATABASE_URL).",
-        show_default=False,
-    ),
-]
-EnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--env", help="Environment to use instead of the app's ($TIDINGS_ENV).", show_default=False
-    ),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 
 def _load(app_ref: str | None, database_url: str | None, env: str | None) -> Tidings:

@@ -15,30 +15,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from tidings.cli_options import AppOpt, DbOpt, EnvOpt
 from tidings.errors import ConfigError
-
-AppOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--app",
-        help="The app as module:attribute. Default: $TIDINGS_APP, else app in ./tidings.toml.",
-        show_default=False,
-    ),
-]
-DbOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--database-url",
-        help="Database to use instead of the app's ($TIDINGS_DATABASE_URL).",
-        show_default=False,
-    ),
-]
-EnvOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--env", help="Environment to use instead of the app's ($TIDINGS_ENV).", show_default=False
-    ),
-]
 
 
 def _console(stderr: bool = False) -> Console:
