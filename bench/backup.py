@@ -38,12 +38,12 @@ from psycopg import sql
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import RESULTS, log, section, write_section
 from tidings import Context, RunStatus, Tidings
 from tidings.ops.backup import restore_backup, take_backup
 
 ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- backup:begin -->", "<!-- backup:end -->"
+BEGIN, END = section("backup")
 PG = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
@@ -61,10 +61,6 @@ def make_app(database_url: str | None = None) -> Tidings:
 
 
 app = make_app()
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 @contextmanager
@@ -220,15 +216,6 @@ def render(results: dict[str, Any], quick: bool) -> str:
     )
 
 
-def write(block: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    if BEGIN in old and END in old:
-        text = old[: old.index(BEGIN)] + block + old[old.index(END) + len(END) :]
-    else:
-        text = old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes")
@@ -251,7 +238,7 @@ def main() -> None:
             log(f"{kind}: {results['stores'][kind]['impact']}")
     print(json.dumps(results, indent=2))
     if not args.no_write:
-        write(render(results, args.quick))
+        write_section("backup", render(results, args.quick))
         log(f"wrote {RESULTS}")
 
 

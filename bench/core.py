@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import signal
 import sqlite3
 import statistics
@@ -33,12 +32,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tidings import Context, RunStatus, Tidings
+if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-# Other scripts (bench/peers.py, ...) own sections of RESULTS.md marked
-# <!-- NAME:begin --> ... <!-- NAME:end -->; this one keeps all from the first of them on.
-OTHER_SECTIONS = re.compile(r"^<!-- [\w-]+:begin -->", re.M)
+from bench.common import RESULTS, WorkerProcess, log, write_head
+from tidings import Context, RunStatus, Tidings
 
 # Worker settings, as a user runs `tidings worker`: the library defaults.
 CONCURRENCY = 10  # Worker(concurrency=10)
@@ -48,10 +46,6 @@ POLL_INTERVAL = 1.0  # seconds an idle worker waits before looking again
 NOOP_GOAL = 2000.0  # runs/s end to end
 STEP_GOAL_US = 1000.0  # µs added per step
 RSS_FLAT_MB = 5.0  # growth allowed between 1,000 and 100,000 parked runs
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 # -- the tasks under test ------------------------------------------------------------------
@@ -107,34 +101,10 @@ def worker_main(url: str, concurrency: int) -> None:
 
 
 # -- harness -------------------------------------------------------------------------------
-class WorkerProcess:
-    """A worker subprocess; ``stop`` sends SIGTERM (graceful drain)."""
-
-    def __init__(self, url: str, concurrency: int) -> None:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", url]
-        cmd += ["--concurrency", str(concurrency)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            self.proc.kill()
-            raise RuntimeError(f"worker did not start (said {line!r})")
-
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS line")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+def tidings_worker(url: str, concurrency: int) -> WorkerProcess:
+    """This file's worker (``--worker``) on ``url``, ready to claim."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", url]
+    return WorkerProcess([*cmd, "--concurrency", str(concurrency)])
 
 
 def open_app(tmp: Path, name: str) -> tuple[str, Tidings]:
@@ -200,7 +170,7 @@ def measure_live(
 ) -> Throughput:
     """An idle worker; the client triggers N runs; time to the last COMPLETED."""
     url, app = open_app(tmp, name)
-    worker = WorkerProcess(url, concurrency)
+    worker = tidings_worker(url, concurrency)
     # Trigger 1.5 poll intervals after the worker started: the burst lands half-way
     # through an idle wait. The worker notices another process's commit through SQLite's
     # data_version (checked every 25 ms), so pickup does not wait for the poll.
@@ -247,7 +217,7 @@ def measure_backlog(
     """N runs queued before the worker starts: worker seconds per run."""
     url, app = open_app(tmp, name)
     trigger_many(app, task_id, n, payload)
-    worker = WorkerProcess(url, concurrency)
+    worker = tidings_worker(url, concurrency)
     try:
         wait_for(app, RunStatus.COMPLETED, n, timeout=900)
         first_start, last_end = span(app, task_id, n)
@@ -298,7 +268,7 @@ def measure_memory(tmp: Path, n: int, first: int, concurrency: int) -> dict[str,
     """The worker parks N runs in ``ctx.sleep(1 h)``; its RSS after `first` and after N."""
     url, app = open_app(tmp, "sleep")
     t0, t1 = trigger_many(app, "sleeper", n, None)
-    worker = WorkerProcess(url, concurrency)
+    worker = tidings_worker(url, concurrency)
     samples: list[float] = []
     try:
         start = time.time()
@@ -634,9 +604,7 @@ def main() -> None:
             + ("met" if goal["met"] else "NOT met")
         )
     if not args.no_write:
-        old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-        kept = old[m.start() :] if (m := OTHER_SECTIONS.search(old)) else ""
-        RESULTS.write_text(markdown(result) + ("\n" + kept if kept else ""), encoding="utf-8")
+        write_head(markdown(result))
         log(f"wrote {RESULTS}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 

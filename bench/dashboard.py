@@ -43,12 +43,12 @@ from psycopg import sql
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import RESULTS, log, section, write_section
 from tidings import Context, Tidings
 from tidings.dashboard import dashboard
 from tidings.dashboard.auth import SESSION_COOKIE, Signer, hash_password
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
-BEGIN, END = "<!-- dashboard:begin -->", "<!-- dashboard:end -->"
+BEGIN, END = section("dashboard")
 PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 TASKS = [f"task-{i:02d}" for i in range(20)]
 NOW = datetime(2026, 3, 31, 12, tzinfo=UTC)
@@ -56,10 +56,6 @@ SPAN_US = 30 * 86_400 * 1_000_000
 STATUSES = ["COMPLETED"] * 90 + ["FAILED"] * 5 + ["CANCELLED"] * 2 + ["WAITING"] * 2 + ["QUEUED"]
 REPEAT = 30
 STEP_EVERY = 100
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def build_app(url: str) -> Tidings:
@@ -343,16 +339,6 @@ def render(n: int, results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(block: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    if BEGIN in old and END in old:
-        head, rest = old.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = old.rstrip("\n") + "\n\n" + block + "\n"
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="50,000 runs")
@@ -363,7 +349,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.from_json:
         saved = json.loads(Path(args.from_json).read_text())
-        write_results(render(saved["runs"], saved))
+        write_section("dashboard", render(saved["runs"], saved))
         return
     n = args.runs or (50_000 if args.quick else 1_000_000)
     results: dict[str, Any] = {"runs": n}
@@ -373,7 +359,7 @@ def main() -> None:
         results["postgres"] = run_postgres(n)
     print(json.dumps(results, indent=2))
     if not args.no_write:
-        write_results(render(n, results))
+        write_section("dashboard", render(n, results))
         log(f"wrote {RESULTS}")
 
 

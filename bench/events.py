@@ -35,7 +35,6 @@ import json
 import math
 import os
 import random
-import re
 import shlex
 import signal
 import statistics
@@ -56,19 +55,17 @@ from psycopg import sql
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import RESULTS, WorkerProcess, log, section, write_section
 from bench.core import (
     CONCURRENCY,
     POLL_INTERVAL,
-    RESULTS,
-    WorkerProcess,
     environment,
-    log,
     wait_for,
 )
 from tidings import Context, RunStatus, Tidings
 from tidings.errors import StoreError
 
-BEGIN, END = "<!-- events:begin -->", "<!-- events:end -->"
+BEGIN, END = section("events")
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("sqlite", "postgresql")
@@ -128,17 +125,9 @@ def worker_main(url: str) -> None:
     app.run_worker(concurrency=CONCURRENCY, poll_interval=POLL_INTERVAL)
 
 
-class EventsWorker(WorkerProcess):
-    """bench/core.py's worker process (RSS, SIGTERM stop) running this file's tasks."""
-
-    def __init__(self, url: str) -> None:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", url]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            self.proc.kill()
-            raise RuntimeError(f"worker did not start (said {line!r})")
+def events_worker(url: str) -> WorkerProcess:
+    """A worker process (``--worker``) running this file's tasks."""
+    return WorkerProcess([sys.executable, str(Path(__file__).resolve()), "--worker", url])
 
 
 # -- stores --------------------------------------------------------------------------------
@@ -220,11 +209,11 @@ def fresh_store(kind: str, label: str, tmp: Path) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def session(url: str) -> Iterator[tuple[Tidings, EventsWorker]]:
+def session(url: str) -> Iterator[tuple[Tidings, WorkerProcess]]:
     """The client app and an idle worker process on the store at ``url``."""
     app = build_app(url)
     _ = app.store  # migrate before the worker starts
-    worker = EventsWorker(url)
+    worker = events_worker(url)
     try:
         time.sleep(IDLE_BEFORE)
         yield app, worker
@@ -712,17 +701,6 @@ slightly negative). Timers: runs that `await ctx.sleep_until(at)` with `at` unif
 """
 
 
-def write_results(block: str) -> None:
-    """Put the block between the events markers of RESULTS.md, or append it."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(old):
-        text = pattern.sub(lambda _: block, old, count=1)
-    else:
-        text = old.rstrip("\n") + ("\n\n" if old else "") + block
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 # -- main ----------------------------------------------------------------------------------
 def run_all(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
@@ -758,7 +736,7 @@ def main() -> None:
     result = run_all(args)
     log(f"claim (no measurable send_event slowdown): {claim(result)}")
     if not args.no_write:
-        write_results(markdown(result))
+        write_section("events", markdown(result))
         log(f"wrote {RESULTS}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 

@@ -23,8 +23,6 @@ import argparse
 import json
 import os
 import platform
-import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -38,11 +36,14 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 import tidings
+from bench.common import RESULTS, WorkerProcess, log, section, write_section
 from tidings import Context, RunStatus, Tidings
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-BEGIN, END = "<!-- notify:begin -->", "<!-- notify:end -->"
+BEGIN, END = section("notify")
 PG_SERVER = os.environ.get(
     "TIDINGS_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
@@ -57,10 +58,6 @@ TEMPLATES = {
         'ready. <a href="https://example.com/r/{{ id }}">Open them</a>.</p>'
     ),
 }
-
-
-def log(message: str) -> None:
-    print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
 def write_templates(root: Path) -> Path:
@@ -94,29 +91,11 @@ def worker_main(url: str, templates: str) -> None:
     app.run_worker(concurrency=CONCURRENCY, poll_interval=1.0)
 
 
-class Worker:
-    def __init__(self, url: str, templates: Path) -> None:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", url, str(templates)]
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
-        assert self.proc.stdout is not None
-        if (line := self.proc.stdout.readline().strip()) != "ready":
-            self.proc.kill()
-            raise RuntimeError(f"worker did not start (said {line!r})")
-
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        raise RuntimeError("no VmRSS line")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+def notify_worker(url: str, templates: Path) -> WorkerProcess:
+    """A worker process (``--worker``) running this file's tasks."""
+    return WorkerProcess(
+        [sys.executable, str(Path(__file__).resolve()), "--worker", url, str(templates)]
+    )
 
 
 def measure(url: str, templates: Path, recipients: int) -> dict[str, Any]:
@@ -127,7 +106,7 @@ def measure(url: str, templates: Path, recipients: int) -> dict[str, Any]:
     for i in range(recipients):
         app.trigger("announce", {"to": f"user-{i}", "name": f"Patient {i}"})
     log(f"{recipients} recipients and runs ready in {time.perf_counter() - started:.1f}s")
-    worker = Worker(url, templates)
+    worker = notify_worker(url, templates)
     t0 = time.perf_counter()
     samples: list[tuple[int, float]] = []
     try:
@@ -248,16 +227,6 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def write_results(block: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(old):
-        text = pattern.sub(lambda _: block, old, count=1)
-    else:
-        text = old.rstrip("\n") + ("\n\n" if old else "") + block
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=2, metavar=("URL", "TEMPLATES"), help=argparse.SUPPRESS)
@@ -277,7 +246,7 @@ def main() -> None:
             result["stores"][store] = run_store(store, recipients, Path(tmp))
     print(json.dumps(result, indent=2))
     if not args.no_write:
-        write_results(markdown(result))
+        write_section("notify", markdown(result))
         log(f"wrote {RESULTS}")
 
 

@@ -54,14 +54,13 @@ from psycopg import sql
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import RESULTS, WorkerProcess, log, section, write_section
 from bench.core import (
-    RESULTS,
     RSS_FLAT_MB,
     STEP_GOAL_US,
-    WorkerProcess,
     build_app,
-    log,
     span,
+    tidings_worker,
     trigger_many,
 )
 from tidings import RunStatus, Tidings
@@ -71,7 +70,7 @@ ROOT = HERE.parent
 ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 SYSTEMS = ("tidings", "dbos", "procrastinate", "pgbench")
 # This script's section of RESULTS.md (bench/core.py rewrites its own and keeps this one).
-PEERS_BEGIN, PEERS_END = "<!-- peers:begin -->", "<!-- peers:end -->"
+PEERS_BEGIN, PEERS_END = section("peers")
 
 CONCURRENCY = 10
 IDLE_BEFORE = 1.5  # seconds a fresh worker idles before the client starts
@@ -251,7 +250,7 @@ class TidingsTarget(Target):
 
     def worker(self) -> WorkerProcess:
         self.prepare()
-        return WorkerProcess(self.url, CONCURRENCY)
+        return tidings_worker(self.url, CONCURRENCY)
 
     def enqueue(self, kind: str, n: int) -> tuple[float, float]:
         payload: dict[str, Any] | None = None if kind == "sleeper" else {}
@@ -295,18 +294,6 @@ class TidingsTarget(Target):
         self.app.close()
 
 
-class PeerWorker(WorkerProcess):
-    """A peer's worker script; same RSS reading and SIGTERM stop as tidings' worker."""
-
-    def __init__(self, cmd: list[str], errors: IO[str]) -> None:
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors, text=True)
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline().strip()
-        if line != "ready":
-            self.proc.kill()
-            raise RuntimeError(f"{cmd[1]} worker did not start (said {line!r}); see {errors.name}")
-
-
 class PeerTarget(Target):
     """A peer driven through its script in .venv-bench; progress read with SQL here."""
 
@@ -340,7 +327,7 @@ class PeerTarget(Target):
 
     def worker(self) -> WorkerProcess:
         self.prepare()
-        return PeerWorker(self._cmd("worker"), self.errors)
+        return WorkerProcess(self._cmd("worker"), self.errors)
 
     def enqueue(self, kind: str, n: int) -> tuple[float, float]:
         out = self._run("enqueue", kind, str(n))
@@ -977,17 +964,6 @@ def _pgbench_table(
     return "\n".join(rows)
 
 
-def write_results(block: str) -> None:
-    """Put the block between the peers markers of RESULTS.md, or append it."""
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(re.escape(PEERS_BEGIN) + r".*?" + re.escape(PEERS_END) + r"\n?", re.S)
-    if pattern.search(old):
-        text = pattern.sub(lambda _: block, old, count=1)
-    else:
-        text = old.rstrip("\n") + ("\n\n" if old else "") + block
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 # -- main ----------------------------------------------------------------------------------
 def default_peer_python() -> str:
     venv = ROOT / ".venv-bench" / "bin" / "python"
@@ -1094,7 +1070,7 @@ def main() -> None:
             if not sys.argv[1:]
             else shlex.join([".venv-bench/bin/python", "bench/peers.py", *sys.argv[1:]])
         )
-        write_results(markdown(result, command))
+        write_section("peers", markdown(result, command))
         log(f"wrote {RESULTS}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -37,10 +36,10 @@ from tests.fakes.fake_resend import FakeResend  # noqa: E402
 from tests.fakes.fake_twilio import FakeTwilio  # noqa: E402
 from tests.integration.providers.smtp_server import Relay, relay  # noqa: E402
 
+from bench.common import section, write_section  # noqa: E402
 from tidings.providers import Channel, Expo, Message, Provider, Resend, Smtp, Twilio  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- providers:begin -->", "<!-- providers:end -->"
+BEGIN, END = section("providers")
 IN_FLIGHT = 20
 
 
@@ -240,23 +239,13 @@ def table(results: list[Measure], quick: bool) -> str:
     )
 
 
-def write_results(block: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(old):
-        text = pattern.sub(lambda _: block, old, count=1)
-    else:
-        text = old.rstrip("\n") + ("\n\n" if old else "") + block
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--quick", action="store_true", help="smaller runs")
     args = parser.parse_args()
     results = asyncio.run(run_all(args.quick))
     print(json.dumps([{**m.__dict__, "rate": round(m.rate, 2)} for m in results], indent=2))
-    write_results(table(results, args.quick))
+    write_section("providers", table(results, args.quick))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import socket
 import subprocess
 import sys
@@ -36,11 +35,11 @@ from psycopg import sql
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.core import RESULTS, log
+from bench.common import RESULTS, log, section, write_section
 from tidings import Tidings
 from tidings.keys import create_key
 
-BEGIN, END = "<!-- server:begin -->", "<!-- server:end -->"
+BEGIN, END = section("server")
 ROOT = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("BENCH_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 STORES = ("sqlite", "postgresql")
@@ -272,16 +271,6 @@ Percentiles are nearest-rank.
 """
 
 
-def write_results(block: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(old):
-        text = pattern.sub(lambda _: block, old, count=1)
-    else:
-        text = old.rstrip("\n") + ("\n\n" if old else "") + block
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description="tidings HTTP API benchmarks")
     parser.add_argument("--quick", action="store_true", help="5 s of load, 15 stream samples")
@@ -301,7 +290,7 @@ def main() -> None:
         for kind in stores:
             result[kind] = measure_store(kind, Path(d), args.quick)
     if not args.no_write:
-        write_results(markdown(result))
+        write_section("server", markdown(result))
         log(f"wrote {RESULTS}")
     print(json.dumps(result, indent=2))
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import sys
 import tempfile
 import time
@@ -35,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 from tests.contract.notify_support import write_templates  # noqa: E402
 from tests.fakes.fake_resend import FakeResend  # noqa: E402
 
+from bench.common import section, write_section  # noqa: E402
 from tidings import Tidings  # noqa: E402
 from tidings.providers import Resend  # noqa: E402
 
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
-RESULTS = ROOT / "bench" / "RESULTS.md"
-BEGIN, END = "<!-- shared-limits:begin -->", "<!-- shared-limits:end -->"
+BEGIN, END = section("shared-limits")
 KEY = "re_bench_shared"
 RATE = 10
 
@@ -144,16 +143,6 @@ def table(results: list[dict[str, Any]]) -> str:
     )
 
 
-def write_results(block: str) -> None:
-    old = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else ""
-    pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END) + r"\n?", re.S)
-    if pattern.search(old):
-        text = pattern.sub(lambda _: block, old, count=1)
-    else:
-        text = old.rstrip("\n") + ("\n\n" if old else "") + block
-    RESULTS.write_text(text, encoding="utf-8")
-
-
 async def run_all() -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -165,7 +154,7 @@ async def run_all() -> list[dict[str, Any]]:
 def main() -> None:
     results = asyncio.run(run_all())
     print(json.dumps(results, indent=2))
-    write_results(table(results))
+    write_section("shared-limits", table(results))
 
 
 if __name__ == "__main__":
