@@ -8,18 +8,15 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.clock import Clock, engine_duration
-from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
+from tidings.clock import engine_duration
+from tidings.kernel import ContextExtension, Kernel
+from tidings.store.base import ClaimedRun, LogWrite, StepRecord, WriteOp
 
 from .threads import DaemonThreadPool
 
 if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.tasks import TaskDef
-
     from .context import Context
 
 T = TypeVar("T")
@@ -39,24 +36,20 @@ class Attempt:
 
 
 class Runtime:
-    def __init__(
-        self,
-        *,
-        app: Tidings,
-        store: Store,
-        clock: Clock,
-        tasks: dict[str, TaskDef],
-        environment: str,
-        lease: timedelta,
-        sync_threads: int = 32,
-    ) -> None:
-        self.app = app
-        self.store = store
-        self.clock = clock
-        self.tasks = tasks
-        self.environment = environment
+    """The kernel's store, clock and tasks as of now, with the threads runs use.
+
+    Made when a worker or TestEngine starts: a later ``configure()`` (a new store or
+    clock) applies to the next runtime, never to one running.
+    """
+
+    def __init__(self, kernel: Kernel, *, sync_threads: int = 32) -> None:
+        self.kernel = kernel
+        self.store = kernel.store
+        self.clock = kernel.clock
+        self.tasks = kernel.tasks
+        self.environment = kernel.environment
         # A lease is real time (heartbeats are); claims and renewals write engine time.
-        self.lease = engine_duration(clock, lease)
+        self.lease = engine_duration(self.clock, kernel.lease)
         self.attempts: dict[str, Attempt] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         # One database thread: SQLite serialises writers anyway, and the loop never
@@ -65,6 +58,11 @@ class Runtime:
         self._sync = DaemonThreadPool(sync_threads, "tidings-step")
         self._writes: list[tuple[WriteOp, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def context_extension(self) -> ContextExtension | None:
+        """What ``ctx.notify`` and ``ctx.digest`` call, as the app installed it."""
+        return self.kernel.context_extension
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
