@@ -21,7 +21,7 @@ from typing import Any
 from tidings.kernel import Kernel, TaskContext
 from tidings.notify.budget import admit, finish
 from tidings.notify.records import Delivery
-from tidings.notify.service import DELIVER_TASK, Notifications
+from tidings.notify.service import Notifications
 from tidings.providers.base import (
     Message,
     PermanentProviderError,
@@ -30,7 +30,6 @@ from tidings.providers.base import (
 )
 from tidings.store.notifybase import SendUpdate
 
-__all__ = ["DELIVER_TASK", "FINAL", "backoff", "deliver", "message_for"]
 FINAL = frozenset({"sent", "delivered", "failed", "bounced", "complained", "suppressed", "skipped"})
 MAX_BACKOFF = timedelta(minutes=10)
 
