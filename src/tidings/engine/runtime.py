@@ -8,11 +8,12 @@ import functools
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.clock import engine_duration
+from tidings.clock import Clock, engine_duration
 from tidings.kernel import ContextExtension, Kernel
-from tidings.store.base import ClaimedRun, LogWrite, StepRecord, WriteOp
+from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
 
 from .threads import DaemonThreadPool
 
@@ -36,20 +37,19 @@ class Attempt:
 
 
 class Runtime:
-    """The kernel's store, clock and tasks as of now, with the threads runs use.
+    """What a worker or TestEngine shares with the attempts it runs: the kernel's store,
+    clock and tasks, the database thread with its group commit, the thread pool of sync
+    steps, and the attempts in progress.
 
-    Made when a worker or TestEngine starts: a later ``configure()`` (a new store or
-    clock) applies to the next runtime, never to one running.
+    The store is opened when the runtime is made, so a database that cannot be used
+    (pending or incompatible migrations) fails the worker at once rather than in its
+    claim loop's back-off. Clock and lease are read from the kernel at each use.
     """
 
     def __init__(self, kernel: Kernel, *, sync_threads: int = 32) -> None:
         self.kernel = kernel
-        self.store = kernel.store
-        self.clock = kernel.clock
+        self.store: Store = kernel.store
         self.tasks = kernel.tasks
-        self.environment = kernel.environment
-        # A lease is real time (heartbeats are); claims and renewals write engine time.
-        self.lease = engine_duration(self.clock, kernel.lease)
         self.attempts: dict[str, Attempt] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         # One database thread: SQLite serialises writers anyway, and the loop never
@@ -58,6 +58,20 @@ class Runtime:
         self._sync = DaemonThreadPool(sync_threads, "tidings-step")
         self._writes: list[tuple[WriteOp, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.kernel.clock
+
+    @property
+    def environment(self) -> str:
+        return self.kernel.environment
+
+    @property
+    def lease(self) -> timedelta:
+        """The lease in engine time: a lease is real time (heartbeats are), claims and
+        renewals write engine time, which a scaled clock runs faster."""
+        return engine_duration(self.clock, self.kernel.lease)
 
     @property
     def context_extension(self) -> ContextExtension | None:
