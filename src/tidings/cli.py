@@ -409,10 +409,10 @@ def _run_worker(
         logging.getLogger("tidings.cli").info(banner.plain)
     else:
         out.print(banner, soft_wrap=True)
-    asyncio.run(_dev(w, api) if live else w.run(install_signal_handlers=True))
+    asyncio.run(_dev(app, w, api) if live else w.run(install_signal_handlers=True))
 
 
-async def _dev(w: Worker, api: tuple[str, int, str | None] | None = None) -> None:
+async def _dev(app: Tidings, w: Worker, api: tuple[str, int, str | None] | None = None) -> None:
     running = asyncio.create_task(w.run(install_signal_handlers=True))
     serving = None
     if api is not None:  # the HTTP API in the same process, stopped with the worker
@@ -420,11 +420,11 @@ async def _dev(w: Worker, api: tuple[str, int, str | None] | None = None) -> Non
 
         host, port, dashboard_envs = api
         serving = asyncio.create_task(
-            serve_beside(w.app, host, port, running, dashboard_envs=dashboard_envs)
+            serve_beside(app, host, port, running, dashboard_envs=dashboard_envs)
         )
     try:
         await follow_runs(
-            lambda: fetch_runs(w.app, limit=15, steps=True),
+            lambda: fetch_runs(app, limit=15, steps=True),
             render=lambda runs: render_runs_table(runs, steps=True, title="recent runs"),
             console=out,
             until=lambda _: running.done() or (serving is not None and serving.done()),

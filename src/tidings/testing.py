@@ -41,13 +41,14 @@ class TestEngine:
         self._scheduler: Scheduler | None = None
 
     async def __aenter__(self) -> TestEngine:
-        self._saved_clock = self.app.clock
-        self.app.clock = self.clock
+        kernel = self.app.kernel
+        self._saved_clock = kernel.clock
+        kernel.clock = self.clock
         self.app.notifications.capture_everything(self.capture)
-        self._rt = self.app._runtime()
+        self._rt = Runtime(kernel)
         self._rt.loop = asyncio.get_running_loop()
-        self.app._runtimes.add(self._rt)
-        self._scheduler = Scheduler(self.app, self._rt)
+        kernel.bus.add_runtime(self._rt)
+        self._scheduler = Scheduler(self._rt)
         await self._rt.db(self._scheduler.sync_static, self.clock.now())
         return self
 
@@ -59,9 +60,9 @@ class TestEngine:
     ) -> None:
         assert self._rt is not None
         assert self._saved_clock is not None
-        self.app._runtimes.discard(self._rt)
+        self.app.kernel.bus.remove_runtime(self._rt)
         self._rt.close()
-        self.app.clock = self._saved_clock
+        self.app.kernel.clock = self._saved_clock
         self.app.notifications.capture_everything(False)
 
     @property

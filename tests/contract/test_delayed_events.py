@@ -110,7 +110,7 @@ def test_only_one_of_two_schedulers_delivers(make_app: Any) -> None:
     event = first.store.get_scheduled_event("t1")
     assert event is not None
     assert event[1] == later
-    built, runs, cancels = second._build_event("tick", {}, "t1", event[0].ts)
+    built, runs, cancels = second.kernel.build_event("tick", {}, "t1", event[0].ts)
     ttl = timedelta(days=1)
     sent = second.store.deliver_scheduled_event(built, runs, cancels, later, ttl)
     again = first.store.deliver_scheduled_event(built, runs, cancels, later, ttl)

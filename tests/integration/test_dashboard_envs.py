@@ -282,9 +282,9 @@ def test_preview_environments_found_are_served_and_closed_on_shutdown(
             missing = client.get("/dashboard/preview-nope/")
             assert missing.headers["location"].startswith("/dashboard/login")
         (served,) = dashboards._apps.values()
-        assert served[0]._store is not None
+        assert served[0].kernel._store is not None
         dashboards.close()
-        assert served[0]._store is None
+        assert served[0].kernel._store is None
         assert dashboards._apps == {}
     finally:
         dashboards.close()

@@ -109,8 +109,7 @@ def environment_app(app: Tidings, name: str, data: dict[str, Any]) -> Tidings:
     )
     # Tidings() falls back to $TIDINGS_SECRET_KEY, which is the process's environment's.
     other._secret_key = settings.secret_key.encode() if settings.secret_key else None
-    for task_id, task in app._tasks.items():
-        other._tasks.setdefault(task_id, task)
+    other.kernel.adopt_tasks(app.kernel)
     return other
 
 

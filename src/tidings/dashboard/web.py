@@ -351,7 +351,7 @@ class Dashboard:
             if action == "retry":
                 ok = await self.call(self.app.store.retry_now, run_id, self.app.clock.now())
                 if ok:
-                    self.app._wake_workers()
+                    self.app.kernel.wake()
                 return self.redirect(
                     request, f"/runs/{run_id}?done={'retrying' if ok else 'not-retryable'}"
                 )

@@ -14,19 +14,18 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from tidings.clock import engine_duration, real_seconds
 from tidings.cron import CatchUp, CronSpec
 from tidings.errors import ValidationError
+from tidings.kernel.schedules import scheduled_payload, static_schedule
 from tidings.records import Schedule
 from tidings.store.base import NewRun
 
 from .delayed import deliver_due_events
 
 if TYPE_CHECKING:
-    from tidings.app import Tidings
-
     from .runtime import Runtime
 
 log = logging.getLogger("tidings.scheduler")
@@ -40,41 +39,6 @@ MAX_TICKS = 100
 MISSED_AFTER = timedelta(minutes=1)
 """A tick later than this is "missed": ``catch_up="none"`` skips it."""
 MAX_PASSES = 1_000
-
-
-def static_schedule(task_id: str, spec: CronSpec, next_run_at: datetime) -> Schedule:
-    """The schedule row of ``@app.task(cron=...)``."""
-    return Schedule(
-        id=static_schedule_id(task_id),
-        task_id=task_id,
-        cron=spec.expression,
-        timezone=spec.timezone,
-        key=None,
-        payload=None,
-        next_run_at=next_run_at,
-        last_run_at=None,
-        catch_up=spec.catch_up,
-        static=True,
-    )
-
-
-def static_schedule_id(task_id: str) -> str:
-    """The id of the schedule a task's ``cron=`` declares."""
-    return f"cron:{task_id}"
-
-
-def scheduled_payload(schedule: Schedule, tick: datetime, last: datetime | None) -> Any:
-    """The payload of the run for ``tick`` (DESIGN §3 "Schedules")."""
-    payload: dict[str, Any] = {
-        "timestamp": tick.isoformat(),
-        "last_timestamp": last.isoformat() if last is not None else None,
-        "timezone": schedule.timezone,
-        "schedule_id": schedule.id,
-        "key": schedule.key,
-    }
-    if not schedule.static:
-        payload["payload"] = schedule.payload
-    return payload
 
 
 def plan_ticks(
@@ -120,10 +84,8 @@ def latest_tick(spec: CronSpec, first: datetime, now: datetime) -> datetime:
 class Scheduler:
     """Fires the due schedules of the app's tasks (sync methods run on the db thread)."""
 
-    def __init__(
-        self, app: Tidings, rt: Runtime, on_fired: Callable[[], None] | None = None
-    ) -> None:
-        self.app = app
+    def __init__(self, rt: Runtime, on_fired: Callable[[], None] | None = None) -> None:
+        self.kernel = rt.kernel
         self.rt = rt
         self.on_fired = on_fired
         self._synced = False
@@ -157,7 +119,7 @@ class Scheduler:
             self.sync_static(now)
         due = self.rt.store.due_schedules(now, self.task_ids, BATCH)
         created = sum(self._fire(schedule, now) for schedule in due)
-        woke, more_events = deliver_due_events(self.app, self.rt.store, now)
+        woke, more_events = deliver_due_events(self.kernel, self.rt.store, now)
         return created + woke, len(due) == BATCH or created >= MAX_TICKS or more_events
 
     def fire_all_due(self, now: datetime) -> int:
@@ -190,7 +152,7 @@ class Scheduler:
             last = tick
         store = self.rt.store
         created = store.fire_schedule(
-            schedule, following, last, runs, now, self.app.idempotency_ttl
+            schedule, following, last, runs, now, self.kernel.idempotency_ttl
         )
         if created:
             log.info(
@@ -202,15 +164,11 @@ class Scheduler:
         task = self.rt.tasks[schedule.task_id]
         payload = scheduled_payload(schedule, tick, last) if task.takes_payload else None
         try:
-            return self.app._new_run(
+            return self.kernel.new_run(
                 task.id,
                 payload,
                 idempotency_key=f"schedule-{schedule.id}-{tick.isoformat()}",
-                delay=None,
                 run_at=tick,
-                priority=None,
-                queue=None,
-                tags=None,
             )
         except ValidationError as exc:  # the task's payload model changed since creation
             log.error("schedule %s: tick %s skipped: %s", schedule.id, tick.isoformat(), exc)

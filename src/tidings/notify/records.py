@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+# What notify returns lives with the other client records (the engine's ``ctx.notify``
+# returns it, and the engine does not import this package); named here too.
+from tidings.records import DeliveryRef as DeliveryRef
+from tidings.records import NotifyResult as NotifyResult
+
 ChannelName = Literal["in_app", "email", "push", "sms"]
 CHANNELS: tuple[str, ...] = ("in_app", "email", "push", "sms")
 EXTERNAL_CHANNELS: tuple[str, ...] = ("email", "push", "sms")
@@ -112,68 +117,6 @@ class Delivery:
             "error": self.error,
             "sandboxed": self.sandboxed,
         }
-
-
-@dataclass(frozen=True)
-class DeliveryRef:
-    """A delivery as routed when ``notify`` returned (the log has its later progress)."""
-
-    id: str
-    channel: str
-    status: str
-    provider: str | None = None
-    provider_message_id: str | None = None
-    error: str | None = None
-    reason: str | None = None
-
-
-@dataclass(frozen=True)
-class NotifyResult:
-    """What ``ctx.notify`` / ``app.notify`` returns: one delivery per channel as routed."""
-
-    notification_id: str
-    type: str
-    to: str
-    dedup_key: str
-    deliveries: tuple[DeliveryRef, ...]
-    created: bool = True
-    """False when the dedup key was already used: these are the earlier deliveries."""
-
-    def channel(self, name: str) -> DeliveryRef | None:
-        """The delivery of channel ``name``, if it was routed."""
-        return next((d for d in self.deliveries if d.channel == name), None)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "notification_id": self.notification_id,
-            "type": self.type,
-            "to": self.to,
-            "dedup_key": self.dedup_key,
-            "created": self.created,
-            "deliveries": [
-                {
-                    "id": d.id,
-                    "channel": d.channel,
-                    "status": d.status,
-                    "provider": d.provider,
-                    "provider_message_id": d.provider_message_id,
-                    "error": d.error,
-                    "reason": d.reason,
-                }
-                for d in self.deliveries
-            ],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> NotifyResult:
-        return cls(
-            notification_id=data["notification_id"],
-            type=data["type"],
-            to=data["to"],
-            dedup_key=data["dedup_key"],
-            created=bool(data.get("created", True)),
-            deliveries=tuple(DeliveryRef(**d) for d in data["deliveries"]),
-        )
 
 
 @dataclass(frozen=True)

@@ -98,7 +98,7 @@ async def _apply(app: Tidings, update: DeliveryUpdate | None, what: str) -> Webh
     if update is None:
         log.info("%s webhook: an event type tidings does not track; ignored", what)
         return WebhookOut(status="ignored")
-    result = await apply_update(app, update)
+    result = await apply_update(app.kernel, update)
     return WebhookOut(
         status=result.outcome,
         delivery_id=result.delivery_id,
