@@ -17,7 +17,7 @@ from tidings.errors import (
 )
 from tidings.handle import RunHandle
 from tidings.notify.client import NotifyHandle
-from tidings.notify.records import Delivery, InboxItem, NotifyResult, OutboxEntry, Recipient
+from tidings.notify.records import NotifyResult
 from tidings.options import CancelOn, RateLimit, Retry
 from tidings.records import (
     ErrorInfo,
@@ -29,6 +29,7 @@ from tidings.records import (
     Schedule,
     Step,
 )
+from tidings.records.notify import Delivery, InboxItem, OutboxEntry, Recipient
 
 __version__ = "0.1.0"
 

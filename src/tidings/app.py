@@ -32,7 +32,8 @@ from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules, with_cron
 from tidings.store import Store, open_store, redact_url
-from tidings.store.base import CancelKey, NewEvent, NewRun
+from tidings.store.events import NewEvent
+from tidings.store.runs import CancelKey, NewRun
 from tidings.tasks import TaskDef, TaskFn, make_task
 
 if TYPE_CHECKING:
@@ -388,7 +389,7 @@ class Tidings(NotifyClient):
             tags=tags,
             concurrency_key=concurrency_key,
         )
-        run_id, created = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
+        run_id, created = self.store.runs.create(new, self.clock.now(), self.idempotency_ttl)
         if created:
             self._wake_workers()
         return RunHandle(self, run_id, created=created)
@@ -448,7 +449,7 @@ class Tidings(NotifyClient):
             news.append(new)
         if not news:
             return []
-        created = self.store.create_runs(news, self.clock.now(), self.idempotency_ttl)
+        created = self.store.runs.create_many(news, self.clock.now(), self.idempotency_ttl)
         if any(made for _, made in created):
             self._wake_workers()
         return [RunHandle(self, run_id, created=made) for run_id, made in created]
@@ -507,7 +508,7 @@ class Tidings(NotifyClient):
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps; UnknownRunError if there is none."""
-        run = self.store.get_run(run_id)
+        run = self.store.runs.get(run_id)
         if run is None:
             raise UnknownRunError(f"no run with id {run_id!r}")
         return run
@@ -525,7 +526,7 @@ class Tidings(NotifyClient):
         statuses = _statuses(status)
         if not isinstance(limit, int) or limit < 1:
             raise ValidationError(f"limit must be a positive int, got {limit!r}")
-        return self.store.list_runs(task_id=task_id, status=statuses, limit=limit)
+        return self.store.runs.newest(task_id=task_id, status=statuses, limit=limit)
 
     async def list_runs_async(
         self,
@@ -538,14 +539,14 @@ class Tidings(NotifyClient):
     def get_logs(self, run_id: str) -> list[LogEntry]:
         """Lines the run wrote through ``ctx.logger``, oldest first."""
         self.get_run(run_id)
-        return self.store.get_logs(run_id)
+        return self.store.runs.logs(run_id)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a queued, waiting or running run (a running attempt is interrupted).
 
         A run that has already finished is returned unchanged.
         """
-        status = self.store.cancel_run(run_id, self.clock.now())
+        status = self.store.runs.cancel(run_id, self.clock.now())
         if status is None:
             raise UnknownRunError(f"no run with id {run_id!r}")
         if status is RunStatus.CANCELLED:
@@ -571,7 +572,7 @@ class Tidings(NotifyClient):
             tags=old.tags,
             replay_of=old.id,
         )
-        run_id, _ = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
+        run_id, _ = self.store.runs.create(new, self.clock.now(), self.idempotency_ttl)
         self._wake_workers()
         return RunHandle(self, run_id)
 
@@ -603,7 +604,7 @@ class Tidings(NotifyClient):
             now = self.clock.now()
             if deliver_at > now:
                 return self._send_later(event, deliver_at, now)
-        sent = self.store.send_event(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
+        sent = self.store.events.send(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
         for run_id in sent.cancelled:
             for rt in list(self._runtimes):
                 rt.interrupt_threadsafe(run_id, "cancelled")
@@ -625,13 +626,13 @@ class Tidings(NotifyClient):
         )
 
     def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
-        if self.store.schedule_event(event, deliver_at, now):
+        if self.store.events.schedule(event, deliver_at, now):
             return EventReceipt(event.id, (), True)
-        delivered = self.store.get_event(event.id)
+        delivered = self.store.events.get(event.id)
         if delivered is None:  # still waiting for its delivery time
             return EventReceipt(event.id, (), False)
         # a seen id changes nothing and answers with the first receipt
-        first = self.store.send_event(delivered[0], (), (), now, self.idempotency_ttl)
+        first = self.store.events.send(delivered[0], (), (), now, self.idempotency_ttl)
         return EventReceipt(event.id, first.run_ids, False)
 
     def _build_event(

@@ -36,7 +36,7 @@ class RunHandle:
         deadline = _deadline(timeout)
         delay = 0.005
         while True:
-            run = self._app.store.get_run(self.id, steps=False)
+            run = self._app.store.runs.get(self.id, steps=False)
             if (value := _settled(self.id, run)) is not _PENDING:
                 return value
             delay = _wait_step(deadline, delay, self.id)
@@ -46,7 +46,7 @@ class RunHandle:
         deadline = _deadline(timeout)
         delay = 0.005
         while True:
-            run = await asyncio.to_thread(self._app.store.get_run, self.id, steps=False)
+            run = await asyncio.to_thread(self._app.store.runs.get, self.id, steps=False)
             if (value := _settled(self.id, run)) is not _PENDING:
                 return value
             delay = _wait_step(deadline, delay, self.id)

@@ -187,7 +187,7 @@ class NotifyClient:
                 "production needs a signing secret: set $TIDINGS_SECRET_KEY (or pass "
                 "secret_key=) to a long random string"
             )
-        value = self._app.store.setting(
+        value = self._app.store.notifications.setting(
             SECRET_SETTING, secrets.token_hex(32), self._app.clock.now()
         )
         return value.encode()

@@ -19,7 +19,6 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from tidings.notify.budget import admit, finish
-from tidings.notify.records import Delivery
 from tidings.notify.sandbox import divert
 from tidings.providers.base import (
     Message,
@@ -27,7 +26,8 @@ from tidings.providers.base import (
     Provider,
     RetryableProviderError,
 )
-from tidings.store.notifybase import SendUpdate
+from tidings.records.notify import Delivery
+from tidings.store.notifications import SendUpdate
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -111,7 +111,7 @@ class _Send:
         ctx, d = self.ctx, self.d
         providers = divert(self.app, d, address)
         if providers is not None:  # the sandbox holds this send: it goes to the outbox
-            await asyncio.to_thread(self.app.store.mark_delivery_sandboxed, d.id)
+            await asyncio.to_thread(self.app.store.notifications.mark_sandboxed, d.id)
         else:
             providers = self.app.notifications.providers(d.channel)
         last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
@@ -151,7 +151,9 @@ class _Send:
             history=json.dumps(self.history),
             sent_at=None,
         )
-        await asyncio.to_thread(self.app.store.update_delivery, self.d.id, update, self.ctx.now())
+        await asyncio.to_thread(
+            self.app.store.notifications.update_delivery, self.d.id, update, self.ctx.now()
+        )
 
 
 def _final(
@@ -180,7 +182,7 @@ async def deliver(app: Tidings, ctx: Context, payload: dict[str, Any]) -> dict[s
     """Send the delivery ``payload["delivery_id"]`` through its channel's providers."""
     delivery_id = str(payload["delivery_id"])
     store = app.store
-    d = await asyncio.to_thread(store.get_delivery, delivery_id)
+    d = await asyncio.to_thread(store.notifications.delivery, delivery_id)
     if d is None:
         return {"delivery_id": delivery_id, "status": "missing"}
     if d.status in FINAL:  # a re-execution after the end was recorded
@@ -188,9 +190,9 @@ async def deliver(app: Tidings, ctx: Context, payload: dict[str, Any]) -> dict[s
     # Only push messages carry the notification's data to the device.
     data = None
     if d.channel == "push":
-        data = await asyncio.to_thread(store.get_notification_data, d.notification_id)
+        data = await asyncio.to_thread(store.notifications.data, d.notification_id)
     send = _Send(ctx, app, d, data)
     outcomes = [await send.to(address) for address in d.addresses]
     update = _final(d, outcomes, send.history, ctx.now())
-    await asyncio.to_thread(store.update_delivery, d.id, update, ctx.now())
+    await asyncio.to_thread(store.notifications.update_delivery, d.id, update, ctx.now())
     return {"delivery_id": d.id, "status": update.status, "provider": update.provider}

@@ -14,9 +14,9 @@ import phonenumbers
 
 from tidings import serde
 from tidings.errors import UnknownRecipientError, ValidationError
-from tidings.notify.records import PushToken, Recipient
 from tidings.notify.templates import validate_locale
-from tidings.store.notifybase import RecipientRow
+from tidings.records.notify import PushToken, Recipient
+from tidings.store.recipients import RecipientRow
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -166,11 +166,11 @@ class Recipients:
             data=given.get("data", "{}"),
             given=frozenset(given),
         )
-        return self._app.store.upsert_recipient(row, self._app.clock.now())
+        return self._app.store.recipients.upsert(row, self._app.clock.now())
 
     def get(self, recipient_id: str) -> Recipient:
         """The recipient; UnknownRecipientError if there is none."""
-        found = self._app.store.get_recipient(recipient_id)
+        found = self._app.store.recipients.get(recipient_id)
         if found is None:
             raise UnknownRecipientError(f"no recipient with id {recipient_id!r}")
         return found
@@ -180,7 +180,7 @@ class Recipients:
 
         Returns False if there was no such recipient.
         """
-        return self._app.store.delete_recipient(recipient_id)
+        return self._app.store.recipients.delete(recipient_id)
 
     def add_push_token(
         self,
@@ -195,7 +195,7 @@ class Recipients:
         for name, value in (("platform", platform), ("device_name", device_name)):
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
-        added = self._app.store.add_push_token(
+        added = self._app.store.recipients.add_push_token(
             recipient_id, token, platform, device_name, self._app.clock.now()
         )
         if added is None:
@@ -206,11 +206,11 @@ class Recipients:
         self, recipient_id: str, *, active_only: bool = True
     ) -> builtins.list[PushToken]:
         """The recipient's tokens, most recently registered first."""
-        return self._app.store.list_push_tokens(recipient_id, active_only)
+        return self._app.store.recipients.push_tokens(recipient_id, active_only)
 
     def deactivate_push_token(self, token: str) -> bool:
         """Stop sending to ``token`` (False if unknown or already inactive)."""
-        return self._app.store.deactivate_push_token(token, self._app.clock.now())
+        return self._app.store.recipients.deactivate_push_token(token, self._app.clock.now())
 
     async def upsert_async(self, recipient_id: str, **fields: Any) -> Recipient:
         return await asyncio.to_thread(self.upsert, recipient_id, **fields)

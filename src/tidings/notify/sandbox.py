@@ -18,7 +18,7 @@ from tidings.providers.outbox import Outbox
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
-    from tidings.notify.records import Delivery
+    from tidings.records.notify import Delivery
 
 
 def check_allow_list(values: Sequence[str]) -> tuple[str, ...]:

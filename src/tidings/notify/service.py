@@ -24,14 +24,15 @@ from tidings.errors import (
 from tidings.ids import new_id
 from tidings.notify.deliver import DELIVER_TASK
 from tidings.notify.recipients import check_recipient_id
-from tidings.notify.records import EXTERNAL_CHANNELS, Delivery, DeliveryRef, NotifyResult
+from tidings.notify.records import EXTERNAL_CHANNELS, DeliveryRef, NotifyResult
 from tidings.notify.router import plan
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType, describe, make_type
 from tidings.providers.base import Provider
 from tidings.providers.outbox import Outbox
-from tidings.store.base import NewRun
-from tidings.store.notifybase import NewNotification
+from tidings.records.notify import Delivery
+from tidings.store.notifications import NewNotification
+from tidings.store.runs import NewRun
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -192,7 +193,7 @@ class Notifications:
         now = app.clock.now()
         # A repeat (a resumed run, a reused dedup key) is found when recording, in the
         # same transaction; looking first would cost every first send a round trip.
-        inputs = store.routing_inputs(to)
+        inputs = store.recipients.routing_inputs(to)
         if inputs is None:
             raise UnknownRecipientError(
                 f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
@@ -208,7 +209,7 @@ class Notifications:
             critical=ntype.critical,
             deliveries=tuple(deliveries),
         )
-        recorded, created = store.record_notification(
+        recorded, created = store.notifications.record(
             new, now, app.idempotency_ttl, app.idempotency_ttl
         )
         if created and any(d.run is not None for d in deliveries):

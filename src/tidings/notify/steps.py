@@ -13,7 +13,7 @@ from tidings.errors import ValidationError
 from tidings.notify.records import NotifyResult
 from tidings.notify.service import check_dedup_key
 from tidings.options import as_timedelta
-from tidings.store.base import StepRecord
+from tidings.store.runs import StepRecord
 
 if TYPE_CHECKING:
     from tidings.engine.context import Context
@@ -82,7 +82,7 @@ async def digest(
     def add() -> dict[str, Any]:
         now = app.clock.now()
         source = f"{ctx.run_id}/{name}"
-        slot = store.digest_add(key, source, encoded, ctx.run_id, now + span, now)
+        slot = store.notifications.digest_add(key, source, encoded, ctx.run_id, now + span, now)
         return {
             "digest_id": slot.digest_id,
             "holder": slot.run_id,
@@ -94,6 +94,7 @@ async def digest(
         return None  # another run holds this window and will receive the item
     await ctx.sleep_until(datetime.fromisoformat(slot["closes_at"]), name=f"{name} window")
     items: list[Any] = await ctx.step(
-        f"{name} collect", lambda: store.digest_close(slot["digest_id"], app.clock.now())
+        f"{name} collect",
+        lambda: store.notifications.digest_close(slot["digest_id"], app.clock.now()),
     )
     return items

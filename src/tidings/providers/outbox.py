@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from tidings.ids import new_id
-from tidings.notify.records import OutboxEntry
 from tidings.providers.base import Channel, Message, Provider, SendResult
+from tidings.records.notify import OutboxEntry
 
 if TYPE_CHECKING:
     from tidings.clock import Clock
@@ -55,5 +55,5 @@ class Outbox(Provider):
             data=dict(message.data),
             created_at=self._clock.now() if self._clock else datetime.now(UTC),
         )
-        await asyncio.to_thread(self._store.capture_outbox, entry)
+        await asyncio.to_thread(self._store.notifications.capture_outbox, entry)
         return SendResult(provider_message_id=entry_id, status="sent")

@@ -25,13 +25,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from tidings.notify.records import Delivery
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.expo import Expo, Receipt
+from tidings.records.notify import Delivery
 from tidings.schedules import with_cron
-from tidings.store.notifybase import SendUpdate
-from tidings.store.sqlreceipts import ReceiptStore
+from tidings.store.notifications import SendUpdate
 from tidings.tasks import TaskDef, make_task
 
 if TYPE_CHECKING:
@@ -67,11 +66,11 @@ async def check_receipts(app: Tidings, now: datetime) -> dict[str, int]:
     expo = next((p for p in app.notifications.providers("push") if isinstance(p, Expo)), None)
     store = app.store
     counts = {"checked": 0, "delivered": 0, "failed": 0, "waiting": 0, "deactivated": 0}
-    if expo is None or not isinstance(store, ReceiptStore):
+    if expo is None:
         return counts
     while True:
         due = await asyncio.to_thread(
-            store.deliveries_awaiting_receipts,
+            store.receipts.awaiting,
             "push", expo.name, now - RECEIPT_HORIZON, now - RECEIPT_DELAY, BATCH,
         )  # fmt: skip
         tickets = {d.id: _tickets(d) for d in due}
@@ -86,7 +85,7 @@ async def check_receipts(app: Tidings, now: datetime) -> dict[str, int]:
                 continue
             counts[update.status] += 1
             counts["deactivated"] += len(update.deactivate)
-            await asyncio.to_thread(store.update_delivery, d.id, update, now)
+            await asyncio.to_thread(store.notifications.update_delivery, d.id, update, now)
         counts["waiting"] += waiting
         # Waiting deliveries come back first in the next batch: stop once a batch moves
         # nothing, so a full batch of them cannot loop forever.

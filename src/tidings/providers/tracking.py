@@ -15,9 +15,8 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from tidings.errors import StoreError
 from tidings.providers.webhooks import DeliveryUpdate
-from tidings.store.sqlreceipts import ReceiptStore, TrackedEvent, TrackResult
+from tidings.store.receipts import TrackedEvent, TrackResult
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -28,8 +27,6 @@ log = logging.getLogger("tidings.providers")
 async def apply_update(app: Tidings, update: DeliveryUpdate) -> TrackResult:
     """Record ``update`` on its delivery; see the module docstring for the rules."""
     store = app.store
-    if not isinstance(store, ReceiptStore):
-        raise StoreError(f"{type(store).__name__} cannot track deliveries")
     event = TrackedEvent(
         provider=update.provider,
         provider_message_id=update.provider_message_id,
@@ -40,7 +37,7 @@ async def apply_update(app: Tidings, update: DeliveryUpdate) -> TrackResult:
         suppress_address=update.suppress_address,
         address=update.address,
     )
-    result = await asyncio.to_thread(store.track_delivery, event, app.clock.now())
+    result = await asyncio.to_thread(store.receipts.track, event, app.clock.now())
     if result.outcome == "unknown":
         log.info(
             "%s webhook %s for message %s matches no delivery; accepted and ignored",
