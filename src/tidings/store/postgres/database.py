@@ -50,7 +50,7 @@ _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
 # Sent unprepared: psycopg prepares a statement after a few executions, and PostgreSQL
 # then switches it to a generic plan, which for these (ORDER BY ... LIMIT over "due_at <=
-# $n") reads and sorts every due row instead of walking runs_claim (see claim.sql).
+# $n") reads and sorts every due row instead of walking runs_claim (see runs.sql).
 _UNPREPARED = frozenset({"claim_due", "claim_due_in_queues", "claim_runs_flow", "next_due"})
 
 
