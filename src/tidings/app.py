@@ -526,7 +526,7 @@ class Tidings:
         statuses = _statuses(status)
         if not isinstance(limit, int) or limit < 1:
             raise ValidationError(f"limit must be a positive int, got {limit!r}")
-        return self.store.list_runs(task_id=task_id, status=statuses, limit=limit)
+        return self.store.runs.newest(task_id=task_id, status=statuses, limit=limit)
 
     async def list_runs_async(
         self,
@@ -539,7 +539,7 @@ class Tidings:
     def get_logs(self, run_id: str) -> list[LogEntry]:
         """Lines the run wrote through ``ctx.logger``, oldest first."""
         self.get_run(run_id)
-        return self.store.get_logs(run_id)
+        return self.store.runs.logs(run_id)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a queued, waiting or running run (a running attempt is interrupted).

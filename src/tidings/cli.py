@@ -306,7 +306,7 @@ def fetch_runs(
     runs = app.list_runs(task_id=task_id, status=list(status) if status else None, limit=limit)
     if not steps:
         return runs
-    detailed = [app.store.get_run(r.id) for r in runs]  # one query each: fine for a screen
+    detailed = [app.store.runs.get(r.id) for r in runs]  # one query each: fine for a screen
     return [r for r in detailed if r is not None]
 
 

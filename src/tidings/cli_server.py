@@ -267,7 +267,7 @@ def keys_list(
     from tidings.cli import format_time, out, print_json
 
     app = _load(app_ref, database_url, env)
-    keys = app.store.list_api_keys(app.environment)
+    keys = app.store.keys.of_environment(app.environment)
     if as_json:
         print_json(
             [
@@ -313,7 +313,7 @@ def keys_revoke(
     from tidings.cli import out
 
     app = _load(app_ref, database_url, env)
-    if not app.store.revoke_api_key(app.environment, key.rstrip("…"), app.clock.now()):
+    if not app.store.keys.revoke(app.environment, key.rstrip("…"), app.clock.now()):
         raise UnknownApiKeyError(
             f"no live key {key!r} in environment {app.environment!r} (see `tidings keys list`)"
         )

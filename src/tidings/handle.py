@@ -37,7 +37,7 @@ class RunHandle:
         deadline = _deadline(timeout)
         delay = 0.005
         while True:
-            run = self._kernel.store.get_run(self.id, steps=False)
+            run = self._kernel.store.runs.get(self.id, steps=False)
             if (value := _settled(self.id, run)) is not _PENDING:
                 return value
             delay = _wait_step(deadline, delay, self.id)
@@ -47,7 +47,7 @@ class RunHandle:
         deadline = _deadline(timeout)
         delay = 0.005
         while True:
-            run = await asyncio.to_thread(self._kernel.store.get_run, self.id, steps=False)
+            run = await asyncio.to_thread(self._kernel.store.runs.get, self.id, steps=False)
             if (value := _settled(self.id, run)) is not _PENDING:
                 return value
             delay = _wait_step(deadline, delay, self.id)

@@ -74,14 +74,14 @@ class Schedules:
             catch_up=spec.catch_up,
         )
         check_payload(task, schedule)
-        return self._kernel.store.save_schedule(schedule, now)
+        return self._kernel.store.schedules.save(schedule, now)
 
     def delete(self, key_or_id: str) -> bool:
         """Delete the schedule with this key or id; False if there was none.
 
         A static schedule (``cron=`` on a task) comes back when a worker next starts.
         """
-        return self._kernel.store.delete_schedule(key_or_id)
+        return self._kernel.store.schedules.delete(key_or_id)
 
     def pause(self, key_or_id: str) -> Schedule:
         """Stop the schedule firing until :meth:`resume`; UnknownScheduleError if none.
@@ -89,7 +89,7 @@ class Schedules:
         A paused static schedule stays paused across worker restarts.
         """
         now = self._kernel.clock.now()
-        found = self._kernel.store.set_schedule_paused(key_or_id, True, None, now)
+        found = self._kernel.store.schedules.set_paused(key_or_id, True, None, now)
         if found is None:
             raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
         return found
@@ -97,11 +97,11 @@ class Schedules:
     def resume(self, key_or_id: str) -> Schedule:
         """Fire again from the next tick after now: ticks missed while paused never run."""
         now = self._kernel.clock.now()
-        found = self._kernel.store.find_schedule(key_or_id)
+        found = self._kernel.store.schedules.find(key_or_id)
         if found is None:
             raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
         spec = parse_cron(found.cron, found.timezone, found.catch_up, owner="the schedule")
-        resumed = self._kernel.store.set_schedule_paused(
+        resumed = self._kernel.store.schedules.set_paused(
             key_or_id, False, spec.next_after(now), now
         )
         if resumed is None:  # deleted in between
@@ -110,7 +110,7 @@ class Schedules:
 
     def list(self) -> builtins.list[Schedule]:
         """Every schedule, soonest next tick first."""
-        return self._kernel.store.list_schedules()
+        return self._kernel.store.schedules.all()
 
     async def create_async(self, task_id: str, cron: str, **options: Any) -> Schedule:
         return await asyncio.to_thread(self.create, task_id, cron, **options)

@@ -115,7 +115,7 @@ class TestEngine:
             if self._scheduler is not None:  # cron ticks due now become runs first
                 await rt.db(self._scheduler.fire_all_due, now)
             claimed = await rt.db(
-                rt.store.claim_runs,
+                rt.store.runs.claim,
                 "test-engine",
                 None,
                 now,
@@ -130,7 +130,7 @@ class TestEngine:
 
     async def _next_due(self) -> datetime | None:
         """The earliest due run or schedule tick: ``advance`` stops at each in turn."""
-        due = await self.rt.db(self.rt.store.next_due, None)
+        due = await self.rt.db(self.rt.store.runs.next_due, None)
         if self._scheduler is not None:
             tick = await self.rt.db(self._scheduler.next_due)
             due = tick if due is None or (tick is not None and tick < due) else due

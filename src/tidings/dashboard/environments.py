@@ -68,7 +68,7 @@ def dashboard_environments(
 
 def _same_database(a: str, b: str) -> bool:
     if a.startswith("sqlite:") and b.startswith("sqlite:"):
-        from tidings.store.sqlite.store import path_from_url
+        from tidings.store.urls import path_from_url
 
         return os.path.realpath(path_from_url(a)) == os.path.realpath(path_from_url(b))
     return a == b

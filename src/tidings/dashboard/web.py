@@ -285,7 +285,7 @@ class Dashboard:
         q = dict(request.query_params)
         search = q.get("q", "").strip()
         if search:
-            found = await self.call(self.app.store.run_statuses, [search])
+            found = await self.call(self.app.store.dashboard.run_statuses, [search])
             if found:
                 return self.redirect(request, f"/runs/{search}")
             q.pop("q")
@@ -349,7 +349,9 @@ class Dashboard:
                 handle = await self.call(self.app.replay, run_id)
                 return self.redirect(request, f"/runs/{handle.id}?done=replayed")
             if action == "retry":
-                ok = await self.call(self.app.store.retry_now, run_id, self.app.clock.now())
+                ok = await self.call(
+                    self.app.store.dashboard.retry_now, run_id, self.app.clock.now()
+                )
                 if ok:
                     self.app.kernel.wake()
                 return self.redirect(
@@ -461,7 +463,7 @@ class Dashboard:
             state: dict[str, str | None] = {"mark": None}
 
             async def run_view() -> tuple[str | None, str]:
-                mark = await self.call(self.app.store.run_fingerprint, run_id)
+                mark = await self.call(self.app.store.dashboard.run_fingerprint, run_id)
                 if mark is not None and mark == state["mark"]:
                     return mark, ""
                 state["mark"] = mark

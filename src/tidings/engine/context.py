@@ -28,8 +28,8 @@ from tidings.errors import (
 from tidings.matching import canonical, check_path, shape
 from tidings.options import as_timedelta
 from tidings.records import ErrorInfo, Event, EventReceipt, NotifyResult
-from tidings.store.base import ClaimedRun, EventWait, LogWrite, StepRecord
-from tidings.store.sqlevents import RUN_FINISHED
+from tidings.store.events import RUN_FINISHED
+from tidings.store.runs import ClaimedRun, EventWait, LogWrite, StepRecord
 
 from .metrics import observe_step
 from .signals import AttemptAborted, StepFailed, Suspend
@@ -415,7 +415,7 @@ class Context:
             tags=options.get("tags"),
             parent_run_id=self.run_id if wait else None,
         )
-        child, created = await rt.db(rt.store.create_run, new, self.now(), kernel.idempotency_ttl)
+        child, created = await rt.db(rt.store.runs.create, new, self.now(), kernel.idempotency_ttl)
         if created:
             kernel.wake()
         return child

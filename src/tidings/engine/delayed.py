@@ -28,7 +28,7 @@ BATCH = 100
 
 def deliver_due_events(kernel: Kernel, store: Store, now: datetime) -> tuple[int, bool]:
     """Deliver the events due at ``now``: (runs started or resumed, whether more are due)."""
-    due = store.due_scheduled_events(now, BATCH)
+    due = store.events.due_scheduled(now, BATCH)
     woke = 0
     for event, _deliver_at in due:
         try:
@@ -37,9 +37,9 @@ def deliver_due_events(kernel: Kernel, store: Store, now: datetime) -> tuple[int
             )
         except ValidationError as exc:  # a subscriber's payload model changed meanwhile
             log.error("event %s (%s) dropped at delivery: %s", event.id, event.name, exc)
-            store.drop_scheduled_event(event.id)
+            store.events.drop_scheduled(event.id)
             continue
-        sent = store.deliver_scheduled_event(built, runs, cancels, now, kernel.idempotency_ttl)
+        sent = store.events.deliver_scheduled(built, runs, cancels, now, kernel.idempotency_ttl)
         if sent is None:
             continue
         for run_id in sent.cancelled:

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings.clock import Clock, engine_duration
 from tidings.kernel import ContextExtension, Kernel
-from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
+from tidings.store.base import Store
+from tidings.store.runs import ClaimedRun, LogWrite, StepRecord, WriteOp
 
 from .threads import DaemonThreadPool
 
@@ -111,7 +112,7 @@ class Runtime:
                 batch = self._writes[:MAX_WRITE_BATCH]
                 del self._writes[:MAX_WRITE_BATCH]
                 try:
-                    results = await self.db(self.store.write_batch, [op for op, _ in batch])
+                    results = await self.db(self.store.runs.write_batch, [op for op, _ in batch])
                 except Exception as exc:  # the whole transaction failed
                     results = [exc] * len(batch)
                 for (_, future), error in zip(batch, results, strict=True):

@@ -21,7 +21,7 @@ from tidings.cron import CatchUp, CronSpec
 from tidings.errors import ValidationError
 from tidings.kernel.schedules import scheduled_payload, static_schedule
 from tidings.records import Schedule
-from tidings.store.base import NewRun
+from tidings.store.runs import NewRun
 
 from .delayed import deliver_due_events
 
@@ -102,14 +102,14 @@ class Scheduler:
             if spec is None:
                 continue
             keep.append(task.id)
-            self.rt.store.save_schedule(static_schedule(task.id, spec, spec.next_after(now)), now)
-        self.rt.store.prune_static_schedules(keep)
+            self.rt.store.schedules.save(static_schedule(task.id, spec, spec.next_after(now)), now)
+        self.rt.store.schedules.prune_static(keep)
         self._synced = True
 
     def next_due(self) -> datetime | None:
         """The earliest schedule tick or delayed event delivery."""
-        tick = self.rt.store.next_schedule_due(self.task_ids)
-        event = self.rt.store.next_scheduled_event()
+        tick = self.rt.store.schedules.next_due(self.task_ids)
+        event = self.rt.store.events.next_scheduled()
         return min((t for t in (tick, event) if t is not None), default=None)
 
     def fire_due(self, now: datetime) -> tuple[int, bool]:
@@ -117,7 +117,7 @@ class Scheduler:
         whether more may be due)."""
         if not self._synced:
             self.sync_static(now)
-        due = self.rt.store.due_schedules(now, self.task_ids, BATCH)
+        due = self.rt.store.schedules.due(now, self.task_ids, BATCH)
         created = sum(self._fire(schedule, now) for schedule in due)
         woke, more_events = deliver_due_events(self.kernel, self.rt.store, now)
         return created + woke, len(due) == BATCH or created >= MAX_TICKS or more_events
@@ -128,7 +128,7 @@ class Scheduler:
         for _ in range(MAX_PASSES):
             created, more = self.fire_due(now)
             total += created
-            if not more and not self.rt.store.due_schedules(now, self.task_ids, 1):
+            if not more and not self.rt.store.schedules.due(now, self.task_ids, 1):
                 break
         return total
 
@@ -151,7 +151,7 @@ class Scheduler:
                 runs.append(run)
             last = tick
         store = self.rt.store
-        created = store.fire_schedule(
+        created = store.schedules.fire(
             schedule, following, last, runs, now, self.kernel.idempotency_ttl
         )
         if created:

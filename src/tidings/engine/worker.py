@@ -17,7 +17,7 @@ from tidings.errors import ValidationError
 from tidings.flow import flow_limits
 from tidings.ids import new_id
 from tidings.kernel import Kernel
-from tidings.store.base import ClaimedRun
+from tidings.store.runs import ClaimedRun
 
 from .executor import execute
 from .runtime import Runtime
@@ -191,8 +191,8 @@ class Worker:
         store = self.rt.store
         marker = None if self._pushed else store.change_marker()
         flow = flow_limits(self.rt.tasks)
-        claimed = store.claim_runs(self.id, self.queues, now, now + self.rt.lease, want, flow)
-        due = store.next_due(self.queues) if len(claimed) < want else None
+        claimed = store.runs.claim(self.id, self.queues, now, now + self.rt.lease, want, flow)
+        due = store.runs.next_due(self.queues) if len(claimed) < want else None
         return marker, claimed, due
 
     async def _idle(self, timeout: float, marker: int | None) -> None:
@@ -237,7 +237,7 @@ class Worker:
             mine = dict(rt.attempts)
             try:
                 held = await rt.db(
-                    rt.store.renew_leases, self.id, list(mine), rt.clock.now() + rt.lease
+                    rt.store.runs.renew_leases, self.id, list(mine), rt.clock.now() + rt.lease
                 )
             except Exception:
                 log.exception("lease renewal failed; retrying")

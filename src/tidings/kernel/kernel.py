@@ -31,7 +31,8 @@ from tidings.ids import new_id
 from tidings.options import as_timedelta
 from tidings.records import EventReceipt, Run, RunStatus
 from tidings.store import Store, open_store, redact_url
-from tidings.store.base import CancelKey, NewEvent, NewRun
+from tidings.store.events import NewEvent
+from tidings.store.runs import CancelKey, NewRun
 from tidings.tasks import TaskDef
 
 from .bus import WakeBus
@@ -234,28 +235,28 @@ class Kernel:
     def create_run(self, new: NewRun) -> tuple[str, bool]:
         """Write ``new`` (or find the live run holding its idempotency key) and wake the
         workers if a run was made: (run id, whether it was created)."""
-        run_id, created = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
+        run_id, created = self.store.runs.create(new, self.clock.now(), self.idempotency_ttl)
         if created:
             self.wake()
         return run_id, created
 
     def create_runs(self, news: Sequence[NewRun]) -> list[tuple[str, bool]]:
         """:meth:`create_run` for many, in one transaction and with one wake-up."""
-        created = self.store.create_runs(list(news), self.clock.now(), self.idempotency_ttl)
+        created = self.store.runs.create_many(list(news), self.clock.now(), self.idempotency_ttl)
         if any(made for _, made in created):
             self.wake()
         return created
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps; UnknownRunError if there is none."""
-        run = self.store.get_run(run_id)
+        run = self.store.runs.get(run_id)
         if run is None:
             raise UnknownRunError(f"no run with id {run_id!r}")
         return run
 
     def cancel(self, run_id: str) -> RunStatus:
         """Cancel a run and interrupt its attempt here if it runs; its status after."""
-        status = self.store.cancel_run(run_id, self.clock.now())
+        status = self.store.runs.cancel(run_id, self.clock.now())
         if status is None:
             raise UnknownRunError(f"no run with id {run_id!r}")
         if status is RunStatus.CANCELLED:
@@ -297,7 +298,7 @@ class Kernel:
             now = self.clock.now()
             if deliver_at > now:
                 return self._send_later(event, deliver_at, now)
-        sent = self.store.send_event(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
+        sent = self.store.events.send(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
         for run_id in sent.cancelled:
             self.interrupt(run_id, "cancelled")
         if sent.run_ids or sent.resumed:
@@ -305,13 +306,13 @@ class Kernel:
         return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
 
     def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
-        if self.store.schedule_event(event, deliver_at, now):
+        if self.store.events.schedule(event, deliver_at, now):
             return EventReceipt(event.id, (), True)
-        delivered = self.store.get_event(event.id)
+        delivered = self.store.events.get(event.id)
         if delivered is None:  # still waiting for its delivery time
             return EventReceipt(event.id, (), False)
         # a seen id changes nothing and answers with the first receipt
-        first = self.store.send_event(delivered[0], (), (), now, self.idempotency_ttl)
+        first = self.store.events.send(delivered[0], (), (), now, self.idempotency_ttl)
         return EventReceipt(event.id, first.run_ids, False)
 
 

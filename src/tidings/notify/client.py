@@ -22,7 +22,6 @@ from tidings.notify.deliver import deliver
 from tidings.notify.inbox import Deliveries, Inbox, OutboxReader
 from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
-from tidings.notify.records import NotifyResult
 from tidings.notify.service import DELIVER_TASK, Notifications, check_dedup_key
 from tidings.notify.steps import NotifySteps
 from tidings.notify.tokens import sign_token, verify_token
@@ -30,6 +29,7 @@ from tidings.notify.types import NotificationType
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.receipts import receipt_tasks
+from tidings.records import NotifyResult
 from tidings.tasks import TaskDef, make_task
 
 NOTIFY_TASK = "tidings.notify"
@@ -195,7 +195,7 @@ class NotifyClient:
                 "production needs a signing secret: set $TIDINGS_SECRET_KEY (or pass "
                 "secret_key=) to a long random string"
             )
-        value = self.kernel.store.setting(
+        value = self.kernel.store.notifications.setting(
             SECRET_SETTING, secrets.token_hex(32), self.kernel.clock.now()
         )
         return value.encode()

@@ -20,7 +20,6 @@ from typing import Any
 
 from tidings.kernel import Kernel, TaskContext
 from tidings.notify.budget import admit, finish
-from tidings.notify.records import Delivery
 from tidings.notify.service import Notifications
 from tidings.providers.base import (
     Message,
@@ -28,7 +27,8 @@ from tidings.providers.base import (
     Provider,
     RetryableProviderError,
 )
-from tidings.store.notifybase import SendUpdate
+from tidings.records.notify import Delivery
+from tidings.store.notifications import SendUpdate
 
 FINAL = frozenset({"sent", "delivered", "failed", "bounced", "complained", "suppressed", "skipped"})
 MAX_BACKOFF = timedelta(minutes=10)
@@ -108,7 +108,7 @@ class _Send:
         ctx, d = self.ctx, self.d
         providers = self.service.divert(d, address)
         if providers is not None:  # the sandbox holds this send: it goes to the outbox
-            await asyncio.to_thread(self.store.mark_delivery_sandboxed, d.id)
+            await asyncio.to_thread(self.store.notifications.mark_sandboxed, d.id)
         else:
             providers = self.service.providers(d.channel)
         last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
@@ -148,7 +148,9 @@ class _Send:
             history=json.dumps(self.history),
             sent_at=None,
         )
-        await asyncio.to_thread(self.store.update_delivery, self.d.id, update, self.ctx.now())
+        await asyncio.to_thread(
+            self.store.notifications.update_delivery, self.d.id, update, self.ctx.now()
+        )
 
 
 def _final(
@@ -179,7 +181,7 @@ async def deliver(
     """Send the delivery ``payload["delivery_id"]`` through its channel's providers."""
     delivery_id = str(payload["delivery_id"])
     store = service.kernel.store
-    d = await asyncio.to_thread(store.get_delivery, delivery_id)
+    d = await asyncio.to_thread(store.notifications.delivery, delivery_id)
     if d is None:
         return {"delivery_id": delivery_id, "status": "missing"}
     if d.status in FINAL:  # a re-execution after the end was recorded
@@ -187,9 +189,9 @@ async def deliver(
     # Only push messages carry the notification's data to the device.
     data = None
     if d.channel == "push":
-        data = await asyncio.to_thread(store.get_notification_data, d.notification_id)
+        data = await asyncio.to_thread(store.notifications.data, d.notification_id)
     send = _Send(ctx, service, d, data)
     outcomes = [await send.to(address) for address in d.addresses]
     update = _final(d, outcomes, send.history, ctx.now())
-    await asyncio.to_thread(store.update_delivery, d.id, update, ctx.now())
+    await asyncio.to_thread(store.notifications.update_delivery, d.id, update, ctx.now())
     return {"delivery_id": d.id, "status": update.status, "provider": update.provider}

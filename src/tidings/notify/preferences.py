@@ -9,8 +9,9 @@ from collections.abc import Callable
 from tidings.errors import UnknownRecipientError, ValidationError
 from tidings.kernel import Kernel
 from tidings.notify.recipients import check_email, check_phone, check_token
-from tidings.notify.records import CHANNELS, EXTERNAL_CHANNELS, Preference
-from tidings.store.sqlnotify import GLOBAL_TYPE
+from tidings.notify.records import CHANNELS, EXTERNAL_CHANNELS
+from tidings.records.notify import Preference
+from tidings.store.recipients import GLOBAL_TYPE
 
 
 def _check_channel(channel: object, allowed: tuple[str, ...] = CHANNELS) -> str:
@@ -39,7 +40,7 @@ class Preferences:
             raise ValidationError(f"enabled must be True or False, got {enabled!r}")
         if type is not None:
             self._types(type)
-        ok = self._kernel.store.set_preference(
+        ok = self._kernel.store.recipients.set_preference(
             recipient_id, GLOBAL_TYPE if type is None else type, channel, enabled,
             self._kernel.clock.now(),
         )  # fmt: skip
@@ -56,7 +57,7 @@ class Preferences:
 
     def list(self, recipient_id: str) -> builtins.list[Preference]:
         """Every stored setting of the recipient."""
-        return self._kernel.store.list_preferences(recipient_id)
+        return self._kernel.store.recipients.preferences(recipient_id)
 
     async def set_async(
         self, recipient_id: str, *, type: str | None, channel: str, enabled: bool
@@ -92,15 +93,19 @@ class Suppressions:
     def add(self, channel: str, address: str, *, reason: str = "added by hand") -> None:
         _check_channel(channel, EXTERNAL_CHANNELS)
         key = normalise_address(channel, address)
-        self._kernel.store.suppress(channel, key, reason, self._kernel.clock.now())
+        self._kernel.store.recipients.suppress(channel, key, reason, self._kernel.clock.now())
 
     def remove(self, channel: str, address: str) -> bool:
         _check_channel(channel, EXTERNAL_CHANNELS)
-        return self._kernel.store.unsuppress(channel, normalise_address(channel, address))
+        return self._kernel.store.recipients.unsuppress(
+            channel, normalise_address(channel, address)
+        )
 
     def contains(self, channel: str, address: str) -> bool:
         _check_channel(channel, EXTERNAL_CHANNELS)
-        return self._kernel.store.is_suppressed(channel, normalise_address(channel, address))
+        return self._kernel.store.recipients.is_suppressed(
+            channel, normalise_address(channel, address)
+        )
 
     async def add_async(self, channel: str, address: str, *, reason: str = "added by hand") -> None:
         await asyncio.to_thread(lambda: self.add(channel, address, reason=reason))

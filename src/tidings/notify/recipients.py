@@ -15,9 +15,9 @@ import phonenumbers
 from tidings import serde
 from tidings.errors import UnknownRecipientError, ValidationError
 from tidings.kernel import Kernel
-from tidings.notify.records import PushToken, Recipient
 from tidings.notify.templates import validate_locale
-from tidings.store.notifybase import RecipientRow
+from tidings.records.notify import PushToken, Recipient
+from tidings.store.recipients import RecipientRow
 
 _UNSET: Any = object()
 _ID = re.compile(r"^[^\s/][^/]{0,254}$")
@@ -164,11 +164,11 @@ class Recipients:
             data=given.get("data", "{}"),
             given=frozenset(given),
         )
-        return self._kernel.store.upsert_recipient(row, self._kernel.clock.now())
+        return self._kernel.store.recipients.upsert(row, self._kernel.clock.now())
 
     def get(self, recipient_id: str) -> Recipient:
         """The recipient; UnknownRecipientError if there is none."""
-        found = self._kernel.store.get_recipient(recipient_id)
+        found = self._kernel.store.recipients.get(recipient_id)
         if found is None:
             raise UnknownRecipientError(f"no recipient with id {recipient_id!r}")
         return found
@@ -178,7 +178,7 @@ class Recipients:
 
         Returns False if there was no such recipient.
         """
-        return self._kernel.store.delete_recipient(recipient_id)
+        return self._kernel.store.recipients.delete(recipient_id)
 
     def add_push_token(
         self,
@@ -193,7 +193,7 @@ class Recipients:
         for name, value in (("platform", platform), ("device_name", device_name)):
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
-        added = self._kernel.store.add_push_token(
+        added = self._kernel.store.recipients.add_push_token(
             recipient_id, token, platform, device_name, self._kernel.clock.now()
         )
         if added is None:
@@ -204,11 +204,11 @@ class Recipients:
         self, recipient_id: str, *, active_only: bool = True
     ) -> builtins.list[PushToken]:
         """The recipient's tokens, most recently registered first."""
-        return self._kernel.store.list_push_tokens(recipient_id, active_only)
+        return self._kernel.store.recipients.push_tokens(recipient_id, active_only)
 
     def deactivate_push_token(self, token: str) -> bool:
         """Stop sending to ``token`` (False if unknown or already inactive)."""
-        return self._kernel.store.deactivate_push_token(token, self._kernel.clock.now())
+        return self._kernel.store.recipients.deactivate_push_token(token, self._kernel.clock.now())
 
     async def upsert_async(self, recipient_id: str, **fields: Any) -> Recipient:
         return await asyncio.to_thread(self.upsert, recipient_id, **fields)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from tidings.errors import ValidationError
-from tidings.notify.records import Delivery
+from tidings.records.notify import Delivery
 
 
 def check_allow_list(values: Sequence[str]) -> tuple[str, ...]:

@@ -28,15 +28,17 @@ from tidings.errors import (
 from tidings.ids import new_id
 from tidings.kernel import Kernel
 from tidings.notify.recipients import check_recipient_id
-from tidings.notify.records import EXTERNAL_CHANNELS, Delivery, DeliveryRef, NotifyResult
+from tidings.notify.records import EXTERNAL_CHANNELS
 from tidings.notify.router import plan
 from tidings.notify.sandbox import allowed, check_allow_list
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType, describe, make_type
 from tidings.providers.base import Provider
 from tidings.providers.outbox import Outbox
-from tidings.store.base import NewRun
-from tidings.store.notifybase import NewNotification
+from tidings.records import DeliveryRef, NotifyResult
+from tidings.records.notify import Delivery
+from tidings.store.notifications import NewNotification
+from tidings.store.runs import NewRun
 
 DELIVER_TASK = "tidings.deliver"
 """The built-in task that sends one delivery (see :mod:`tidings.notify.deliver`)."""
@@ -230,7 +232,7 @@ class Notifications:
         now = kernel.clock.now()
         # A repeat (a resumed run, a reused dedup key) is found when recording, in the
         # same transaction; looking first would cost every first send a round trip.
-        inputs = store.routing_inputs(to)
+        inputs = store.recipients.routing_inputs(to)
         if inputs is None:
             raise UnknownRecipientError(
                 f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
@@ -246,7 +248,7 @@ class Notifications:
             critical=ntype.critical,
             deliveries=tuple(deliveries),
         )
-        recorded, created = store.record_notification(
+        recorded, created = store.notifications.record(
             new, now, kernel.idempotency_ttl, kernel.idempotency_ttl
         )
         if created and any(d.run is not None for d in deliveries):

@@ -17,9 +17,9 @@ from typing import Any
 from tidings import serde
 from tidings.errors import ValidationError
 from tidings.kernel import TaskContext
-from tidings.notify.records import NotifyResult
 from tidings.notify.service import Notifications, check_dedup_key
 from tidings.options import as_timedelta
+from tidings.records import NotifyResult
 
 MAX_DIGEST_KEY = 200
 
@@ -79,7 +79,7 @@ class NotifySteps:
         def add() -> dict[str, Any]:
             now = kernel.clock.now()
             source = f"{ctx.run_id}/{name}"
-            slot = store.digest_add(key, source, encoded, ctx.run_id, now + span, now)
+            slot = store.notifications.digest_add(key, source, encoded, ctx.run_id, now + span, now)
             return {
                 "digest_id": slot.digest_id,
                 "holder": slot.run_id,
@@ -91,6 +91,7 @@ class NotifySteps:
             return None  # another run holds this window and will receive the item
         await ctx.sleep_until(datetime.fromisoformat(slot["closes_at"]), name=f"{name} window")
         items: list[Any] = await ctx.step(
-            f"{name} collect", lambda: store.digest_close(slot["digest_id"], kernel.clock.now())
+            f"{name} collect",
+            lambda: store.notifications.digest_close(slot["digest_id"], kernel.clock.now()),
         )
         return items

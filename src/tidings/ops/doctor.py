@@ -19,7 +19,7 @@ from typing import Any, Literal
 from tidings.app import Tidings, validate_environment
 from tidings.errors import TidingsError
 from tidings.store import Store, open_store, redact_url
-from tidings.store.base import StuckRun
+from tidings.store.ops import StuckRun
 
 Status = Literal["ok", "warn", "fail", "skip"]
 Clock = Callable[[], datetime]
@@ -89,7 +89,7 @@ def _config_fix(message: str) -> str:
 def open_database(target: Target) -> tuple[Check, Store | None]:
     url = target.url
     if url.startswith("sqlite:"):
-        from tidings.store.sqlite.store import path_from_url
+        from tidings.store.urls import path_from_url
 
         path = path_from_url(url)
         if path != ":memory:" and not Path(path).exists():
@@ -191,7 +191,7 @@ def check_clock(store: Store, target: Target, clock: Clock) -> Check:
     if target.url.startswith("sqlite:"):
         return Check("clock", "ok", "SQLite uses this host's clock: no skew possible")
     before = clock()
-    db_now = store.database_now()
+    db_now = store.ops.database_now()
     after = clock()
     local = before + (after - before) / 2
     skew = (local - db_now).total_seconds()
@@ -217,7 +217,7 @@ def check_stuck(store: Store, target: Target, clock: Clock, overdue_after: timed
     now = clock()
     # A live worker reclaims an expired lease at its next claim: one expired for two
     # lease lengths means no worker of that queue is alive.
-    stuck = store.stuck_runs(now - 2 * target.lease, now - overdue_after, SHOWN)
+    stuck = store.ops.stuck_runs(now - 2 * target.lease, now - overdue_after, SHOWN)
     problems, fixes = [], []
     if stuck.expired_count:
         grace = (2 * target.lease).total_seconds()

@@ -8,8 +8,8 @@ import asyncio
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from tidings.ids import new_id
-from tidings.notify.records import OutboxEntry
 from tidings.providers.base import Channel, Message, Provider, SendResult
+from tidings.records.notify import OutboxEntry
 
 if TYPE_CHECKING:
     from tidings.clock import Clock
@@ -65,5 +65,5 @@ class Outbox(Provider):
             data=dict(message.data),
             created_at=home.clock.now(),
         )
-        await asyncio.to_thread(home.store.capture_outbox, entry)
+        await asyncio.to_thread(home.store.notifications.capture_outbox, entry)
         return SendResult(provider_message_id=entry_id, status="sent")

@@ -27,12 +27,11 @@ from typing import Any
 
 from tidings.kernel import Kernel, TaskContext
 from tidings.kernel.schedules import with_cron
-from tidings.notify.records import Delivery
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.expo import Expo, Receipt
-from tidings.store.notifybase import SendUpdate
-from tidings.store.sqlreceipts import ReceiptStore
+from tidings.records.notify import Delivery
+from tidings.store.notifications import SendUpdate
 from tidings.tasks import TaskDef, make_task
 
 Providers = Callable[[str], Sequence[Provider]]
@@ -69,11 +68,11 @@ async def check_receipts(kernel: Kernel, providers: Providers, now: datetime) ->
     expo = next((p for p in providers("push") if isinstance(p, Expo)), None)
     store = kernel.store
     counts = {"checked": 0, "delivered": 0, "failed": 0, "waiting": 0, "deactivated": 0}
-    if expo is None or not isinstance(store, ReceiptStore):
+    if expo is None:
         return counts
     while True:
         due = await asyncio.to_thread(
-            store.deliveries_awaiting_receipts,
+            store.receipts.awaiting,
             "push", expo.name, now - RECEIPT_HORIZON, now - RECEIPT_DELAY, BATCH,
         )  # fmt: skip
         tickets = {d.id: _tickets(d) for d in due}
@@ -88,7 +87,7 @@ async def check_receipts(kernel: Kernel, providers: Providers, now: datetime) ->
                 continue
             counts[update.status] += 1
             counts["deactivated"] += len(update.deactivate)
-            await asyncio.to_thread(store.update_delivery, d.id, update, now)
+            await asyncio.to_thread(store.notifications.update_delivery, d.id, update, now)
         counts["waiting"] += waiting
         # Waiting deliveries come back first in the next batch: stop once a batch moves
         # nothing, so a full batch of them cannot loop forever.

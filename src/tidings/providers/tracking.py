@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from tidings.errors import StoreError
 from tidings.kernel import Kernel
 from tidings.providers.webhooks import DeliveryUpdate
-from tidings.store.sqlreceipts import ReceiptStore, TrackedEvent, TrackResult
+from tidings.store.receipts import TrackedEvent, TrackResult
 
 log = logging.getLogger("tidings.providers")
 
@@ -25,8 +24,6 @@ log = logging.getLogger("tidings.providers")
 async def apply_update(kernel: Kernel, update: DeliveryUpdate) -> TrackResult:
     """Record ``update`` on its delivery; see the module docstring for the rules."""
     store = kernel.store
-    if not isinstance(store, ReceiptStore):
-        raise StoreError(f"{type(store).__name__} cannot track deliveries")
     event = TrackedEvent(
         provider=update.provider,
         provider_message_id=update.provider_message_id,
@@ -37,7 +34,7 @@ async def apply_update(kernel: Kernel, update: DeliveryUpdate) -> TrackResult:
         suppress_address=update.suppress_address,
         address=update.address,
     )
-    result = await asyncio.to_thread(store.track_delivery, event, kernel.clock.now())
+    result = await asyncio.to_thread(store.receipts.track, event, kernel.clock.now())
     if result.outcome == "unknown":
         log.info(
             "%s webhook %s for message %s matches no delivery; accepted and ignored",

@@ -15,7 +15,7 @@ from tidings.errors import InvalidApiKeyError
 from tidings.keys import hash_key, verify_key
 from tidings.server.errors import ApiError
 from tidings.server.settings import ServerSettings
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 
 @dataclass

@@ -22,7 +22,7 @@ from tidings.server.models import (
     aware,
 )
 from tidings.server.tracing import caller_trace
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 router = APIRouter()
 Publisher = Annotated[ApiKeyRecord, Depends(require("publish"))]
