@@ -1,10 +1,13 @@
-"""Options shared by the commands of ``tidings`` (cli.py and cli_ops.py)."""
+"""Options shared by the commands of ``tidings``, and loading the app they name."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from tidings.app import Tidings
 
 AppOpt = Annotated[
     str | None,
@@ -29,3 +32,10 @@ EnvOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def load(app_ref: str | None, database_url: str | None, env: str | None) -> Tidings:
+    """The app the flags, ``TIDINGS_*`` and ``tidings.toml`` name (see tidings.config)."""
+    from tidings.config import load_app  # imports the user's app: only when a command runs
+
+    return load_app(app_ref, database_url=database_url, environment=env)

@@ -1,8 +1,4 @@
-"""Operations commands of ``tidings``: backup, restore, doctor, mcp.
-
-Kept apart from cli.py, which calls :func:`register` once; the rendering helpers of
-cli.py are imported inside the commands (cli.py imports this module at its end).
-"""
+"""Operations commands of ``tidings``: backup, restore, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -15,13 +11,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tidings.cli_options import AppOpt, DbOpt, EnvOpt
+from tidings.cli.console import make_console, print_json
+from tidings.cli.options import AppOpt, DbOpt, EnvOpt
 from tidings.errors import ConfigError
 
 
 def _console(stderr: bool = False) -> Console:
-    from tidings.cli import make_console
-
     return make_console(sys.stderr if stderr else sys.stdout, stderr=stderr)
 
 
@@ -175,8 +170,6 @@ def doctor(
         app_ref, database_url, env, overdue_after=timedelta(minutes=overdue_minutes)
     )
     if as_json:
-        from tidings.cli import print_json
-
         print_json([dataclasses.asdict(c) for c in checks])
     else:
         table = Table(header_style="bold", show_lines=True)
