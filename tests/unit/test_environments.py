@@ -6,15 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tidings.config import load_app
-from tidings.environments import (
+from tidings.errors import ConfigError
+from tidings.loader import load_app
+from tidings.settings import (
+    ServerSettings,
     check_config,
     check_name,
     environment_settings,
     sandboxed,
 )
-from tidings.errors import ConfigError
-from tidings.server.settings import ServerSettings
 
 TOML = """
 [tidings]

@@ -12,8 +12,9 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from rich.table import Table
 
 from tidings.cli.console import make_console, print_json
-from tidings.cli.options import AppOpt, DbOpt, EnvOpt
+from tidings.cli.options import AppOpt, DbOpt, EnvOpt, load
 from tidings.errors import ConfigError
+from tidings.settings import env_database_url, resolve_environment, resolve_settings
 
 
 def _console(stderr: bool = False) -> Console:
@@ -25,19 +26,14 @@ def database_target(
 ) -> tuple[str, str]:
     """``(database URL, environment)`` from the app, or from the flags alone when no app
     is configured (backup and restore need only the database)."""
-    import os
-
-    from tidings.app import validate_environment
-    from tidings.config import load_app, resolve_settings
-
     try:
         resolve_settings(app_ref, database_url=database_url, environment=env)
     except ConfigError:
-        url = database_url or os.environ.get("TIDINGS_DATABASE_URL")
+        url = database_url or env_database_url()
         if not url:
             raise
-        return url, validate_environment(env or os.environ.get("TIDINGS_ENV") or "dev")
-    app = load_app(app_ref, database_url=database_url, environment=env)
+        return url, resolve_environment(env)
+    app = load(app_ref, database_url, env)
     return app.database_url, app.environment
 
 
@@ -191,9 +187,7 @@ def mcp(app_ref: AppOpt = None, database_url: DbOpt = None, env: EnvOpt = None) 
         raise ConfigError(
             f"tidings mcp needs the MCP SDK ({exc.name} is missing): pip install 'tidings[mcp]'"
         ) from None
-    from tidings.config import load_app
-
-    app = load_app(app_ref, database_url=database_url, environment=env)
+    app = load(app_ref, database_url, env)
     app.store  # noqa: B018 - open (and migrate) now: a bad database is an error before serving
     serve_stdio(app)
 

@@ -35,7 +35,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 
 def load(app_ref: str | None, database_url: str | None, env: str | None) -> Tidings:
-    """The app the flags, ``TIDINGS_*`` and ``tidings.toml`` name (see tidings.config)."""
-    from tidings.config import load_app  # imports the user's app: only when a command runs
+    """The app the flags, ``TIDINGS_*`` and ``tidings.toml`` name (see tidings.loader)."""
+    from tidings.loader import load_app  # imports the user's app: only when a command runs
 
     return load_app(app_ref, database_url=database_url, environment=env)

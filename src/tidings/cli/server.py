@@ -17,19 +17,20 @@ from rich.table import Table
 from tidings.cli.console import configure_logging, err, out, print_error, print_json
 from tidings.cli.options import load
 from tidings.cli.render import format_time
-from tidings.environments import (
+from tidings.errors import ConfigError, UnknownApiKeyError
+from tidings.keys import SCOPES, create_key
+from tidings.server.serve import close_server, make_server
+from tidings.settings import (
     check_config,
     check_name,
     configured_environments,
+    default_database_url,
     environment_settings,
     is_preview,
     provider_table,
     read_toml,
     sandboxed,
 )
-from tidings.errors import ConfigError, UnknownApiKeyError
-from tidings.keys import SCOPES, create_key
-from tidings.server.serve import close_server, make_server
 from tidings.store import redact_url
 
 keys_cli = typer.Typer(
@@ -226,7 +227,7 @@ def env_list(app_ref: AppOpt = None) -> None:
         table.add_column(column, no_wrap=True)
     for name in names:
         settings = environment_settings(name)
-        url = settings.database_url or f"sqlite:///.tidings/{name}.db"
+        url = settings.database_url or default_database_url(name)
         try:
             exists = "yes" if database_exists(url) else "no"
         except Exception as exc:
@@ -274,9 +275,9 @@ def config_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Validate tidings.toml and TIDINGS_* for every environment; secrets are never shown."""
-    from tidings.providers.config import channel_names
+    from tidings.providers.config import channel_names, provider_problem
 
-    problems = check_config()
+    problems = check_config(check_providers=provider_problem)
     data = {} if problems and "not valid TOML" in problems[0] else read_toml()
     summary = []
     for name in configured_environments(data) if not problems else []:

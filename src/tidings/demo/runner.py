@@ -288,9 +288,10 @@ class Demo:
     def _server(self) -> uvicorn.Server:
         import uvicorn
 
-        from tidings.server.serve import QuietServer, server_settings
+        from tidings.server.serve import QuietServer
+        from tidings.settings import server_settings
 
-        asgi = self.app.asgi(server_settings(self.app))
+        asgi = self.app.asgi(server_settings(self.app.environment))
         config = uvicorn.Config(
             demo_asgi(asgi),
             host=self.o.host,

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -19,8 +18,7 @@ from typing import TYPE_CHECKING
 
 import uvicorn
 
-from tidings.environments import environment_settings
-from tidings.server.settings import ServerSettings
+from tidings.settings import server_settings
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -32,20 +30,6 @@ logging.getLogger("uvicorn.access").disabled = True
 
 def _split(value: str | None) -> list[str] | None:
     return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
-
-
-def server_settings(app: Tidings) -> ServerSettings:
-    """The HTTP limits of the app's environment (tidings.toml, then TIDINGS_*)."""
-    s = environment_settings(app.environment)
-    values: dict[str, object] = {}
-    for name in ("max_body_bytes", "rate_limit", "rate_burst", "key_cache_seconds"):
-        if (value := getattr(s, name)) is not None:
-            values[name] = value
-    if s.cors_origins is not None:
-        values["cors_origins"] = tuple(s.cors_origins)
-    if public_url := os.environ.get("TIDINGS_PUBLIC_URL"):
-        values["public_url"] = public_url
-    return ServerSettings(**values)  # type: ignore[arg-type]
 
 
 class TidingsServer(uvicorn.Server):
@@ -91,7 +75,7 @@ def make_server(
     app: Tidings, host: str, port: int, *, own_signals: bool, dashboard_envs: str | None = None
 ) -> uvicorn.Server:
     """uvicorn serving the app (lifespan off: call :func:`close_server` after it stops)."""
-    asgi = app.asgi(server_settings(app), dashboard_envs=_split(dashboard_envs))
+    asgi = app.asgi(server_settings(app.environment), dashboard_envs=_split(dashboard_envs))
     config = uvicorn.Config(
         asgi,
         host=host,
@@ -142,5 +126,4 @@ __all__ = [
     "close_server",
     "make_server",
     "serve_beside",
-    "server_settings",
 ]
