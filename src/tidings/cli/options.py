@@ -31,6 +31,15 @@ EnvOpt = Annotated[
         "--env", help="Environment to use instead of the app's ($TIDINGS_ENV).", show_default=False
     ),
 ]
+DashboardEnvsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--dashboard-envs",
+        help="Other environments whose dashboards to serve at /dashboard/<name>/, comma-"
+        "separated; preview-* for every preview ($TIDINGS_DASHBOARD_ENVS, tidings.toml).",
+        show_default=False,
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 

@@ -15,7 +15,7 @@ from rich import box
 from rich.table import Table
 
 from tidings.cli.console import configure_logging, err, out, print_error, print_json
-from tidings.cli.options import load
+from tidings.cli.options import DashboardEnvsOpt, load
 from tidings.cli.render import format_time
 from tidings.errors import ConfigError, UnknownApiKeyError
 from tidings.keys import SCOPES, create_key
@@ -61,15 +61,6 @@ EnvOpt = Annotated[
 ]
 HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")]
-DashboardEnvsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--dashboard-envs",
-        help="Other environments whose dashboards to serve at /dashboard/<name>/, comma-"
-        "separated; preview-* for every preview ($TIDINGS_DASHBOARD_ENVS, tidings.toml).",
-        show_default=False,
-    ),
-]
 
 
 def register(cli: typer.Typer) -> None:
@@ -89,7 +80,6 @@ def serve(
     dashboard_envs: DashboardEnvsOpt = None,
 ) -> None:
     """Serve the HTTP API (no worker: run `tidings worker` beside it)."""
-
     configure_logging(err)
     app = load(app_ref, database_url, env)
     app.store.pending_migrations()  # a bad database fails here, not on the first request
@@ -122,7 +112,6 @@ def keys_create(
     env: EnvOpt = None,
 ) -> None:
     """Create a key and print it once: it is stored only as a hash."""
-
     app = load(app_ref, database_url, env)
     check_name(app.environment)
     new = create_key(app.store, app.environment, name=name, scope=scope, now=app.clock.now())
@@ -142,7 +131,6 @@ def keys_list(
     env: EnvOpt = None,
 ) -> None:
     """List the environment's keys (never the keys themselves: only their first characters)."""
-
     app = load(app_ref, database_url, env)
     keys = app.store.list_api_keys(app.environment)
     if as_json:
@@ -187,7 +175,6 @@ def keys_revoke(
     env: EnvOpt = None,
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
-
     app = load(app_ref, database_url, env)
     if not app.store.revoke_api_key(app.environment, key.rstrip("…"), app.clock.now()):
         raise UnknownApiKeyError(
@@ -239,7 +226,6 @@ def env_list(app_ref: AppOpt = None) -> None:
 @env_cli.command("create")
 def env_create(name: PreviewArg, app_ref: AppOpt = None) -> None:
     """Create and migrate the database of a preview environment."""
-
     app = load(app_ref, None, _preview(name))
     app.auto_migrate = False
     applied = app.migrate()

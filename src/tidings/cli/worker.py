@@ -11,7 +11,7 @@ import typer
 from rich.text import Text
 
 from tidings.cli.console import configure_logging, err, out
-from tidings.cli.options import AppOpt, DbOpt, EnvOpt, load
+from tidings.cli.options import AppOpt, DashboardEnvsOpt, DbOpt, EnvOpt, load
 from tidings.cli.render import fetch_runs, follow_runs, render_runs_table
 from tidings.logs import resolve_format as resolve_log_format
 from tidings.store import redact_url
@@ -85,15 +85,6 @@ async def _dev(w: Worker, api: tuple[str, int, str | None] | None = None) -> Non
         await running  # re-raises what stopped the worker, if anything
 
 
-DashboardEnvsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--dashboard-envs",
-        help="Other environments whose dashboards to serve at /dashboard/<name>/, comma-"
-        "separated; preview-* for every preview ($TIDINGS_DASHBOARD_ENVS, tidings.toml).",
-        show_default=False,
-    ),
-]
 ConcurrencyOpt = Annotated[
     int, typer.Option("--concurrency", "-c", min=1, help="Runs executed at once.")
 ]
