@@ -131,6 +131,21 @@ def env_seconds(
     return timedelta(seconds=seconds)
 
 
+def env_secret_key(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TIDINGS_SECRET_KEY``, if set: the running environment's signing secret."""
+    return _variable("TIDINGS_SECRET_KEY", environ)
+
+
+def env_dashboard_password_hash(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TIDINGS_DASHBOARD_PASSWORD_HASH``, if set."""
+    return _variable("TIDINGS_DASHBOARD_PASSWORD_HASH", environ)
+
+
+def env_log_format(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TIDINGS_LOG_FORMAT``, if set (``text`` or ``json``; checked by tidings.logs)."""
+    return _variable("TIDINGS_LOG_FORMAT", environ)
+
+
 def default_lease(environ: Mapping[str, str] | None = None) -> timedelta:
     """How long a claimed run stays claimed: ``$TIDINGS_LEASE_SECONDS``, else 30 s."""
     return env_seconds("TIDINGS_LEASE_SECONDS", timedelta(seconds=30), environ)
@@ -402,7 +417,7 @@ def redact(message: str, data: dict[str, Any]) -> str:
     for table in tables:
         if isinstance(table, dict):
             secrets += [str(table[k]) for k in _SECRET_KEYS if table.get(k)]
-    if raw := _variable("TIDINGS_SECRET_KEY"):
+    if raw := env_secret_key():
         secrets.append(raw)
     for value in secrets:
         message = message.replace(value, "***")
@@ -577,8 +592,11 @@ __all__ = [
     "dashboard_environments",
     "default_database_url",
     "default_lease",
+    "env_dashboard_password_hash",
     "env_database_url",
+    "env_log_format",
     "env_seconds",
+    "env_secret_key",
     "environment_settings",
     "is_preview",
     "provider_table",

@@ -8,7 +8,6 @@ present or missing and never printed.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from typing import Any, Literal
 
 from tidings.app import Tidings
 from tidings.errors import TidingsError
-from tidings.settings import env_database_url, resolve_environment
+from tidings.settings import env_database_url, env_secret_key, resolve_environment
 from tidings.store import Store, open_store, redact_url
 from tidings.store.base import StuckRun
 
@@ -174,7 +173,7 @@ def check_credentials(target: Target) -> Check:
                 continue  # an optional credential (a self-hosted gateway needs none)
             else:
                 missing.append(f"{label}.{name}")
-    if target.environment == "production" and not os.environ.get("TIDINGS_SECRET_KEY"):
+    if target.environment == "production" and not env_secret_key():
         missing.append("TIDINGS_SECRET_KEY (production signs inbox tokens and sessions with it)")
     if missing:
         return Check(
