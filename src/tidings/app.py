@@ -10,8 +10,6 @@ whose context extension it installs on the kernel so tasks can call ``ctx.notify
 from __future__ import annotations
 
 import asyncio
-import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -37,43 +35,21 @@ from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules
+from tidings.settings import (
+    default_database_url,
+    default_lease,
+    resolve_database_url,
+    resolve_environment,
+    validate_environment,
+)
 from tidings.store import Store
 from tidings.tasks import TaskDef, TaskFn, make_task
 
 if TYPE_CHECKING:
     from tidings.engine.worker import Worker
-    from tidings.server.settings import ServerSettings
+    from tidings.settings import ServerSettings
 
 F = TypeVar("F", bound=TaskFn)
-_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-
-
-def _env_seconds(name: str, default: timedelta) -> timedelta:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(f"${name} must be a number of seconds, got {raw!r}") from None
-    if seconds <= 0:
-        raise ConfigError(f"${name} must be positive, got {raw!r}")
-    return timedelta(seconds=seconds)
-
-
-def validate_environment(name: str) -> str:
-    """Return ``name`` if it is a valid environment name, else raise ConfigError."""
-    if not isinstance(name, str) or not _ENVIRONMENT.match(name):
-        raise ConfigError(
-            f"environment name {name!r} is invalid: use lowercase letters, digits and '-' "
-            "(dev, staging, production, preview-<name>)"
-        )
-    return name
-
-
-def default_database_url(environment: str) -> str:
-    """Each environment has its own embedded database by default."""
-    return f"sqlite:///.tidings/{environment}.db"
 
 
 class Tidings:
@@ -114,12 +90,8 @@ class Tidings:
         ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored).
         ``sandbox`` (None: on in every environment but production) sends email, push and
         SMS to the outbox unless the recipient id or address is in ``sandbox_allow``."""
-        env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
-        lease_value = (
-            as_timedelta(lease, "lease")
-            if lease is not None
-            else _env_seconds("TIDINGS_LEASE_SECONDS", timedelta(seconds=30))
-        )
+        env = resolve_environment(environment)
+        lease_value = as_timedelta(lease, "lease") if lease is not None else default_lease()
         if lease_value <= timedelta(0):
             raise ConfigError("lease must be positive")
         if (
@@ -130,9 +102,7 @@ class Tidings:
             raise ConfigError(f"max_event_bytes must be a positive int, got {max_event_bytes!r}")
         self.kernel = Kernel(
             environment=env,
-            database_url=(
-                database_url or os.environ.get("TIDINGS_DATABASE_URL") or default_database_url(env)
-            ),
+            database_url=resolve_database_url(database_url, env),
             lease=lease_value,
             auto_migrate=auto_migrate,
             idempotency_ttl=as_timedelta(idempotency_ttl, "idempotency_ttl"),

@@ -18,11 +18,10 @@ import pytest
 
 from tests.serving import serve
 from tidings import Context, Tidings
-from tidings.app import default_database_url
 from tidings.dashboard.auth import hash_password
-from tidings.dashboard.environments import dashboard_environments
 from tidings.errors import ConfigError
 from tidings.keys import create_key
+from tidings.settings import dashboard_environments, default_database_url
 
 STAGING_PASSWORD = "staging password"
 PRODUCTION_PASSWORD = "production password"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
@@ -46,6 +45,7 @@ from tidings.dashboard.auth import (
     verify_password,
 )
 from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
+from tidings.settings import env_dashboard_password_hash
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 KeyCheck = Callable[[str], str | None]
@@ -544,9 +544,7 @@ def dashboard(
     d = Dashboard(
         app,
         password_hash=(
-            password_hash
-            if password_hash is not None
-            else os.environ.get("TIDINGS_DASHBOARD_PASSWORD_HASH")
+            password_hash if password_hash is not None else env_dashboard_password_hash()
         ),
         secret_key=secret_key,
         key_check=key_check,

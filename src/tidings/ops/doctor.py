@@ -8,7 +8,6 @@ present or missing and never printed.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,8 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from tidings.app import Tidings, validate_environment
+from tidings.app import Tidings
 from tidings.errors import TidingsError
+from tidings.settings import env_database_url, env_secret_key, resolve_environment
 from tidings.store import Store, open_store, redact_url
 from tidings.store.ops import StuckRun
 
@@ -51,14 +51,14 @@ class Target:
 def check_config(
     app_ref: str | None, database_url: str | None, env: str | None
 ) -> tuple[Check, Target | None]:
-    from tidings.config import load_app
+    from tidings.loader import load_app
 
     try:
         app = load_app(app_ref, database_url=database_url, environment=env)
     except TidingsError as exc:
-        url = database_url or os.environ.get("TIDINGS_DATABASE_URL")
+        url = database_url or env_database_url()
         if url and "no app given" in str(exc):
-            environment = validate_environment(env or os.environ.get("TIDINGS_ENV") or "dev")
+            environment = resolve_environment(env)
             check = Check(
                 "configuration",
                 "warn",
@@ -173,7 +173,7 @@ def check_credentials(target: Target) -> Check:
                 continue  # an optional credential (a self-hosted gateway needs none)
             else:
                 missing.append(f"{label}.{name}")
-    if target.environment == "production" and not os.environ.get("TIDINGS_SECRET_KEY"):
+    if target.environment == "production" and not env_secret_key():
         missing.append("TIDINGS_SECRET_KEY (production signs inbox tokens and sessions with it)")
     if missing:
         return Check(

@@ -33,7 +33,7 @@ from tidings.providers.webhooks import (
     verify_svix,
 )
 from tidings.server.errors import ApiError
-from tidings.server.settings import ServerSettings
+from tidings.settings import ServerSettings
 
 log = logging.getLogger("tidings.server")
 router = APIRouter(tags=["webhooks"])

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from tidings.cli.console import make_console
+
 
 def register(cli: typer.Typer) -> None:
     cli.command()(demo)
@@ -43,7 +45,6 @@ def demo(
 ) -> None:
     """MediLink live: worker, scheduler, API, dashboard and an inbox page in one process,
     with simulated users, on SQLite. Ctrl-C stops it; run it again to resume."""
-    from tidings.cli import make_console
     from tidings.demo import DemoOptions, run_demo
 
     console = make_console(sys.stdout)

@@ -1,46 +1,37 @@
 """``tidings serve``, ``keys``, ``env`` and ``config``: the HTTP API and environments.
 
-Registered into the ``tidings`` command by :func:`register` (called from cli.py). The
-helpers of cli.py are imported inside the commands, so either module may load first.
+The uvicorn servers themselves are in :mod:`tidings.server.serve`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
-import logging
-import os
-import signal
-import socket
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
-import uvicorn
 from rich import box
 from rich.table import Table
 
-from tidings.environments import (
+from tidings.cli.console import configure_logging, err, out, print_error, print_json
+from tidings.cli.options import DashboardEnvsOpt, load
+from tidings.cli.render import format_time
+from tidings.errors import ConfigError, UnknownApiKeyError
+from tidings.keys import SCOPES, create_key
+from tidings.server.serve import close_server, make_server
+from tidings.settings import (
     check_config,
     check_name,
     configured_environments,
+    default_database_url,
     environment_settings,
     is_preview,
     provider_table,
     read_toml,
     sandboxed,
 )
-from tidings.errors import ConfigError, UnknownApiKeyError
-from tidings.keys import SCOPES, create_key
-from tidings.server.settings import ServerSettings
 from tidings.store import redact_url
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.server.realtime import InboxHub
 
 keys_cli = typer.Typer(
     help="Create, list and revoke API keys of an environment.", no_args_is_help=True
@@ -70,126 +61,6 @@ EnvOpt = Annotated[
 ]
 HostOpt = Annotated[str, typer.Option("--host", help="Address to listen on.")]
 PortOpt = Annotated[int, typer.Option("--port", min=0, max=65535, help="Port to listen on.")]
-DashboardEnvsOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--dashboard-envs",
-        help="Other environments whose dashboards to serve at /dashboard/<name>/, comma-"
-        "separated; preview-* for every preview ($TIDINGS_DASHBOARD_ENVS, tidings.toml).",
-        show_default=False,
-    ),
-]
-
-
-def split_envs(value: str | None) -> list[str] | None:
-    return None if value is None else [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _load(app_ref: str | None, database_url: str | None, env: str | None) -> Tidings:
-    from tidings.config import load_app
-
-    return load_app(app_ref, database_url=database_url, environment=env)
-
-
-def server_settings(app: Tidings) -> ServerSettings:
-    """The HTTP limits of the app's environment (tidings.toml, then TIDINGS_*)."""
-    s = environment_settings(app.environment)
-    values: dict[str, object] = {}
-    for name in ("max_body_bytes", "rate_limit", "rate_burst", "key_cache_seconds"):
-        if (value := getattr(s, name)) is not None:
-            values[name] = value
-    if s.cors_origins is not None:
-        values["cors_origins"] = tuple(s.cors_origins)
-    if public_url := os.environ.get("TIDINGS_PUBLIC_URL"):
-        values["public_url"] = public_url
-    return ServerSettings(**values)  # type: ignore[arg-type]
-
-
-class _TidingsServer(uvicorn.Server):
-    """uvicorn that tells open inbox streams to close as soon as it starts shutting down,
-    so they do not hold the exit up until ``timeout_graceful_shutdown`` cuts them."""
-
-    def __init__(self, config: uvicorn.Config, hub: InboxHub | None = None) -> None:
-        super().__init__(config)
-        self.hub = hub
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        if self.hub is not None:
-            self.hub.close_all()
-        await super().shutdown(sockets)
-        if self.hub is not None:
-            self.hub.stop()
-
-
-class _QuietServer(_TidingsServer):
-    """uvicorn without its own signal handlers: the caller decides when it stops."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
-class _Server(_TidingsServer):
-    """uvicorn that exits 0 after a graceful stop on SIGTERM or Ctrl-C (uvicorn itself
-    re-raises the signal once it has shut down, so the process would die of it)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        handled = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self.handle_exit) for sig in handled}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def make_server(
-    app: Tidings, host: str, port: int, *, own_signals: bool, dashboard_envs: str | None = None
-) -> uvicorn.Server:
-    """uvicorn serving the app (lifespan off: call :func:`close_server` after it stops)."""
-    asgi = app.asgi(server_settings(app), dashboard_envs=split_envs(dashboard_envs))
-    config = uvicorn.Config(
-        asgi,
-        host=host,
-        port=port,
-        access_log=False,  # paths may hold keys (/e/{key}); our own log shows route templates
-        log_level="info",
-        lifespan="off",
-        # open inbox streams are told to close at once (see _TidingsServer); whatever
-        # else is still running after this many seconds is cut
-        timeout_graceful_shutdown=5,
-    )
-    hub = getattr(asgi.state, "inbox_hub", None)
-    return _Server(config, hub) if own_signals else _QuietServer(config, hub)
-
-
-def close_server(server: uvicorn.Server) -> None:
-    """Close what the app opened besides its own store (other environments' dashboards)."""
-    dashboards = getattr(getattr(server.config.app, "state", None), "dashboards", None)
-    if dashboards is not None:
-        dashboards.close()
-
-
-async def serve_beside(
-    app: Tidings,
-    host: str,
-    port: int,
-    stopping: asyncio.Future[None],
-    *,
-    dashboard_envs: str | None = None,
-) -> None:
-    """Serve the API until ``stopping`` is done (``tidings dev``: beside the worker)."""
-    server = make_server(app, host, port, own_signals=False, dashboard_envs=dashboard_envs)
-    serving = asyncio.create_task(server.serve())
-    try:
-        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        server.should_exit = True
-        try:
-            await serving
-        finally:
-            close_server(server)
 
 
 def register(cli: typer.Typer) -> None:
@@ -209,10 +80,8 @@ def serve(
     dashboard_envs: DashboardEnvsOpt = None,
 ) -> None:
     """Serve the HTTP API (no worker: run `tidings worker` beside it)."""
-    from tidings.cli import configure_logging, err, out
-
     configure_logging(err)
-    app = _load(app_ref, database_url, env)
+    app = load(app_ref, database_url, env)
     app.store.pending_migrations()  # a bad database fails here, not on the first request
     server = make_server(app, host, port, own_signals=True, dashboard_envs=dashboard_envs)
     where = redact_url(app.database_url)
@@ -243,9 +112,7 @@ def keys_create(
     env: EnvOpt = None,
 ) -> None:
     """Create a key and print it once: it is stored only as a hash."""
-    from tidings.cli import err
-
-    app = _load(app_ref, database_url, env)
+    app = load(app_ref, database_url, env)
     check_name(app.environment)
     new = create_key(app.store, app.environment, name=name, scope=scope, now=app.clock.now())
     typer.echo(new.secret)
@@ -264,9 +131,7 @@ def keys_list(
     env: EnvOpt = None,
 ) -> None:
     """List the environment's keys (never the keys themselves: only their first characters)."""
-    from tidings.cli import format_time, out, print_json
-
-    app = _load(app_ref, database_url, env)
+    app = load(app_ref, database_url, env)
     keys = app.store.keys.of_environment(app.environment)
     if as_json:
         print_json(
@@ -310,9 +175,7 @@ def keys_revoke(
     env: EnvOpt = None,
 ) -> None:
     """Revoke a key: requests with it are refused from now on."""
-    from tidings.cli import out
-
-    app = _load(app_ref, database_url, env)
+    app = load(app_ref, database_url, env)
     if not app.store.keys.revoke(app.environment, key.rstrip("…"), app.clock.now()):
         raise UnknownApiKeyError(
             f"no live key {key!r} in environment {app.environment!r} (see `tidings keys list`)"
@@ -336,7 +199,6 @@ def _preview(name: str) -> str:
 @env_cli.command("list")
 def env_list(app_ref: AppOpt = None) -> None:
     """The configured environments and the preview environments found on disk."""
-    from tidings.cli import out
     from tidings.store.admin import database_exists
 
     names = configured_environments(read_toml())
@@ -352,7 +214,7 @@ def env_list(app_ref: AppOpt = None) -> None:
         table.add_column(column, no_wrap=True)
     for name in names:
         settings = environment_settings(name)
-        url = settings.database_url or f"sqlite:///.tidings/{name}.db"
+        url = settings.database_url or default_database_url(name)
         try:
             exists = "yes" if database_exists(url) else "no"
         except Exception as exc:
@@ -364,9 +226,7 @@ def env_list(app_ref: AppOpt = None) -> None:
 @env_cli.command("create")
 def env_create(name: PreviewArg, app_ref: AppOpt = None) -> None:
     """Create and migrate the database of a preview environment."""
-    from tidings.cli import out
-
-    app = _load(app_ref, None, _preview(name))
+    app = load(app_ref, None, _preview(name))
     app.auto_migrate = False
     applied = app.migrate()
     out.print(
@@ -382,10 +242,9 @@ def env_delete(
     app_ref: AppOpt = None,
 ) -> None:
     """Drop a preview environment's database: its runs, keys and everything else."""
-    from tidings.cli import out
     from tidings.store.admin import drop_database
 
-    app = _load(app_ref, None, _preview(name))
+    app = load(app_ref, None, _preview(name))
     where = redact_url(app.database_url)
     if not yes and not typer.confirm(f"drop {where} with everything in it?"):
         raise typer.Exit(1)
@@ -402,10 +261,9 @@ def config_check(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Validate tidings.toml and TIDINGS_* for every environment; secrets are never shown."""
-    from tidings.cli import out, print_error
-    from tidings.providers.config import channel_names
+    from tidings.providers.config import channel_names, provider_problem
 
-    problems = check_config()
+    problems = check_config(check_providers=provider_problem)
     data = {} if problems and "not valid TOML" in problems[0] else read_toml()
     summary = []
     for name in configured_environments(data) if not problems else []:
@@ -447,6 +305,3 @@ def _channel_summary(channels: Any) -> str:
     if not channels:
         return "none configured"
     return "; ".join(f"{channel} {', '.join(names)}" for channel, names in channels.items())
-
-
-logging.getLogger("uvicorn.access").disabled = True

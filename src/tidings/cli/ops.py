@@ -1,8 +1,4 @@
-"""Operations commands of ``tidings``: backup, restore, doctor, mcp.
-
-Kept apart from cli.py, which calls :func:`register` once; the rendering helpers of
-cli.py are imported inside the commands (cli.py imports this module at its end).
-"""
+"""Operations commands of ``tidings``: backup, restore, doctor, mcp."""
 
 from __future__ import annotations
 
@@ -15,13 +11,13 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from tidings.cli_options import AppOpt, DbOpt, EnvOpt
+from tidings.cli.console import make_console, print_json
+from tidings.cli.options import AppOpt, DbOpt, EnvOpt, load
 from tidings.errors import ConfigError
+from tidings.settings import env_database_url, resolve_environment, resolve_settings
 
 
 def _console(stderr: bool = False) -> Console:
-    from tidings.cli import make_console
-
     return make_console(sys.stderr if stderr else sys.stdout, stderr=stderr)
 
 
@@ -30,19 +26,14 @@ def database_target(
 ) -> tuple[str, str]:
     """``(database URL, environment)`` from the app, or from the flags alone when no app
     is configured (backup and restore need only the database)."""
-    import os
-
-    from tidings.app import validate_environment
-    from tidings.config import load_app, resolve_settings
-
     try:
         resolve_settings(app_ref, database_url=database_url, environment=env)
     except ConfigError:
-        url = database_url or os.environ.get("TIDINGS_DATABASE_URL")
+        url = database_url or env_database_url()
         if not url:
             raise
-        return url, validate_environment(env or os.environ.get("TIDINGS_ENV") or "dev")
-    app = load_app(app_ref, database_url=database_url, environment=env)
+        return url, resolve_environment(env)
+    app = load(app_ref, database_url, env)
     return app.database_url, app.environment
 
 
@@ -175,8 +166,6 @@ def doctor(
         app_ref, database_url, env, overdue_after=timedelta(minutes=overdue_minutes)
     )
     if as_json:
-        from tidings.cli import print_json
-
         print_json([dataclasses.asdict(c) for c in checks])
     else:
         table = Table(header_style="bold", show_lines=True)
@@ -198,9 +187,7 @@ def mcp(app_ref: AppOpt = None, database_url: DbOpt = None, env: EnvOpt = None) 
         raise ConfigError(
             f"tidings mcp needs the MCP SDK ({exc.name} is missing): pip install 'tidings[mcp]'"
         ) from None
-    from tidings.config import load_app
-
-    app = load_app(app_ref, database_url=database_url, environment=env)
+    app = load(app_ref, database_url, env)
     app.store  # noqa: B018 - open (and migrate) now: a bad database is an error before serving
     serve_stdio(app)
 
