@@ -38,6 +38,7 @@ from tidings.schedules import Schedules
 from tidings.settings import (
     default_database_url,
     default_lease,
+    env_secret_key,
     resolve_database_url,
     resolve_environment,
     validate_environment,
@@ -113,7 +114,7 @@ class Tidings:
             templates=templates,
             default_locale=default_locale,
             channels=channels,
-            secret_key=secret_key,
+            secret_key=secret_key if secret_key is not None else env_secret_key(),
             sandbox=sandbox,
             sandbox_allow=sandbox_allow,
         )

@@ -5,7 +5,6 @@ kernel and delegates to."""
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
@@ -110,7 +109,7 @@ class NotifyClient:
         self.inbox = Inbox(kernel)
         self.outbox = OutboxReader(kernel)
         self.deliveries = Deliveries(kernel)
-        raw = secret_key if secret_key is not None else os.environ.get("TIDINGS_SECRET_KEY")
+        raw = secret_key
         if raw is not None and len(raw) < 16:
             raise ConfigError(
                 "the signing secret (secret_key / $TIDINGS_SECRET_KEY) needs 16+ characters"
