@@ -136,7 +136,7 @@ async def http_provider(
 async def expo(sends: int, limit: float | None) -> Measure:
     with FakeExpo().running() as server:
         provider = Expo(base_url=server.url, rate_limit=limit)
-        batch = [message("push", n) for n in range(sends)]
+        batch = [message(Channel.PUSH, n) for n in range(sends)]
         try:
             started = time.perf_counter()
             outcomes = await provider.send_batch(batch)
@@ -154,7 +154,7 @@ async def smtp(sends: int, limit: float | None) -> Measure:
     seen = Relay()
     with relay(seen) as port:
         provider = Smtp("127.0.0.1", port, sender="bench@example.com", rate_limit=limit)
-        seconds = await drive(provider, "email", sends)
+        seconds = await drive(provider, Channel.EMAIL, sends)
     assert len(seen.received) == sends
     arrivals = [(r.at, 1) for r in seen.received]
     mode = "enforced" if limit else "lifted"
@@ -178,10 +178,10 @@ async def run_all(quick: bool) -> list[Measure]:
     for limit in (None, 5.0):
         sends = n if limit is None else int(limit * seconds)
         plans.append(("resend", partial(_with, FakeResend(api_key="re_bench"), "resend",
-                                        "email", resend, sends, limit)))  # fmt: skip
+                                        Channel.EMAIL, resend, sends, limit)))  # fmt: skip
     for limit in (None, 20.0):
         sends = n if limit is None else int(limit * seconds)
-        plans.append(("twilio", partial(_with, FakeTwilio(), "twilio", "sms", twilio,
+        plans.append(("twilio", partial(_with, FakeTwilio(), "twilio", Channel.SMS, twilio,
                                         sends, limit)))  # fmt: skip
     for limit in (None, 600.0):
         plans.append(("expo", partial(expo, 10 * n if limit is None else 600 * seconds, limit)))

@@ -27,7 +27,7 @@ class Recording(Provider):
     """Accepts everything and remembers it."""
 
     name = "recording"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email", "push", "sms"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL, Channel.PUSH, Channel.SMS})
 
     def __init__(self) -> None:
         self.sent: list[Message] = []
@@ -42,7 +42,7 @@ class Busy(Provider):
     """Refuses the first ``failures`` sends as rate limited, then accepts."""
 
     name = "busy"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email", "push", "sms"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL, Channel.PUSH, Channel.SMS})
 
     def __init__(self, failures: int, retry_after: float | None = None, attempts: int = 5) -> None:
         self.failures = failures
@@ -62,7 +62,7 @@ class Rejects(Provider):
     """Rejects every message for good."""
 
     name = "rejects"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email", "push", "sms"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL, Channel.PUSH, Channel.SMS})
 
     def __init__(self, **flags: bool) -> None:
         self.flags = flags

@@ -14,6 +14,7 @@ from tests.conftest import START
 from tests.contract.notify_support import notify_app
 from tidings import Context, RunStatus, Tidings
 from tidings.records import NotifyResult
+from tidings.records.notify import Channel
 from tidings.testing import TestEngine
 
 TOKEN = "ExponentPushToken[device-1]"
@@ -134,10 +135,10 @@ async def test_locale_falls_back_per_file_from_vi_to_en(
     item = app.inbox.list("u1")[0]
     assert item.body == "Kết quả của Chi đã sẵn sàng."  # vi file
     assert item.title == "Hello Chi"  # no vi title: en
-    assert by_channel["email"].subject == "Results for Chi"
-    assert by_channel["email"].html == "<p>Dear Chi, your results are ready.</p>"
-    assert by_channel["push"].body == "Open the app, Chi."
-    assert by_channel["sms"].text == "Kết quả xét nghiệm của Chi đã có."
+    assert by_channel[Channel.EMAIL].subject == "Results for Chi"
+    assert by_channel[Channel.EMAIL].html == "<p>Dear Chi, your results are ready.</p>"
+    assert by_channel[Channel.PUSH].body == "Open the app, Chi."
+    assert by_channel[Channel.SMS].text == "Kết quả xét nghiệm của Chi đã có."
     assert all(e.locale == "vi" for e in by_channel.values())
     sms = app.deliveries.list(to="u1", channel="sms")[0].sms
     assert sms is not None

@@ -23,7 +23,7 @@ class Recording(Provider):
     """Accepts everything and remembers it (stands for a real gateway)."""
 
     name = "recording"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email", "push", "sms"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL, Channel.PUSH, Channel.SMS})
 
     def __init__(self) -> None:
         self.sent: list[Message] = []

@@ -26,7 +26,7 @@ from tidings.testing import TestEngine
 class Named(Provider):
     """Accepts everything, answering ids like the real provider it stands for."""
 
-    channels = frozenset({"email", "sms"})
+    channels = frozenset({Channel.EMAIL, Channel.SMS})
 
     def __init__(self, name: str) -> None:
         self.name = name  # type: ignore[misc]
@@ -58,7 +58,7 @@ def resend(kind: str, msg: str = "resend-1", **data: object) -> DeliveryUpdate:
 async def test_delivered_then_bounced_suppresses_and_replay_changes_nothing(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:
-    app = await _sent(make_app, tmp_path, "email")
+    app = await _sent(make_app, tmp_path, Channel.EMAIL)
     delivered = replace(resend("email.delivered"), event_id="msg_1")
     first = await apply_update(app.kernel, delivered)
     again = await apply_update(app.kernel, delivered)
@@ -79,7 +79,7 @@ async def test_delivered_then_bounced_suppresses_and_replay_changes_nothing(
 async def test_status_never_moves_back_and_engagement_is_history_only(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:
-    app = await _sent(make_app, tmp_path, "email")
+    app = await _sent(make_app, tmp_path, Channel.EMAIL)
     complained = await apply_update(app.kernel, resend("email.complained"))
     late = await apply_update(app.kernel, resend("email.delivered"))
     opened = await apply_update(app.kernel, resend("email.opened"))
@@ -94,7 +94,7 @@ async def test_status_never_moves_back_and_engagement_is_history_only(
 async def test_twilio_undelivered_fails_and_stop_suppresses(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:
-    app = await _sent(make_app, tmp_path, "sms")
+    app = await _sent(make_app, tmp_path, Channel.SMS)
     form = {"MessageSid": "twilio-1", "MessageStatus": "failed", "ErrorCode": "21610",
             "To": "+84901234567"}  # fmt: skip
     update = parse_twilio_status(form)
@@ -112,7 +112,7 @@ async def test_an_unknown_message_is_accepted_and_logged(
     make_app: Callable[..., Tidings], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="tidings.providers")
-    app = await _sent(make_app, tmp_path, "email")
+    app = await _sent(make_app, tmp_path, Channel.EMAIL)
     result = await apply_update(app.kernel, resend("email.delivered", msg="someone-elses-id"))
     (d,) = app.deliveries.list(channel="email")
     assert result.outcome == "unknown"

@@ -38,7 +38,7 @@ class FileGateway(Provider):
     """An email 'service' whose side effects are lines in a file."""
 
     name = "file-gateway"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
 
     async def send(self, message: Message) -> SendResult:
         out = os.environ["NOTIFY_GATEWAY_OUT"]

@@ -33,7 +33,7 @@ class Recording(Provider):
     """An email gateway that accepts everything and remembers it."""
 
     name = "recording"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
 
     def __init__(self) -> None:
         self.sent: list[Message] = []

@@ -11,19 +11,11 @@ from typing import Any
 from tidings.app import Tidings
 from tidings.errors import ValidationError
 from tidings.notify.sms import sms_info
+from tidings.records.notify import Channel, DeliveryStatus
 
-CHANNELS = ("email", "sms", "push", "in_app")
-DELIVERY_STATUSES = (
-    "pending",
-    "deferred",
-    "sent",
-    "delivered",
-    "failed",
-    "bounced",
-    "complained",
-    "suppressed",
-    "skipped",
-)
+CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PUSH, Channel.IN_APP)
+"""The channels in the order the pages show them."""
+DELIVERY_STATUSES = tuple(DeliveryStatus)
 LIMIT = 100
 # The email's own HTML runs in a sandboxed frame (no scripts, no same origin); this
 # policy, first in its document, also stops it loading anything from outside.
@@ -71,7 +63,7 @@ def delivery_page(app: Tidings, delivery_id: str) -> dict[str, Any] | None:
     return {
         "d": delivery,
         "email_doc": EMAIL_CSP + delivery.html if delivery.html else None,
-        "sms": sms_info(text) if delivery.channel == "sms" and text else None,
+        Channel.SMS: sms_info(text) if delivery.channel == Channel.SMS and text else None,
         "run_id": app.store.dashboard.notification_run(delivery.notification_id),
     }
 

@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tidings.records import RunStatus
+from tidings.records.notify import Channel, DeliveryStatus
 from tidings.store.dashboard import RunFilter
 
 if TYPE_CHECKING:
@@ -23,17 +24,17 @@ if TYPE_CHECKING:
 
 COUNT_CAP = 1_000_000
 LATEST = 6
-CHANNELS = ("in_app", "email", "push", "sms")
-DELIVERY_STYLES = {
-    "sent": "green",
-    "delivered": "bold green",
-    "pending": "cyan",
-    "deferred": "magenta",
-    "failed": "bold red",
-    "bounced": "red",
-    "complained": "red",
-    "suppressed": "dim",
-    "skipped": "dim",
+CHANNELS: tuple[str, ...] = tuple(Channel)
+DELIVERY_STYLES: dict[str, str] = {
+    DeliveryStatus.SENT: "green",
+    DeliveryStatus.DELIVERED: "bold green",
+    DeliveryStatus.PENDING: "cyan",
+    DeliveryStatus.DEFERRED: "magenta",
+    DeliveryStatus.FAILED: "bold red",
+    DeliveryStatus.BOUNCED: "red",
+    DeliveryStatus.COMPLAINED: "red",
+    DeliveryStatus.SUPPRESSED: "dim",
+    DeliveryStatus.SKIPPED: "dim",
 }
 RUN_STYLES = {
     RunStatus.QUEUED: "cyan",

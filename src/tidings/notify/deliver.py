@@ -27,10 +27,9 @@ from tidings.providers.base import (
     Provider,
     RetryableProviderError,
 )
-from tidings.records.notify import Delivery
+from tidings.records.notify import Channel, Delivery, DeliveryStatus
 from tidings.store.notifications import SendUpdate
 
-FINAL = frozenset({"sent", "delivered", "failed", "bounced", "complained", "suppressed", "skipped"})
 MAX_BACKOFF = timedelta(minutes=10)
 
 
@@ -45,8 +44,8 @@ def backoff(attempt: int, retry_after: float | None) -> timedelta:
 def message_for(d: Delivery, address: str, data: Any) -> Message:
     return Message(
         delivery_id=d.id,
-        idempotency_key=f"{d.id}:{address}" if d.channel == "push" else d.id,
-        channel=d.channel,  # type: ignore[arg-type]
+        idempotency_key=f"{d.id}:{address}" if d.channel is Channel.PUSH else d.id,
+        channel=d.channel,
         type_id=d.type,
         to=address,
         locale=d.locale,
@@ -55,7 +54,7 @@ def message_for(d: Delivery, address: str, data: Any) -> Message:
         text=d.text,
         title=d.title,
         body=d.body,
-        data=data if d.channel == "push" and isinstance(data, dict) else {},
+        data=data if d.channel == Channel.PUSH and isinstance(data, dict) else {},
         critical=d.critical,
     )
 
@@ -140,7 +139,7 @@ class _Send:
         if self.ctx.replaying:
             return
         update = SendUpdate(
-            status="pending",
+            status=DeliveryStatus.PENDING,
             provider=last.get("provider"),
             provider_message_id=None,
             attempts=len(self.history),
@@ -156,12 +155,17 @@ class _Send:
 def _final(
     d: Delivery, outcomes: list[dict[str, Any]], history: list[dict[str, Any]], now: Any
 ) -> SendUpdate:
-    ok = [o for o in outcomes if o["outcome"] in ("sent", "delivered")]
-    failed = [o for o in outcomes if o["outcome"] not in ("sent", "delivered")]
+    ok = [o for o in outcomes if o["outcome"] in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)]
+    failed = [
+        o for o in outcomes if o["outcome"] not in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED)
+    ]
     best = ok[0] if ok else (failed[-1] if failed else {})
-    status = ("delivered" if best.get("outcome") == "delivered" else "sent") if ok else "failed"
+    status = DeliveryStatus.FAILED
+    if ok:
+        delivered = best.get("outcome") == DeliveryStatus.DELIVERED
+        status = DeliveryStatus.DELIVERED if delivered else DeliveryStatus.SENT
     suppress = [(d.channel, o["to"]) for o in failed if o.get("suppress")]
-    deactivate = [o["to"] for o in failed if o.get("deactivate") and d.channel == "push"]
+    deactivate = [o["to"] for o in failed if o.get("deactivate") and d.channel == Channel.PUSH]
     return SendUpdate(
         status=status,
         provider=best.get("provider"),
@@ -184,11 +188,11 @@ async def deliver(
     d = await asyncio.to_thread(store.notifications.delivery, delivery_id)
     if d is None:
         return {"delivery_id": delivery_id, "status": "missing"}
-    if d.status in FINAL:  # a re-execution after the end was recorded
+    if d.status.final:  # a re-execution after the end was recorded
         return {"delivery_id": d.id, "status": d.status}
     # Only push messages carry the notification's data to the device.
     data = None
-    if d.channel == "push":
+    if d.channel == Channel.PUSH:
         data = await asyncio.to_thread(store.notifications.data, d.notification_id)
     send = _Send(ctx, service, d, data)
     outcomes = [await send.to(address) for address in d.addresses]

@@ -12,8 +12,16 @@ from typing import Any
 
 from tidings.errors import UnknownDeliveryError, ValidationError
 from tidings.kernel import Kernel
-from tidings.notify.records import CHANNELS, DELIVERY_STATUSES, InboxPage
-from tidings.records.notify import Delivery, InboxChange, InboxItem, OutboxEntry
+from tidings.records.notify import (
+    EXTERNAL_CHANNELS,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+    InboxChange,
+    InboxItem,
+    InboxPage,
+    OutboxEntry,
+)
 
 MAX_PAGE = 500
 
@@ -166,8 +174,8 @@ class Deliveries:
         return self._kernel.store.notifications.deliveries(
             to,
             type,
-            _choice(channel, CHANNELS, "channel"),
-            _choice(status, DELIVERY_STATUSES, "delivery status"),
+            _choice(channel, tuple(Channel), "channel"),
+            _choice(status, tuple(DeliveryStatus), "delivery status"),
             _limit(limit),
         )
 
@@ -207,7 +215,10 @@ class OutboxReader:
     ) -> builtins.list[OutboxEntry]:
         """Captured messages, newest first; ``to`` matches the address or recipient id."""
         return self._kernel.store.notifications.outbox(
-            to, type, _choice(channel, ("email", "push", "sms"), "channel"), _limit(limit)
+            to,
+            type,
+            _choice(channel, EXTERNAL_CHANNELS, "channel"),
+            _limit(limit),
         )
 
     async def list_async(self, *args: Any, **options: Any) -> builtins.list[OutboxEntry]:

@@ -9,16 +9,14 @@ from collections.abc import Callable
 from tidings.errors import UnknownRecipientError, ValidationError
 from tidings.kernel import Kernel
 from tidings.notify.recipients import check_email, check_phone, check_token
-from tidings.notify.records import CHANNELS, EXTERNAL_CHANNELS
-from tidings.records.notify import Preference
+from tidings.records.notify import EXTERNAL_CHANNELS, Channel, Preference
 from tidings.store.recipients import GLOBAL_TYPE
 
 
-def _check_channel(channel: object, allowed: tuple[str, ...] = CHANNELS) -> str:
-    if channel not in allowed:
+def _check_channel(channel: object, allowed: tuple[Channel, ...] = tuple(Channel)) -> Channel:
+    if not isinstance(channel, str) or channel not in allowed:
         raise ValidationError(f"unknown channel {channel!r} (use {', '.join(allowed)})")
-    assert isinstance(channel, str)
-    return channel
+    return Channel(channel)
 
 
 class Preferences:
@@ -49,11 +47,11 @@ class Preferences:
 
     def get(self, recipient_id: str, *, type: str | None, channel: str) -> bool:
         """Whether ``type`` (None: any type, by the global setting) may use ``channel``."""
-        _check_channel(channel)
+        chosen = _check_channel(channel)
         stored = {(p.type, p.channel): p.enabled for p in self.list(recipient_id)}
-        if type is not None and (type, channel) in stored:
-            return stored[(type, channel)]
-        return stored.get((None, channel), True)
+        if type is not None and (type, chosen) in stored:
+            return stored[(type, chosen)]
+        return stored.get((None, chosen), True)
 
     def list(self, recipient_id: str) -> builtins.list[Preference]:
         """Every stored setting of the recipient."""
@@ -74,9 +72,9 @@ class Preferences:
 
 
 def normalise_address(channel: str, address: str) -> str:
-    if channel == "email":
+    if channel == Channel.EMAIL:
         return check_email(address)
-    if channel == "sms":
+    if channel == Channel.SMS:
         return check_phone(address)
     return check_token(address)
 

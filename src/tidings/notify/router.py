@@ -32,12 +32,12 @@ from tidings.ids import new_id
 from tidings.notify.recipients import parse_hhmm
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType
-from tidings.records.notify import Recipient
+from tidings.records.notify import Channel, DeliveryStatus, Recipient
 from tidings.store.notifications import NewDelivery
 from tidings.store.recipients import GLOBAL_TYPE, RoutingInputs
 from tidings.store.runs import NewRun
 
-QUIET_CHANNELS = ("push", "sms")
+QUIET_CHANNELS = (Channel.PUSH, Channel.SMS)
 """Quiet hours hold these back; in-app and email are delivered at once."""
 
 RunFactory = Callable[[str, datetime | None], NewRun]
@@ -46,7 +46,7 @@ RunFactory = Callable[[str, datetime | None], NewRun]
 
 @dataclass(frozen=True)
 class Decision:
-    status: str
+    status: DeliveryStatus
     addresses: tuple[str, ...]
     reason: str | None = None
     send_at: datetime | None = None
@@ -70,21 +70,21 @@ def quiet_until(now: datetime, recipient: Recipient) -> datetime | None:
     return datetime.combine(day, end, tzinfo=zone).astimezone(UTC)
 
 
-def _addresses(channel: str, inputs: RoutingInputs) -> tuple[str, ...]:
+def _addresses(channel: Channel, inputs: RoutingInputs) -> tuple[str, ...]:
     r = inputs.recipient
-    if channel == "in_app":
+    if channel == Channel.IN_APP:
         return (r.id,)
-    if channel == "email":
+    if channel == Channel.EMAIL:
         return (r.email,) if r.email else ()
-    if channel == "sms":
+    if channel == Channel.SMS:
         return (r.phone,) if r.phone else ()
     return tuple(inputs.tokens)
 
 
 _MISSING = {
-    "email": "the recipient has no email address",
-    "sms": "the recipient has no phone number",
-    "push": "the recipient has no active push token",
+    Channel.EMAIL: "the recipient has no email address",
+    Channel.SMS: "the recipient has no phone number",
+    Channel.PUSH: "the recipient has no active push token",
 }
 
 
@@ -96,29 +96,31 @@ def opted_in(preferences: Mapping[tuple[str, str], bool], type_id: str, channel:
     return preferences.get((GLOBAL_TYPE, channel), True)
 
 
-def decide(ntype: NotificationType, channel: str, inputs: RoutingInputs, now: datetime) -> Decision:
+def decide(
+    ntype: NotificationType, channel: Channel, inputs: RoutingInputs, now: datetime
+) -> Decision:
     addresses = _addresses(channel, inputs)
     if not addresses:
-        return Decision("skipped", (), _MISSING[channel])
+        return Decision(DeliveryStatus.SKIPPED, (), _MISSING[channel])
     if not ntype.critical and not opted_in(inputs.preferences, ntype.id, channel):
-        return Decision("suppressed", addresses, "opted out")
-    if channel != "in_app":
+        return Decision(DeliveryStatus.SUPPRESSED, addresses, "opted out")
+    if channel != Channel.IN_APP:
         allowed = tuple(a for a in addresses if (channel, a) not in inputs.suppressed)
         if not allowed:
-            return Decision("suppressed", addresses, "address suppressed")
+            return Decision(DeliveryStatus.SUPPRESSED, addresses, "address suppressed")
         addresses = allowed
-    if channel == "in_app":
-        return Decision("delivered", addresses)
+    if channel == Channel.IN_APP:
+        return Decision(DeliveryStatus.DELIVERED, addresses)
     if channel in QUIET_CHANNELS and not ntype.critical:
         until = quiet_until(now, inputs.recipient)
         if until is not None:
-            return Decision("deferred", addresses, "quiet hours", until)
-    return Decision("pending", addresses)
+            return Decision(DeliveryStatus.DEFERRED, addresses, "quiet hours", until)
+    return Decision(DeliveryStatus.PENDING, addresses)
 
 
 def plan(
     ntype: NotificationType,
-    channels: Sequence[str],
+    channels: Sequence[Channel],
     inputs: RoutingInputs,
     data: dict[str, Any],
     templates: Templates,
@@ -136,7 +138,7 @@ def plan(
 
 def _delivery(
     ntype: NotificationType,
-    channel: str,
+    channel: Channel,
     decision: Decision,
     locale: str,
     data: dict[str, Any],
@@ -150,14 +152,14 @@ def _delivery(
         locale=locale,
         status=decision.status,
         reason=decision.reason,
-        data=json.dumps(data) if channel in ("push", "in_app") else "{}",
+        data=json.dumps(data) if channel in (Channel.PUSH, Channel.IN_APP) else "{}",
     )
-    if decision.status in ("skipped", "suppressed"):
+    if decision.status in (DeliveryStatus.SKIPPED, DeliveryStatus.SUPPRESSED):
         return delivery
     try:
         rendered = templates.render(ntype.id, channel, locale, data, root=ntype.templates)
     except ValidationError as exc:  # TemplateError, or no templates root at all
-        return replace(delivery, status="failed", error=str(exc))
+        return replace(delivery, status=DeliveryStatus.FAILED, error=str(exc))
     sms = rendered.sms
     delivery = replace(
         delivery,
@@ -170,6 +172,6 @@ def _delivery(
         if sms is None
         else json.dumps({"encoding": sms.encoding, "units": sms.units, "segments": sms.segments}),
     )
-    if channel == "in_app":
+    if channel == Channel.IN_APP:
         return replace(delivery, inbox_item_id=new_id("inb"))
     return replace(delivery, send_at=decision.send_at, run=run_for(delivery.id, decision.send_at))

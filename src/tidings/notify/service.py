@@ -28,7 +28,6 @@ from tidings.errors import (
 from tidings.ids import new_id
 from tidings.kernel import Kernel
 from tidings.notify.recipients import check_recipient_id
-from tidings.notify.records import EXTERNAL_CHANNELS
 from tidings.notify.router import plan
 from tidings.notify.sandbox import allowed, check_allow_list
 from tidings.notify.templates import Templates
@@ -36,7 +35,7 @@ from tidings.notify.types import NotificationType, describe, make_type
 from tidings.providers.base import Provider
 from tidings.providers.outbox import Outbox
 from tidings.records import DeliveryRef, NotifyResult
-from tidings.records.notify import Delivery
+from tidings.records.notify import EXTERNAL_CHANNELS, Channel, Delivery
 from tidings.store.notifications import NewNotification
 from tidings.store.runs import NewRun
 
@@ -205,7 +204,7 @@ class Notifications:
     # -- sending -----------------------------------------------------------------------
     def prepare(
         self, type_id: str, to: str, data: Any, channels: Sequence[str] | None
-    ) -> tuple[NotificationType, tuple[str, ...], dict[str, Any]]:
+    ) -> tuple[NotificationType, tuple[Channel, ...], dict[str, Any]]:
         """Validate a notify call; raises before anything is written."""
         ntype = self.get_type(type_id)
         check_recipient_id(to)

@@ -81,17 +81,18 @@ from jinja2.utils import missing as _missing
 
 from tidings.errors import ValidationError
 from tidings.notify.sms import SmsInfo, sms_info
+from tidings.records.notify import Channel
 
-CHANNELS = ("email", "sms", "push", "in_app")
+CHANNELS = (Channel.EMAIL, Channel.SMS, Channel.PUSH, Channel.IN_APP)
 """The channels a template folder can serve."""
 
 # Per channel: groups of files resolved together from one locale, and whether the group
 # is required. Single-file groups give per-file fallback.
-_GROUPS: dict[str, tuple[tuple[tuple[str, ...], bool], ...]] = {
-    "email": ((("email.subject",), True), (("email.html", "email.txt"), True)),
-    "sms": ((("sms.txt",), True),),
-    "push": ((("push.title",), False), (("push.body",), True)),
-    "in_app": ((("in_app.title",), False), (("in_app.body",), True)),
+_GROUPS: dict[Channel, tuple[tuple[tuple[str, ...], bool], ...]] = {
+    Channel.EMAIL: ((("email.subject",), True), (("email.html", "email.txt"), True)),
+    Channel.SMS: ((("sms.txt",), True),),
+    Channel.PUSH: ((("push.title",), False), (("push.body",), True)),
+    Channel.IN_APP: ((("in_app.title",), False), (("in_app.body",), True)),
 }
 _SINGLE_LINE = frozenset({"email.subject", "push.title", "in_app.title"})
 
@@ -402,12 +403,13 @@ def _check_type_id(type_id: str) -> str:
     return type_id
 
 
-def _check_channel(channel: str) -> str:
-    if channel not in _GROUPS:
+def _check_channel(channel: str) -> Channel:
+    if not isinstance(channel, str) or channel not in _GROUPS:
         raise ValidationError(
-            f"unknown channel {channel!r}: expected one of {', '.join(map(repr, CHANNELS))}"
+            f"unknown channel {channel!r}: expected one of "
+            + ", ".join(repr(str(c)) for c in CHANNELS)
         )
-    return channel
+    return Channel(channel)
 
 
 class Templates:
@@ -469,14 +471,14 @@ class Templates:
             ValidationError: Unknown channel, invalid locale or type, or no root at all.
         """
         _check_type_id(type_id)
-        _check_channel(channel)
+        chosen = _check_channel(channel)
         wanted = validate_locale(locale)
         folder = self._root(root)
         env = self._environment(folder)
         candidates = self._candidates(wanted)
         out: dict[str, str] = {}
         sources: dict[str, str] = {}
-        for files, required in _GROUPS[channel]:
+        for files, required in _GROUPS[chosen]:
             found = self._find_group(env, folder, type_id, files, candidates)
             if not found and required:
                 raise self._missing_error(folder, type_id, files, candidates)
@@ -531,7 +533,10 @@ class Templates:
         folder = self._root(root)
         env = self._environment(folder)
         names = [
-            name for ch in dict.fromkeys(channels) for files, _ in _GROUPS[ch] for name in files
+            name
+            for ch in dict.fromkeys(channels)
+            for files, _ in _GROUPS[_check_channel(ch)]
+            for name in files
         ]
         type_dir = folder / type_id
         locales = sorted(
@@ -673,14 +678,14 @@ def _assemble(
             raise TemplateError(f"template {path}: rendered to empty text", template=path)
         return out[name]
 
-    if channel == "email":
+    if channel == Channel.EMAIL:
         html = out.get("email.html") or None
         text = out.get("email.txt") or (html_to_text(html) if html else None)
         if not text:
             required(next(iter(n for n in ("email.txt", "email.html") if n in out)))
         subject = required("email.subject")
         return Rendered(channel, locale, subject=subject, html=html, text=text, sources=sources)
-    if channel == "sms":
+    if channel == Channel.SMS:
         body = required("sms.txt")
         return Rendered(channel, locale, text=body, sms=sms_info(body), sources=sources)
     title = out.get(f"{channel}.title") or None

@@ -12,7 +12,7 @@ import pydantic
 
 from tidings import serde
 from tidings.errors import ValidationError
-from tidings.notify.records import CHANNELS
+from tidings.records.notify import Channel
 
 _TYPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
 
@@ -22,7 +22,7 @@ class NotificationType:
     """A kind of notification: where it may go and how it is written."""
 
     id: str
-    channels: tuple[str, ...]
+    channels: tuple[Channel, ...]
     """The channels it is sent on, in order (``in_app``, ``email``, ``push``, ``sms``)."""
     critical: bool = False
     """Critical types ignore opt-outs and quiet hours (never suppressed addresses)."""
@@ -59,7 +59,7 @@ class NotificationType:
             )
         return value
 
-    def select(self, channels: Sequence[str] | None) -> tuple[str, ...]:
+    def select(self, channels: Sequence[str] | None) -> tuple[Channel, ...]:
         """The channels to route: the type's, or a subset of them."""
         if channels is None:
             return self.channels
@@ -93,13 +93,13 @@ def make_type(
     if isinstance(channels, str) or not isinstance(channels, Sequence) or not channels:
         raise ValidationError(
             f"channels of notification type {type_id!r} must be a non-empty list of "
-            f"{', '.join(CHANNELS)}"
+            f"{', '.join(Channel)}"
         )
     for channel in channels:
-        if channel not in CHANNELS:
+        if not isinstance(channel, str) or channel not in tuple(Channel):
             raise ValidationError(
                 f"notification type {type_id!r}: unknown channel {channel!r} "
-                f"(use {', '.join(CHANNELS)})"
+                f"(use {', '.join(Channel)})"
             )
     if not isinstance(critical, bool):
         raise ValidationError(f"critical of notification type {type_id!r} must be a bool")
@@ -110,7 +110,9 @@ def make_type(
             f"data_model of notification type {type_id!r} must be a pydantic model class"
         )
     root = None if templates is None else Path(templates)
-    return NotificationType(type_id, tuple(dict.fromkeys(channels)), critical, root, data_model)
+    return NotificationType(
+        type_id, tuple(dict.fromkeys(map(Channel, channels))), critical, root, data_model
+    )
 
 
 def describe(types: Mapping[str, NotificationType]) -> str:

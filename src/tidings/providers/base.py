@@ -19,12 +19,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 from tidings.errors import TidingsError
-
-Channel = Literal["email", "push", "sms"]
-"""The external channels. ``in_app`` is built in and has no provider."""
+from tidings.records.notify import Channel as Channel  # what providers are written against
+from tidings.records.notify import DeliveryStatus
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,8 @@ class SendResult:
     """A provider accepted the message."""
 
     provider_message_id: str | None
-    status: Literal["sent", "delivered"] = "sent"
-    """``delivered`` only when the provider confirms delivery synchronously."""
+    status: DeliveryStatus = DeliveryStatus.SENT
+    """``SENT``, or ``DELIVERED`` only when the provider confirms delivery synchronously."""
     details: Mapping[str, Any] = field(default_factory=dict)
     """Anything worth recording on the delivery (an Expo ticket, SMS segments...)."""
 

@@ -42,7 +42,7 @@ import os
 import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import pydantic
 
@@ -52,6 +52,7 @@ from tidings.providers.expo import Expo
 from tidings.providers.resend import Resend
 from tidings.providers.smtp import Smtp
 from tidings.providers.twilio import Twilio
+from tidings.records.notify import EXTERNAL_CHANNELS
 from tidings.settings import (
     EnvironmentSettings,
     check_name,
@@ -59,8 +60,6 @@ from tidings.settings import (
     provider_table,
     read_config_file,
 )
-
-CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
 
 class _Options(pydantic.BaseModel):
@@ -193,17 +192,17 @@ def _channels(table: Any, env: Mapping[str, str]) -> dict[Channel, list[str]]:
     if not isinstance(table, Mapping):
         raise ConfigError("[tidings.channels] must map a channel to a list of provider names")
     merged: dict[str, Any] = dict(table)
-    for channel in CHANNELS:
+    for channel in EXTERNAL_CHANNELS:
         value = env.get(f"TIDINGS_{channel.upper()}_PROVIDERS")
         if value is not None:
             merged[channel] = [n.strip() for n in value.split(",") if n.strip()]
     result: dict[Channel, list[str]] = {}
     for key, names in merged.items():
-        found: list[Channel] = [c for c in CHANNELS if c == key]
+        found: list[Channel] = [c for c in EXTERNAL_CHANNELS if c == key]
         if not found:
             raise ConfigError(
                 f"unknown channel {key!r} in [tidings.channels] (known: "
-                f"{', '.join(CHANNELS)}; in_app needs no provider)"
+                f"{', '.join(EXTERNAL_CHANNELS)}; in_app needs no provider)"
             )
         if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
             raise ConfigError(f"channels.{key} must be a list of provider names")

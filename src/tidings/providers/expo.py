@@ -74,7 +74,7 @@ class Expo(HttpProvider):
     """
 
     name: ClassVar[str] = "expo"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"push"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.PUSH})
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from tidings.ids import new_id
 from tidings.providers.base import Channel, Message, Provider, SendResult
-from tidings.records.notify import OutboxEntry
+from tidings.records.notify import DeliveryStatus, OutboxEntry
 
 if TYPE_CHECKING:
     from tidings.clock import Clock
@@ -33,7 +33,7 @@ class Outbox(Provider):
     """
 
     name = "outbox"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email", "push", "sms"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL, Channel.PUSH, Channel.SMS})
     max_attempts = 3
 
     def __init__(self) -> None:
@@ -66,4 +66,4 @@ class Outbox(Provider):
             created_at=home.clock.now(),
         )
         await asyncio.to_thread(home.store.notifications.capture_outbox, entry)
-        return SendResult(provider_message_id=entry_id, status="sent")
+        return SendResult(provider_message_id=entry_id, status=DeliveryStatus.SENT)

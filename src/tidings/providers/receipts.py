@@ -30,7 +30,7 @@ from tidings.kernel.schedules import with_cron
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.expo import Expo, Receipt
-from tidings.records.notify import Delivery
+from tidings.records.notify import Channel, Delivery, DeliveryStatus
 from tidings.store.notifications import SendUpdate
 from tidings.tasks import TaskDef, make_task
 
@@ -50,7 +50,7 @@ def receipt_tasks(
     kernel: Kernel, channels: Mapping[str, Sequence[Provider]] | None, providers: Providers
 ) -> list[TaskDef]:
     """The receipts task if ``channels`` sends push through Expo, else nothing."""
-    if not any(isinstance(p, Expo) for p in (channels or {}).get("push", ())):
+    if not any(isinstance(p, Expo) for p in (channels or {}).get(Channel.PUSH, ())):
         return []
 
     async def tidings_expo_receipts(ctx: TaskContext) -> dict[str, int]:
@@ -65,7 +65,7 @@ def receipt_tasks(
 
 async def check_receipts(kernel: Kernel, providers: Providers, now: datetime) -> dict[str, int]:
     """One pass over the deliveries due for receipts; counts of what moved."""
-    expo = next((p for p in providers("push") if isinstance(p, Expo)), None)
+    expo = next((p for p in providers(Channel.PUSH) if isinstance(p, Expo)), None)
     store = kernel.store
     counts = {"checked": 0, "delivered": 0, "failed": 0, "waiting": 0, "deactivated": 0}
     if expo is None:
@@ -73,7 +73,7 @@ async def check_receipts(kernel: Kernel, providers: Providers, now: datetime) ->
     while True:
         due = await asyncio.to_thread(
             store.receipts.awaiting,
-            "push", expo.name, now - RECEIPT_HORIZON, now - RECEIPT_DELAY, BATCH,
+            Channel.PUSH, expo.name, now - RECEIPT_HORIZON, now - RECEIPT_DELAY, BATCH,
         )  # fmt: skip
         tickets = {d.id: _tickets(d) for d in due}
         ids = [ticket for pairs in tickets.values() for _, ticket in pairs]
@@ -120,7 +120,7 @@ def _outcome(
         "receipts": {ticket: _code(receipts[ticket]) for _, ticket in tickets},
     }  # fmt: skip
     return SendUpdate(
-        status="delivered" if delivered else "failed",
+        status=DeliveryStatus.DELIVERED if delivered else DeliveryStatus.FAILED,
         provider=d.provider,
         provider_message_id=d.provider_message_id,
         attempts=d.attempts,

@@ -62,7 +62,7 @@ class Resend(HttpProvider):
     """
 
     name: ClassVar[str] = "resend"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
 
     def __init__(
         self,

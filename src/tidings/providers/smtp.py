@@ -61,7 +61,7 @@ class Smtp(Provider):
     """
 
     name: ClassVar[str] = "smtp"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
 
     def __init__(
         self,

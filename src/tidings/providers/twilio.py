@@ -63,7 +63,7 @@ class Twilio(HttpProvider):
     """
 
     name: ClassVar[str] = "twilio"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"sms"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.SMS})
 
     def __init__(
         self,

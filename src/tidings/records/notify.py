@@ -1,10 +1,53 @@
-"""Records of notifications the store returns: recipients, deliveries, inbox, outbox."""
+"""Records of notifications the store returns: recipients, deliveries, inbox, outbox;
+and the vocabulary they are written in: :class:`Channel` and :class:`DeliveryStatus`."""
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+
+class Channel(enum.StrEnum):
+    """Where a notification goes. ``in_app`` is built in (the inbox); the others are
+    external: sent by providers."""
+
+    IN_APP = "in_app"
+    EMAIL = "email"
+    PUSH = "push"
+    SMS = "sms"
+
+    @property
+    def external(self) -> bool:
+        """Sent by a provider (everything but the inbox)."""
+        return self is not Channel.IN_APP
+
+
+EXTERNAL_CHANNELS: tuple[Channel, ...] = tuple(c for c in Channel if c.external)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one delivery (one channel of one notification) stands."""
+
+    PENDING = "pending"
+    """Routed; its send is queued (or, in-app, about to be written)."""
+    DEFERRED = "deferred"
+    """Held back (quiet hours) until its send time."""
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    SUPPRESSED = "suppressed"
+    """Not sent: the recipient opted out or the address is suppressed."""
+    SKIPPED = "skipped"
+    """Not sent: nothing to send it to (no address, no push token)."""
+
+    @property
+    def final(self) -> bool:
+        """The send is over: a re-executed delivery run must not send again."""
+        return self not in (DeliveryStatus.PENDING, DeliveryStatus.DEFERRED)
 
 
 @dataclass(frozen=True)
@@ -41,7 +84,7 @@ class Preference:
 
     recipient_id: str
     type: str | None
-    channel: str
+    channel: Channel
     enabled: bool
 
 
@@ -51,14 +94,14 @@ class Delivery:
 
     id: str
     notification_id: str
-    channel: str
+    channel: Channel
     type: str
     to: str
     """The recipient id."""
     addresses: tuple[str, ...]
     """Email address, phone number, push tokens, or the recipient id (in_app)."""
     locale: str
-    status: str
+    status: DeliveryStatus
     reason: str | None
     """Why it was skipped, suppressed or deferred."""
     provider: str | None
@@ -134,7 +177,7 @@ class OutboxEntry:
 
     id: str
     delivery_id: str
-    channel: str
+    channel: Channel
     to: str
     """The email address, phone number or push token."""
     recipient_id: str
@@ -154,8 +197,8 @@ class DeliveryRef:
     """A delivery as routed when ``notify`` returned (the log has its later progress)."""
 
     id: str
-    channel: str
-    status: str
+    channel: Channel
+    status: DeliveryStatus
     provider: str | None = None
     provider_message_id: str | None = None
     error: str | None = None
@@ -207,5 +250,18 @@ class NotifyResult:
             to=data["to"],
             dedup_key=data["dedup_key"],
             created=bool(data.get("created", True)),
-            deliveries=tuple(DeliveryRef(**d) for d in data["deliveries"]),
+            deliveries=tuple(
+                DeliveryRef(
+                    **{**d, "channel": Channel(d["channel"]), "status": DeliveryStatus(d["status"])}
+                )
+                for d in data["deliveries"]
+            ),
         )
+
+
+@dataclass(frozen=True)
+class InboxPage:
+    """A page of the inbox, newest first; pass ``next_cursor`` to get the next one."""
+
+    items: list[InboxItem]
+    next_cursor: str | None

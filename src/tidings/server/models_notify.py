@@ -4,13 +4,11 @@ and the inbox."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from tidings.records.notify import Delivery, InboxItem, Preference, PushToken, Recipient
-
-Channel = Literal["in_app", "email", "push", "sms"]
+from tidings.records.notify import Channel, Delivery, InboxItem, Preference, PushToken, Recipient
 
 
 class _Strict(BaseModel):

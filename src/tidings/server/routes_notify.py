@@ -9,10 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from tidings.app import Tidings
-from tidings.notify.records import DELIVERY_STATUSES
+from tidings.records.notify import Channel, DeliveryStatus
 from tidings.server.auth import require
 from tidings.server.models_notify import (
-    Channel,
     Deactivated,
     DeactivateIn,
     DeliveryOut,
@@ -171,7 +170,7 @@ async def notify(request: Request, response: Response, body: NotifyIn, key: Admi
     return NotifyOut(run_id=handle.id, created=handle.created)
 
 
-DeliveryStatus = Annotated[str | None, Query(description=", ".join(DELIVERY_STATUSES))]
+StatusQuery = Annotated[str | None, Query(description=", ".join(DeliveryStatus))]
 
 
 @router.get("/deliveries", response_model=list[DeliveryOut], summary="The delivery log")
@@ -181,7 +180,7 @@ async def list_deliveries(
     to: Annotated[str | None, Query(max_length=255)] = None,
     type: Annotated[str | None, Query(max_length=200)] = None,
     channel: Channel | None = None,
-    status: DeliveryStatus = None,
+    status: StatusQuery = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[DeliveryOut]:
     app = _app(request)

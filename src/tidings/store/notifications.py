@@ -8,17 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.records.notify import Delivery, OutboxEntry
+from tidings.records.notify import Channel, Delivery, DeliveryStatus, OutboxEntry
 from tidings.store.runs import NewRun
 
 
 @dataclass(frozen=True)
 class NewDelivery:
     id: str
-    channel: str
+    channel: Channel
     addresses: tuple[str, ...]
     locale: str
-    status: str
+    status: DeliveryStatus
     reason: str | None = None
     error: str | None = None
     subject: str | None = None
@@ -52,7 +52,7 @@ class NewNotification:
 class SendUpdate:
     """The end of a send (or one attempt of it), as the deliver task records it."""
 
-    status: str
+    status: DeliveryStatus
     provider: str | None
     provider_message_id: str | None
     attempts: int

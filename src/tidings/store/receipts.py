@@ -6,26 +6,29 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
-from tidings.records.notify import Delivery
+from tidings.records.notify import Delivery, DeliveryStatus
 
 # Which delivery statuses a reported status may move a delivery from. A status only moves
 # forward: a late "delivered" never undoes a bounce, a "sent" never undoes "delivered".
-_MOVES: dict[str, frozenset[str]] = {
-    "sent": frozenset({"pending", "deferred"}),
-    "delivered": frozenset({"pending", "deferred", "sent"}),
-    "failed": frozenset({"pending", "deferred", "sent"}),
-    "bounced": frozenset({"pending", "deferred", "sent", "delivered", "failed"}),
-    "complained": frozenset({"pending", "deferred", "sent", "delivered", "failed", "bounced"}),
+_S = DeliveryStatus
+_MOVES: dict[str, frozenset[DeliveryStatus]] = {
+    "sent": frozenset({_S.PENDING, _S.DEFERRED}),
+    "delivered": frozenset({_S.PENDING, _S.DEFERRED, _S.SENT}),
+    "failed": frozenset({_S.PENDING, _S.DEFERRED, _S.SENT}),
+    "bounced": frozenset({_S.PENDING, _S.DEFERRED, _S.SENT, _S.DELIVERED, _S.FAILED}),
+    "complained": frozenset(
+        {_S.PENDING, _S.DEFERRED, _S.SENT, _S.DELIVERED, _S.FAILED, _S.BOUNCED}
+    ),
 }
 
 
-def moved_status(current: str, reported: str) -> str | None:
+def moved_status(current: DeliveryStatus, reported: str) -> DeliveryStatus | None:
     """The delivery's new status, or None when ``reported`` does not move it.
 
     ``delayed``, ``opened``, ``clicked``, ``queued``, ``read`` never move a delivery
     (they are recorded in its history only).
     """
-    return reported if current in _MOVES.get(reported, frozenset()) else None
+    return DeliveryStatus(reported) if current in _MOVES.get(reported, frozenset()) else None
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class TrackResult:
     """``applied`` (status moved), ``recorded`` (history only), ``replayed`` (this event
     id was applied before: nothing changed) or ``unknown`` (no delivery has that id)."""
     delivery_id: str | None = None
-    status: str | None = None
+    status: DeliveryStatus | None = None
     """The delivery's status afterwards."""
 
 

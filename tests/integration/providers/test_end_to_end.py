@@ -22,6 +22,7 @@ from tests.fakes.fake_twilio import FakeTwilio
 from tests.fakes.server import Request, Response, refused_url
 from tidings import Tidings
 from tidings.providers import Expo, Provider, Resend, Smtp, Twilio
+from tidings.records.notify import Channel
 from tidings.testing import TestEngine
 
 from .smtp_server import Relay, relay
@@ -83,7 +84,7 @@ async def test_one_notification_through_every_provider(
         app.notify("alert", to="u1", data={"name": "An"}, channels=["email", "push", "sms"])
         await t.run_due()
     by_channel = {d.channel: d for d in app.deliveries.list(to="u1")}
-    email, push, sms = by_channel["email"], by_channel["push"], by_channel["sms"]
+    email, push, sms = by_channel[Channel.EMAIL], by_channel[Channel.PUSH], by_channel[Channel.SMS]
     assert {d.status for d in (email, push, sms)} == {"sent"}
 
     (sent_email,) = resend.sent

@@ -77,7 +77,7 @@ async def test_two_apps_on_one_database_share_the_provider_limit(
 
 class Closing(Provider):
     name = "closing"
-    channels: ClassVar[frozenset[Channel]] = frozenset({"email"})
+    channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
 
     def __init__(self) -> None:
         self.closed = 0

@@ -13,6 +13,7 @@ from tidings.providers.expo import Expo
 from tidings.providers.resend import Resend
 from tidings.providers.smtp import Smtp
 from tidings.providers.twilio import Twilio
+from tidings.records.notify import Channel
 
 TOML = """
 [tidings]
@@ -65,7 +66,7 @@ def table(text: str = TOML) -> dict[str, object]:
 
 def test_full_config_builds_every_provider_in_failover_order() -> None:
     channels = providers_from_config(table(), ENV)
-    email, push, sms = channels["email"], channels["push"], channels["sms"]
+    email, push, sms = channels[Channel.EMAIL], channels[Channel.PUSH], channels[Channel.SMS]
     assert [type(p) for p in email] == [Resend, Smtp]
     assert [type(p) for p in push] == [Expo]
     assert [type(p) for p in sms] == [Twilio, Twilio]
@@ -96,7 +97,7 @@ def test_environment_alone_can_configure_a_channel() -> None:
         "TIDINGS_RESEND_RATE_LIMIT": "2",
     }
     channels = providers_from_config({}, env)
-    (resend,) = channels["email"]
+    (resend,) = channels[Channel.EMAIL]
     assert isinstance(resend, Resend)
     assert resend.rate_limit is not None
     assert resend.rate_limit.limit == 2
@@ -105,10 +106,10 @@ def test_environment_alone_can_configure_a_channel() -> None:
 def test_environment_overrides_the_file_and_zero_lifts_a_limit() -> None:
     env = {**ENV, "TIDINGS_SMTP_PORT": "2525", "TIDINGS_EXPO_RATE_LIMIT": "0"}
     channels = providers_from_config(table(), env)
-    smtp = channels["email"][1]
+    smtp = channels[Channel.EMAIL][1]
     assert isinstance(smtp, Smtp)
     assert smtp.port == 2525
-    assert channels["push"][0].rate_limit is None
+    assert channels[Channel.PUSH][0].rate_limit is None
 
 
 @pytest.mark.parametrize(
@@ -178,17 +179,17 @@ def test_each_environment_overrides_channels_and_provider_tables(tmp_path: Path)
     env = {**ENV, "PROD_RESEND_API_KEY": "re_prod_secret"}
 
     staging = providers_from_file(tmp_path, env, environment="staging")
-    (smtp,) = staging["email"]  # the channel's list is the environment's
+    (smtp,) = staging[Channel.EMAIL]  # the channel's list is the environment's
     assert isinstance(smtp, Smtp)
     assert (smtp.host, smtp.port, smtp.username) == (
         "smtp.staging.internal",
         2525,
         "staging-mailer",
     )
-    assert [type(p) for p in staging["sms"]] == [Twilio, Twilio]  # not overridden: [tidings]
+    assert [type(p) for p in staging[Channel.SMS]] == [Twilio, Twilio]  # not overridden: [tidings]
 
     production = providers_from_file(tmp_path, env, environment="production")
-    resend, fallback = production["email"]
+    resend, fallback = production[Channel.EMAIL]
     assert isinstance(resend, Resend)
     assert resend.sender == "MediLink <alerts@medilink.vn>"
     assert resend._api_key == "re_prod_secret"  # the environment's own secret
@@ -196,14 +197,16 @@ def test_each_environment_overrides_channels_and_provider_tables(tmp_path: Path)
     assert fallback.host == "smtp.internal"
 
     dev = providers_from_file(tmp_path, {**env, "TIDINGS_ENV": "dev"})
-    assert isinstance(dev["email"][0], Resend)
-    assert dev["email"][0]._api_key == "re_live_secret_123"
+    dev_email = dev[Channel.EMAIL][0]
+    assert isinstance(dev_email, Resend)
+    assert dev_email._api_key == "re_live_secret_123"
     # TIDINGS_* still win over every table, whichever environment runs
     staged = providers_from_file(
         tmp_path, {**env, "TIDINGS_ENV": "staging", "TIDINGS_SMTP_PORT": "587"}
     )
-    assert isinstance(staged["email"][0], Smtp)
-    assert staged["email"][0].port == 587
+    staged_email = staged[Channel.EMAIL][0]
+    assert isinstance(staged_email, Smtp)
+    assert staged_email.port == 587
 
 
 def test_config_check_reports_a_bad_environment_provider_without_values(tmp_path: Path) -> None:

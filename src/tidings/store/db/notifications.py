@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings.ids import new_id
-from tidings.records.notify import Delivery, OutboxEntry
+from tidings.records.notify import Channel, Delivery, OutboxEntry
 from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Row, Tx
 from tidings.store.db.inbox import inbox_change
@@ -214,7 +214,7 @@ class DbNotifications(Bound, Notifications):
             OutboxEntry(
                 id=str(r["id"]),
                 delivery_id=str(r["delivery_id"]),
-                channel=str(r["channel"]),
+                channel=Channel(r["channel"]),
                 to=str(r["to_address"]),
                 recipient_id=str(r["recipient_id"]),
                 type=str(r["type_id"]),

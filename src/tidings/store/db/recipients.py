@@ -7,7 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from tidings.records.notify import Preference, PushToken, Recipient
+from tidings.records.notify import Channel, Preference, PushToken, Recipient
 from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Row
 from tidings.store.recipients import GLOBAL_TYPE, RecipientRow, Recipients, RoutingInputs
@@ -109,7 +109,7 @@ class DbRecipients(Bound, Recipients):
             Preference(
                 recipient_id,
                 None if r["type_id"] == GLOBAL_TYPE else str(r["type_id"]),
-                str(r["channel"]),
+                Channel(r["channel"]),
                 bool(r["enabled"]),
             )
             for r in rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from tidings.records import ErrorInfo, Run, RunStatus, Schedule, Step
-from tidings.records.notify import Delivery, InboxItem, Recipient
+from tidings.records.notify import Channel, Delivery, DeliveryStatus, InboxItem, Recipient
 from tidings.serde import loads
 from tidings.store.db.database import Database, Row
 from tidings.store.runs import StepRecord
@@ -101,12 +101,12 @@ def delivery(db: Database, r: Row) -> Delivery:
     return Delivery(
         id=str(r["id"]),
         notification_id=str(r["notification_id"]),
-        channel=str(r["channel"]),
+        channel=Channel(r["channel"]),
         type=str(r["type_id"]),
         to=str(r["recipient_id"]),
         addresses=tuple(json.loads(r["addresses"])),
         locale=str(r["locale"]),
-        status=str(r["status"]),
+        status=DeliveryStatus(r["status"]),
         reason=r["reason"],
         provider=r["provider"],
         provider_message_id=r["provider_message_id"],
