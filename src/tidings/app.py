@@ -27,7 +27,7 @@ from tidings.handle import RunHandle
 from tidings.ids import new_id
 from tidings.notify.client import INTERNAL_TASKS, NotifyClient
 from tidings.notify.sandbox import check_allow_list
-from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
+from tidings.options import CancelOn, RateLimit, Retry, TriggerRequest, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules, with_cron
@@ -457,6 +457,60 @@ class Tidings(NotifyClient):
         self, task: str | Callable[..., Any], payloads: Iterable[Any], **options: Any
     ) -> list[RunHandle]:
         return await asyncio.to_thread(self.trigger_many, task, payloads, **options)
+
+    def trigger_batch(self, requests: Sequence[TriggerRequest]) -> list[RunHandle]:
+        """Start one run per request, of any tasks, in one transaction; handles in order.
+
+        All or nothing: every request is validated first and a bad one raises (naming
+        its index) with no run created. Idempotency keys work per request as in
+        ``trigger`` (a key live for its task, or repeated in the batch, returns that run).
+        """
+        news = []
+        for i, r in enumerate(requests):
+            try:
+                news.append(
+                    self._new_run(
+                        r.task,
+                        r.payload,
+                        idempotency_key=r.idempotency_key,
+                        delay=r.delay,
+                        run_at=r.run_at,
+                        priority=r.priority,
+                        queue=None,
+                        tags=r.tags,
+                        concurrency_key=r.concurrency_key,
+                    )
+                )
+            except (ValidationError, UnknownTaskError) as exc:
+                raise type(exc)(f"items[{i}]: {exc}") from None
+        created = (
+            self.store.create_runs(news, self.clock.now(), self.idempotency_ttl) if news else []
+        )
+        if any(made for _, made in created):
+            self._wake_workers()
+        return [RunHandle(self, run_id, created=made) for run_id, made in created]
+
+    async def trigger_batch_async(self, requests: Sequence[TriggerRequest]) -> list[RunHandle]:
+        return await asyncio.to_thread(self.trigger_batch, requests)
+
+    def reschedule(self, run_id: str, run_at: datetime) -> Run:
+        """Move a delayed run that has not started yet to ``run_at`` (aware).
+
+        Raises UnknownRunError if there is no such run, ValidationError if it is not
+        a queued run that has never started and is due later.
+        """
+        when = _resolve_run_at(self.clock.now(), None, run_at)
+        if not self.store.reschedule_run(run_id, when, self.clock.now()):
+            run = self.get_run(run_id)
+            raise ValidationError(
+                f"run {run_id} cannot be rescheduled: it is {run.status.value}, "
+                "not a delayed run that has not started"
+            )
+        self._wake_workers()
+        return self.get_run(run_id)
+
+    async def reschedule_async(self, run_id: str, run_at: datetime) -> Run:
+        return await asyncio.to_thread(self.reschedule, run_id, run_at)
 
     def _new_run(
         self,

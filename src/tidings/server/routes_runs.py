@@ -7,15 +7,18 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import Field
 
 from tidings.app import Tidings
 from tidings.records import RunStatus
 from tidings.server.auth import require
 from tidings.server.errors import ApiError
 from tidings.server.models import RunOut, RunPage, TriggerBody, TriggerOut
+from tidings.server.models_trigger_dev import TriggerDevTrigger, TriggerDevTriggerOut
+from tidings.server.routes_trigger_dev import trigger_one
 from tidings.server.tracing import caller_trace
 from tidings.store.base import ApiKeyRecord
 
@@ -32,18 +35,20 @@ def _app(request: Request) -> Tidings:
 
 @router.post(
     "/tasks/{task_id}/trigger",
-    response_model=TriggerOut,
+    response_model=TriggerOut | TriggerDevTriggerOut,
     status_code=201,
-    summary="Start a run of a task",
+    summary="Start a run of a task (tidings' body, or Trigger.dev's {payload, options})",
     tags=["runs"],
 )
 async def trigger(
     request: Request,
     response: Response,
     task_id: Annotated[str, Path(min_length=1, max_length=255)],
-    body: TriggerBody,
+    body: Annotated[TriggerBody | TriggerDevTrigger, Field(union_mode="left_to_right")],
     key: Publisher,
-) -> TriggerOut:
+) -> TriggerOut | TriggerDevTriggerOut:
+    if isinstance(body, TriggerDevTrigger):  # the Trigger.dev SDK: it always sends options
+        return await trigger_one(request, response, task_id, body)
     with caller_trace(request):
         handle = await _app(request).trigger_async(
             task_id,
@@ -79,7 +84,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         ) from None
 
 
-@router.get("/runs", response_model=RunPage, summary="List runs, newest first", tags=["runs"])
+@router.get(
+    "/runs",
+    response_model=None,
+    summary="List runs, newest first (Trigger.dev's runs.list too)",
+    tags=["runs"],
+    responses={200: {"model": RunPage}},
+)
 async def list_runs(
     request: Request,
     key: Admin,
@@ -87,7 +98,11 @@ async def list_runs(
     status: Annotated[list[RunStatus] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> RunPage:
+) -> RunPage | dict[str, Any]:
+    from tidings.server import routes_trigger_dev_runs as sdk  # it imports the cursors here
+
+    if sdk.is_sdk_list(request):
+        return await sdk.list_runs(request)
     before = decode_cursor(cursor) if cursor else None
     store = _app(request).store
     runs = await asyncio.to_thread(store.list_runs_page, task_id, status, before, limit + 1)

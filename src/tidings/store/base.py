@@ -492,6 +492,11 @@ class Store(NotifyStore):
         """Runs newest first, strictly after the cursor ``(created_at, id)`` if given."""
 
     @abc.abstractmethod
+    def reschedule_run(self, run_id: str, run_at: datetime, now: datetime) -> bool:
+        """Move a queued run that never started and is due after ``now`` to ``run_at``;
+        False if the run is not such a run (or does not exist)."""
+
+    @abc.abstractmethod
     def queue_stats(self, now: datetime) -> tuple[int, datetime | None]:
         """How many queued runs are due at ``now``, and the due time of the oldest."""
 

@@ -167,6 +167,12 @@ class SqlServer(abc.ABC):
             rows = tx.run("list_runs_page", params)
         return [self._run(r, []) for r in rows]
 
+    def reschedule_run(self, run_id: str, run_at: datetime, now: datetime) -> bool:
+        params = {"id": run_id, "run_at": self._ts(run_at), "now": self._ts(now)}
+        with self._transaction(write=True) as tx:
+            tx.run("reschedule_run", params)
+            return tx.rowcount() == 1
+
     def queue_stats(self, now: datetime) -> tuple[int, datetime | None]:
         with self._transaction(write=False) as tx:
             rows = tx.run("queue_stats", {"now": self._ts(now)})

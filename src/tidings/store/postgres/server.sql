@@ -47,6 +47,11 @@ WHERE (%(task_id)s::text IS NULL OR task_id = %(task_id)s)
 ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s;
 
+-- name: reschedule_run
+-- a delayed run that has not started yet moves to another time (never a retry or a waiter)
+UPDATE runs SET run_at = %(run_at)s, due_at = %(run_at)s
+WHERE id = %(id)s AND status = 'QUEUED' AND started_at IS NULL AND due_at > %(now)s;
+
 -- name: queue_stats
 -- runs due now and not yet claimed, and the due time of the oldest of them
 SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs

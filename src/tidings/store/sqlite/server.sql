@@ -45,6 +45,11 @@ WHERE (:task_id IS NULL OR task_id = :task_id)
 ORDER BY created_at DESC, id DESC
 LIMIT :limit;
 
+-- name: reschedule_run
+-- a delayed run that has not started yet moves to another time (never a retry or a waiter)
+UPDATE runs SET run_at = :run_at, due_at = :run_at
+WHERE id = :id AND status = 'QUEUED' AND started_at IS NULL AND due_at > :now;
+
 -- name: queue_stats
 -- runs due now and not yet claimed, and the due time of the oldest of them
 SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs
