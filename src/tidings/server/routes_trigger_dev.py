@@ -57,9 +57,15 @@ def _app(request: Request) -> Tidings:
 
 
 def to_request(
-    task: str, payload: object, options: TriggerOptions, field: str, now: datetime
+    app: Tidings, task: str, payload: object, options: TriggerOptions, field: str
 ) -> TriggerRequest:
-    """One SDK trigger as tidings' ``TriggerRequest``; 422 naming ``field`` if bad."""
+    """One SDK trigger as tidings' ``TriggerRequest``; 422 naming ``field`` if bad.
+
+    ``concurrencyKey`` keys the task's concurrency limit; a task without one ignores it,
+    as a Trigger.dev queue without a limit does.
+    """
+    now = app.clock.now()
+    limited = task in app.tasks and app.tasks[task].flow.concurrency is not None
     key = options.idempotencyKey
     if key is not None and len(key) > 255:
         # tidings keys are at most 255 characters; longer ones keep their identity hashed
@@ -73,7 +79,7 @@ def to_request(
         run_at=run_at,
         priority=None if options.priority is None else round(options.priority),
         tags=tuple(options.tags or ()),
-        concurrency_key=options.concurrencyKey,
+        concurrency_key=options.concurrencyKey if limited else None,
     )
 
 
@@ -94,9 +100,17 @@ async def trigger_one(
 ) -> TriggerDevTriggerOut:
     """``tasks.trigger``: ``{id, isCached}`` and a run-scoped token in ``x-trigger-jwt``."""
     app = _app(request)
-    want = to_request(task_id, body.payload, body.options, "body.options", app.clock.now())
+    want = to_request(app, task_id, body.payload, body.options, "body.options")
     with caller_trace(request):
-        (handle,) = await app.trigger_batch_async([want])
+        handle = await app.trigger_async(
+            want.task,
+            want.payload,
+            idempotency_key=want.idempotency_key,
+            run_at=want.run_at,
+            priority=want.priority,
+            tags=want.tags,
+            concurrency_key=want.concurrency_key,
+        )
     response.status_code = 201 if handle.created else 200
     response.headers["x-trigger-jwt"] = run_token(app, handle.id)
     return TriggerDevTriggerOut(id=handle.id, isCached=not handle.created)
@@ -104,9 +118,8 @@ async def trigger_one(
 
 async def _start(request: Request, items: list[BatchItem], field: str) -> list[RunHandle]:
     app = _app(request)
-    now = app.clock.now()
     wants = [
-        to_request(item.task, item.payload, item.options, f"{field}[{i}].options", now)
+        to_request(app, item.task, item.payload, item.options, f"{field}[{i}].options")
         for i, item in enumerate(items)
     ]
     with caller_trace(request):
@@ -134,11 +147,13 @@ def _batch_out(batch_id: str, items: list[BatchItem], handles: list[RunHandle]) 
 @router.post(
     "/api/v1/tasks/batch",
     response_model=BatchV2Out,
+    response_model_exclude_none=True,
     summary="Trigger.dev SDK 3.x batch: start every item's run, or none",
 )
 @router.post(
     "/api/v2/tasks/batch",
     response_model=BatchV2Out,
+    response_model_exclude_none=True,
     summary="Trigger.dev batch (v2): start every item's run, or none",
 )
 async def batch_v2(request: Request, body: BatchV2Body, key: Publisher) -> BatchV2Out:
@@ -149,6 +164,7 @@ async def batch_v2(request: Request, body: BatchV2Body, key: Publisher) -> Batch
 @router.post(
     "/api/v3/batches",
     response_model=CreateBatchOut,
+    response_model_exclude_none=True,
     summary="Trigger.dev SDK 4.x batch, phase 1: announce how many items follow",
 )
 async def create_batch(body: CreateBatchBody, key: Publisher) -> CreateBatchOut:
