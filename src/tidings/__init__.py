@@ -18,7 +18,7 @@ from tidings.errors import (
 from tidings.handle import RunHandle
 from tidings.notify.client import NotifyHandle
 from tidings.notify.records import Delivery, InboxItem, NotifyResult, OutboxEntry, Recipient
-from tidings.options import CancelOn, RateLimit, Retry
+from tidings.options import CancelOn, RateLimit, Retry, TriggerRequest
 from tidings.records import (
     ErrorInfo,
     Event,
@@ -58,6 +58,7 @@ __all__ = [
     "Step",
     "Tidings",
     "TidingsError",
+    "TriggerRequest",
     "UnknownNotificationTypeError",
     "UnknownRecipientError",
     "UnknownTaskError",

@@ -57,9 +57,10 @@ def _app(request: Request) -> Tidings:
 
 
 def to_request(
-    app: Tidings, task: str, payload: object, options: TriggerOptions, field: str
+    app: Tidings, task: str, payload: object, options: TriggerOptions, where: str
 ) -> TriggerRequest:
-    """One SDK trigger as tidings' ``TriggerRequest``; 422 naming ``field`` if bad.
+    """One SDK trigger as tidings' ``TriggerRequest``; 422 naming the field (under
+    ``where``, e.g. ``body.items[3]``) if bad.
 
     ``concurrencyKey`` keys the task's concurrency limit; a task without one ignores it,
     as a Trigger.dev queue without a limit does.
@@ -71,10 +72,12 @@ def to_request(
         # tidings keys are at most 255 characters; longer ones keep their identity hashed
         key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
     delay = options.delay
-    run_at = delay if isinstance(delay, datetime) else parse_delay(delay, f"{field}.delay", now)
+    run_at = (
+        delay if isinstance(delay, datetime) else parse_delay(delay, f"{where}.options.delay", now)
+    )
     return TriggerRequest(
         task=task,
-        payload=decode_packet(payload, options.payloadType, f"{field}.payload"),
+        payload=decode_packet(payload, options.payloadType, f"{where}.payload"),
         idempotency_key=key,
         run_at=run_at,
         priority=None if options.priority is None else round(options.priority),
@@ -100,7 +103,7 @@ async def trigger_one(
 ) -> TriggerDevTriggerOut:
     """``tasks.trigger``: ``{id, isCached}`` and a run-scoped token in ``x-trigger-jwt``."""
     app = _app(request)
-    want = to_request(app, task_id, body.payload, body.options, "body.options")
+    want = to_request(app, task_id, body.payload, body.options, "body")
     with caller_trace(request):
         handle = await app.trigger_async(
             want.task,
@@ -119,7 +122,7 @@ async def trigger_one(
 async def _start(request: Request, items: list[BatchItem], field: str) -> list[RunHandle]:
     app = _app(request)
     wants = [
-        to_request(app, item.task, item.payload, item.options, f"{field}[{i}].options")
+        to_request(app, item.task, item.payload, item.options, f"{field}[{i}]")
         for i, item in enumerate(items)
     ]
     with caller_trace(request):
