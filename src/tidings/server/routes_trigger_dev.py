@@ -11,8 +11,10 @@ on the server and may reach different API servers.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 from datetime import datetime, timedelta
 from typing import Annotated
@@ -21,6 +23,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 from pydantic import ValidationError as PydanticValidationError
 
 from tidings.app import Tidings
+from tidings.errors import ConfigError
 from tidings.handle import RunHandle
 from tidings.ids import new_id
 from tidings.notify.tokens import sign_token
@@ -43,6 +46,7 @@ from tidings.server.tracing import caller_trace
 from tidings.server.trigger_dev import decode_packet, parse_delay
 from tidings.store.base import ApiKeyRecord
 
+log = logging.getLogger("tidings.server")
 router = APIRouter(tags=["trigger.dev"])
 Publisher = Annotated[ApiKeyRecord, Depends(require("publish"))]
 
@@ -86,10 +90,26 @@ def to_request(
     )
 
 
-def run_token(app: Tidings, run_id: str) -> str:
+async def token_secret(request: Request) -> bytes | None:
+    """The environment's signing secret, read once per process; None in production
+    without one (then no run token is given: the SDK makes its own, which tidings
+    does not accept, and runs are read with an admin key)."""
+    state = request.app.state
+    secret: bytes | None = getattr(state, "trigger_dev_secret", None)
+    if secret is None:
+        try:
+            secret = await asyncio.to_thread(_app(request).signing_secret)
+        except ConfigError as exc:
+            log.warning("no x-trigger-jwt run tokens: %s", exc)
+            secret = b""
+        state.trigger_dev_secret = secret
+    return secret or None
+
+
+def run_token(app: Tidings, secret: bytes, run_id: str) -> str:
     """A token that reads one run (``runs.retrieve``) for an hour: ``x-trigger-jwt``."""
     return sign_token(
-        app.signing_secret(),
+        secret,
         environment=app.environment,
         subject=run_id,
         ttl=RUN_TOKEN_TTL,
@@ -115,7 +135,9 @@ async def trigger_one(
             concurrency_key=want.concurrency_key,
         )
     response.status_code = 201 if handle.created else 200
-    response.headers["x-trigger-jwt"] = run_token(app, handle.id)
+    secret = await token_secret(request)
+    if secret is not None:
+        response.headers["x-trigger-jwt"] = run_token(app, secret, handle.id)
     return TriggerDevTriggerOut(id=handle.id, isCached=not handle.created)
 
 

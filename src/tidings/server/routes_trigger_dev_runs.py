@@ -33,7 +33,7 @@ from tidings.server.models_trigger_dev import (
     SchedulePagination,
 )
 from tidings.server.routes_runs import decode_cursor, encode_cursor
-from tidings.server.routes_trigger_dev import RUN_TOKEN_PURPOSE
+from tidings.server.routes_trigger_dev import RUN_TOKEN_PURPOSE, token_secret
 from tidings.server.trigger_dev import (
     SDK_VERSION_HEADER,
     STATUS_FILTER,
@@ -65,14 +65,17 @@ def _v3(request: Request) -> bool:
 async def _reader(request: Request, run_id: RunId) -> None:
     """An admin key, or the run-scoped token ``tasks.trigger`` answered for this run."""
     token = bearer_token(request)
+    auth = request.app.state.auth
     if token.startswith("tk_"):
-        await request.app.state.auth.check(token, "admin")
+        await auth.check(token, "admin")
         return
     app = _app(request)
+    secret = await token_secret(request)
+    if secret is None:
+        raise ApiError(401, "run tokens need a signing secret ($TIDINGS_SECRET_KEY); use a key")
     try:
-        subject = await asyncio.to_thread(
-            verify_token,
-            app.signing_secret(),
+        subject = verify_token(
+            secret,
             token,
             environment=app.environment,
             now=app.clock.now(),
@@ -82,6 +85,7 @@ async def _reader(request: Request, run_id: RunId) -> None:
         raise ApiError(401, f"invalid API key or run token: {exc}") from None
     if subject != run_id:
         raise ApiError(403, "this run token reads another run")
+    auth.limit(f"run-token:{run_id}")
 
 
 @router.get(
