@@ -172,7 +172,12 @@ def _check_schedules(stack: Stack, out: dict[str, Any], tag: str) -> None:
     )
     assert s["again"]["id"] == made["id"]  # the same deduplicationKey updates it
     assert s["again"]["generator"]["expression"] == "0 4 * * *"
-    assert s["got"]["id"] == made["id"]
+    assert s["updated"]["id"] == made["id"]
+    assert (s["updated"]["generator"]["expression"], s["updated"]["externalId"]) == (
+        "30 5 * * *",
+        f"user-{tag}",
+    )
+    assert s["got"]["generator"]["expression"] == "30 5 * * *"
     assert made["id"] in s["listed"]
     assert (s["off"]["active"], s["on"]["active"]) == (False, True)
     assert s["deleted"] == {"id": made["id"]}

@@ -91,6 +91,21 @@ def test_batches_start_all_or_nothing(api_app: Tidings, base_url: str) -> None:
     assert api_app.list_runs() == []
 
 
+def test_a_resent_item_stream_starts_nothing_twice(api_app: Tidings, base_url: str) -> None:
+    key = new_key(api_app, "publish")
+    lines = "\n".join(
+        json.dumps({"index": i, "task": "welcome", "payload": f'{{"i": {i}}}', "options": {}})
+        for i in range(3)
+    )
+    with client(base_url, key) as c:
+        batch = c.post("/api/v3/batches", json={"runCount": 3}).json()
+        first = c.post(f"/api/v3/batches/{batch['id']}/items", content=lines).json()
+        again = c.post(f"/api/v3/batches/{batch['id']}/items", content=lines).json()
+    assert (first["itemsAccepted"], first["itemsDeduplicated"], first["sealed"]) == (3, 0, True)
+    assert (again["itemsAccepted"], again["itemsDeduplicated"]) == (0, 3)
+    assert sorted(r.payload["i"] for r in api_app.list_runs()) == [0, 1, 2]
+
+
 def test_runs_list_and_reschedule_refuse_what_tidings_cannot_do(
     api_app: Tidings, base_url: str
 ) -> None:

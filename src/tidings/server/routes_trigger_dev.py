@@ -241,6 +241,11 @@ async def stream_batch_items(
     if match is None:
         raise ApiError(404, f"no batch {batch_id!r}: create it with POST /api/v3/batches")
     items = _ndjson_items(await request.body(), int(match.group(1)))
+    # The SDK sends the whole stream again after a dropped connection: an item without
+    # its own key is keyed by batch and index, so a resend starts nothing twice.
+    for index, item in enumerate(items):
+        if item.options.idempotencyKey is None:
+            item.options.idempotencyKey = f"{batch_id}/{index}"
     handles = await _start(request, items, "items")
     made = sum(1 for h in handles if h.created)
     return StreamBatchOut(

@@ -147,6 +147,7 @@ await call("schedules", async () => {
     timezone: "Asia/Ho_Chi_Minh",
   });
   const again = await schedules.create({ task: "nightly", cron: "0 4 * * *", deduplicationKey: `nightly-${tag}` });
+  const updated = await schedules.update(made.id, { task: "nightly", cron: "30 5 * * *", externalId: userId });
   const got = await schedules.retrieve(made.id);
   const listed = (await schedules.list()).data.map((s) => s.id);
   const off = await schedules.deactivate(made.id);
@@ -158,7 +159,7 @@ await call("schedules", async () => {
   } catch (e) {
     gone = fail(e);
   }
-  return { made, again, got, listed, off, on, deleted, gone };
+  return { made, again, updated, got, listed, off, on, deleted, gone };
 });
 
 // Errors: unknown task, a bad option, an unknown run, then a bad key.
