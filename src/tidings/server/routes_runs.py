@@ -3,10 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -14,7 +10,9 @@ from pydantic import Field
 
 from tidings.app import Tidings
 from tidings.records import RunStatus
+from tidings.server import routes_trigger_dev_runs as sdk
 from tidings.server.auth import require
+from tidings.server.cursors import decode_cursor, encode_cursor
 from tidings.server.errors import ApiError
 from tidings.server.models import RunOut, RunPage, TriggerBody, TriggerOut
 from tidings.server.models_trigger_dev import TriggerDevTrigger, TriggerDevTriggerOut
@@ -65,25 +63,6 @@ async def trigger(
     return TriggerOut(id=handle.id, created=handle.created)
 
 
-def encode_cursor(created_at: datetime, run_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), run_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, run_id = json.loads(raw)
-        at = datetime.fromisoformat(when)
-        if at.tzinfo is None or not isinstance(run_id, str):
-            raise ValueError(cursor)
-        return at, run_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(
-            422, "cursor is not one this API returned", details={"field": "cursor"}
-        ) from None
-
-
 @router.get(
     "/runs",
     response_model=None,
@@ -99,8 +78,6 @@ async def list_runs(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
 ) -> RunPage | dict[str, Any]:
-    from tidings.server import routes_trigger_dev_runs as sdk  # it imports the cursors here
-
     if sdk.is_sdk_list(request):
         return await sdk.list_runs(request)
     before = decode_cursor(cursor) if cursor else None

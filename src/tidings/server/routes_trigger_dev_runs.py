@@ -21,6 +21,7 @@ from tidings.errors import TidingsError
 from tidings.notify.tokens import InvalidTokenError, verify_token
 from tidings.records import Run, RunStatus, Schedule
 from tidings.server.auth import bearer_token, require
+from tidings.server.cursors import decode_cursor, encode_cursor
 from tidings.server.errors import ApiError
 from tidings.server.models_trigger_dev import (
     IdOut,
@@ -32,7 +33,6 @@ from tidings.server.models_trigger_dev import (
     ScheduleOut,
     SchedulePagination,
 )
-from tidings.server.routes_runs import decode_cursor, encode_cursor
 from tidings.server.routes_trigger_dev import RUN_TOKEN_PURPOSE, token_secret
 from tidings.server.trigger_dev import (
     SDK_VERSION_HEADER,
