@@ -1,4 +1,5 @@
-# Entry points: the same targets CI calls. A fresh machine needs only Python 3.11+ and make.
+# Entry points: the same targets CI calls. A fresh machine needs only Python 3.11+ and make
+# (and Node.js 18+ with npm for `make test`: the SDK peers, see sdk-peers below).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
