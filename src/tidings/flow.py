@@ -15,7 +15,7 @@ from typing import Any, Union
 from tidings.errors import ValidationError
 from tidings.matching import MISSING, get_path
 from tidings.options import RateLimit
-from tidings.store.base import FlowLimit
+from tidings.store.runs import FlowLimit
 
 KeySpec = Union[str, Callable[[Any], str]]  # noqa: UP007 - a runtime alias
 """A dotted path into the payload (``"customer.id"``) or ``callable(payload) -> str``."""

@@ -32,7 +32,7 @@ def test_the_inngest_sdk_sends_events(stack: Stack, version: str) -> None:
     assert "401" in out["badKey"]["error"]["message"]
 
     def synced() -> list[str]:
-        runs = stack.reader.store.search_runs(RunFilter(task_id="on-synced"), None, 500)
+        runs = stack.reader.store.dashboard.search_runs(RunFilter(task_id="on-synced"), None, 500)
         return sorted(
             r.payload.get("noteId", "")
             for r in runs
@@ -44,5 +44,5 @@ def test_the_inngest_sdk_sends_events(stack: Stack, version: str) -> None:
         assert time.monotonic() < deadline, synced()
         time.sleep(0.1)
     # the batch with a bad event started nothing
-    runs = stack.reader.store.search_runs(RunFilter(task_id="on-synced"), None, 500)
+    runs = stack.reader.store.dashboard.search_runs(RunFilter(task_id="on-synced"), None, 500)
     assert not [r for r in runs if r.payload == {"ok": True}]

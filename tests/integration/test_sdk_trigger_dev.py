@@ -24,7 +24,7 @@ pytestmark = pytest.mark.timeout(600)
 
 
 def _runs(stack: Stack, **filters: Any) -> list[Any]:
-    return stack.reader.store.search_runs(RunFilter(**filters), None, 500)
+    return stack.reader.store.dashboard.search_runs(RunFilter(**filters), None, 500)
 
 
 def _error(result: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from tidings.server.models_trigger_dev import (
 )
 from tidings.server.tracing import caller_trace
 from tidings.server.trigger_dev import decode_packet, parse_delay
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 log = logging.getLogger("tidings.server")
 router = APIRouter(tags=["trigger.dev"])

@@ -42,7 +42,7 @@ from tidings.server.trigger_dev import (
     retrieved_run,
     run_fields,
 )
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 router = APIRouter(tags=["trigger.dev"])
 Admin = Annotated[ApiKeyRecord, Depends(require("admin"))]
@@ -222,7 +222,7 @@ async def list_runs(request: Request) -> dict[str, Any]:
     # Filters the store cannot apply are applied here, reading on until the page is full.
     for _ in range(20):
         runs = await asyncio.to_thread(
-            app.store.list_runs_page, task, wanted.statuses, cursor, limit + 1
+            app.store.runs.page, task, wanted.statuses, cursor, limit + 1
         )
         more = len(runs) > limit
         for run in runs[:limit]:
