@@ -21,7 +21,7 @@ import pydantic
 from tidings.clock import Clock
 from tidings.errors import ConfigError, ValidationError
 from tidings.events import DEFAULT_MAX_EVENT_BYTES
-from tidings.flow import KeySpec, with_flow
+from tidings.flow import with_flow
 from tidings.handle import RunHandle
 from tidings.kernel import Kernel
 from tidings.kernel.schedules import with_cron
@@ -31,7 +31,7 @@ from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
 from tidings.notify.service import Notifications
 from tidings.notify.types import NotificationType
-from tidings.options import CancelOn, RateLimit, Retry, TriggerRequest, as_timedelta
+from tidings.options import CancelOn, KeySpec, RateLimit, Retry, TriggerRequest, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from tidings import logs, serde, telemetry
 from tidings.errors import (
@@ -35,11 +35,44 @@ from .metrics import observe_step
 from .signals import AttemptAborted, StepFailed, Suspend
 
 if TYPE_CHECKING:
-    from tidings.kernel import ContextExtension
-
-    from .runtime import Runtime
+    from tidings.clock import Clock
+    from tidings.kernel import ContextExtension, Kernel
+    from tidings.store.base import Store
 
 T = TypeVar("T")
+
+
+class AttemptHost(Protocol):
+    """What a context needs of the runtime executing its attempt (the engine's
+    :class:`~tidings.engine.runtime.Runtime`, which holds the attempts and so their
+    contexts: the context knows it only by this shape)."""
+
+    kernel: Kernel
+    store: Store
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def context_extension(self) -> ContextExtension | None: ...
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the database thread."""
+        ...
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a sync step function on the step thread pool."""
+        ...
+
+    async def save_step(
+        self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
+    ) -> None:
+        """Commit a step's record (group commit, fenced by the lease)."""
+        ...
+
 
 _RESERVED_SUFFIX = re.compile(r":\d+$")
 _stdlib_logger = logging.getLogger("tidings.run")
@@ -85,7 +118,7 @@ class RunLogger:
 class Context:
     """Handed to every task function as its first argument."""
 
-    def __init__(self, runtime: Runtime, claimed: ClaimedRun, task_id: str) -> None:
+    def __init__(self, runtime: AttemptHost, claimed: ClaimedRun, task_id: str) -> None:
         self._runtime = runtime
         self._claimed = claimed
         self._recorded = dict(claimed.steps)
