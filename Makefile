@@ -1,4 +1,5 @@
-# Entry points: the same targets CI calls. A fresh machine needs only Python 3.11+ and make.
+# Entry points: the same targets CI calls. A fresh machine needs only Python 3.11+ and make
+# (and Node.js 18+ with npm for `make test`: the SDK peers, see sdk-peers below).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -9,7 +10,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
-.PHONY: install demo test lint format bench bench-peers lock clean browser
+.PHONY: install demo test lint format bench bench-peers lock clean browser sdk-peers
 
 install: $(STAMP)
 
@@ -43,8 +44,19 @@ format: install
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-test: lint browser
+test: lint browser sdk-peers
 	$(BIN)/pytest
+
+# The real Trigger.dev (4.x, 3.x) and Inngest (4.x, 3.x) SDKs that tests/integration/
+# test_sdk_*.py drive against a live server: installed from the committed lock file,
+# once (again only when package.json or the lock changes). Needs Node 18+ and npm.
+SDK_PEERS := tests/integration/node
+sdk-peers: $(SDK_PEERS)/node_modules/.installed
+
+$(SDK_PEERS)/node_modules/.installed: $(SDK_PEERS)/package.json $(SDK_PEERS)/package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "sdk-peers: npm not found: install Node.js 18+ (e.g. apt-get install nodejs npm)" >&2; exit 1; }
+	cd $(SDK_PEERS) && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
 
 # Headless Chromium for the dashboard's browser tests (tests/e2e/test_dashboard_browser.py):
 # Debian's package, driven by Playwright through executable_path (no browser download).
@@ -87,7 +99,7 @@ lock:
 	rm -rf .lock-venv
 
 clean:
-	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_VENV) .pytest_cache .mypy_cache .ruff_cache $(SDK_PEERS)/node_modules
 
 # Events, waits and timers on SQLite and PostgreSQL (see bench/events.py; PostgreSQL at
 # 127.0.0.1:5432 or $$BENCH_PG_URL, SQLite only if unreachable). BENCH_ARGS=--quick to smoke.

@@ -17,7 +17,7 @@ from tidings.errors import (
 )
 from tidings.handle import RunHandle
 from tidings.notify.client import NotifyHandle
-from tidings.options import CancelOn, RateLimit, Retry
+from tidings.options import CancelOn, RateLimit, Retry, TriggerRequest
 from tidings.records import (
     ErrorInfo,
     Event,
@@ -59,6 +59,7 @@ __all__ = [
     "Step",
     "Tidings",
     "TidingsError",
+    "TriggerRequest",
     "UnknownNotificationTypeError",
     "UnknownRecipientError",
     "UnknownTaskError",

@@ -31,7 +31,7 @@ from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
 from tidings.notify.service import Notifications
 from tidings.notify.types import NotificationType
-from tidings.options import CancelOn, KeySpec, RateLimit, Retry, as_timedelta
+from tidings.options import CancelOn, KeySpec, RateLimit, Retry, TriggerRequest, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules
@@ -479,6 +479,30 @@ class Tidings:
         self, task: str | Callable[..., Any], payloads: Iterable[Any], **options: Any
     ) -> list[RunHandle]:
         return await asyncio.to_thread(self.trigger_many, task, payloads, **options)
+
+    def trigger_batch(self, requests: Sequence[TriggerRequest]) -> list[RunHandle]:
+        """Start one run per request, of any tasks, in one transaction; handles in order.
+
+        All or nothing: every request is validated first and a bad one raises (naming
+        its index) with no run created. Idempotency keys work per request as in
+        ``trigger`` (a key live for its task, or repeated in the batch, returns that run).
+        """
+        created = self.kernel.create_batch(requests)
+        return [RunHandle(self.kernel, run_id, created=made) for run_id, made in created]
+
+    async def trigger_batch_async(self, requests: Sequence[TriggerRequest]) -> list[RunHandle]:
+        return await asyncio.to_thread(self.trigger_batch, requests)
+
+    def reschedule(self, run_id: str, run_at: datetime) -> Run:
+        """Move a delayed run that has not started yet to ``run_at`` (aware).
+
+        Raises UnknownRunError if there is no such run, ValidationError if it is not
+        a queued run that has never started and is due later.
+        """
+        return self.kernel.reschedule(run_id, run_at)
+
+    async def reschedule_async(self, run_id: str, run_at: datetime) -> Run:
+        return await asyncio.to_thread(self.reschedule, run_id, run_at)
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps; UnknownRunError if there is none."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Union
 
 from tidings.errors import ValidationError
@@ -162,3 +162,25 @@ class RateLimit:
         object.__setattr__(self, "limit", limit)
         object.__setattr__(self, "period", window)
         object.__setattr__(self, "key", check_key_spec(key, "RateLimit.key"))
+
+
+@dataclass(frozen=True)
+class TriggerRequest:
+    """One run to start in ``Tidings.trigger_batch`` (the options of ``trigger``)."""
+
+    task: str
+    """The task id."""
+    payload: Any = None
+    """JSON payload of the run."""
+    idempotency_key: str | None = None
+    """A key already live for the task returns the run holding it."""
+    delay: timedelta | float | None = None
+    """Start after this long (seconds or a timedelta)."""
+    run_at: datetime | None = None
+    """Start at this aware time (instead of ``delay``)."""
+    priority: int | None = None
+    """Higher runs first among runs due together; default the task's."""
+    tags: tuple[str, ...] = ()
+    """Labels to find the run by."""
+    concurrency_key: str | None = None
+    """Replaces the key the task's ``concurrency_key`` would compute."""

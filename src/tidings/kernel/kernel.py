@@ -28,7 +28,7 @@ from tidings.errors import (
 from tidings.events import build_event, cancel_keys
 from tidings.flow import run_keys
 from tidings.ids import new_id
-from tidings.options import as_timedelta
+from tidings.options import TriggerRequest, as_timedelta
 from tidings.records import EventReceipt, Run, RunStatus
 from tidings.store import Store, open_store, redact_url
 from tidings.store.events import NewEvent
@@ -246,6 +246,50 @@ class Kernel:
         if any(made for _, made in created):
             self.wake()
         return created
+
+    def create_batch(self, requests: Sequence[TriggerRequest]) -> list[tuple[str, bool]]:
+        """Runs of any tasks, one per request, in one transaction: (run id, created) each.
+
+        All or nothing: every request is checked first and a bad one raises (naming its
+        index, ``items[i]``) with no run written. Idempotency keys work per request as
+        in :meth:`create_run` (a key live for its task, or repeated in the batch, returns
+        that run).
+        """
+        news = []
+        for i, r in enumerate(requests):
+            try:
+                new = self.new_run(
+                    r.task,
+                    r.payload,
+                    idempotency_key=r.idempotency_key,
+                    delay=r.delay,
+                    run_at=r.run_at,
+                    priority=r.priority,
+                    tags=r.tags,
+                    concurrency_key=r.concurrency_key,
+                )
+            except (ValidationError, UnknownTaskError) as exc:
+                raise type(exc)(f"items[{i}]: {exc}") from None
+            news.append(new)
+        return self.create_runs(news) if news else []
+
+    def reschedule(self, run_id: str, run_at: datetime) -> Run:
+        """Move a delayed run that has not started yet to ``run_at`` (aware) and wake the
+        workers; the run afterwards.
+
+        Raises UnknownRunError if there is no such run, ValidationError if it is not a
+        queued run that has never started and is due later.
+        """
+        now = self.clock.now()
+        when = resolve_run_at(now, None, run_at)
+        if not self.store.runs.reschedule(run_id, when, now):
+            run = self.get_run(run_id)
+            raise ValidationError(
+                f"run {run_id} cannot be rescheduled: it is {run.status.value}, "
+                "not a delayed run that has not started"
+            )
+        self.wake()
+        return self.get_run(run_id)
 
     def get_run(self, run_id: str) -> Run:
         """The run with its steps; UnknownRunError if there is none."""

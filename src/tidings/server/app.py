@@ -27,6 +27,8 @@ from tidings.server.routes_events import router as events_router
 from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
 from tidings.server.routes_runs import router as runs_router
+from tidings.server.routes_trigger_dev import router as trigger_dev_router
+from tidings.server.routes_trigger_dev_runs import router as trigger_dev_runs_router
 from tidings.server.routes_webhooks import router as webhooks_router
 from tidings.settings import ServerSettings, dashboard_environments
 from tidings.store import open_store
@@ -83,6 +85,8 @@ def create_app(
     install_error_handlers(api)
     api.include_router(events_router)
     api.include_router(runs_router)
+    api.include_router(trigger_dev_router)
+    api.include_router(trigger_dev_runs_router)
     api.include_router(notify_router)
     api.include_router(inbox_router)
     api.include_router(webhooks_router)

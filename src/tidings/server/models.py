@@ -88,7 +88,8 @@ class EventOut(BaseModel):
 
 
 class InngestEvent(BaseModel):
-    """One event as Inngest's SDKs send it (unknown fields such as ``v`` are ignored)."""
+    """One event as Inngest's SDKs (3.x and 4.x) send it; fields a later SDK adds are
+    ignored."""
 
     model_config = ConfigDict(extra="ignore", regex_engine="python-re")
 
@@ -98,7 +99,12 @@ class InngestEvent(BaseModel):
     ts: int | None = Field(
         default=None, ge=0, le=253_402_300_799_999, description="Milliseconds since the epoch."
     )
-    user: Any = None
+    v: str | None = Field(
+        default=None, max_length=200, description="The event's schema version (not kept)."
+    )
+    user: dict[str, Any] | None = Field(
+        default=None, description="Who caused the event (Inngest's `user`; not kept)."
+    )
 
 
 class InngestOut(BaseModel):

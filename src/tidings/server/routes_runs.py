@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import Field
 
 from tidings.app import Tidings
 from tidings.records import RunStatus
+from tidings.server import routes_trigger_dev_runs as sdk
 from tidings.server.auth import require
+from tidings.server.cursors import decode_cursor, encode_cursor
 from tidings.server.errors import ApiError
 from tidings.server.models import RunOut, RunPage, TriggerBody, TriggerOut
+from tidings.server.models_trigger_dev import TriggerDevTrigger, TriggerDevTriggerOut
+from tidings.server.routes_trigger_dev import trigger_one
 from tidings.server.tracing import caller_trace
 from tidings.store.keys import ApiKeyRecord
 
@@ -32,18 +33,20 @@ def _app(request: Request) -> Tidings:
 
 @router.post(
     "/tasks/{task_id}/trigger",
-    response_model=TriggerOut,
+    response_model=TriggerOut | TriggerDevTriggerOut,
     status_code=201,
-    summary="Start a run of a task",
+    summary="Start a run of a task (tidings' body, or Trigger.dev's {payload, options})",
     tags=["runs"],
 )
 async def trigger(
     request: Request,
     response: Response,
     task_id: Annotated[str, Path(min_length=1, max_length=255)],
-    body: TriggerBody,
+    body: Annotated[TriggerBody | TriggerDevTrigger, Field(union_mode="left_to_right")],
     key: Publisher,
-) -> TriggerOut:
+) -> TriggerOut | TriggerDevTriggerOut:
+    if isinstance(body, TriggerDevTrigger):  # the Trigger.dev SDK: it always sends options
+        return await trigger_one(request, response, task_id, body)
     with caller_trace(request):
         handle = await _app(request).trigger_async(
             task_id,
@@ -60,26 +63,13 @@ async def trigger(
     return TriggerOut(id=handle.id, created=handle.created)
 
 
-def encode_cursor(created_at: datetime, run_id: str) -> str:
-    raw = json.dumps([created_at.isoformat(), run_id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        when, run_id = json.loads(raw)
-        at = datetime.fromisoformat(when)
-        if at.tzinfo is None or not isinstance(run_id, str):
-            raise ValueError(cursor)
-        return at, run_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
-        raise ApiError(
-            422, "cursor is not one this API returned", details={"field": "cursor"}
-        ) from None
-
-
-@router.get("/runs", response_model=RunPage, summary="List runs, newest first", tags=["runs"])
+@router.get(
+    "/runs",
+    response_model=None,
+    summary="List runs, newest first (Trigger.dev's runs.list too)",
+    tags=["runs"],
+    responses={200: {"model": RunPage}},
+)
 async def list_runs(
     request: Request,
     key: Admin,
@@ -87,7 +77,9 @@ async def list_runs(
     status: Annotated[list[RunStatus] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
-) -> RunPage:
+) -> RunPage | dict[str, Any]:
+    if sdk.is_sdk_list(request):
+        return await sdk.list_runs(request)
     before = decode_cursor(cursor) if cursor else None
     store = _app(request).store
     runs = await asyncio.to_thread(store.runs.page, task_id, status, before, limit + 1)

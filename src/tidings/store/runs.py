@@ -196,6 +196,11 @@ class Runs(abc.ABC):
         """Cancel a queued, waiting or running run; return the status it has afterwards."""
 
     @abc.abstractmethod
+    def reschedule(self, run_id: str, run_at: datetime, now: datetime) -> bool:
+        """Move a queued run that never started and is due after ``now`` to ``run_at``;
+        False if the run is not such a run (or does not exist)."""
+
+    @abc.abstractmethod
     def logs(self, run_id: str) -> list[LogEntry]: ...
 
     @abc.abstractmethod

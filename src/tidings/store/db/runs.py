@@ -175,6 +175,12 @@ class DbRuns(Bound, Runs):
             rows = tx.run("run_status", {"id": run_id})
         return RunStatus(rows[0]["status"]) if rows else None
 
+    def reschedule(self, run_id: str, run_at: datetime, now: datetime) -> bool:
+        params = {"id": run_id, "run_at": self._ts(run_at), "now": self._ts(now)}
+        with self._transaction(write=True) as tx:
+            tx.run("reschedule_run", params)
+            return tx.rowcount() == 1
+
     def logs(self, run_id: str) -> list[LogEntry]:
         with self._transaction(write=False) as tx:
             rows = tx.run("get_logs", {"run_id": run_id})

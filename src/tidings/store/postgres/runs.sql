@@ -108,6 +108,11 @@ WHERE id = %(id)s AND status IN ('QUEUED', 'WAITING', 'RUNNING');
 -- name: run_status
 SELECT status FROM runs WHERE id = %(id)s;
 
+-- name: reschedule_run
+-- a delayed run that has not started yet moves to another time (never a retry or a waiter)
+UPDATE runs SET run_at = %(run_at)s, due_at = %(run_at)s
+WHERE id = %(id)s AND status = 'QUEUED' AND started_at IS NULL AND due_at > %(now)s;
+
 -- name: get_logs
 SELECT * FROM run_logs WHERE run_id = %(run_id)s ORDER BY id;
 

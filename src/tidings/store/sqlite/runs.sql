@@ -84,6 +84,11 @@ WHERE id = :id AND status IN ('QUEUED', 'WAITING', 'RUNNING');
 -- name: run_status
 SELECT status FROM runs WHERE id = :id;
 
+-- name: reschedule_run
+-- a delayed run that has not started yet moves to another time (never a retry or a waiter)
+UPDATE runs SET run_at = :run_at, due_at = :run_at
+WHERE id = :id AND status = 'QUEUED' AND started_at IS NULL AND due_at > :now;
+
 -- name: get_logs
 SELECT * FROM run_logs WHERE run_id = :run_id ORDER BY rowid;
 
