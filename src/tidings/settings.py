@@ -88,13 +88,19 @@ def default_database_url(environment: str) -> str:
 
 
 # -- TIDINGS_* variables ---------------------------------------------------------------
-def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+def process_environ(environ: Mapping[str, str] | None = None) -> Mapping[str, str]:
+    """The variables settings are read from: ``environ`` if given, else the process's.
+
+    Provider options read ``TIDINGS_<PROVIDER>_<OPTION>`` and the variables their
+    ``*_env`` options name through this too, so every read of the environment goes
+    through this module (and tests can pass a mapping instead).
+    """
     return os.environ if environ is None else environ
 
 
 def _variable(name: str, environ: Mapping[str, str] | None = None) -> str | None:
     """``$name``, or None when it is unset or empty."""
-    return _environ(environ).get(name) or None
+    return process_environ(environ).get(name) or None
 
 
 def resolve_environment(given: str | None, environ: Mapping[str, str] | None = None) -> str:

@@ -38,7 +38,6 @@ the wrong place is not echoed back.
 
 from __future__ import annotations
 
-import os
 import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -57,6 +56,7 @@ from tidings.settings import (
     EnvironmentSettings,
     check_name,
     environment_settings,
+    process_environ,
     provider_table,
     read_config_file,
 )
@@ -153,13 +153,13 @@ def providers_from_config(
         mapping: The ``[tidings]`` table of ``tidings.toml`` (or any mapping with its
             ``channels`` and ``providers`` keys); other keys are ignored.
         environ: The environment to read ``TIDINGS_*`` and ``*_env`` variables from
-            (default: ``os.environ``).
+            (default: the process's, :func:`tidings.settings.process_environ`).
 
     Raises:
         ConfigError: an unknown channel, provider name, type or option; a missing or
             malformed option; a provider listed under a channel it cannot send.
     """
-    env = os.environ if environ is None else environ
+    env = process_environ(environ)
     channels = _channels(mapping.get("channels") or {}, env)
     tables = mapping.get("providers") or {}
     if not isinstance(tables, Mapping):
@@ -185,7 +185,7 @@ def channel_names(
 ) -> dict[Channel, list[str]]:
     """The provider names per channel that :func:`providers_from_config` would build
     (``TIDINGS_<CHANNEL>_PROVIDERS`` included), without building them."""
-    return _channels(mapping.get("channels") or {}, os.environ if environ is None else environ)
+    return _channels(mapping.get("channels") or {}, process_environ(environ))
 
 
 def _channels(table: Any, env: Mapping[str, str]) -> dict[Channel, list[str]]:
@@ -292,7 +292,7 @@ def providers_from_file(
     ``[environments.<name>.providers.<provider>]`` the whole table of that provider. With
     no environment named anywhere, ``[tidings]`` alone is used.
     """
-    env = os.environ if environ is None else environ
+    env = process_environ(environ)
     settings = read_config_file(directory)  # checks [tidings] itself
     name = environment or env.get("TIDINGS_ENV") or settings.environment
     if not name:
