@@ -617,7 +617,7 @@ class Tidings:
             templates: a templates root of its own (holding ``<id>/<locale>/...``).
             data_model: a pydantic model ``data`` must match (checked on notify).
         """
-        return self._notify.notification_type(
+        return self._notify.notifications.register(
             id, channels=channels, critical=critical, templates=templates, data_model=data_model
         )
 

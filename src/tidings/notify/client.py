@@ -11,8 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pydantic
-
 from tidings.errors import ConfigError
 from tidings.handle import RunHandle
 from tidings.ids import new_id
@@ -24,7 +22,6 @@ from tidings.notify.recipients import Recipients
 from tidings.notify.service import DELIVER_TASK, Notifications, check_dedup_key
 from tidings.notify.steps import NotifySteps
 from tidings.notify.tokens import sign_token, verify_token
-from tidings.notify.types import NotificationType
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.receipts import receipt_tasks
@@ -123,28 +120,6 @@ class NotifyClient:
         for task in builtin:
             kernel.register(task, internal=True)
 
-    def notification_type(
-        self,
-        id: str,
-        *,
-        channels: Sequence[str],
-        critical: bool = False,
-        templates: str | Path | None = None,
-        data_model: type[pydantic.BaseModel] | None = None,
-    ) -> NotificationType:
-        """Declare a notification type.
-
-        Args:
-            id: its name, also its folder under the templates root.
-            channels: where it goes: any of ``in_app``, ``email``, ``push``, ``sms``.
-            critical: ignore opt-outs and quiet hours (suppressed addresses still hold).
-            templates: a templates root of its own (holding ``<id>/<locale>/...``).
-            data_model: a pydantic model ``data`` must match (checked on notify).
-        """
-        return self.notifications.register(
-            id, channels=channels, critical=critical, templates=templates, data_model=data_model
-        )
-
     def notify(
         self,
         type: str,
@@ -154,14 +129,8 @@ class NotifyClient:
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
     ) -> NotifyHandle:
-        """Send a notification from outside a task, as a durable run of ``tidings.notify``.
-
-        The call is checked now (unknown type or recipient, data not matching the type's
-        model, a channel the type does not declare: an error, nothing recorded). With a
-        ``dedup_key``, repeating the call within the idempotency window returns the first
-        run and sends nothing again; without one, every call is a new notification.
-        Returns a handle whose ``result()`` is the :class:`NotifyResult`.
-        """
+        """``app.notify``: checked now, sent by a durable run of ``tidings.notify`` (see
+        :meth:`tidings.Tidings.notify`)."""
         _, chosen, payload = self.notifications.prepare(type, to, data, channels)
         self.recipients.get(to)
         key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("ntf")
