@@ -10,7 +10,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
-.PHONY: install demo test lint format bench bench-peers lock clean browser sdk-peers
+.PHONY: install demo test lint format bench bench-peers bench-compare lock clean browser sdk-peers
 
 install: $(STAMP)
 
@@ -75,6 +75,12 @@ bench: install
 # Needs PostgreSQL at 127.0.0.1:5432 ($$BENCH_PG_URL) and pgbench. BENCH_ARGS=--quick to smoke.
 bench-peers: $(BENCH_STAMP)
 	$(BENCH_VENV)/bin/python bench/peers.py $(BENCH_ARGS)
+
+# This tree beside an earlier commit (BASE, default HEAD~1), back to back in one run, as
+# ratios in bench/RESULTS.md (see bench/compare.py). BENCH_ARGS=--quick for small sizes.
+BASE ?= HEAD~1
+bench-compare: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python bench/compare.py --base $(BASE) $(BENCH_ARGS)
 
 $(BENCH_STAMP): pyproject.toml requirements.lock
 ifdef UV
