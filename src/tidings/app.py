@@ -25,6 +25,7 @@ from tidings.events import DEFAULT_MAX_EVENT_BYTES, build_event, cancel_keys
 from tidings.flow import KeySpec, run_keys, with_flow
 from tidings.handle import RunHandle
 from tidings.ids import new_id
+from tidings.limits import check_delay_end, check_event_fields, check_run_fields, check_timestamp
 from tidings.notify.client import INTERNAL_TASKS, NotifyClient
 from tidings.notify.sandbox import check_allow_list
 from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
@@ -487,6 +488,7 @@ class Tidings(NotifyClient):
             isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
         ):
             raise ValidationError("tags must be a list of strings")
+        check_run_fields(idempotency_key, tags, queue, concurrency_key)
         flow_key, rate_key = run_keys(definition, encoded, concurrency_key)
         return NewRun(
             id=new_id("run"),
@@ -598,8 +600,7 @@ class Tidings(NotifyClient):
         """
         event, runs, cancels = self._build_event(name, data, id, ts)
         if deliver_at is not None:
-            if not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None:
-                raise ValidationError("deliver_at must be a timezone-aware datetime")
+            check_timestamp(deliver_at, "deliver_at")
             now = self.clock.now()
             if deliver_at > now:
                 return self._send_later(event, deliver_at, now)
@@ -637,8 +638,7 @@ class Tidings(NotifyClient):
     def _build_event(
         self, name: str, data: Any, event_id: str | None, ts: datetime | None
     ) -> tuple[NewEvent, list[NewRun], list[CancelKey]]:
-        if ts is not None and (not isinstance(ts, datetime) or ts.tzinfo is None):
-            raise ValidationError("event ts must be a timezone-aware datetime")
+        check_event_fields(name, event_id, ts)
 
         def run_for(task: TaskDef, payload: Any) -> NewRun:
             return self._new_run(
@@ -711,11 +711,9 @@ def _resolve_run_at(
         d = as_timedelta(delay, "delay")
         if d < timedelta(0):
             raise ValidationError(f"delay must not be negative, got {d}")
-        return now + d
+        return check_delay_end(now, d)
     if run_at is not None:
-        if not isinstance(run_at, datetime) or run_at.tzinfo is None:
-            raise ValidationError("run_at must be a timezone-aware datetime")
-        return run_at
+        return check_timestamp(run_at, "run_at")
     return now
 
 

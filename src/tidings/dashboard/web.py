@@ -46,6 +46,7 @@ from tidings.dashboard.auth import (
     verify_password,
 )
 from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
+from tidings.limits import readable, readable_text
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 KeyCheck = Callable[[str], str | None]
@@ -69,11 +70,18 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    env.filters["pretty"] = _pretty
     env.filters["when"] = _when
     env.filters["ago"] = _duration
     env.filters["qs"] = lambda params: urlencode(params)
     return env
+
+
+def _pretty(value: Any) -> str:
+    try:
+        return json.dumps(readable(value), indent=2, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # sort_keys over mixed key types, and the like
+        return repr(value)
 
 
 def _when(value: datetime | None) -> str:
@@ -149,7 +157,8 @@ class Dashboard:
             path=request.url.path,
             **context,
         )
-        return HTMLResponse(html, status_code=status)
+        # readable(): a row stored before tidings refused lone surrogates still renders.
+        return HTMLResponse(readable_text(html), status_code=status)
 
     def _base(self, request: Request) -> str:
         return str(request.scope.get("root_path", ""))
@@ -448,7 +457,7 @@ class Dashboard:
         fragment = self.templates.get_template("live.html")
 
         def html(kind: str, context: Mapping[str, Any]) -> str:
-            return fragment.render(kind=kind, live=page, **common, **context)
+            return readable_text(fragment.render(kind=kind, live=page, **common, **context))
 
         builders: dict[str, Callable[[], dict[str, Any] | None]] = {
             "/": lambda: pages.overview_page(self.app, q),

@@ -131,7 +131,8 @@ async def stream(
     after = None
     last_event_id = last_event_id_header or last_event_id
     if last_event_id not in (None, ""):
-        if not last_event_id.isdigit():
+        digits = last_event_id.isascii() and last_event_id.isdigit()
+        if not digits or int(last_event_id) > 2**63 - 1:
             raise ApiError(422, "Last-Event-ID must be a sequence number this stream sent")
         after = int(last_event_id)
     hub: InboxHub = request.app.state.inbox_hub

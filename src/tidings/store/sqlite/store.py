@@ -24,6 +24,7 @@ from tidings.store.upgrade import Applied, MigrationCompatibility
 
 _PACKAGE = "tidings.store.sqlite"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_DT = datetime.min.replace(tzinfo=UTC)
 BUSY_TIMEOUT_MS = 60_000
 
 
@@ -159,7 +160,12 @@ class SqliteStore(MigrationCompatibility, SqlStore):
     def _dt(self, value: Any) -> datetime | None:
         if value is None:
             return None
-        return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+        except (OverflowError, ValueError, OSError):
+            # A time outside years 1-9999, written before tidings refused them at the
+            # door: shown as the nearest time Python can hold, so the row stays readable.
+            return datetime.max.replace(tzinfo=UTC) if int(value) > 0 else _MIN_DT
 
     def _list(self, values: Sequence[str] | None) -> Any:
         import json

@@ -1,0 +1,110 @@
+"""Issue 22, findings 1-2: rows written before the door checks existed (times outside
+years 1-9999 in UTC, lone surrogates, deep nesting) never break a listing, a page, the
+CLI's run view or the scheduler: they are shown as well as they can be."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+
+from tests.server.harness import client, new_key
+from tests.server.test_hardening import assert_everything_lists, dashboard_login
+from tidings import Tidings
+from tidings.cli import fetch_runs
+from tidings.limits import UNREADABLE
+from tidings.store.base import NewEvent
+from tidings.store.notifybase import RecipientRow
+
+YEAR_0 = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))  # 0000-12-31 in UTC
+YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
+
+
+def bad_run(app: Tidings, *, run_at: datetime, payload: str, tags: tuple[str, ...]) -> str:
+    """A run written straight to the store, past every check of the door."""
+    good = app._new_run(
+        "slow",
+        None,
+        idempotency_key=None,
+        delay=None,
+        run_at=None,
+        priority=None,
+        queue=None,
+        tags=None,
+    )
+    new = dataclasses.replace(good, run_at=run_at, payload=payload, tags=tags)
+    run_id, _ = app.store.create_run(new, app.clock.now(), timedelta(hours=1))
+    return run_id
+
+
+def deep_json(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+def test_runs_with_out_of_range_times_still_list(notify_api: Tidings, notify_url: str) -> None:
+    admin = new_key(notify_api)
+    ids = [
+        bad_run(notify_api, run_at=when, payload=deep_json(400), tags=("t",))
+        for when in (YEAR_0, YEAR_10000)
+    ]
+    # Delayed events due beyond year 9999 in UTC: the scheduler must not spin on them.
+    for n, when in enumerate((YEAR_0, YEAR_10000)):
+        event = NewEvent(f"evt_bad{n}", "user.registered", "{}", when)
+        notify_api.store.schedule_event(event, when, notify_api.clock.now())
+    assert_everything_lists(notify_url, admin)
+    with client(notify_url, admin) as c:
+        listed = c.get("/api/v1/runs").json()["data"]
+        one = c.get(f"/api/v1/runs/{ids[0]}")
+        dashboard_login(c, admin)
+        pages = [c.get(f"/dashboard/runs/{run_id}").status_code for run_id in ids]
+    assert {r["id"] for r in listed} >= set(ids)
+    assert one.status_code == 200
+    assert UNREADABLE in str(one.json()["payload"])
+    assert pages == [200, 200]
+    runs = fetch_runs(notify_api, steps=True)  # what `tidings dev` shows
+    assert {r.id for r in runs} >= set(ids)
+    worker = notify_api.worker(concurrency=1, poll_interval=0.05)
+
+    async def briefly() -> None:
+        running = asyncio.create_task(worker.run())
+        await asyncio.sleep(1.0)
+        worker.stop()
+        await running
+
+    asyncio.run(briefly())  # returns: neither the claim loop nor the scheduler died
+
+
+def test_surrogates_already_stored_render_as_replacement_characters(
+    notify_api: Tidings, notify_url: str, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL never stored lone surrogates (jsonb and UTF-8 refuse them)")
+    admin = new_key(notify_api)
+    run_id = bad_run(
+        notify_api, run_at=datetime.now(UTC), payload='{"x": "\\ud800"}', tags=("\ud800",)
+    )
+    notify_api.store.send_event(
+        NewEvent("evt_sur", "nobody.listens", '"\\udfff"', datetime.now(UTC)),
+        [],
+        [],
+        notify_api.clock.now(),
+        timedelta(hours=1),
+    )
+    notify_api.store.upsert_recipient(
+        RecipientRow(
+            "dora", None, None, None, "UTC", None, '{"n": "\\ud800"}', frozenset({"data"})
+        ),
+        notify_api.clock.now(),
+    )
+    assert_everything_lists(notify_url, admin)
+    with client(notify_url, admin) as c:
+        listed = c.get("/api/v1/runs")
+        recipient = c.get("/api/v1/recipients/dora")
+        dashboard_login(c, admin)
+        pages = [c.get(f"/dashboard{p}") for p in (f"/runs/{run_id}", "/recipients/dora")]
+    assert listed.status_code == 200
+    assert "\ufffd" in listed.json()["data"][0]["tags"][0]
+    assert recipient.status_code == 200, recipient.text
+    assert [p.status_code for p in pages] == [200, 200]
