@@ -30,7 +30,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from tidings import __version__
+from tidings import __version__, redaction
 from tidings.app import Tidings
 from tidings.cli_ops import register as _register_ops
 from tidings.cli_options import AppOpt, DbOpt, EnvOpt, JsonOpt
@@ -374,7 +374,7 @@ def configure_logging(console: Console, log_format: str | None = None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.basicConfig(level=logging.INFO, handlers=[redaction.guard(handler)], force=True)
 
 
 def _run_worker(
