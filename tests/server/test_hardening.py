@@ -180,6 +180,6 @@ def test_finding_7_bad_last_event_ids_answer_422(notify_api: Tidings, notify_url
             answer = c.get(
                 "/api/v1/inbox/stream",
                 params={"token": token},
-                headers={"Last-Event-ID": last.encode()},
+                headers={b"Last-Event-ID": last.encode()},
             )
             assert answer.status_code == 422, (last, answer.status_code, answer.text)

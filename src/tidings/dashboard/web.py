@@ -45,7 +45,9 @@ from tidings.dashboard.auth import (
     check_hash,
     verify_password,
 )
+from tidings.dashboard.sessions import LoginThrottle, LoginTokens, SessionBook
 from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
+from tidings.keys import key_environment
 from tidings.limits import readable, readable_text
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -56,6 +58,8 @@ Switcher = Callable[[Request], list[dict[str, Any]]]
 ``current`` for each."""
 
 _PUBLIC = ("/login", "/static/")
+SESSION_RECHECK = 10.0
+"""Seconds between checks that a live page's session still stands."""
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'"
@@ -130,6 +134,9 @@ class Dashboard:
             )
         self._secret_key = secret_key
         self._signer: Signer | None = None
+        self.book = SessionBook(app, self.password_hash)
+        self.throttle = LoginThrottle()
+        self.login_tokens = LoginTokens()
         self.poll_interval = poll_interval
         self.templates = _environment()
 
@@ -175,6 +182,12 @@ class Dashboard:
         if route.startswith(_PUBLIC):
             return await call_next(request)
         session = signer.read_session(request.cookies.get(self.session_cookie))
+        if session is not None:
+            try:  # signed out, key revoked, password changed: no longer a session
+                if not await self.call(self.book.is_live, signer, session):
+                    session = None
+            except TidingsError as exc:
+                return PlainTextResponse(f"The dashboard is unavailable: {exc}", status_code=503)
         if session is None:
             if request.method == "GET" and "text/event-stream" not in request.headers.get(
                 "accept", ""
@@ -213,7 +226,7 @@ class Dashboard:
 
     # -- sign-in -----------------------------------------------------------------------
     async def login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
-        token = request.cookies.get(self.login_cookie) or secrets.token_urlsafe(18)
+        token = secrets.token_urlsafe(18)  # a fresh one per form: each is good for one try
         response = self.render(
             request,
             "login.html",
@@ -230,13 +243,29 @@ class Dashboard:
     async def login(self, request: Request) -> Response:
         form = await request.form()
         token = str(form.get("login_token", ""))
-        if not token or token != request.cookies.get(self.login_cookie):
+        cookie_token = request.cookies.get(self.login_cookie) or ""
+        if not token or not secrets.compare_digest(
+            token.encode("utf-8", "replace"), cookie_token.encode("utf-8", "replace")
+        ):
             return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+        if not self.login_tokens.spend(token):
+            return await self.login_form(request, "That form was used already: try again.", 403)
         secret = str(form.get("secret", ""))
+        client = request.client.host if request.client else "unknown"
+        account = "keys" if key_environment(secret) else "password"
+        wait = self.throttle.retry_after(client, account)
+        if wait:
+            response = await self.login_form(
+                request, f"Too many failed sign-ins: try again in {wait} s.", 429
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
         who = await self.call(self._who, secret)
         if who is None:
+            self.throttle.failed(client, account)
             return await self.login_form(request, "That password or key is not valid.", 401)
-        _, cookie = self.signer.new_session(who)
+        self.throttle.succeeded(client)
+        _, cookie = self.signer.new_session(who, binding=self.book.binding(self.signer, who))
         target = str(form.get("next", "/"))
         if not target.startswith("/") or target.startswith("//"):
             target = "/"
@@ -257,6 +286,9 @@ class Dashboard:
         return None
 
     async def logout(self, request: Request) -> Response:
+        session: Session | None = request.scope.get("tidings_session")
+        if session is not None:  # refused from now on by every process, cookie or not
+            await self.call(self.book.sign_out, session)
         response = self.redirect(request, "/login")
         response.delete_cookie(self.session_cookie, path=self._base(request) or "/")
         return response
@@ -493,9 +525,15 @@ class Dashboard:
         self, request: Request, render: Callable[[], Awaitable[tuple[str | None, str]]]
     ) -> AsyncIterator[str]:
         last = ""
-        idle = 0.0
+        idle = since_check = 0.0
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
+            if (since_check := since_check + self.poll_interval) >= SESSION_RECHECK:
+                since_check = 0.0  # a stream outlives no sign-out or revoked key for long
+                session: Session = request.scope["tidings_session"]
+                if not await self.call(self.book.is_live, self.signer, session):
+                    yield 'event: problem\ndata: "signed out"\n\n'
+                    return
             try:
                 _, body = await render()
             except TidingsError as exc:
