@@ -4,15 +4,21 @@ render and replay; what it cannot, it refuses with a 4xx before changing anythin
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import re
+import time
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.server.harness import client, new_key
+from tests.fakes.server import refused_url
+from tests.server.harness import client, new_key, serving
 from tidings import Tidings
+from tidings.providers import Resend
 
 DEEP = "[" * 600 + "]" * 600
 LISTINGS = ("/api/v1/runs", "/api/v1/deliveries")
@@ -183,3 +189,42 @@ def test_finding_7_bad_last_event_ids_answer_422(notify_api: Tidings, notify_url
                 headers={b"Last-Event-ID": last.encode()},
             )
             assert answer.status_code == 422, (last, answer.status_code, answer.text)
+
+
+def test_a_bad_key_in_the_path_is_a_401_before_the_body_is_read(
+    api_app: Tidings, base_url: str
+) -> None:
+    with client(base_url) as c:
+        for path in ("/e/tk_staging_" + "x" * 43, "/api/v1/e/nonsense"):
+            answer = send(c, "POST", path, {"name": ["not", "a", "name"]})
+            assert answer.status_code == 401, answer.text
+
+
+def test_finding_7_a_validly_signed_deep_webhook_is_a_4xx(tmp_path: Path) -> None:
+    secret = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
+    resend = Resend(
+        api_key="re_x", sender="a@example.com", base_url=refused_url(), webhook_secret=secret
+    )
+    app = Tidings(
+        f"sqlite:///{tmp_path / 'w.db'}", environment="staging", channels={"email": [resend]}
+    )
+    try:
+        with serving(app) as url, httpx.Client(base_url=url) as c:
+            for body in ("[" * 990 + "]" * 990, '{"type": "email.sent", "data": ' + DEEP + "}"):
+                raw = body.encode()
+                answer = c.post("/webhooks/resend", content=raw, headers=svix_headers(secret, raw))
+                assert answer.status_code in (400, 422), answer.text
+    finally:
+        app.close()
+
+
+def svix_headers(secret: str, body: bytes) -> dict[str, str]:
+    msg_id, stamp = "msg_1", str(int(time.time()))
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = hmac.new(key, f"{msg_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return {
+        "svix-id": msg_id,
+        "svix-timestamp": stamp,
+        "svix-signature": "v1," + base64.b64encode(signed).decode(),
+        "Content-Type": "application/json",
+    }

@@ -47,7 +47,7 @@ BATCH = 200
 
 def token_expiry(token: str) -> datetime:
     """The ``exp`` claim of a token already verified (so its claims can be trusted)."""
-    body = token.strip().partition(".")[0]
+    body = token.strip().split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return datetime.fromtimestamp(int(claims["exp"]), UTC)
 
