@@ -37,6 +37,7 @@ from tidings.cli_options import AppOpt, DbOpt, EnvOpt, JsonOpt
 from tidings.config import load_app
 from tidings.engine.worker import Worker
 from tidings.errors import RunCancelledError, RunFailedError, TidingsError, ValidationError
+from tidings.limits import readable
 from tidings.logs import json_handler as json_log_handler
 from tidings.logs import resolve_format as resolve_log_format
 from tidings.records import ACTIVE_STATUSES, LogEntry, Run, RunStatus, Schedule, Step
@@ -93,7 +94,10 @@ def format_time(when: datetime | None, *, short: bool = False) -> str:
     """Local time to the second, or ``-``; ``short`` drops the date when it is today."""
     if when is None:
         return "-"
-    local = when.astimezone()
+    try:
+        local = when.astimezone()
+    except (OverflowError, ValueError):  # a stored time at the edge of year 1 or 9999
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC")
     if short:
         today = datetime.now().astimezone().date() == local.date()
         return local.strftime("%H:%M:%S" if today else "%m-%d %H:%M")
@@ -125,7 +129,7 @@ def truncate(value: Any, width: int = 60) -> str:
     """Compact JSON of ``value`` cut to ``width`` characters."""
     if value is None:
         return ""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(readable(value), ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import io
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from rich.console import Console
 
 from tests.server.harness import client, new_key
 from tests.server.test_hardening import assert_everything_lists, dashboard_login
-from tidings import Tidings
-from tidings.cli import fetch_runs
+from tidings import Run, Tidings
+from tidings.cli import fetch_runs, format_time, render_runs_table, truncate
 from tidings.limits import UNREADABLE
 from tidings.store.base import NewEvent
 from tidings.store.notifybase import RecipientRow
@@ -65,6 +67,7 @@ def test_runs_with_out_of_range_times_still_list(notify_api: Tidings, notify_url
     assert pages == [200, 200]
     runs = fetch_runs(notify_api, steps=True)  # what `tidings dev` shows
     assert {r.id for r in runs} >= set(ids)
+    assert "9999" in printed(runs)
     worker = notify_api.worker(concurrency=1, poll_interval=0.05)
 
     async def briefly() -> None:
@@ -108,3 +111,13 @@ def test_surrogates_already_stored_render_as_replacement_characters(
     assert "\ufffd" in listed.json()["data"][0]["tags"][0]
     assert recipient.status_code == 200, recipient.text
     assert [p.status_code for p in pages] == [200, 200]
+    assert run_id in printed(fetch_runs(notify_api, steps=True))
+
+
+def printed(runs: list[Run]) -> str:
+    """The runs as `tidings dev` prints them (to UTF-8: no surrogate may reach it)."""
+    out = io.StringIO()
+    Console(file=out, width=200).print(render_runs_table(runs, steps=True))
+    for run in runs:
+        Console(file=out, width=200).print(truncate(run.payload), format_time(run.run_at))
+    return out.getvalue().encode("utf-8").decode()
