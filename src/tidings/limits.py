@@ -33,7 +33,7 @@ MAX_JSON_DEPTH = 64
 """The deepest nesting of lists and objects accepted in payloads, event and notification
 data, recipient data and step results (``{"a": [1]}`` is 2 levels)."""
 _SURROGATE = re.compile("[\ud800-\udfff]")
-UNREADABLE = "\N{REPLACEMENT CHARACTER}unreadable"
+UNREADABLE = "[unreadable: nested too deeply]"
 """What :func:`readable` puts in place of a value nested deeper than the limit."""
 
 
@@ -119,8 +119,8 @@ def check_delay_end(now: datetime, delay: timedelta) -> datetime:
     try:
         end = now + delay
     except OverflowError:
-        end = MAX_TIME + timedelta(days=1)  # past the range: reported as out of range
-    if end > MAX_TIME:
+        end = None  # past year 9999
+    if end is None or end > MAX_TIME:
         raise ValidationError(f"delay {delay} ends after year 9999; use a shorter delay")
     return end
 

@@ -9,6 +9,7 @@ import hmac
 import json
 import re
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +18,10 @@ import pytest
 
 from tests.fakes.server import refused_url
 from tests.server.harness import client, new_key, serving
+from tests.serving import serve
 from tidings import Tidings
 from tidings.providers import Resend
+from tidings.server.realtime import MAX_STREAMS_PER_RECIPIENT, InboxHub, StreamState
 
 DEEP = "[" * 600 + "]" * 600
 LISTINGS = ("/api/v1/runs", "/api/v1/deliveries")
@@ -228,3 +231,21 @@ def svix_headers(secret: str, body: bytes) -> dict[str, str]:
         "svix-signature": "v1," + base64.b64encode(signed).decode(),
         "Content-Type": "application/json",
     }
+
+
+def test_finding_8_open_streams_per_recipient_are_capped(notify_api: Tidings) -> None:
+    asgi = notify_api.asgi()
+    hub: InboxHub = asgi.state.inbox_hub
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    for n in range(MAX_STREAMS_PER_RECIPIENT):  # as if open: a client's tabs, or a flood
+        hub.streams[f"stm_{n}"] = StreamState(f"stm_{n}", "alice", expires)
+    with serve(asgi) as url, httpx.Client(base_url=url, timeout=10) as c:
+        refused = c.get("/api/v1/inbox/stream", params={"token": notify_api.inbox_token("alice")})
+        with c.stream(
+            "GET", "/api/v1/inbox/stream", params={"token": notify_api.inbox_token("bob")}
+        ) as other:  # another recipient still gets one
+            assert other.status_code == 200
+            hub.close_all()
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "5"
+    assert "open streams" in refused.json()["error"]["message"]

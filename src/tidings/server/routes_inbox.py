@@ -23,7 +23,12 @@ from tidings.server.models_notify import (
     StreamRefreshed,
     UnreadCount,
 )
-from tidings.server.realtime import InboxHub, stream_events, token_expiry
+from tidings.server.realtime import (
+    MAX_STREAMS_PER_RECIPIENT,
+    InboxHub,
+    stream_events,
+    token_expiry,
+)
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
 
@@ -138,6 +143,13 @@ async def stream(
     hub: InboxHub = request.app.state.inbox_hub
     if hub.closing:
         raise ApiError(503, "the server is shutting down: reconnect in a moment")
+    if hub.open_count(who.recipient_id) >= MAX_STREAMS_PER_RECIPIENT:
+        raise ApiError(
+            429,
+            f"this recipient already has {MAX_STREAMS_PER_RECIPIENT} open streams on this "
+            "server: close one first",
+            headers={"Retry-After": "5"},
+        )
     state = hub.open(who.recipient_id, who.expires_at)
     return StreamingResponse(
         stream_events(hub, state, after),
