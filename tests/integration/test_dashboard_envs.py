@@ -24,6 +24,8 @@ from tidings.dashboard.environments import dashboard_environments
 from tidings.errors import ConfigError
 from tidings.keys import create_key
 
+pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")  # issue 22, finding 4
+
 STAGING_PASSWORD = "staging password"
 PRODUCTION_PASSWORD = "production password"
 
