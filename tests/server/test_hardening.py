@@ -25,7 +25,7 @@ from tidings.server.realtime import MAX_STREAMS_PER_RECIPIENT, InboxHub, StreamS
 
 DEEP = "[" * 600 + "]" * 600
 LISTINGS = ("/api/v1/runs", "/api/v1/deliveries")
-PAGES = ("/", "/runs", "/events", "/tasks", "/deliveries", "/recipients")
+PAGES = ("/", "/runs", "/events", "/tasks", "/deliveries", "/outbox", "/recipients")
 
 
 def send(c: httpx.Client, method: str, path: str, body: Any) -> httpx.Response:
