@@ -72,23 +72,37 @@ def check_json(value: Any, what: str, *, max_depth: int = MAX_JSON_DEPTH) -> Non
 
     Other types pass: whether they are JSON at all is the encoder's business.
     """
-    stack: list[tuple[Any, int, str]] = [(value, 0, what)]
-    while stack:
-        item, depth, where = stack.pop()
+    # Hot path (every payload, event and step result): containers are walked level by
+    # level, and a string is only encoded when it is not ASCII (most are).
+    level: list[Any] = [value]
+    for _ in range(max_depth):  # levels 0 .. max_depth-1 may hold lists and objects
+        level = _children(level, what)
+        if not level:
+            return
+    for item in level:  # level max_depth: scalars only
+        if isinstance(item, dict | list | tuple):
+            raise ValidationError(
+                f"{what} nests lists and objects more than {max_depth} levels deep"
+            )
+        if isinstance(item, str) and not item.isascii():
+            check_text(item, what)
+
+
+def _children(level: list[Any], what: str) -> list[Any]:
+    """Check the strings of one level; return the next level's items."""
+    below: list[Any] = []
+    for item in level:
         if isinstance(item, str):
-            check_text(item, where)
-        elif isinstance(item, dict | list | tuple):
-            if depth >= max_depth:
-                raise ValidationError(
-                    f"{what} nests lists and objects more than {max_depth} levels deep"
-                )
-            if isinstance(item, dict):
-                for key, child in item.items():
-                    if isinstance(key, str):
-                        check_text(key, f"a key in {what}")
-                    stack.append((child, depth + 1, what))
-            else:
-                stack.extend((child, depth + 1, what) for child in item)
+            if not item.isascii():
+                check_text(item, what)
+        elif isinstance(item, dict):
+            for key in item:
+                if isinstance(key, str) and not key.isascii():
+                    check_text(key, f"a key in {what}")
+            below.extend(item.values())
+        elif isinstance(item, list | tuple):
+            below.extend(item)
+    return below
 
 
 def readable(value: Any, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
