@@ -34,3 +34,8 @@ def test_the_cli_refuses_bad_input_and_writes_nothing(
         assert app.list_runs() == []
     finally:
         app.close()
+
+
+def test_the_cli_refuses_json_past_the_parser(cli: Cli) -> None:  # noqa: F811
+    for payload in ("[" * 100_000 + "]" * 100_000, "9" * 5000):
+        _assert_clean_failure(cli("trigger", "greet", "-", input=payload), "PAYLOAD_JSON")

@@ -172,3 +172,15 @@ def test_any_csrf_or_login_field_is_a_4xx(url: str, field: str) -> None:
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert login_form.status_code == 403
+
+
+def test_dashboard_forms_refuse_json_past_the_parser(app: Tidings, url: str) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    with httpx.Client(base_url=url, timeout=30) as c:
+        assert login(c).status_code == 303
+        token = csrf(c)
+        trigger = c.post("/dashboard/tasks/charge/trigger", data={"csrf": token, "payload": deep})
+        event = c.post("/dashboard/events/send", data={"csrf": token, "name": "x", "data": deep})
+    assert trigger.status_code < 500, trigger.text[:200]
+    assert event.status_code < 500, event.text[:200]
+    assert app.list_runs() == []

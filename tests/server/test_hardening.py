@@ -249,3 +249,19 @@ def test_finding_8_open_streams_per_recipient_are_capped(notify_api: Tidings) ->
     assert refused.status_code == 429
     assert refused.headers["Retry-After"] == "5"
     assert "open streams" in refused.json()["error"]["message"]
+
+
+def test_json_nested_past_the_parser_or_with_huge_numbers_is_a_4xx(
+    api_app: Tidings, base_url: str
+) -> None:
+    publish = new_key(api_app, "publish")
+    bodies = [
+        '{"payload": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"payload": ' + "9" * 5000 + "}",
+        '{"payload": {"n": 1e400}}',
+    ]
+    with client(base_url, publish) as c:
+        for body in bodies:
+            answer = send(c, "POST", "/api/v1/tasks/slow/trigger", body)
+            assert 400 <= answer.status_code < 500, answer.text
+    assert api_app.list_runs() == []

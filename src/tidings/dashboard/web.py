@@ -406,7 +406,7 @@ class Dashboard:
         text = str(form.get("payload", "")).strip() or "null"
         try:
             payload = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             return await self._tasks_error(
                 request, task_id, text, f"The payload is not JSON: {exc}"
             )
@@ -447,7 +447,7 @@ class Dashboard:
         try:
             data = json.loads(text)
             receipt = await self.call(lambda: self.app.send_event(name, data))
-        except ValueError as exc:  # bad JSON or ValidationError
+        except (ValueError, RecursionError) as exc:  # bad JSON or ValidationError
             context = await self.call(pages.events_page, self.app, {})
             return self.render(
                 request,
