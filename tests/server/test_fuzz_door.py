@@ -4,7 +4,9 @@ Strategies lean on what broke tidings before: lone surrogates, extreme datetimes
 nesting and huge integers, in every field of every writing operation (and in cursors).
 The invariant: no answer is a 5xx, and after every accepted request every listing
 endpoint and dashboard page (and the new run's or recipient's own page) answers 200.
-Bounded: a fixed number of examples per store, no deadline, no example database.
+A second test runs every operation of /openapi.json (schemathesis strategies) under
+the same invariant. Bounded: a fixed number of examples per store, no deadline, no
+example database; about ten seconds per store each.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import httpx
+import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +26,7 @@ from tests.server.test_hardening import LISTINGS, PAGES, dashboard_login
 from tidings import Tidings
 
 MAX_EXAMPLES = 150
+PER_OPERATION = 15
 
 NASTY_TEXT = st.sampled_from(
     ["\ud800", "\udfff", "a\ud83d", "\ud83d\ude00", "", " ", "\x00", "𝄞", "é", "tidings/x"]
@@ -167,3 +171,35 @@ def test_no_request_crashes_tidings_or_poisons_a_listing(
         _listings_answer(admin, [inbox])
     finally:
         admin.close()
+
+
+def test_every_operation_keeps_every_listing_answering(
+    notify_api: Tidings, notify_url: str
+) -> None:
+    """Every operation of /openapi.json, schema-generated (schemathesis), with a publish
+    and an admin key: no 5xx, and after each accepted call every listing still 200."""
+    keys = {"publish": new_key(notify_api, "publish"), "admin": new_key(notify_api)}
+    inbox = f"/api/v1/inbox?token={notify_api.inbox_token('alice')}"
+    schema = schemathesis.openapi.from_url(f"{notify_url}/openapi.json")
+    operations = [result.ok() for result in schema.get_all_operations()]  # type: ignore[union-attr]
+    assert len(operations) >= 10
+    with client(notify_url, keys["admin"]) as admin:
+        dashboard_login(admin, keys["admin"])
+        for operation in operations:
+
+            @given(case=operation.as_strategy(), scope=st.sampled_from(["publish", "admin"]))
+            @settings(
+                max_examples=PER_OPERATION,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+            def check(case: schemathesis.Case, scope: str) -> None:  # type: ignore[type-arg]
+                if "key" in (case.path_parameters or {}):
+                    case.path_parameters = {**case.path_parameters, "key": keys[scope]}
+                answer = case.call(headers={"Authorization": f"Bearer {keys[scope]}"})
+                assert answer.status_code < 500, (case.method, case.path, answer.text[:300])
+                if case.method != "GET" and answer.status_code < 300:
+                    _listings_answer(admin, [inbox])
+
+            check()
