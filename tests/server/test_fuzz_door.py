@@ -109,6 +109,13 @@ REQUESTS = st.one_of(
     st.tuples(st.just("POST"), st.just("/api/v1/notifications"), NOTIFY),
     st.tuples(st.just("GET"), st.just("/api/v1/runs"), CURSOR.map(lambda c: {"cursor": c})),
     st.tuples(st.just("GET"), st.just("/dashboard/runs"), CURSOR.map(lambda c: {"cursor": c})),
+    st.tuples(
+        st.just("GET"),
+        st.sampled_from(["/dashboard/runs", "/dashboard/events", "/dashboard/deliveries"]),
+        maybe(
+            since=EXTREME_TIMES, until=EXTREME_TIMES, q=NASTY_TEXT, name=NASTY_TEXT, to=NASTY_TEXT
+        ),
+    ),
 )
 
 
@@ -153,8 +160,14 @@ def test_no_request_crashes_tidings_or_poisons_a_listing(
             with client(notify_url, key) as c:
                 if method == "GET":  # a surrogate travels as the bytes UTF-8 would give it
                     assert isinstance(body, dict)
-                    raw = body["cursor"].encode("utf-8", "surrogatepass")
-                    url = f"{path}?cursor={quote(raw)}"
+                    url = (
+                        path
+                        + "?"
+                        + "&".join(
+                            f"{k}={quote(v.encode('utf-8', 'surrogatepass'))}"
+                            for k, v in body.items()
+                        )
+                    )
                     answer = (admin if path.startswith("/dashboard") else c).get(url)
                 else:
                     answer = c.request(
