@@ -23,7 +23,7 @@ _PATTERNS = (
     # Tokens, secrets and passwords passed as query or form fields.
     (
         re.compile(
-            r"(?i)\b((?:token|secret|password|api_key|key|signature|login_token|csrf)=)"
+            r"(?i)\b((?:token|secret|password|api_key|signature|login_token|csrf)=)"
             r"[^&\s\"']+"
         ),
         rf"\1{_MARK}",

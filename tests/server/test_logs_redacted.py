@@ -46,3 +46,17 @@ def test_redact_keeps_the_prefix_and_drops_the_secret(line: str, kept: str) -> N
     assert "[redacted]" in out
     assert kept in out
     assert not any(secret in out for secret in ("0123456789abc", "abc", "c2ln", "hunter2"))
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "POST /api/v1/tasks/{task_id}/trigger 201 4.8ms",
+        "schedule sch_01M987XTSR74R354CK23YEDP16 fired 2 run(s) of digest",
+        "run run_01M987XTSR74R354CK23YEDP16 failed: KeyError('userId')",
+        'File "/srv/app/src/tidings/server/realtime.py", line 196, in stream_events',
+        "schedule key=daily-report idempotency_key=welcome-u9 queue=default",
+    ],
+)
+def test_redact_leaves_ordinary_lines_alone(line: str) -> None:
+    assert redact(line) == line
