@@ -102,11 +102,11 @@ def trigger(client: Tidings, n: int) -> list[str]:
 def drain(client: Tidings, ids: list[str], timeout: float = 1800) -> float:
     """Runs/s of the drain: len(ids) / (last finished - first started)."""
     deadline = time.monotonic() + timeout
-    while client.store.count_runs()[RunStatus.COMPLETED] < len(ids):
+    while client.store.runs.count()[RunStatus.COMPLETED] < len(ids):
         if time.monotonic() > deadline:
             raise TimeoutError("the worker did not drain the backlog")
         time.sleep(0.2)
-    runs = [client.store.get_run(i, steps=False) for i in ids]
+    runs = [client.store.runs.get(i, steps=False) for i in ids]
     started = min(r.started_at for r in runs if r and r.started_at)
     finished = max(r.finished_at for r in runs if r and r.finished_at)
     return len(ids) / (finished - started).total_seconds()

@@ -125,7 +125,7 @@ def wait_for(
 ) -> dict[RunStatus, int]:
     deadline = time.monotonic() + timeout
     while True:
-        counts = app.store.count_runs()
+        counts = app.store.runs.count()
         if on_poll is not None:
             on_poll()
         if counts[status] >= n:

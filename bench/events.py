@@ -243,7 +243,7 @@ def stats(samples: list[float]) -> dict[str, float]:
 def await_status(app: Tidings, run_id: str, status: RunStatus, timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        run = app.store.get_run(run_id, steps=False)
+        run = app.store.runs.get(run_id, steps=False)
         if run is not None and run.status is status:
             return
         if run is not None and run.status in (RunStatus.FAILED, RunStatus.CANCELLED):
@@ -357,7 +357,7 @@ def measure_send(kind: str, tmp: Path, sizes: Sizes) -> dict[str, Any]:
                     sends.round()
         out["waiting_0_alongside"] = alongside.stats()
         out["waiting_n"] = loaded.stats()
-        left = app.store.count_runs()[RunStatus.WAITING]
+        left = app.store.runs.count()[RunStatus.WAITING]
         if left != n - rounds:
             raise RuntimeError(f"{left} runs still waiting, expected {n - rounds}")
     out["ratio"] = send_ratios(out)

@@ -111,7 +111,7 @@ def measure(url: str, templates: Path, recipients: int) -> dict[str, Any]:
     samples: list[tuple[int, float]] = []
     try:
         while True:
-            counts = app.store.count_runs()
+            counts = app.store.runs.count()
             done = counts[RunStatus.COMPLETED]
             samples.append((done, worker.rss_mb()))
             if counts[RunStatus.FAILED]:

@@ -262,7 +262,7 @@ class TidingsTarget(Target):
         return trigger_many(self.app, self.TASKS[kind], n, payload)
 
     def _count(self, status: RunStatus) -> int:
-        counts = self.app.store.count_runs()
+        counts = self.app.store.runs.count()
         if counts[RunStatus.FAILED]:
             raise RuntimeError(f"tidings runs failed: {counts}")
         return counts[status]
@@ -282,7 +282,7 @@ class TidingsTarget(Target):
             time.sleep(rng.uniform(*LATENCY_GAP))
             t0 = time.time()
             run_id = self.app.trigger("noop", {}).id
-            while (run := store.get_run(run_id, steps=False)) is None or (
+            while (run := store.runs.get(run_id, steps=False)) is None or (
                 run.status is not RunStatus.COMPLETED
             ):
                 time.sleep(0.0005)

@@ -17,18 +17,19 @@ from tidings.errors import (
 )
 from tidings.handle import RunHandle
 from tidings.notify.client import NotifyHandle
-from tidings.notify.records import Delivery, InboxItem, NotifyResult, OutboxEntry, Recipient
 from tidings.options import CancelOn, RateLimit, Retry
 from tidings.records import (
     ErrorInfo,
     Event,
     EventReceipt,
     LogEntry,
+    NotifyResult,
     Run,
     RunStatus,
     Schedule,
     Step,
 )
+from tidings.records.notify import Delivery, InboxItem, OutboxEntry, Recipient
 
 __version__ = "0.1.0"
 

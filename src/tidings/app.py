@@ -1,80 +1,72 @@
-"""The Tidings application: task registry and client API."""
+"""The Tidings application: a façade over the kernel and the notification client.
+
+:class:`Tidings` is what users hold. It checks settings, then composes two parts and
+delegates to them: the :class:`~tidings.kernel.Kernel` (tasks, runs, events, store,
+clock, wake-up bus), which the engine runs on, and the
+:class:`~tidings.notify.client.NotifyClient` (types, recipients, inbox, ``notify``),
+whose context extension it installs on the kernel so tasks can call ``ctx.notify``.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import difflib
-import os
-import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from tidings import telemetry
-from tidings.clock import Clock, SystemClock
-from tidings.errors import (
-    ConfigError,
-    DuplicateTaskError,
-    UnknownRunError,
-    UnknownTaskError,
-    ValidationError,
-)
-from tidings.events import DEFAULT_MAX_EVENT_BYTES, build_event, cancel_keys
-from tidings.flow import KeySpec, run_keys, with_flow
+import pydantic
+
+from tidings.clock import Clock
+from tidings.errors import ConfigError, ValidationError
+from tidings.events import DEFAULT_MAX_EVENT_BYTES
+from tidings.flow import with_flow
 from tidings.handle import RunHandle
-from tidings.ids import new_id
-from tidings.limits import check_delay_end, check_event_fields, check_run_fields, check_timestamp
-from tidings.notify.client import INTERNAL_TASKS, NotifyClient
-from tidings.notify.sandbox import check_allow_list
-from tidings.options import CancelOn, RateLimit, Retry, as_timedelta
+from tidings.kernel import Kernel
+from tidings.kernel.schedules import with_cron
+from tidings.notify.client import INBOX_TTL, NotifyClient, NotifyHandle
+from tidings.notify.inbox import Deliveries, Inbox, OutboxReader
+from tidings.notify.preferences import Preferences, Suppressions
+from tidings.notify.recipients import Recipients
+from tidings.notify.service import Notifications
+from tidings.notify.types import NotificationType
+from tidings.options import CancelOn, KeySpec, RateLimit, Retry, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
-from tidings.schedules import Schedules, with_cron
-from tidings.store import Store, open_store, redact_url
-from tidings.store.base import CancelKey, NewEvent, NewRun
+from tidings.schedules import Schedules
+from tidings.settings import (
+    default_database_url,
+    default_lease,
+    env_secret_key,
+    resolve_database_url,
+    resolve_environment,
+    validate_environment,
+)
+from tidings.store import Store
 from tidings.tasks import TaskDef, TaskFn, make_task
 
 if TYPE_CHECKING:
-    from tidings.engine.runtime import Runtime
     from tidings.engine.worker import Worker
-    from tidings.server.settings import ServerSettings
+    from tidings.settings import ServerSettings
 
 F = TypeVar("F", bound=TaskFn)
-_ENVIRONMENT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
 
-def _env_seconds(name: str, default: timedelta) -> timedelta:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ConfigError(f"${name} must be a number of seconds, got {raw!r}") from None
-    if seconds <= 0:
-        raise ConfigError(f"${name} must be positive, got {raw!r}")
-    return timedelta(seconds=seconds)
+class Tidings:
+    """A tidings application: its tasks, its database and the client API.
 
-
-def validate_environment(name: str) -> str:
-    """Return ``name`` if it is a valid environment name, else raise ConfigError."""
-    if not isinstance(name, str) or not _ENVIRONMENT.match(name):
-        raise ConfigError(
-            f"environment name {name!r} is invalid: use lowercase letters, digits and '-' "
-            "(dev, staging, production, preview-<name>)"
-        )
-    return name
-
-
-def default_database_url(environment: str) -> str:
-    """Each environment has its own embedded database by default."""
-    return f"sqlite:///.tidings/{environment}.db"
-
-
-class Tidings(NotifyClient):
-    """A tidings application: its tasks, its database and the client API."""
+    Attributes:
+        kernel: what the engine and the notification service share (tasks, runs,
+            events, store, clock, wake-up bus); settings below read and write it.
+        notifications: the notification service (types, templates, providers).
+        recipients: ``app.recipients``: recipients and their push tokens.
+        preferences: per recipient, type and channel opt-ins.
+        suppressions: addresses that must not be sent to.
+        inbox: each recipient's in-app notifications.
+        outbox: messages captured by the outbox provider.
+        deliveries: the delivery log.
+    """
 
     def __init__(
         self,
@@ -99,36 +91,125 @@ class Tidings(NotifyClient):
         ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored).
         ``sandbox`` (None: on in every environment but production) sends email, push and
         SMS to the outbox unless the recipient id or address is in ``sandbox_allow``."""
-        env = validate_environment(environment or os.environ.get("TIDINGS_ENV") or "dev")
-        self.environment = env
-        self.database_url = (
-            database_url or os.environ.get("TIDINGS_DATABASE_URL") or default_database_url(env)
-        )
-        self.lease = (
-            as_timedelta(lease, "lease")
-            if lease is not None
-            else _env_seconds("TIDINGS_LEASE_SECONDS", timedelta(seconds=30))
-        )
-        if self.lease <= timedelta(0):
+        env = resolve_environment(environment)
+        lease_value = as_timedelta(lease, "lease") if lease is not None else default_lease()
+        if lease_value <= timedelta(0):
             raise ConfigError("lease must be positive")
-        self.idempotency_ttl = as_timedelta(idempotency_ttl, "idempotency_ttl")
-        self.auto_migrate = auto_migrate
         if (
             isinstance(max_event_bytes, bool)
             or not isinstance(max_event_bytes, int)
             or (max_event_bytes < 1)
         ):
             raise ConfigError(f"max_event_bytes must be a positive int, got {max_event_bytes!r}")
-        self.max_event_bytes = max_event_bytes
-        self.clock: Clock = SystemClock()
-        self._tasks: dict[str, TaskDef] = {}
-        self._store: Store | None = None
-        self._store_lock = threading.Lock()
-        self._workers: set[Worker] = set()
-        self._runtimes: set[Runtime] = set()
-        self._init_notify(templates, default_locale, channels, secret_key)
-        self.sandbox = sandbox
-        self.sandbox_allow = check_allow_list(sandbox_allow)
+        self.kernel = Kernel(
+            environment=env,
+            database_url=resolve_database_url(database_url, env),
+            lease=lease_value,
+            auto_migrate=auto_migrate,
+            idempotency_ttl=as_timedelta(idempotency_ttl, "idempotency_ttl"),
+            max_event_bytes=max_event_bytes,
+        )
+        self._notify = NotifyClient(
+            self.kernel,
+            templates=templates,
+            default_locale=default_locale,
+            channels=channels,
+            secret_key=secret_key if secret_key is not None else env_secret_key(),
+            sandbox=sandbox,
+            sandbox_allow=sandbox_allow,
+        )
+        self.kernel.extend_context(self._notify.steps)
+        self.notifications: Notifications = self._notify.notifications
+        self.recipients: Recipients = self._notify.recipients
+        self.preferences: Preferences = self._notify.preferences
+        self.suppressions: Suppressions = self._notify.suppressions
+        self.inbox: Inbox = self._notify.inbox
+        self.outbox: OutboxReader = self._notify.outbox
+        self.deliveries: Deliveries = self._notify.deliveries
+
+    # -- settings (held by the kernel and the notification service) --------------------
+    @property
+    def environment(self) -> str:
+        """The environment's name (``dev``, ``staging``, ``production``...)."""
+        return self.kernel.environment
+
+    @property
+    def database_url(self) -> str:
+        """Where the store is opened on first use."""
+        return self.kernel.database_url
+
+    @database_url.setter
+    def database_url(self, value: str) -> None:
+        self.kernel.database_url = value
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claimed run stays claimed without a heartbeat."""
+        return self.kernel.lease
+
+    @lease.setter
+    def lease(self, value: timedelta) -> None:
+        self.kernel.lease = value
+
+    @property
+    def auto_migrate(self) -> bool:
+        """Migrate the database on first use (else refuse one with pending migrations)."""
+        return self.kernel.auto_migrate
+
+    @auto_migrate.setter
+    def auto_migrate(self, value: bool) -> None:
+        self.kernel.auto_migrate = value
+
+    @property
+    def idempotency_ttl(self) -> timedelta:
+        """How long idempotency keys, event ids and dedup keys hold."""
+        return self.kernel.idempotency_ttl
+
+    @property
+    def max_event_bytes(self) -> int:
+        """The largest event data accepted (bytes of JSON)."""
+        return self.kernel.max_event_bytes
+
+    @property
+    def clock(self) -> Clock:
+        """The engine clock (set it with ``configure(clock=...)``)."""
+        return self.kernel.clock
+
+    @clock.setter
+    def clock(self, value: Clock) -> None:
+        self.kernel.clock = value
+
+    @property
+    def sandbox(self) -> bool | None:
+        """True/False forces the sandbox on/off; None: on except in production."""
+        return self.notifications.sandbox
+
+    @sandbox.setter
+    def sandbox(self, value: bool | None) -> None:
+        self.notifications.sandbox = value
+
+    @property
+    def sandbox_allow(self) -> Sequence[str]:
+        """Recipient ids and addresses a sandbox still really sends to."""
+        return self.notifications.sandbox_allow
+
+    @sandbox_allow.setter
+    def sandbox_allow(self, value: Sequence[str]) -> None:
+        self.notifications.sandbox_allow = value
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether external sends go to the outbox (see ``sandbox``)."""
+        return self.notifications.sandboxed
+
+    @property
+    def _secret_key(self) -> bytes | None:
+        # Set by the settings loader when tidings.toml names the environment's secret.
+        return self._notify.secret_key
+
+    @_secret_key.setter
+    def _secret_key(self, value: bytes | None) -> None:
+        self._notify.secret_key = value
 
     def configure(
         self,
@@ -145,27 +226,30 @@ class Tidings(NotifyClient):
         ``clock`` replaces the engine clock, e.g. a :class:`~tidings.clock.ScaledClock`
         so days of engine time pass in minutes (``tidings demo --time-scale``).
         """
-        if self._workers or self._runtimes:
+        if self.kernel.bus.busy:
             raise ConfigError("configure() cannot change an app whose workers are running")
+        kernel = self.kernel
         if clock is not None:
             if not callable(getattr(clock, "now", None)):
                 raise ConfigError(f"clock must have a now() method, got {clock!r}")
-            self.clock = clock
+            kernel.clock = clock
         if lease is not None:
             new_lease = as_timedelta(lease, "lease")
             if new_lease <= timedelta(0):
                 raise ConfigError("lease must be positive")
-            self.lease = new_lease
+            kernel.lease = new_lease
         if database_url is None and environment is None:
             return self
-        self._close_store()
+        kernel.close_store()
         if environment is not None:
             validate_environment(environment)
-            if database_url is None and self.database_url == default_database_url(self.environment):
-                self.database_url = default_database_url(environment)
-            self.environment = environment
+            if database_url is None and kernel.database_url == default_database_url(
+                kernel.environment
+            ):
+                kernel.database_url = default_database_url(environment)
+            kernel.environment = environment
         if database_url is not None:
-            self.database_url = database_url
+            kernel.database_url = database_url
         return self
 
     # -- registry ----------------------------------------------------------------------
@@ -248,15 +332,7 @@ class Tidings(NotifyClient):
                 cancel_on=cancel_on,
             )
             task = with_flow(task, concurrency, concurrency_key, rate_limit)
-            task = with_cron(task, cron, timezone, catch_up)
-            existing = self._tasks.get(task.id)
-            if existing is not None and existing.fn is not func:
-                raise DuplicateTaskError(
-                    f"task id {task.id!r} is already used by "
-                    f"{existing.fn.__module__}.{existing.fn.__qualname__}; "
-                    "give one of them another id"
-                )
-            self._tasks[task.id] = task
+            self.kernel.register(with_cron(task, cron, timezone, catch_up))
             return func
 
         return register(fn) if fn is not None else register
@@ -264,58 +340,26 @@ class Tidings(NotifyClient):
     @property
     def tasks(self) -> dict[str, TaskDef]:
         """The app's tasks (the built-in notification tasks are not listed)."""
-        return {k: t for k, t in self._tasks.items() if k not in INTERNAL_TASKS}
+        return self.kernel.user_tasks
 
     @property
     def schedules(self) -> Schedules:
         """Dynamic cron schedules: ``create``, ``delete``, ``list`` (and ``_async`` forms)."""
-        return Schedules(self)
+        return Schedules(self.kernel)
 
     def get_task(self, task: str | Callable[..., Any]) -> TaskDef:
-        if callable(task) and not isinstance(task, str):
-            for t in self._tasks.values():
-                if t.fn is task:
-                    return t
-            raise UnknownTaskError(f"{getattr(task, '__name__', task)!r} is not a task of this app")
-        found = self._tasks.get(task)
-        if found is None:
-            hint = difflib.get_close_matches(str(task), self.tasks, n=1)
-            known = ", ".join(sorted(self.tasks)) or "none"
-            raise UnknownTaskError(
-                f"unknown task {task!r}"
-                + (f" (did you mean {hint[0]!r}?)" if hint else f"; registered tasks: {known}")
-            )
-        return found
+        """The task of an id or a registered function; UnknownTaskError (with a hint)."""
+        return self.kernel.get_task(task)
 
     # -- store -------------------------------------------------------------------------
     @property
     def store(self) -> Store:
         """The database, opened (and migrated unless auto_migrate=False) on first use."""
-        if self._store is None:
-            with self._store_lock:
-                if self._store is None:
-                    store = open_store(self.database_url)
-                    try:
-                        if self.auto_migrate:
-                            store.migrate()
-                        elif pending := store.pending_migrations():
-                            raise ConfigError(
-                                f"the database at {redact_url(self.database_url)} needs migrations "
-                                f"({', '.join(pending)}): run `tidings migrate`"
-                            )
-                    except BaseException:
-                        store.close()
-                        raise
-                    self._store = store
-        return self._store
+        return self.kernel.store
 
     def migrate(self) -> list[str]:
         """Apply pending migrations; return the names applied."""
-        store = open_store(self.database_url)
-        try:
-            return store.migrate()
-        finally:
-            store.close()
+        return self.kernel.migrate()
 
     def close(self) -> None:
         """Close the providers' connections and the store (reopened on next use).
@@ -332,31 +376,12 @@ class Tidings(NotifyClient):
                 closer = threading.Thread(target=asyncio.run, args=(self.notifications.aclose(),))
                 closer.start()
                 closer.join()
-        self._close_store()
+        self.kernel.close_store()
 
     async def aclose(self) -> None:
         """Close the providers' connections (on this loop) and the store."""
         await self.notifications.aclose()
-        await asyncio.to_thread(self._close_store)
-
-    def _close_store(self) -> None:
-        with self._store_lock:
-            if self._store is not None:
-                self._store.close()
-                self._store = None
-
-    def _runtime(self, sync_threads: int = 32) -> Runtime:
-        from tidings.engine.runtime import Runtime
-
-        return Runtime(
-            app=self,
-            store=self.store,
-            clock=self.clock,
-            tasks=self._tasks,
-            environment=self.environment,
-            lease=self.lease,
-            sync_threads=sync_threads,
-        )
+        await asyncio.to_thread(self.kernel.close_store)
 
     # -- client API --------------------------------------------------------------------
     def trigger(
@@ -378,7 +403,7 @@ class Tidings(NotifyClient):
         ``idempotency_ttl`` (24 h by default), the existing run is returned instead.
         ``concurrency_key`` replaces the key the task's ``concurrency_key`` would compute.
         """
-        new = self._new_run(
+        new = self.kernel.new_run(
             task,
             payload,
             idempotency_key=idempotency_key,
@@ -389,10 +414,8 @@ class Tidings(NotifyClient):
             tags=tags,
             concurrency_key=concurrency_key,
         )
-        run_id, created = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
-        if created:
-            self._wake_workers()
-        return RunHandle(self, run_id, created=created)
+        run_id, created = self.kernel.create_run(new)
+        return RunHandle(self.kernel, run_id, created=created)
 
     async def trigger_async(
         self, task: str | Callable[..., Any], payload: Any = None, **options: Any
@@ -434,7 +457,7 @@ class Tidings(NotifyClient):
         news = []
         for i, (payload, key) in enumerate(zip(items, keys, strict=True)):
             try:
-                new = self._new_run(
+                new = self.kernel.new_run(
                     definition.id,
                     payload,
                     idempotency_key=key,
@@ -449,70 +472,17 @@ class Tidings(NotifyClient):
             news.append(new)
         if not news:
             return []
-        created = self.store.create_runs(news, self.clock.now(), self.idempotency_ttl)
-        if any(made for _, made in created):
-            self._wake_workers()
-        return [RunHandle(self, run_id, created=made) for run_id, made in created]
+        created = self.kernel.create_runs(news)
+        return [RunHandle(self.kernel, run_id, created=made) for run_id, made in created]
 
     async def trigger_many_async(
         self, task: str | Callable[..., Any], payloads: Iterable[Any], **options: Any
     ) -> list[RunHandle]:
         return await asyncio.to_thread(self.trigger_many, task, payloads, **options)
 
-    def _new_run(
-        self,
-        task: str | Callable[..., Any],
-        payload: Any,
-        *,
-        idempotency_key: str | None,
-        delay: timedelta | float | None,
-        run_at: datetime | None,
-        priority: int | None,
-        queue: str | None,
-        tags: Sequence[str] | None,
-        replay_of: str | None = None,
-        parent_run_id: str | None = None,
-        concurrency_key: str | None = None,
-    ) -> NewRun:
-        definition = self.get_task(task)
-        encoded = definition.encode_payload(payload)
-        now = self.clock.now()
-        when = _resolve_run_at(now, delay, run_at)
-        if idempotency_key is not None and (
-            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
-        ):
-            raise ValidationError("idempotency_key must be a string of 1 to 255 characters")
-        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
-            raise ValidationError(f"priority must be an int, got {type(priority).__name__}")
-        if tags is not None and (
-            isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
-        ):
-            raise ValidationError("tags must be a list of strings")
-        check_run_fields(idempotency_key, tags, queue, concurrency_key)
-        flow_key, rate_key = run_keys(definition, encoded, concurrency_key)
-        return NewRun(
-            id=new_id("run"),
-            task_id=definition.id,
-            queue=queue or definition.queue,
-            priority=definition.priority if priority is None else priority,
-            payload=encoded,
-            run_at=when,
-            idempotency_key=idempotency_key,
-            tags=tuple(tags or ()),
-            replay_of=replay_of,
-            parent_run_id=parent_run_id,
-            cancel_keys=cancel_keys(definition, encoded),
-            concurrency_key=flow_key,
-            rate_key=rate_key,
-            traceparent=telemetry.current_traceparent(),
-        )
-
     def get_run(self, run_id: str) -> Run:
         """The run with its steps; UnknownRunError if there is none."""
-        run = self.store.get_run(run_id)
-        if run is None:
-            raise UnknownRunError(f"no run with id {run_id!r}")
-        return run
+        return self.kernel.get_run(run_id)
 
     async def get_run_async(self, run_id: str) -> Run:
         return await asyncio.to_thread(self.get_run, run_id)
@@ -527,7 +497,7 @@ class Tidings(NotifyClient):
         statuses = _statuses(status)
         if not isinstance(limit, int) or limit < 1:
             raise ValidationError(f"limit must be a positive int, got {limit!r}")
-        return self.store.list_runs(task_id=task_id, status=statuses, limit=limit)
+        return self.store.runs.newest(task_id=task_id, status=statuses, limit=limit)
 
     async def list_runs_async(
         self,
@@ -540,19 +510,14 @@ class Tidings(NotifyClient):
     def get_logs(self, run_id: str) -> list[LogEntry]:
         """Lines the run wrote through ``ctx.logger``, oldest first."""
         self.get_run(run_id)
-        return self.store.get_logs(run_id)
+        return self.store.runs.logs(run_id)
 
     def cancel(self, run_id: str) -> Run:
         """Cancel a queued, waiting or running run (a running attempt is interrupted).
 
         A run that has already finished is returned unchanged.
         """
-        status = self.store.cancel_run(run_id, self.clock.now())
-        if status is None:
-            raise UnknownRunError(f"no run with id {run_id!r}")
-        if status is RunStatus.CANCELLED:
-            for rt in list(self._runtimes):
-                rt.interrupt_threadsafe(run_id, "cancelled")
+        self.kernel.cancel(run_id)
         return self.get_run(run_id)
 
     async def cancel_async(self, run_id: str) -> Run:
@@ -562,20 +527,16 @@ class Tidings(NotifyClient):
         """Start a new run of the same task with the same payload."""
         old = self.get_run(run_id)
         task = self.get_task(old.task_id)
-        new = self._new_run(
+        new = self.kernel.new_run(
             task.id,
             old.payload,
-            idempotency_key=None,
-            delay=None,
-            run_at=None,
             priority=old.priority,
             queue=old.queue,
             tags=old.tags,
             replay_of=old.id,
         )
-        run_id, _ = self.store.create_run(new, self.clock.now(), self.idempotency_ttl)
-        self._wake_workers()
-        return RunHandle(self, run_id)
+        new_id, _ = self.kernel.create_run(new)
+        return RunHandle(self.kernel, new_id)
 
     async def replay_async(self, run_id: str) -> RunHandle:
         return await asyncio.to_thread(self.replay, run_id)
@@ -598,19 +559,7 @@ class Tidings(NotifyClient):
         ``deliver_at`` (aware datetime) the event is kept and delivered then by a
         worker's scheduler; its receipt lists no runs yet.
         """
-        event, runs, cancels = self._build_event(name, data, id, ts)
-        if deliver_at is not None:
-            check_timestamp(deliver_at, "deliver_at")
-            now = self.clock.now()
-            if deliver_at > now:
-                return self._send_later(event, deliver_at, now)
-        sent = self.store.send_event(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
-        for run_id in sent.cancelled:
-            for rt in list(self._runtimes):
-                rt.interrupt_threadsafe(run_id, "cancelled")
-        if sent.run_ids or sent.resumed:
-            self._wake_workers()
-        return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
+        return self.kernel.send_event(name, data, id=id, ts=ts, deliver_at=deliver_at)
 
     async def send_event_async(
         self,
@@ -625,47 +574,70 @@ class Tidings(NotifyClient):
             self.send_event, name, data, id=id, ts=ts, deliver_at=deliver_at
         )
 
-    def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
-        if self.store.schedule_event(event, deliver_at, now):
-            return EventReceipt(event.id, (), True)
-        delivered = self.store.get_event(event.id)
-        if delivered is None:  # still waiting for its delivery time
-            return EventReceipt(event.id, (), False)
-        # a seen id changes nothing and answers with the first receipt
-        first = self.store.send_event(delivered[0], (), (), now, self.idempotency_ttl)
-        return EventReceipt(event.id, first.run_ids, False)
+    # -- notifications (delegated to the notification client) ---------------------------
+    def notification_type(
+        self,
+        id: str,
+        *,
+        channels: Sequence[str],
+        critical: bool = False,
+        templates: str | Path | None = None,
+        data_model: type[pydantic.BaseModel] | None = None,
+    ) -> NotificationType:
+        """Declare a notification type.
 
-    def _build_event(
-        self, name: str, data: Any, event_id: str | None, ts: datetime | None
-    ) -> tuple[NewEvent, list[NewRun], list[CancelKey]]:
-        check_event_fields(name, event_id, ts)
-
-        def run_for(task: TaskDef, payload: Any) -> NewRun:
-            return self._new_run(
-                task.id,
-                payload,
-                idempotency_key=None,
-                delay=None,
-                run_at=None,
-                priority=None,
-                queue=None,
-                tags=None,
-            )
-
-        return build_event(
-            self._tasks.values(),
-            name,
-            data,
-            event_id=event_id,
-            ts=ts or self.clock.now(),
-            max_bytes=self.max_event_bytes,
-            new_run=run_for,
+        Args:
+            id: its name, also its folder under the templates root.
+            channels: where it goes: any of ``in_app``, ``email``, ``push``, ``sms``.
+            critical: ignore opt-outs and quiet hours (suppressed addresses still hold).
+            templates: a templates root of its own (holding ``<id>/<locale>/...``).
+            data_model: a pydantic model ``data`` must match (checked on notify).
+        """
+        return self._notify.notification_type(
+            id, channels=channels, critical=critical, templates=templates, data_model=data_model
         )
 
-    @property
-    def sandboxed(self) -> bool:
-        """Whether external sends go to the outbox (see ``sandbox``)."""
-        return self.sandbox if self.sandbox is not None else self.environment != "production"
+    def notify(
+        self,
+        type: str,
+        *,
+        to: str,
+        data: Any = None,
+        channels: Sequence[str] | None = None,
+        dedup_key: str | None = None,
+    ) -> NotifyHandle:
+        """Send a notification from outside a task, as a durable run of ``tidings.notify``.
+
+        The call is checked now (unknown type or recipient, data not matching the type's
+        model, a channel the type does not declare: an error, nothing recorded). With a
+        ``dedup_key``, repeating the call within the idempotency window returns the first
+        run and sends nothing again; without one, every call is a new notification.
+        Returns a handle whose ``result()`` is the :class:`NotifyResult`.
+        """
+        return self._notify.notify(type, to=to, data=data, channels=channels, dedup_key=dedup_key)
+
+    async def notify_async(self, type: str, **options: Any) -> NotifyHandle:
+        return await self._notify.notify_async(type, **options)
+
+    def signing_secret(self) -> bytes:
+        """The environment's signing secret: ``secret_key`` / ``$TIDINGS_SECRET_KEY``, or
+        outside production one generated once and kept in the database (so every process
+        sharing it agrees). Production without one is a ConfigError."""
+        return self._notify.signing_secret()
+
+    def inbox_token(self, recipient_id: str, ttl: timedelta = INBOX_TTL) -> str:
+        """A signed token granting the browser one recipient's inbox in this environment."""
+        return self._notify.inbox_token(recipient_id, ttl)
+
+    def verify_inbox_token(self, token: str) -> str:
+        """The recipient id an inbox token grants; InvalidTokenError if it is not valid."""
+        return self._notify.verify_inbox_token(token)
+
+    async def inbox_token_async(self, recipient_id: str, ttl: timedelta = INBOX_TTL) -> str:
+        return await self._notify.inbox_token_async(recipient_id, ttl)
+
+    async def verify_inbox_token_async(self, token: str) -> str:
+        return await self._notify.verify_inbox_token_async(token)
 
     # -- HTTP ----------------------------------------------------------------------------
     def asgi(
@@ -686,9 +658,12 @@ class Tidings(NotifyClient):
     def worker(
         self, concurrency: int = 10, queues: Sequence[str] | None = None, **options: Any
     ) -> Worker:
+        """A worker of this app (run it with ``await worker.run()``); when the last one
+        stops, the providers' connections are closed."""
         from tidings.engine.worker import Worker
 
-        return Worker(self, concurrency=concurrency, queues=queues, **options)
+        options.setdefault("on_stopped", self.notifications.aclose)
+        return Worker(self.kernel, concurrency=concurrency, queues=queues, **options)
 
     def run_worker(
         self, concurrency: int = 10, queues: Sequence[str] | None = None, **options: Any
@@ -696,25 +671,6 @@ class Tidings(NotifyClient):
         """Run a worker until SIGTERM or SIGINT, then drain (blocking)."""
         worker = self.worker(concurrency, queues, **options)
         asyncio.run(worker.run(install_signal_handlers=True))
-
-    def _wake_workers(self) -> None:
-        for worker in list(self._workers):
-            worker.wake()
-
-
-def _resolve_run_at(
-    now: datetime, delay: timedelta | float | None, run_at: datetime | None
-) -> datetime:
-    if delay is not None and run_at is not None:
-        raise ValidationError("give either delay or run_at, not both")
-    if delay is not None:
-        d = as_timedelta(delay, "delay")
-        if d < timedelta(0):
-            raise ValidationError(f"delay must not be negative, got {d}")
-        return check_delay_end(now, d)
-    if run_at is not None:
-        return check_timestamp(run_at, "run_at")
-    return now
 
 
 def _statuses(status: RunStatus | str | Sequence[RunStatus | str] | None) -> list[RunStatus] | None:

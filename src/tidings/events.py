@@ -11,7 +11,8 @@ from tidings import serde
 from tidings.errors import ValidationError
 from tidings.ids import new_id
 from tidings.matching import key_of
-from tidings.store.base import CancelKey, NewEvent, NewRun
+from tidings.store.events import NewEvent
+from tidings.store.runs import CancelKey, NewRun
 from tidings.tasks import TaskDef
 
 DEFAULT_MAX_EVENT_BYTES = 256 * 1024

@@ -8,31 +8,16 @@ claiming stays pure SQL. A run of a limited task always carries a key for each l
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Union
+from typing import Any
 
 from tidings.errors import ValidationError
 from tidings.matching import MISSING, get_path
-from tidings.options import RateLimit
-from tidings.store.base import FlowLimit
-
-KeySpec = Union[str, Callable[[Any], str]]  # noqa: UP007 - a runtime alias
-"""A dotted path into the payload (``"customer.id"``) or ``callable(payload) -> str``."""
+from tidings.options import KeySpec, RateLimit, check_key_spec
+from tidings.store.runs import FlowLimit
 
 MAX_KEY_LENGTH = 500
-
-
-def check_key_spec(spec: object, what: str) -> KeySpec | None:
-    """``spec`` if it is a usable key (a dotted path or a callable), else ValidationError."""
-    if spec is None or callable(spec):
-        return spec
-    if not isinstance(spec, str) or not spec or any(not p for p in spec.split(".")):
-        raise ValidationError(
-            f"{what} must be a dotted path into the payload like 'customer.id' or a "
-            f"callable(payload) -> str, got {spec!r}"
-        )
-    return spec
 
 
 def compute_key(spec: KeySpec | None, payload: Any, data: Any, what: str) -> str:

@@ -5,20 +5,21 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.errors import RunCancelledError, RunFailedError, UnknownRunError
+from tidings.kernel import Kernel
 from tidings.records import Run, RunStatus
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
 
 
 class RunHandle:
-    """A reference to a run; ``created`` is False when an idempotency key matched."""
+    """A reference to a run; ``created`` is False when an idempotency key matched.
 
-    def __init__(self, app: Tidings, run_id: str, *, created: bool = True) -> None:
-        self._app = app
+    It reads the run through the kernel of the app that made it.
+    """
+
+    def __init__(self, kernel: Kernel, run_id: str, *, created: bool = True) -> None:
+        self._kernel = kernel
         self.id = run_id
         self.created = created
 
@@ -26,17 +27,17 @@ class RunHandle:
         return f"RunHandle({self.id!r})"
 
     def get(self) -> Run:
-        return self._app.get_run(self.id)
+        return self._kernel.get_run(self.id)
 
     async def get_async(self) -> Run:
-        return await self._app.get_run_async(self.id)
+        return await asyncio.to_thread(self._kernel.get_run, self.id)
 
     def result(self, timeout: timedelta | float | None = None) -> Any:
         """Block until the run finishes; return its result or raise why it did not."""
         deadline = _deadline(timeout)
         delay = 0.005
         while True:
-            run = self._app.store.get_run(self.id, steps=False)
+            run = self._kernel.store.runs.get(self.id, steps=False)
             if (value := _settled(self.id, run)) is not _PENDING:
                 return value
             delay = _wait_step(deadline, delay, self.id)
@@ -46,7 +47,7 @@ class RunHandle:
         deadline = _deadline(timeout)
         delay = 0.005
         while True:
-            run = await asyncio.to_thread(self._app.store.get_run, self.id, steps=False)
+            run = await asyncio.to_thread(self._kernel.store.runs.get, self.id, steps=False)
             if (value := _settled(self.id, run)) is not _PENDING:
                 return value
             delay = _wait_step(deadline, delay, self.id)

@@ -17,7 +17,8 @@ from datetime import datetime
 
 from tidings.errors import InvalidApiKeyError, ValidationError
 from tidings.ids import new_id
-from tidings.store.base import ApiKeyRecord, Store
+from tidings.store.base import Store
+from tidings.store.keys import ApiKeyRecord
 
 SCOPES = ("admin", "publish")
 """``admin``: every endpoint. ``publish``: send events and trigger tasks only."""
@@ -60,7 +61,7 @@ def create_key(store: Store, environment: str, *, name: str, scope: str, now: da
         hint=f"{PREFIX}{environment}_{random_part[:_HINT_CHARS]}",
         created_at=now,
     )
-    store.create_api_key(record, hash_key(secret))
+    store.keys.create(record, hash_key(secret))
     return NewKey(secret, record)
 
 
@@ -71,7 +72,7 @@ def verify_key(store: Store, environment: str, secret: str) -> ApiKeyRecord:
     """
     if key_environment(secret) != environment:
         raise InvalidApiKeyError(f"not an API key of the {environment!r} environment")
-    record = store.find_api_key(hash_key(secret))
+    record = store.keys.find(hash_key(secret))
     if record is None or record.environment != environment:
         raise InvalidApiKeyError(f"unknown API key for the {environment!r} environment")
     if record.revoked_at is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -20,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from tidings.errors import ConfigError
+from tidings.settings import env_log_format
 
 LogFormat = Literal["text", "json"]
 FORMATS: tuple[LogFormat, ...] = ("text", "json")
@@ -97,7 +97,7 @@ def _trace_ids() -> dict[str, str]:
 
 def resolve_format(value: str | None) -> LogFormat:
     """``--log-format``, else ``$TIDINGS_LOG_FORMAT``, else ``text``."""
-    raw = (value or os.environ.get("TIDINGS_LOG_FORMAT") or "text").strip().lower()
+    raw = (value or env_log_format() or "text").strip().lower()
     for known in FORMATS:
         if raw == known:
             return known

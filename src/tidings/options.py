@@ -6,9 +6,24 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, Union
 
 from tidings.errors import ValidationError
+
+KeySpec = Union[str, Callable[[Any], str]]  # noqa: UP007 - a runtime alias
+"""A dotted path into the payload (``"customer.id"``) or ``callable(payload) -> str``."""
+
+
+def check_key_spec(spec: object, what: str) -> KeySpec | None:
+    """``spec`` if it is a usable key (a dotted path or a callable), else ValidationError."""
+    if spec is None or callable(spec):
+        return spec
+    if not isinstance(spec, str) or not spec or any(not p for p in spec.split(".")):
+        raise ValidationError(
+            f"{what} must be a dotted path into the payload like 'customer.id' or a "
+            f"callable(payload) -> str, got {spec!r}"
+        )
+    return spec
 
 
 def as_timedelta(value: timedelta | float, what: str) -> timedelta:
@@ -142,8 +157,6 @@ class RateLimit:
         period: timedelta | float,
         key: str | Callable[[Any], str] | None = None,
     ) -> None:
-        from tidings.flow import check_key_spec
-
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValidationError(f"RateLimit.limit must be an int >= 1, got {limit!r}")
         window = as_timedelta(period, "RateLimit.period")

@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-import dataclasses
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings import serde
-from tidings.cron import CronSpec, parse_cron, parse_timezone
-from tidings.engine.scheduler import scheduled_payload, static_schedule
+from tidings.cron import parse_cron
 from tidings.errors import UnknownScheduleError, ValidationError
 from tidings.ids import new_id
+from tidings.kernel import Kernel
+from tidings.kernel.schedules import check_payload, with_cron
 from tidings.records import Schedule
-from tidings.tasks import TaskDef
 
-if TYPE_CHECKING:
-    from tidings.app import Tidings
+__all__ = ["MAX_KEY_LENGTH", "Schedules", "check_payload", "with_cron"]
 
 MAX_KEY_LENGTH = 200
-_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class Schedules:
@@ -31,8 +27,8 @@ class Schedules:
     or None), ``timezone``, ``schedule_id``, ``key`` and the schedule's ``payload``.
     """
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
 
     def create(
         self,
@@ -59,13 +55,13 @@ class Schedules:
             ValidationError: bad cron, timezone, key, catch_up or payload; nothing stored.
             UnknownTaskError: no such task.
         """
-        task = self._app.get_task(task_id)
+        task = self._kernel.get_task(task_id)
         owner = f"the schedule of task {task.id!r}"
         spec = parse_cron(cron, timezone, catch_up, owner=owner)
         if key is not None and (not isinstance(key, str) or not 0 < len(key) <= MAX_KEY_LENGTH):
             raise ValidationError(f"key of {owner} must be a string of 1 to 200 characters")
         data = serde.normalize(payload, f"payload of {owner}")
-        now = self._app.clock.now()
+        now = self._kernel.clock.now()
         schedule = Schedule(
             id=new_id("sch"),
             task_id=task.id,
@@ -78,41 +74,43 @@ class Schedules:
             catch_up=spec.catch_up,
         )
         check_payload(task, schedule)
-        return self._app.store.save_schedule(schedule, now)
+        return self._kernel.store.schedules.save(schedule, now)
 
     def delete(self, key_or_id: str) -> bool:
         """Delete the schedule with this key or id; False if there was none.
 
         A static schedule (``cron=`` on a task) comes back when a worker next starts.
         """
-        return self._app.store.delete_schedule(key_or_id)
+        return self._kernel.store.schedules.delete(key_or_id)
 
     def pause(self, key_or_id: str) -> Schedule:
         """Stop the schedule firing until :meth:`resume`; UnknownScheduleError if none.
 
         A paused static schedule stays paused across worker restarts.
         """
-        now = self._app.clock.now()
-        found = self._app.store.set_schedule_paused(key_or_id, True, None, now)
+        now = self._kernel.clock.now()
+        found = self._kernel.store.schedules.set_paused(key_or_id, True, None, now)
         if found is None:
             raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
         return found
 
     def resume(self, key_or_id: str) -> Schedule:
         """Fire again from the next tick after now: ticks missed while paused never run."""
-        now = self._app.clock.now()
-        found = self._app.store.find_schedule(key_or_id)
+        now = self._kernel.clock.now()
+        found = self._kernel.store.schedules.find(key_or_id)
         if found is None:
             raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
         spec = parse_cron(found.cron, found.timezone, found.catch_up, owner="the schedule")
-        resumed = self._app.store.set_schedule_paused(key_or_id, False, spec.next_after(now), now)
+        resumed = self._kernel.store.schedules.set_paused(
+            key_or_id, False, spec.next_after(now), now
+        )
         if resumed is None:  # deleted in between
             raise UnknownScheduleError(f"no schedule with id or key {key_or_id!r}")
         return resumed
 
     def list(self) -> builtins.list[Schedule]:
         """Every schedule, soonest next tick first."""
-        return self._app.store.list_schedules()
+        return self._kernel.store.schedules.all()
 
     async def create_async(self, task_id: str, cron: str, **options: Any) -> Schedule:
         return await asyncio.to_thread(self.create, task_id, cron, **options)
@@ -128,27 +126,3 @@ class Schedules:
 
     async def resume_async(self, key_or_id: str) -> Schedule:
         return await asyncio.to_thread(self.resume, key_or_id)
-
-
-def with_cron(task: TaskDef, cron: str | None, timezone: str, catch_up: str) -> TaskDef:
-    """``task`` with the static schedule of ``@app.task(cron=...)``, validated now."""
-    owner = f"task {task.id!r}"
-    if cron is None:
-        parse_timezone(timezone, owner=owner)  # a stray bad timezone is still bad input
-        return task
-    spec: CronSpec = parse_cron(cron, timezone, catch_up, owner=owner)
-    sample = static_schedule(task.id, spec, spec.next_after(_EPOCH))
-    check_payload(task, sample)
-    return dataclasses.replace(task, schedule=spec)
-
-
-def check_payload(task: TaskDef, schedule: Schedule) -> None:
-    """The task must accept the payload its scheduled runs will get (pydantic models)."""
-    if not task.takes_payload:
-        if schedule.payload is not None:
-            raise ValidationError(
-                f"task {task.id!r} takes no payload (its function has only ctx), "
-                "so its schedule cannot have one"
-            )
-        return
-    task.encode_payload(scheduled_payload(schedule, schedule.next_run_at, None))

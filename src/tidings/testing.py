@@ -41,13 +41,14 @@ class TestEngine:
         self._scheduler: Scheduler | None = None
 
     async def __aenter__(self) -> TestEngine:
-        self._saved_clock = self.app.clock
-        self.app.clock = self.clock
+        kernel = self.app.kernel
+        self._saved_clock = kernel.clock
+        kernel.clock = self.clock
         self.app.notifications.capture_everything(self.capture)
-        self._rt = self.app._runtime()
+        self._rt = Runtime(kernel)
         self._rt.loop = asyncio.get_running_loop()
-        self.app._runtimes.add(self._rt)
-        self._scheduler = Scheduler(self.app, self._rt)
+        kernel.bus.add_runtime(self._rt)
+        self._scheduler = Scheduler(self._rt)
         await self._rt.db(self._scheduler.sync_static, self.clock.now())
         return self
 
@@ -59,9 +60,9 @@ class TestEngine:
     ) -> None:
         assert self._rt is not None
         assert self._saved_clock is not None
-        self.app._runtimes.discard(self._rt)
+        self.app.kernel.bus.remove_runtime(self._rt)
         self._rt.close()
-        self.app.clock = self._saved_clock
+        self.app.kernel.clock = self._saved_clock
         self.app.notifications.capture_everything(False)
 
     @property
@@ -114,7 +115,7 @@ class TestEngine:
             if self._scheduler is not None:  # cron ticks due now become runs first
                 await rt.db(self._scheduler.fire_all_due, now)
             claimed = await rt.db(
-                rt.store.claim_runs,
+                rt.store.runs.claim,
                 "test-engine",
                 None,
                 now,
@@ -129,7 +130,7 @@ class TestEngine:
 
     async def _next_due(self) -> datetime | None:
         """The earliest due run or schedule tick: ``advance`` stops at each in turn."""
-        due = await self.rt.db(self.rt.store.next_due, None)
+        due = await self.rt.db(self.rt.store.runs.next_due, None)
         if self._scheduler is not None:
             tick = await self.rt.db(self._scheduler.next_due)
             due = tick if due is None or (tick is not None and tick < due) else due

@@ -47,31 +47,38 @@ async def test_search_filters_and_cursor_pages(app: Tidings) -> None:
             await t.advance(timedelta(seconds=1))
         await t.trigger("ok", {"i": 99}, idempotency_key="order-99")
         store = app.store
-        everything = store.search_runs(RunFilter(), None, 100)
+        everything = store.dashboard.search_runs(RunFilter(), None, 100)
         assert [r.id for r in everything][1:] == list(reversed(ids))
 
-        page1 = store.search_runs(RunFilter(task_id="ok"), None, 3)
+        page1 = store.dashboard.search_runs(RunFilter(task_id="ok"), None, 3)
         last = page1[-1]
-        page2 = store.search_runs(RunFilter(task_id="ok"), Cursor(last.created_at, last.id), 3)
+        page2 = store.dashboard.search_runs(
+            RunFilter(task_id="ok"), Cursor(last.created_at, last.id), 3
+        )
         assert not {r.id for r in page1} & {r.id for r in page2}
         assert len(page2) == 3
 
-        blue = store.search_runs(RunFilter(tag="blue"), None, 100)
+        blue = store.dashboard.search_runs(RunFilter(tag="blue"), None, 100)
         assert sorted(r.id for r in blue) == sorted(ids[1::2])
-        keyed = store.search_runs(RunFilter(idempotency_key="order-99"), None, 10)
+        keyed = store.dashboard.search_runs(RunFilter(idempotency_key="order-99"), None, 10)
         assert [r.payload for r in keyed] == [{"i": 99}]
         since = START + timedelta(seconds=3)
-        window = store.search_runs(
+        window = store.dashboard.search_runs(
             RunFilter(since=since, until=since + timedelta(seconds=2)), None, 9
         )
         assert [r.payload["i"] for r in window] == [4, 3]
-        failed = store.search_runs(RunFilter(status=RunStatus.FAILED), None, 10)
+        failed = store.dashboard.search_runs(RunFilter(status=RunStatus.FAILED), None, 10)
         assert failed == []
 
-        counts = store.count_runs_by_status(RunFilter(task_id="ok"), cap=5)
+        counts = store.dashboard.count_runs_by_status(RunFilter(task_id="ok"), cap=5)
         assert counts[RunStatus.COMPLETED] == 5  # 8 runs, capped at 5
-        assert store.count_runs_by_status(RunFilter(tag="red"), cap=100)[RunStatus.COMPLETED] == 4
-        keyed_counts = store.count_runs_by_status(RunFilter(idempotency_key="order-99"), cap=10)
+        assert (
+            store.dashboard.count_runs_by_status(RunFilter(tag="red"), cap=100)[RunStatus.COMPLETED]
+            == 4
+        )
+        keyed_counts = store.dashboard.count_runs_by_status(
+            RunFilter(idempotency_key="order-99"), cap=10
+        )
         assert keyed_counts[RunStatus.COMPLETED] == 1
 
 
@@ -80,48 +87,48 @@ async def test_retry_now_wakes_a_sleeping_run_but_not_an_event_wait(app: Tidings
     async with TestEngine(app, start=START) as t:
         sleeper = await t.trigger("nap")
         waiter = await t.trigger("waiter", {"order": "o1"})
-        assert app.store.retry_now(waiter.id, t.now()) is False
-        assert app.store.retry_now(sleeper.id, t.now()) is True
+        assert app.store.dashboard.retry_now(waiter.id, t.now()) is False
+        assert app.store.dashboard.retry_now(sleeper.id, t.now()) is True
         await t.advance(timedelta(0))
         assert (await t.get_run(sleeper.id)).result == "rested"
         done = await t.trigger("ok", {})
-        assert app.store.retry_now(done.id, t.now()) is False
+        assert app.store.dashboard.retry_now(done.id, t.now()) is False
 
 
 async def test_run_links_and_event_resumes(app: Tidings) -> None:
     _tasks(app)
     async with TestEngine(app, start=START) as t:
         waiter = await t.trigger("waiter", {"order": "o1"})
-        links = app.store.run_links(waiter.id)
+        links = app.store.dashboard.run_links(waiter.id)
         assert links is not None
         assert [(w.event_name, w.match) for w in links.waits] == [("order.paid", {"order": "o1"})]
         receipt = await t.send_event("order.paid", {"order": "o1", "amount": 3})
-        links = app.store.run_links(waiter.id)
+        links = app.store.dashboard.run_links(waiter.id)
         assert links is not None
         assert links.waits == ()
         assert [e for e, _, _ in links.resumed_by] == [receipt.event_id]
-        view = app.store.get_event_view(receipt.event_id)
+        view = app.store.dashboard.get_event_view(receipt.event_id)
         assert view is not None
         assert [r for r, _ in view.resumed] == [waiter.id]
-        events = app.store.list_events(None, None, 10)
+        events = app.store.dashboard.list_events(None, None, 10)
         assert receipt.event_id in [e.id for e in events]
-        assert app.store.list_events("nope", None, 10) == []
+        assert app.store.dashboard.list_events("nope", None, 10) == []
 
         parent = await t.trigger("parent")
         child_id = (await t.get_run(parent.id)).result
-        child_links = app.store.run_links(child_id)
+        child_links = app.store.dashboard.run_links(child_id)
         assert child_links is not None
         assert child_links.parent_run_id == parent.id
         replay = app.replay(parent.id)
-        parent_links = app.store.run_links(parent.id)
+        parent_links = app.store.dashboard.run_links(parent.id)
         assert parent_links is not None
         assert [r for r, _ in parent_links.replays] == [replay.id]
-        statuses = app.store.run_statuses([parent.id, "run_missing"])
+        statuses = app.store.dashboard.run_statuses([parent.id, "run_missing"])
         assert statuses == {parent.id: ("parent", RunStatus.COMPLETED)}
-        assert app.store.run_fingerprint("run_missing") is None
-        before = app.store.run_fingerprint(replay.id)
+        assert app.store.dashboard.run_fingerprint("run_missing") is None
+        before = app.store.dashboard.run_fingerprint(replay.id)
         await t.advance(timedelta(0))
-        assert app.store.run_fingerprint(replay.id) != before
+        assert app.store.dashboard.run_fingerprint(replay.id) != before
 
 
 async def test_overview_and_task_stats(app: Tidings) -> None:
@@ -137,10 +144,10 @@ async def test_overview_and_task_stats(app: Tidings) -> None:
         await t.trigger("boom")
         await t.advance(timedelta(minutes=10))
         await t.trigger("ok", {}, delay=timedelta(days=1))  # queued, not yet due
-        stats = app.store.task_stats(START - timedelta(hours=1))
+        stats = app.store.dashboard.task_stats(START - timedelta(hours=1))
         assert stats["ok"] == {RunStatus.COMPLETED: 3}
         assert stats["boom"] == {RunStatus.FAILED: 1}
-        ov = app.store.overview(t.now(), timedelta(hours=1), 12, timedelta(days=1))
+        ov = app.store.dashboard.overview(t.now(), timedelta(hours=1), 12, timedelta(days=1))
         assert sum(ov.series.completed) == 3
         assert sum(ov.series.failed) == 1
         assert ov.series.completed[10] == 3  # 50 minutes into the hour, 5-minute buckets

@@ -29,11 +29,11 @@ async def test_a_delayed_event_starts_its_runs_at_the_delivery_time(app: Tidings
         assert receipt.run_ids == ()
         await t.advance(timedelta(hours=1, minutes=59))
         assert started == []
-        assert app.store.get_scheduled_event("inv-9") is not None
+        assert app.store.events.get_scheduled("inv-9") is not None
         await t.advance(timedelta(minutes=1))
     assert started == [(START + timedelta(hours=2), {"invoice": 9})]
-    assert app.store.get_scheduled_event("inv-9") is None
-    delivered = app.store.get_event("inv-9")
+    assert app.store.events.get_scheduled("inv-9") is None
+    delivered = app.store.events.get("inv-9")
     assert delivered is not None
     assert delivered[1] == START + timedelta(hours=2)
 
@@ -93,7 +93,7 @@ async def test_a_past_delivery_time_sends_at_once(app: Tidings) -> None:
 def test_bad_delivery_times_are_rejected(app: Tidings) -> None:
     with pytest.raises(ValidationError, match="deliver_at"):
         app.send_event("ping", {}, deliver_at=START.replace(tzinfo=None))
-    assert app.store.next_scheduled_event() is None
+    assert app.store.events.next_scheduled() is None
 
 
 def test_only_one_of_two_schedulers_delivers(make_app: Any) -> None:
@@ -107,13 +107,13 @@ def test_only_one_of_two_schedulers_delivers(make_app: Any) -> None:
 
     later = first.clock.now() + timedelta(hours=1)
     first.send_event("tick", {}, id="t1", deliver_at=later)
-    event = first.store.get_scheduled_event("t1")
+    event = first.store.events.get_scheduled("t1")
     assert event is not None
     assert event[1] == later
-    built, runs, cancels = second._build_event("tick", {}, "t1", event[0].ts)
+    built, runs, cancels = second.kernel.build_event("tick", {}, "t1", event[0].ts)
     ttl = timedelta(days=1)
-    sent = second.store.deliver_scheduled_event(built, runs, cancels, later, ttl)
-    again = first.store.deliver_scheduled_event(built, runs, cancels, later, ttl)
+    sent = second.store.events.deliver_scheduled(built, runs, cancels, later, ttl)
+    again = first.store.events.deliver_scheduled(built, runs, cancels, later, ttl)
     assert sent is not None
     assert len(sent.run_ids) == 1
     assert again is None

@@ -10,15 +10,16 @@ from tests.conftest import START
 from tidings import RunStatus, Tidings
 from tidings.errors import LeaseLostError, StoreError
 from tidings.records import ErrorInfo
-from tidings.store.base import ClaimedRun, LogWrite, NewRun, Outcome, StepRecord, Store, WriteOp
+from tidings.store.base import Store
+from tidings.store.runs import ClaimedRun, LogWrite, NewRun, Outcome, StepRecord, WriteOp
 
 LATER = START + timedelta(seconds=5)
 
 
 def _claimed(store: Store, n: int) -> list[ClaimedRun]:
     news = [NewRun(f"run_gc_{i}", "job", "default", 0, "{}", START) for i in range(n)]
-    store.create_runs(news, START, timedelta(days=1))
-    claimed = store.claim_runs("w", None, START, START + timedelta(minutes=5), limit=n)
+    store.runs.create_many(news, START, timedelta(days=1))
+    claimed = store.runs.claim("w", None, START, START + timedelta(minutes=5), limit=n)
     assert sorted(c.id for c in claimed) == [n.id for n in news]
     return sorted(claimed, key=lambda c: c.id)
 
@@ -57,7 +58,7 @@ def test_a_batch_writes_every_kind_and_fences_each_write(app: Tidings) -> None:
             steps=(StepRecord("s", "step", "failed", 1, None, error, START, LATER),),
         ),
     ]
-    results = store.write_batch(ops)
+    results = store.runs.write_batch(ops)
     assert [type(r).__name__ if r else None for r in results] == [
         None,
         None,
@@ -78,7 +79,7 @@ def test_a_batch_writes_every_kind_and_fences_each_write(app: Tidings) -> None:
     ]
     assert got[stepping.id].status is RunStatus.RUNNING
     assert [(s.name, s.result) for s in got[stepping.id].steps] == [("a", 1), ("b", "x")]
-    assert [e.message for e in store.get_logs(logged.id)] == ["hello"]
+    assert [e.message for e in store.runs.logs(logged.id)] == ["hello"]
     assert got[lost.id].status is RunStatus.RUNNING
     assert got[lost.id].steps == []
     assert got[failed.id].status is RunStatus.QUEUED
@@ -86,7 +87,7 @@ def test_a_batch_writes_every_kind_and_fences_each_write(app: Tidings) -> None:
     assert got[failed.id].error == error
     assert [(s.name, s.status, s.error) for s in got[failed.id].steps] == [("s", "failed", error)]
     # a completed step is final: a later write of it changes nothing
-    assert store.write_batch(
+    assert store.runs.write_batch(
         [WriteOp(stepping.id, stepping.lease_token, step=_step("a", result="2"))]
     ) == [None]
     assert app.get_run(stepping.id).steps[0].result == 1
@@ -110,7 +111,7 @@ def test_a_write_the_database_rejects_fails_alone(app: Tidings) -> None:
         WriteOp(bad.id, bad.lease_token, outcome=Outcome(_BadStatus(), result="1")),  # type: ignore[arg-type]
         WriteOp(stepping.id, stepping.lease_token, step=_step("a")),
     ]
-    results = store.write_batch(ops)
+    results = store.runs.write_batch(ops)
     assert results[0] is None
     assert results[2] is None
     assert isinstance(results[1], StoreError)
@@ -123,11 +124,11 @@ def test_a_lone_write_is_fenced_too(app: Tidings) -> None:
     store = app.store
     (run,) = _claimed(store, 1)
     end = Outcome(RunStatus.COMPLETED, result="1")
-    [lost] = store.write_batch([WriteOp(run.id, "stale", outcome=end)])
+    [lost] = store.runs.write_batch([WriteOp(run.id, "stale", outcome=end)])
     assert isinstance(lost, LeaseLostError)
     assert app.get_run(run.id).status is RunStatus.RUNNING
-    assert store.write_batch([WriteOp(run.id, run.lease_token, outcome=end)]) == [None]
+    assert store.runs.write_batch([WriteOp(run.id, run.lease_token, outcome=end)]) == [None]
     assert app.get_run(run.id).status is RunStatus.COMPLETED
-    [again] = store.write_batch([WriteOp(run.id, run.lease_token, release_at=LATER)])
+    [again] = store.runs.write_batch([WriteOp(run.id, run.lease_token, release_at=LATER)])
     assert again is None  # a release of a run no longer held does nothing
     assert app.get_run(run.id).status is RunStatus.COMPLETED

@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import START
 from tests.contract.notify_support import notify_app
 from tidings import Context, RunStatus, Tidings
-from tidings.notify.records import NotifyResult
+from tidings.records import NotifyResult
 from tidings.testing import TestEngine
 
 TOKEN = "ExponentPushToken[device-1]"

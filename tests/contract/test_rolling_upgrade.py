@@ -23,9 +23,9 @@ import pytest
 from tidings import Context, Tidings
 from tidings.errors import StoreError
 from tidings.store import open_store
-from tidings.store.postgres.store import parse_url
-from tidings.store.sql import load_migrations, migration_compatible
-from tidings.store.sqlite.store import path_from_url
+from tidings.store.postgres.database import parse_url
+from tidings.store.queries import load_migrations, migration_compatible
+from tidings.store.urls import path_from_url
 
 from .test_worker import running
 

@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import START
 from tidings import Context, Tidings
 from tidings.clock import VirtualClock
+from tidings.engine.runtime import Runtime
 from tidings.engine.scheduler import Scheduler
 from tidings.errors import NotSerializableError, UnknownTaskError, ValidationError
 from tidings.testing import TestEngine
@@ -320,8 +321,8 @@ def test_concurrent_schedulers_never_both_fire_a_tick(make_app: Callable[..., Ti
     apps = [make_app() for _ in range(4)]
     for a in apps:
         collector(a, cron="* * * * *", catch_up="all")
-    runtimes = [a._runtime() for a in apps]
-    schedulers = [Scheduler(a, rt) for a, rt in zip(apps, runtimes, strict=True)]
+    runtimes = [Runtime(a.kernel) for a in apps]
+    schedulers = [Scheduler(rt) for rt in runtimes]
     schedulers[0].sync_static(START)
     created = [0] * len(apps)
 

@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import START
 from tidings import CancelOn, Context, RateLimit, RunStatus, Tidings
 from tidings.errors import NotSerializableError, StoreError, UnknownTaskError, ValidationError
-from tidings.store.base import NewRun
+from tidings.store.runs import NewRun
 from tidings.testing import TestEngine
 
 
@@ -131,6 +131,6 @@ def test_a_failed_batch_writes_nothing(app: Tidings) -> None:
     news = [NewRun(f"run_batch_{i}", "plain", "default", 0, "1", now) for i in range(3)]
     clash = NewRun(taken, "plain", "default", 0, "1", now)
     with pytest.raises(StoreError):
-        store.create_runs([*news, clash], now, app.idempotency_ttl)
+        store.runs.create_many([*news, clash], now, app.idempotency_ttl)
     assert [r.id for r in app.list_runs()] == [taken]
-    assert store.create_runs(news, now, app.idempotency_ttl) == [(n.id, True) for n in news]
+    assert store.runs.create_many(news, now, app.idempotency_ttl) == [(n.id, True) for n in news]

@@ -60,10 +60,10 @@ async def test_delivered_then_bounced_suppresses_and_replay_changes_nothing(
 ) -> None:
     app = await _sent(make_app, tmp_path, "email")
     delivered = replace(resend("email.delivered"), event_id="msg_1")
-    first = await apply_update(app, delivered)
-    again = await apply_update(app, delivered)
+    first = await apply_update(app.kernel, delivered)
+    again = await apply_update(app.kernel, delivered)
     bounced = resend("email.bounced", bounce={"type": "Permanent", "message": "no mailbox"})
-    bounce = await apply_update(app, replace(bounced, event_id="msg_2"))
+    bounce = await apply_update(app.kernel, replace(bounced, event_id="msg_2"))
     (d,) = app.deliveries.list(channel="email")
     assert (first.outcome, first.status) == ("applied", "delivered")
     assert again.outcome == "replayed"
@@ -80,9 +80,9 @@ async def test_status_never_moves_back_and_engagement_is_history_only(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:
     app = await _sent(make_app, tmp_path, "email")
-    complained = await apply_update(app, resend("email.complained"))
-    late = await apply_update(app, resend("email.delivered"))
-    opened = await apply_update(app, resend("email.opened"))
+    complained = await apply_update(app.kernel, resend("email.complained"))
+    late = await apply_update(app.kernel, resend("email.delivered"))
+    opened = await apply_update(app.kernel, resend("email.opened"))
     (d,) = app.deliveries.list(channel="email")
     assert [complained.outcome, late.outcome, opened.outcome] == [
         "applied", "recorded", "recorded",
@@ -99,8 +99,8 @@ async def test_twilio_undelivered_fails_and_stop_suppresses(
             "To": "+84901234567"}  # fmt: skip
     update = parse_twilio_status(form)
     assert update is not None
-    result = await apply_update(app, update)
-    replay = await apply_update(app, update)  # event id MessageSid:MessageStatus
+    result = await apply_update(app.kernel, update)
+    replay = await apply_update(app.kernel, update)  # event id MessageSid:MessageStatus
     (d,) = app.deliveries.list(channel="sms")
     assert (result.outcome, replay.outcome) == ("applied", "replayed")
     assert d.status == "failed"
@@ -113,7 +113,7 @@ async def test_an_unknown_message_is_accepted_and_logged(
 ) -> None:
     caplog.set_level(logging.INFO, logger="tidings.providers")
     app = await _sent(make_app, tmp_path, "email")
-    result = await apply_update(app, resend("email.delivered", msg="someone-elses-id"))
+    result = await apply_update(app.kernel, resend("email.delivered", msg="someone-elses-id"))
     (d,) = app.deliveries.list(channel="email")
     assert result.outcome == "unknown"
     assert d.status == "sent"

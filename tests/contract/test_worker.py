@@ -96,11 +96,11 @@ def test_expired_lease_is_reclaimed_and_replays_from_the_last_step(
     # A worker that claims the run, records one step and dies without a word.
     store = app.store
     now = app.clock.now()
-    claimed = store.claim_runs("dead-worker", None, now, now + app.lease, 10)
+    claimed = store.runs.claim("dead-worker", None, now, now + app.lease, 10)
     assert [c.id for c in claimed] == [handle.id]
-    from tidings.store.base import StepRecord
+    from tidings.store.runs import StepRecord
 
-    store.save_step(
+    store.runs.save_step(
         handle.id,
         claimed[0].lease_token,
         StepRecord("first", "step", "completed", 1, "1", None, now, now),
@@ -143,7 +143,7 @@ def test_a_run_that_keeps_killing_its_workers_is_failed(app: Tidings) -> None:
     store, now = app.store, app.clock.now()
     for i in range(7):  # seven workers claim it and vanish before their lease runs out
         moment = now + timedelta(milliseconds=i)
-        assert store.claim_runs(f"doomed-{i}", None, moment, moment, 1)
+        assert store.runs.claim(f"doomed-{i}", None, moment, moment, 1)
     with running(app, poll_interval=0.05), pytest.raises(RunFailedError) as failed:
         handle.result(timeout=10)
     assert failed.value.error is not None
@@ -164,6 +164,6 @@ def test_a_reclaim_after_a_finished_attempt_does_not_count_against_the_run(
     store, now = app.store, app.clock.now()
     for i in range(4):
         moment = now + timedelta(milliseconds=i)
-        assert store.claim_runs(f"flaky-{i}", None, moment, moment, 1)
+        assert store.runs.claim(f"flaky-{i}", None, moment, moment, 1)
     with running(app, poll_interval=0.05):
         assert handle.result(timeout=10) == "done"

@@ -126,7 +126,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
     def work() -> None:
         async def main() -> None:
-            holder["w"] = Worker(app, concurrency=4, poll_interval=0.2)
+            holder["w"] = app.worker(concurrency=4, poll_interval=0.2)
             started.set()
             await holder["w"].run()
 
@@ -358,7 +358,7 @@ def test_switch_between_staging_and_production(stack: Stack, tmp_path: Path) -> 
     prod_url = f"sqlite:///{tmp_path / 'production.db'}"
     production = Tidings(prod_url, environment="production", secret_key="p" * 24)
     production.migrate()
-    production._tasks["digest"] = stack.app._tasks["digest"]  # the same code, deployed
+    production.kernel.tasks["digest"] = stack.app.kernel.tasks["digest"]  # the same code, deployed
     live = production.trigger("digest", {})
     staged = stack.app.trigger("digest", {}, delay=3600)
     data = {

@@ -18,11 +18,10 @@ import pytest
 
 from tests.serving import serve
 from tidings import Context, Tidings
-from tidings.app import default_database_url
 from tidings.dashboard.auth import hash_password
-from tidings.dashboard.environments import dashboard_environments
 from tidings.errors import ConfigError
 from tidings.keys import create_key
+from tidings.settings import dashboard_environments, default_database_url
 
 pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")  # issue 22, finding 4
 
@@ -284,9 +283,9 @@ def test_preview_environments_found_are_served_and_closed_on_shutdown(
             missing = client.get("/dashboard/preview-nope/")
             assert missing.headers["location"].startswith("/dashboard/login")
         (served,) = dashboards._apps.values()
-        assert served[0]._store is not None
+        assert served[0].kernel._store is not None
         dashboards.close()
-        assert served[0]._store is None
+        assert served[0].kernel._store is None
         assert dashboards._apps == {}
     finally:
         dashboards.close()

@@ -218,9 +218,10 @@ def test_pages_render_runs_tasks_schedules_and_events(client: httpx.Client, app:
 
 
 def test_pause_and_resume_a_schedule(client: httpx.Client, app: Tidings) -> None:
+    from tidings.engine.runtime import Runtime
     from tidings.engine.scheduler import Scheduler
 
-    Scheduler(app, app._runtime()).sync_static(app.clock.now())
+    Scheduler(Runtime(app.kernel)).sync_static(app.clock.now())
     (schedule,) = app.schedules.list()
     login(client)
     token = csrf(client, "/dashboard/tasks")

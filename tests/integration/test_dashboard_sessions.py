@@ -72,7 +72,7 @@ def test_revoking_the_key_ends_its_sessions(app: Tidings) -> None:
     with serve(app.asgi()) as base, httpx.Client(base_url=base) as c:
         assert login(c, key.secret).status_code == 303
         assert c.get("/dashboard/runs").status_code == 200
-        assert app.store.revoke_api_key("staging", key.record.id, datetime.now(UTC))
+        assert app.store.keys.revoke("staging", key.record.id, datetime.now(UTC))
         assert c.get("/dashboard/runs").status_code == 303
         assert c.get("/dashboard/live", headers={"Accept": "text/event-stream"}).status_code == 401
 

@@ -62,7 +62,7 @@ def retrying(fn: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 
 def completed(app: Tidings) -> int:
-    counts = retrying(app.store.count_runs)
+    counts = retrying(app.store.runs.count)
     bad = counts[RunStatus.FAILED] + counts[RunStatus.CANCELLED]
     assert bad == 0, f"runs failed or were cancelled: {counts}"
     return int(counts[RunStatus.COMPLETED])
@@ -335,7 +335,7 @@ def test_chaos_workers_sigkilled_while_5000_runs_complete(
             if now - started > budget:
                 pytest.fail(
                     f"not all runs completed after {budget:.0f}s (seed {seed}): "
-                    f"{pg.app.store.count_runs()}; e.g. {_unfinished(pg.app)}"
+                    f"{pg.app.store.runs.count()}; e.g. {_unfinished(pg.app)}"
                 )
             if now >= next_kill:
                 chaos.kill_one()
@@ -343,7 +343,7 @@ def test_chaos_workers_sigkilled_while_5000_runs_complete(
             time.sleep(0.1)
         run_ids = triggering.result()
     elapsed = time.monotonic() - started
-    counts = pg.app.store.count_runs()
+    counts = pg.app.store.runs.count()
     assert counts[RunStatus.COMPLETED] == sum(counts.values()) == n_runs, counts  # none stuck
 
     killed = {w.pid for w in chaos.killed}

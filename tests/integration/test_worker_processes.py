@@ -92,7 +92,7 @@ def test_scale_three_workers_two_thousand_runs(
     triggered = time.monotonic() - started
 
     def all_completed() -> bool:
-        counts = app.store.count_runs()
+        counts = app.store.runs.count()
         bad = counts[RunStatus.FAILED] + counts[RunStatus.CANCELLED]
         assert bad == 0, f"runs failed or were cancelled: {counts}"
         return counts[RunStatus.COMPLETED] == n_runs

@@ -14,9 +14,10 @@ import psycopg.sql
 import pytest
 
 from tidings.ops.doctor import run_checks
-from tidings.store.postgres.store import parse_url
-from tidings.store.sql import load_migrations
-from tidings.store.sqlite.store import iter_statements, path_from_url
+from tidings.store.postgres.database import parse_url
+from tidings.store.queries import load_migrations
+from tidings.store.sqlite.database import iter_statements
+from tidings.store.urls import path_from_url
 
 from .conftest import APP, cli_env, fails, ok, run_cli
 from .opsapp import make_app
@@ -59,7 +60,7 @@ def test_stuck_runs_are_reported_with_a_fix(new_url: Callable[[], str], tmp_path
     now = datetime.now(UTC)
     # A worker that claimed a run two hours ago and died: its lease ran out long ago.
     held = app.trigger("churn", {"n": 1}, run_at=now - timedelta(hours=2)).id
-    claimed = app.store.claim_runs(
+    claimed = app.store.runs.claim(
         "dead-worker", None, now - timedelta(hours=1), now - timedelta(hours=1) + app.lease, 1
     )
     assert [c.id for c in claimed] == [held]

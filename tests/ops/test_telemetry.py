@@ -95,7 +95,7 @@ async def test_attempt_and_step_spans_are_children_of_the_trigger(
         await t.advance(timedelta(0))
         assert (await t.get_run(h.id)).result == 4
     ctx = request.get_span_context()
-    stored = app.store.get_traceparent(h.id)
+    stored = app.store.runs.traceparent(h.id)
     assert stored is not None
     assert stored.startswith(f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-")  # then flags
 
@@ -193,7 +193,7 @@ async def test_a_run_created_outside_a_trace_starts_its_own(
     async with TestEngine(app, start=START) as t:
         h = await t.trigger("lone")
         await t.advance(timedelta(0))
-    assert app.store.get_traceparent(h.id) is None
+    assert app.store.runs.traceparent(h.id) is None
     (attempt,) = _named(spans.get_finished_spans(), "tidings.run lone")
     assert attempt.parent is None
 
@@ -277,8 +277,8 @@ async def test_an_incoming_traceparent_is_carried_into_the_run(
         with telemetry.remote_parent("not a traceparent"):
             plain = await t.trigger("from-api")
         await t.advance(timedelta(0))
-    assert app.store.get_traceparent(h.id) == upstream
-    assert app.store.get_traceparent(plain.id) is None
+    assert app.store.runs.traceparent(h.id) == upstream
+    assert app.store.runs.traceparent(plain.id) is None
     attempt = next(
         s
         for s in spans.get_finished_spans()
@@ -403,13 +403,13 @@ def test_caller_trace_makes_the_header_the_parent_of_new_runs(
     with caller_trace(Request({"type": "http", "headers": [(b"traceparent", b"garbage")]})):
         bad = app.trigger("plain")
     outside = app.trigger("plain")
-    assert app.store.get_traceparent(inside.id) == header
-    assert app.store.get_traceparent(bad.id) is None
-    assert app.store.get_traceparent(outside.id) is None
+    assert app.store.runs.traceparent(inside.id) == header
+    assert app.store.runs.traceparent(bad.id) is None
+    assert app.store.runs.traceparent(outside.id) is None
     tracer = trace.get_tracer("test")
     with tracer.start_as_current_span("instrumented request") as own, caller_trace(traced):
         nested = app.trigger("plain")  # an instrumented server's span wins over the header
     ctx = own.get_span_context()
-    stored = app.store.get_traceparent(nested.id)
+    stored = app.store.runs.traceparent(nested.id)
     assert stored is not None
     assert stored.startswith(f"00-{ctx.trace_id:032x}-{ctx.span_id:016x}-")  # then flags

@@ -30,7 +30,7 @@ import pytest
 
 from tidings import RunStatus, Tidings
 from tidings.store import Store, open_store
-from tidings.store.sql import load_migrations, migration_compatible
+from tidings.store.queries import load_migrations, migration_compatible
 
 from .conftest import APP, HERE, ROOT, cli_env, ok, run_cli, wait_until
 from .opsapp import make_app
@@ -196,7 +196,7 @@ def _previous_release(tmp_path: Path) -> Path:
 
 
 def _status(store: Store, run_id: str) -> RunStatus | None:
-    run = store.get_run(run_id, steps=False)
+    run = store.runs.get(run_id, steps=False)
     return run.status if run else None
 
 

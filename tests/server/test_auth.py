@@ -79,10 +79,10 @@ def test_a_publish_key_may_only_send_events_and_trigger(api_app: Tidings, base_u
 
 def test_a_revoked_key_is_refused_at_once_without_the_key_cache(api_app: Tidings) -> None:
     key = new_key(api_app)
-    (record,) = api_app.store.list_api_keys("staging")
+    (record,) = api_app.store.keys.of_environment("staging")
     with serving(api_app, ServerSettings(key_cache_seconds=0)) as url, client(url, key) as c:
         assert c.get("/api/v1/runs").status_code == 200
-        assert api_app.store.revoke_api_key("staging", record.id, api_app.clock.now())
+        assert api_app.store.keys.revoke("staging", record.id, api_app.clock.now())
         r = c.get("/api/v1/runs")
     assert r.status_code == 401
     assert "revoked" in r.json()["error"]["message"]
@@ -90,12 +90,12 @@ def test_a_revoked_key_is_refused_at_once_without_the_key_cache(api_app: Tidings
 
 def test_a_revoked_key_is_refused_within_the_key_cache_ttl(api_app: Tidings) -> None:
     key = new_key(api_app)
-    (record,) = api_app.store.list_api_keys("staging")
+    (record,) = api_app.store.keys.of_environment("staging")
     ttl = 1.0
     with serving(api_app, ServerSettings(key_cache_seconds=ttl)) as url, client(url, key) as c:
         assert c.get("/api/v1/runs").status_code == 200  # verified and cached from here
         cached_at = time.monotonic()
-        assert api_app.store.revoke_api_key("staging", record.id, api_app.clock.now())
+        assert api_app.store.keys.revoke("staging", record.id, api_app.clock.now())
         statuses: list[int] = []
         while not statuses or statuses[-1] == 200:
             statuses.append(c.get("/api/v1/runs").status_code)
@@ -115,10 +115,10 @@ def test_keys_are_stored_hashed_and_never_appear_in_responses_or_logs(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     key = new_key(api_app, "publish")
-    (record,) = api_app.store.list_api_keys("staging")
+    (record,) = api_app.store.keys.of_environment("staging")
     assert record.hint != key
     assert key.startswith(record.hint)
-    assert api_app.store.find_api_key(hash_key(key)) == record
+    assert api_app.store.keys.find(hash_key(key)) == record
     bodies = []
     with httpx.Client(base_url=base_url) as c:
         bodies.append(c.post(f"/e/{key}", json={"name": "x", "data": {}}).text)

@@ -16,10 +16,10 @@ from rich.console import Console
 from tests.server.harness import client, new_key
 from tests.server.test_hardening import assert_everything_lists, dashboard_login
 from tidings import Run, Tidings
-from tidings.cli import fetch_runs, format_time, render_runs_table, truncate
+from tidings.cli.render import fetch_runs, format_time, render_runs_table, truncate
 from tidings.limits import UNREADABLE
-from tidings.store.base import NewEvent
-from tidings.store.notifybase import RecipientRow
+from tidings.store.events import NewEvent
+from tidings.store.recipients import RecipientRow
 
 YEAR_0 = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))  # 0000-12-31 in UTC
 YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14)))
@@ -27,7 +27,7 @@ YEAR_10000 = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=
 
 def bad_run(app: Tidings, *, run_at: datetime, payload: str, tags: tuple[str, ...]) -> str:
     """A run written straight to the store, past every check of the door."""
-    good = app._new_run(
+    good = app.kernel.new_run(
         "slow",
         None,
         idempotency_key=None,
@@ -38,7 +38,7 @@ def bad_run(app: Tidings, *, run_at: datetime, payload: str, tags: tuple[str, ..
         tags=None,
     )
     new = dataclasses.replace(good, run_at=run_at, payload=payload, tags=tags)
-    run_id, _ = app.store.create_run(new, app.clock.now(), timedelta(hours=1))
+    run_id, _ = app.store.runs.create(new, app.clock.now(), timedelta(hours=1))
     return run_id
 
 
@@ -57,7 +57,7 @@ def test_runs_with_out_of_range_times_still_list(
     # Delayed events due beyond year 9999 in UTC: the scheduler must not spin on them.
     for n, when in enumerate((YEAR_0, YEAR_10000)):
         event = NewEvent(f"evt_bad{n}", "user.registered", "{}", when)
-        notify_api.store.schedule_event(event, when, notify_api.clock.now())
+        notify_api.store.events.schedule(event, when, notify_api.clock.now())
     assert_everything_lists(notify_url, admin)
     with client(notify_url, admin) as c:
         listed = c.get("/api/v1/runs").json()["data"]
@@ -93,14 +93,14 @@ def test_surrogates_already_stored_render_as_replacement_characters(
     run_id = bad_run(
         notify_api, run_at=datetime.now(UTC), payload='{"x": "\\ud800"}', tags=("\ud800",)
     )
-    notify_api.store.send_event(
+    notify_api.store.events.send(
         NewEvent("evt_sur", "nobody.listens", '"\\udfff"', datetime.now(UTC)),
         [],
         [],
         notify_api.clock.now(),
         timedelta(hours=1),
     )
-    notify_api.store.upsert_recipient(
+    notify_api.store.recipients.upsert(
         RecipientRow(
             "dora", None, None, None, "UTC", None, '{"n": "\\ud800"}', frozenset({"data"})
         ),

@@ -38,7 +38,7 @@ def test_trigger_dev_v1_body(api_app: Tidings, base_url: str) -> None:
     run = api_app.get_run(run_id)
     assert run.task_id == "welcome"
     assert run.payload == {"userId": "u1", "name": "Lan"}
-    stored = api_app.store.get_event("evt-td-1")
+    stored = api_app.store.events.get("evt-td-1")
     assert stored is not None
     assert stored[0].ts == datetime(2026, 3, 1, 9, tzinfo=UTC)
 
@@ -91,7 +91,7 @@ def test_inngest_one_event_or_an_array(api_app: Tidings, base_url: str) -> None:
     assert len(one.json()["ids"]) == 1
     assert many.json()["ids"][0] == "i-1"
     assert len(many.json()["ids"]) == 2
-    stored = api_app.store.get_event("i-1")
+    stored = api_app.store.events.get("i-1")
     assert stored is not None
     assert stored[0].ts == datetime(2026, 3, 1, 9, tzinfo=UTC)
     assert sorted(r.payload["userId"] for r in api_app.list_runs()) == ["x", "y"]
@@ -160,7 +160,7 @@ def test_deliver_after_and_deliver_at_delay_the_event(api_app: Tidings, base_url
     assert after["deliverAt"] is not None
     assert after["deliveredAt"] is None
     assert datetime.fromisoformat(exact["deliverAt"]) == datetime.fromisoformat(at)
-    kept = api_app.store.get_scheduled_event("later-2")
+    kept = api_app.store.events.get_scheduled("later-2")
     assert kept is not None
     assert kept[1] == datetime.fromisoformat(at)
     assert api_app.list_runs() == []
@@ -208,5 +208,5 @@ async def test_a_delayed_event_is_delivered_by_the_worker(api_app: Tidings, base
     finally:
         worker.stop()
         await running
-    assert api_app.store.get_scheduled_event("d1") is None
+    assert api_app.store.events.get_scheduled("d1") is None
     assert api_app.list_runs()[0].payload == {"userId": "d"}

@@ -124,7 +124,7 @@ def test_finding_3_bad_events_are_refused_before_any_run_starts(
     assert answer.status_code == 422, answer.text
     if "data" in body:  # Inngest's shape: a batch with one bad event sends none
         assert inngest.status_code == 422, inngest.text
-        assert notify_api.store.list_events(None, None, 10) == []
+        assert notify_api.store.dashboard.list_events(None, None, 10) == []
     assert notify_api.list_runs() == []
     assert_everything_lists(notify_url, admin)
 
@@ -159,7 +159,7 @@ def test_recipient_and_notification_data_are_checked(notify_api: Tidings, notify
     assert recipient.status_code == 422, recipient.text
     assert deep.status_code == 422, deep.text
     assert notify.status_code == 422, notify.text
-    assert notify_api.store.list_recipients("carol", None, 10) == []
+    assert notify_api.store.dashboard.list_recipients("carol", None, 10) == []
     assert_everything_lists(notify_url, admin)
 
 

@@ -38,7 +38,7 @@ def test_a_body_over_the_limit_is_413(api_app: Tidings) -> None:
             "message": "request body over 4,096 bytes",
             "details": {"limit_bytes": 4096},
         }
-    assert len(api_app.store.list_runs()) == 0
+    assert len(api_app.store.runs.newest()) == 0
 
 
 def test_the_default_limit_is_256_kib(api_app: Tidings, base_url: str) -> None:

@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from tidings.config import load_app
-from tidings.environments import (
+from tidings.errors import ConfigError
+from tidings.loader import load_app
+from tidings.settings import (
+    ServerSettings,
     check_config,
     check_name,
     environment_settings,
     sandboxed,
+    validate_environment,
 )
-from tidings.errors import ConfigError
-from tidings.server.settings import ServerSettings
 
 TOML = """
 [tidings]
@@ -88,6 +89,19 @@ def test_environment_names(folder: Path) -> None:
     for bad in ("qa", "preview-", "Preview-x", "preview_x"):
         with pytest.raises(ConfigError):
             check_name(bad)
+
+
+def test_one_rule_for_environment_names() -> None:
+    # any well-formed name runs an app; the configured ones are a subset of them
+    assert validate_environment("integration") == "integration"
+    with pytest.raises(ConfigError, match="environment name 'Bad Env' is invalid"):
+        validate_environment("Bad Env")
+    with pytest.raises(ConfigError, match="environment name 'Preview-x' is invalid"):
+        check_name("Preview-x")
+    with pytest.raises(ConfigError, match="unknown environment 'qa'"):
+        check_name("qa")
+    longest = "preview-" + "a" * 41
+    assert check_name(longest) == validate_environment(longest)
 
 
 def test_load_app_uses_the_environment_database(

@@ -109,8 +109,8 @@ def test_the_python_api_refuses_before_writing(app: Tidings, call: Any, field: s
     with pytest.raises(ValidationError, match=field):
         call(app)
     assert app.list_runs() == []
-    assert app.store.list_events(None, None, 10) == []
-    assert app.store.get_recipient("r") is None
+    assert app.store.dashboard.list_events(None, None, 10) == []
+    assert app.store.recipients.get("r") is None
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import START
 from tidings.store import open_store
-from tidings.store.base import NewRun
 from tidings.store.postgres.store import PostgresStore
+from tidings.store.runs import NewRun
 
 PgSchema = tuple[str, str]
 BACKLOG = 3000
@@ -27,9 +27,9 @@ def _store_with_backlog(url: str, *, analyze: bool = True) -> PostgresStore:
         NewRun(f"run_{i:05d}", "job", "q1" if i % 2 else "q2", 0, "{}", START)
         for i in range(BACKLOG)
     ]
-    store.create_runs(news, START, timedelta(days=1))
+    store.runs.create_many(news, START, timedelta(days=1))
     if analyze:
-        with store._pool.connection() as conn:
+        with store.db._pool.connection() as conn:
             conn.execute("ANALYZE runs")
     return store
 
@@ -43,11 +43,11 @@ def test_the_claim_is_never_prepared(pg_schema: PgSchema) -> None:
     store = _store_with_backlog(url)
     try:
         for n in range(12):  # psycopg prepares a statement from its 5th execution
-            store.claim_runs("w", None, START, START + timedelta(minutes=1), limit=10)
-            store.claim_runs("w", ["q1"], START, START + timedelta(minutes=1), limit=10)
-            store.get_run(f"run_{n:05d}")
+            store.runs.claim("w", None, START, START + timedelta(minutes=1), limit=10)
+            store.runs.claim("w", ["q1"], START, START + timedelta(minutes=1), limit=10)
+            store.runs.get(f"run_{n:05d}")
         prepared = []
-        for pool in (store._pool, store._claim_pool):  # sequential use: one connection each
+        for pool in (store.db._pool, store.db._claim_pool):  # sequential use: one connection each
             with pool.connection() as conn:
                 query = "SELECT statement FROM pg_prepared_statements"
                 prepared += [str(r[0]) for r in conn.execute(query)]
@@ -72,10 +72,10 @@ def test_the_claim_plan_walks_the_claim_index_and_stops_at_the_limit(
         "queues": ["q1"],
     }
     try:
-        with store._claim_pool.connection() as conn:  # where the store sends claims
+        with store.db._claim_pool.connection() as conn:  # where the store sends claims
             for name in ("claim_due", "claim_due_in_queues", "next_due"):
                 row = conn.execute(
-                    "EXPLAIN (FORMAT JSON) " + store.queries[name], params, prepare=False
+                    "EXPLAIN (FORMAT JSON) " + store.db.queries[name], params, prepare=False
                 ).fetchone()
                 assert row is not None
                 plan = row[0] if isinstance(row[0], list) else json.loads(row[0])

@@ -18,9 +18,10 @@ from tests.conftest import START, postgres_admin
 from tidings import Context, Tidings
 from tidings.errors import ConfigError, StoreError
 from tidings.store import open_store
-from tidings.store.base import NewRun
-from tidings.store.postgres.store import PostgresStore, parse_url
-from tidings.store.sql import load_migrations
+from tidings.store.postgres.database import parse_url
+from tidings.store.postgres.store import PostgresStore
+from tidings.store.queries import load_migrations
+from tidings.store.runs import NewRun
 
 PgSchema = tuple[str, str]
 
@@ -239,14 +240,14 @@ def test_concurrent_claimers_never_get_the_same_run(pg_schema: PgSchema) -> None
     stores[0].migrate()
     ids = {uuid.uuid4().hex for _ in range(300)}
     for run_id in ids:
-        stores[0].create_run(_new_run(run_id), START, timedelta(days=1))
+        stores[0].runs.create(_new_run(run_id), START, timedelta(days=1))
     claimed: list[str] = []
     barrier = threading.Barrier(8)
 
     def claim(n: int) -> None:
         store = stores[n % 2]
         barrier.wait()
-        while batch := store.claim_runs(
+        while batch := store.runs.claim(
             f"w{n}", None, START, START + timedelta(minutes=5), limit=7
         ):
             claimed.extend(r.id for r in batch)
@@ -267,13 +268,13 @@ def test_idempotency_key_is_taken_over_once_expired(pg_schema: PgSchema) -> None
     store = open_store(url)
     store.migrate()
     ttl = timedelta(hours=24)
-    first, created = store.create_run(_new_run("r1", key="k"), START, ttl)
+    first, created = store.runs.create(_new_run("r1", key="k"), START, ttl)
     assert (first, created) == ("r1", True)
-    assert store.create_run(_new_run("r2", key="k"), START + timedelta(hours=1), ttl) == (
+    assert store.runs.create(_new_run("r2", key="k"), START + timedelta(hours=1), ttl) == (
         "r1",
         False,
     )
-    assert store.create_run(_new_run("r3", key="k"), START + ttl, ttl) == ("r3", True)
+    assert store.runs.create(_new_run("r3", key="k"), START + ttl, ttl) == ("r3", True)
     store.close()
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from tidings import Context, Tidings
 from tidings.errors import ConfigError, StoreError
-from tidings.store.sql import load_migrations
-from tidings.store.sqlite.store import SqliteStore, describe_schema, iter_statements
+from tidings.store.queries import load_migrations
+from tidings.store.sqlite.database import describe_schema, iter_statements
+from tidings.store.sqlite.store import SqliteStore
 
 ALL_MIGRATIONS = [name for name, _ in load_migrations("tidings.store.sqlite")]
 
@@ -31,7 +32,7 @@ def test_schema_sql_equals_all_migrations_applied(tmp_path: Path) -> None:
     schema = resources.files("tidings.store.sqlite").joinpath("schema.sql").read_text()
     for statement in iter_statements(schema):
         direct.execute(statement)
-    assert migrated.schema_sql() == describe_schema(direct)
+    assert migrated.db.schema_sql() == describe_schema(direct)
     migrated.close()
 
 

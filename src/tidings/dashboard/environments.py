@@ -27,48 +27,25 @@ from starlette._utils import get_route_path
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tidings.app import Tidings, default_database_url
+from tidings.app import Tidings
 from tidings.dashboard.web import admin_key_check, dashboard, mountable
-from tidings.environments import (
+from tidings.errors import ConfigError, TidingsError
+from tidings.settings import (
+    PREVIEWS,
     STANDARD,
-    check_name,
+    default_database_url,
     environment_settings,
     is_preview,
     read_toml,
     sandboxed,
 )
-from tidings.errors import ConfigError, TidingsError
 from tidings.store import redact_url
 from tidings.store.admin import database_exists
-
-PREVIEWS = "preview-*"
-"""In the list of dashboard environments: every preview environment that exists."""
-ENV_VAR = "TIDINGS_DASHBOARD_ENVS"
-
-
-def dashboard_environments(
-    own: str, requested: Sequence[str] | None = None, data: dict[str, Any] | None = None
-) -> list[str]:
-    """The other environments to serve: ``requested``, else ``$TIDINGS_DASHBOARD_ENVS``,
-    else ``dashboard_environments`` in ``[tidings]``; checked, ``own`` left out."""
-    names: Sequence[str] | None = requested
-    if names is None and (raw := os.environ.get(ENV_VAR)):
-        names = raw.split(",")
-    if names is None:
-        table = (data if data is not None else read_toml()).get("tidings", {})
-        names = table.get("dashboard_environments") if isinstance(table, dict) else None
-        if names is not None and not isinstance(names, list):
-            raise ConfigError("dashboard_environments in [tidings] must be a list of names")
-    found: list[str] = []
-    for name in (str(n).strip() for n in names or ()):
-        if name and name != own and name not in found:
-            found.append(name if name == PREVIEWS else check_name(name))
-    return found
 
 
 def _same_database(a: str, b: str) -> bool:
     if a.startswith("sqlite:") and b.startswith("sqlite:"):
-        from tidings.store.sqlite.store import path_from_url
+        from tidings.store.urls import path_from_url
 
         return os.path.realpath(path_from_url(a)) == os.path.realpath(path_from_url(b))
     return a == b
@@ -109,8 +86,7 @@ def environment_app(app: Tidings, name: str, data: dict[str, Any]) -> Tidings:
     )
     # Tidings() falls back to $TIDINGS_SECRET_KEY, which is the process's environment's.
     other._secret_key = settings.secret_key.encode() if settings.secret_key else None
-    for task_id, task in app._tasks.items():
-        other._tasks.setdefault(task_id, task)
+    other.kernel.adopt_tasks(app.kernel)
     return other
 
 

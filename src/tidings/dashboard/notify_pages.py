@@ -45,10 +45,10 @@ def deliveries_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     status = _choice(q, "status", DELIVERY_STATUSES)
     to = q.get("to", "").strip() or None
     type_id = q.get("type", "").strip() or None
-    rows = app.store.list_deliveries(to, type_id, channel, status, LIMIT)
-    counts = app.store.count_deliveries()
+    rows = app.store.notifications.deliveries(to, type_id, channel, status, LIMIT)
+    counts = app.store.notifications.count_deliveries()
     grid = {c: {s: counts.get((c, s), 0) for s in DELIVERY_STATUSES} for c in CHANNELS}
-    failing = app.store.failing_providers(app.clock.now() - timedelta(days=1))
+    failing = app.store.dashboard.failing_providers(app.clock.now() - timedelta(days=1))
     return {
         "deliveries": rows,
         "grid": grid,
@@ -64,7 +64,7 @@ def deliveries_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
 
 
 def delivery_page(app: Tidings, delivery_id: str) -> dict[str, Any] | None:
-    delivery = app.store.get_delivery(delivery_id)
+    delivery = app.store.notifications.delivery(delivery_id)
     if delivery is None:
         return None
     text = delivery.text or delivery.body or ""
@@ -72,7 +72,7 @@ def delivery_page(app: Tidings, delivery_id: str) -> dict[str, Any] | None:
         "d": delivery,
         "email_doc": EMAIL_CSP + delivery.html if delivery.html else None,
         "sms": sms_info(text) if delivery.channel == "sms" and text else None,
-        "run_id": app.store.notification_run(delivery.notification_id),
+        "run_id": app.store.dashboard.notification_run(delivery.notification_id),
     }
 
 
@@ -80,7 +80,7 @@ def outbox_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     channel = _choice(q, "channel", CHANNELS)
     to = q.get("to", "").strip() or None
     return {
-        "entries": app.store.list_outbox(to, None, channel, LIMIT),
+        "entries": app.store.notifications.outbox(to, None, channel, LIMIT),
         "channels": CHANNELS,
         "params": {k: v for k, v in {"channel": channel, "to": to}.items() if v},
     }
@@ -89,7 +89,7 @@ def outbox_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
 def recipients_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     after = q.get("after", "").strip() or None
     search = q.get("q", "").strip() or None
-    rows = app.store.list_recipients(search, after, LIMIT + 1)
+    rows = app.store.dashboard.list_recipients(search, after, LIMIT + 1)
     more = len(rows) > LIMIT
     rows = rows[:LIMIT]
     return {"recipients": rows, "next_after": rows[-1].id if more else None, "q": search or ""}
@@ -97,14 +97,14 @@ def recipients_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
 
 def recipient_page(app: Tidings, recipient_id: str) -> dict[str, Any] | None:
     store = app.store
-    recipient = store.get_recipient(recipient_id)
+    recipient = store.recipients.get(recipient_id)
     if recipient is None:
         return None
     return {
         "r": recipient,
-        "tokens": store.list_push_tokens(recipient_id, False),
-        "preferences": store.list_preferences(recipient_id),
-        "inbox": store.list_inbox(recipient_id, False, False, None, 50),
-        "unread": store.unread_count(recipient_id),
-        "deliveries": store.list_deliveries(recipient_id, None, None, None, 20),
+        "tokens": store.recipients.push_tokens(recipient_id, False),
+        "preferences": store.recipients.preferences(recipient_id),
+        "inbox": store.inbox.page(recipient_id, False, False, None, 50),
+        "unread": store.inbox.unread_count(recipient_id),
+        "deliveries": store.notifications.deliveries(recipient_id, None, None, None, 20),
     }

@@ -89,11 +89,11 @@ def parse_run_query(app: Tidings, q: Mapping[str, str]) -> RunQuery:
 def runs_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     query = parse_run_query(app, q)
     store = app.store
-    rows = store.search_runs(query.filter, query.cursor, PAGE_SIZE + 1)
+    rows = store.dashboard.search_runs(query.filter, query.cursor, PAGE_SIZE + 1)
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     next_cursor = encode_cursor(Cursor(rows[-1].created_at, rows[-1].id)) if more else None
-    counts = store.count_runs_by_status(query.filter, COUNT_CAP)
+    counts = store.dashboard.count_runs_by_status(query.filter, COUNT_CAP)
     return {
         "runs": rows,
         "counts": counts,
@@ -110,12 +110,12 @@ def runs_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
 
 def run_page(app: Tidings, run_id: str) -> dict[str, Any] | None:
     store = app.store
-    run = store.get_run(run_id)
+    run = store.runs.get(run_id)
     if run is None:
         return None
-    links = store.run_links(run_id)
+    links = store.dashboard.run_links(run_id)
     children = _children(run)
-    linked = store.run_statuses(
+    linked = store.dashboard.run_statuses(
         [c for c in children.values()]
         + ([links.parent_run_id] if links and links.parent_run_id else [])
     )
@@ -124,8 +124,8 @@ def run_page(app: Tidings, run_id: str) -> dict[str, Any] | None:
         "links": links,
         "children": children,
         "linked": linked,
-        "logs": store.get_logs(run_id),
-        "deliveries": store.run_deliveries(run_id),
+        "logs": store.runs.logs(run_id),
+        "deliveries": store.dashboard.run_deliveries(run_id),
         "replay_of": run.replay_of,
         "can_cancel": not run.status.finished,
         "can_retry": _can_retry(app, run),
@@ -176,8 +176,8 @@ def timeline(run: Run) -> list[dict[str, Any]]:
 
 def tasks_page(app: Tidings) -> dict[str, Any]:
     now = app.clock.now()
-    stats = app.store.task_stats(now - timedelta(days=1))
-    schedules = app.store.list_schedules()
+    stats = app.store.dashboard.task_stats(now - timedelta(days=1))
+    schedules = app.store.schedules.all()
     rows = []
     for task in sorted(app.tasks.values(), key=lambda t: t.id):
         counts = stats.get(task.id, {})
@@ -204,13 +204,13 @@ def tasks_page(app: Tidings) -> dict[str, Any]:
 def events_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     name = q.get("name", "").strip() or None
     cursor = decode_cursor(q.get("cursor"))
-    events = app.store.list_events(name, cursor, PAGE_SIZE + 1)
+    events = app.store.dashboard.list_events(name, cursor, PAGE_SIZE + 1)
     more = len(events) > PAGE_SIZE
     events = events[:PAGE_SIZE]
     ids = {r for e in events for r in e.run_ids} | {r for e in events for r, _ in e.resumed}
     return {
         "events": events,
-        "linked": app.store.run_statuses(sorted(ids)),
+        "linked": app.store.dashboard.run_statuses(sorted(ids)),
         "name": name or "",
         "next_cursor": (
             encode_cursor(Cursor(events[-1].received_at, events[-1].id)) if more else None
@@ -224,9 +224,11 @@ def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
         raise ValidationError(f"unknown window {window!r}; use 1h or 24h")
     span = RANGES[window]
     now = app.clock.now()
-    ov = app.store.overview(now, span, 24 if window == "24h" else 12, lookback=timedelta(days=1))
-    counts = app.store.count_runs_by_status(RunFilter(), COUNT_CAP)
-    failing = app.store.failing_providers(now - span)
+    ov = app.store.dashboard.overview(
+        now, span, 24 if window == "24h" else 12, lookback=timedelta(days=1)
+    )
+    counts = app.store.dashboard.count_runs_by_status(RunFilter(), COUNT_CAP)
+    failing = app.store.dashboard.failing_providers(now - span)
     return {
         "ov": ov,
         "window": window,

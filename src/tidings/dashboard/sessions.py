@@ -66,15 +66,15 @@ class SessionBook:
                 return False
         else:
             return False
-        return self.app.store.get_setting(self._signed_out(session)) is None
+        return self.app.store.notifications.get_setting(self._signed_out(session)) is None
 
     def sign_out(self, session: Session) -> None:
-        self.app.store.setting(
+        self.app.store.notifications.setting(
             self._signed_out(session), str(session.expires), self.app.clock.now()
         )
 
     def _key_stands(self, key_id: str) -> bool:
-        keys = self.app.store.list_api_keys(self.app.environment)
+        keys = self.app.store.keys.of_environment(self.app.environment)
         return any(k.id == key_id and k.revoked_at is None and k.scope == "admin" for k in keys)
 
     def _signed_out(self, session: Session) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
@@ -49,6 +48,7 @@ from tidings.dashboard.sessions import LoginThrottle, LoginTokens, SessionBook
 from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
 from tidings.keys import key_environment
 from tidings.limits import readable, readable_text
+from tidings.settings import env_dashboard_password_hash
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 KeyCheck = Callable[[str], str | None]
@@ -326,7 +326,7 @@ class Dashboard:
         q = dict(request.query_params)
         search = q.get("q", "").strip()
         if search:
-            found = await self.call(self.app.store.run_statuses, [search])
+            found = await self.call(self.app.store.dashboard.run_statuses, [search])
             if found:
                 return self.redirect(request, f"/runs/{search}")
             q.pop("q")
@@ -390,9 +390,11 @@ class Dashboard:
                 handle = await self.call(self.app.replay, run_id)
                 return self.redirect(request, f"/runs/{handle.id}?done=replayed")
             if action == "retry":
-                ok = await self.call(self.app.store.retry_now, run_id, self.app.clock.now())
+                ok = await self.call(
+                    self.app.store.dashboard.retry_now, run_id, self.app.clock.now()
+                )
                 if ok:
-                    self.app._wake_workers()
+                    self.app.kernel.wake()
                 return self.redirect(
                     request, f"/runs/{run_id}?done={'retrying' if ok else 'not-retryable'}"
                 )
@@ -502,7 +504,7 @@ class Dashboard:
             state: dict[str, str | None] = {"mark": None}
 
             async def run_view() -> tuple[str | None, str]:
-                mark = await self.call(self.app.store.run_fingerprint, run_id)
+                mark = await self.call(self.app.store.dashboard.run_fingerprint, run_id)
                 if mark is not None and mark == state["mark"]:
                     return mark, ""
                 state["mark"] = mark
@@ -589,9 +591,7 @@ def dashboard(
     d = Dashboard(
         app,
         password_hash=(
-            password_hash
-            if password_hash is not None
-            else os.environ.get("TIDINGS_DASHBOARD_PASSWORD_HASH")
+            password_hash if password_hash is not None else env_dashboard_password_hash()
         ),
         secret_key=secret_key,
         key_check=key_check,

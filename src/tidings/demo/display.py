@@ -19,7 +19,7 @@ from tidings.store.dashboard import RunFilter
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
-    from tidings.notify.records import Delivery
+    from tidings.records.notify import Delivery
 
 COUNT_CAP = 1_000_000
 LATEST = 6
@@ -69,7 +69,7 @@ def take_snapshot(app: Tidings, inbox_user: str | None) -> Snapshot:
     """Read the counts and the latest notifications (blocking: call it in a thread)."""
     return Snapshot(
         engine_now=app.clock.now(),
-        runs=app.store.count_runs_by_status(RunFilter(), COUNT_CAP),
+        runs=app.store.dashboard.count_runs_by_status(RunFilter(), COUNT_CAP),
         deliveries=app.deliveries.counts(),
         latest=app.deliveries.list(limit=LATEST),
         inbox_unread=app.inbox.unread_count(inbox_user) if inbox_user else 0,

@@ -288,9 +288,10 @@ class Demo:
     def _server(self) -> uvicorn.Server:
         import uvicorn
 
-        from tidings.cli_server import _QuietServer, server_settings
+        from tidings.server.serve import QuietServer
+        from tidings.settings import server_settings
 
-        asgi = self.app.asgi(server_settings(self.app))
+        asgi = self.app.asgi(server_settings(self.app.environment))
         config = uvicorn.Config(
             demo_asgi(asgi),
             host=self.o.host,
@@ -301,7 +302,7 @@ class Demo:
             # an open inbox stream (a browser tab) must not hold the exit up
             timeout_graceful_shutdown=SHUTDOWN_GRACE,
         )
-        return _QuietServer(config, asgi.state.inbox_hub)
+        return QuietServer(config, asgi.state.inbox_hub)
 
     async def _started(self, server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
         deadline = time.monotonic() + 30

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
 import re
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
 
 from tidings import logs, serde, telemetry
 from tidings.errors import (
     ChildRunFailed,
+    ConfigError,
     LeaseLostError,
     MissingTimeoutError,
     NonDeterminismError,
@@ -25,17 +27,52 @@ from tidings.errors import (
 )
 from tidings.matching import canonical, check_path, shape
 from tidings.options import as_timedelta
-from tidings.records import ErrorInfo, Event, EventReceipt
-from tidings.store.base import ClaimedRun, EventWait, LogWrite, StepRecord
-from tidings.store.sqlevents import RUN_FINISHED
+from tidings.records import ErrorInfo, Event, EventReceipt, NotifyResult
+from tidings.store.events import RUN_FINISHED
+from tidings.store.runs import ClaimedRun, EventWait, LogWrite, StepRecord
 
 from .metrics import observe_step
 from .signals import AttemptAborted, StepFailed, Suspend
 
 if TYPE_CHECKING:
-    from tidings.notify.records import NotifyResult
+    from tidings.clock import Clock
+    from tidings.kernel import ContextExtension, Kernel
+    from tidings.store.base import Store
 
-    from .runtime import Runtime
+T = TypeVar("T")
+
+
+class AttemptHost(Protocol):
+    """What a context needs of the runtime executing its attempt (the engine's
+    :class:`~tidings.engine.runtime.Runtime`, which holds the attempts and so their
+    contexts: the context knows it only by this shape)."""
+
+    kernel: Kernel
+    store: Store
+
+    @property
+    def clock(self) -> Clock: ...
+
+    @property
+    def environment(self) -> str: ...
+
+    @property
+    def context_extension(self) -> ContextExtension | None: ...
+
+    async def db(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(*args)`` on the database thread."""
+        ...
+
+    async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run a sync step function on the step thread pool."""
+        ...
+
+    async def save_step(
+        self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
+    ) -> None:
+        """Commit a step's record (group commit, fenced by the lease)."""
+        ...
+
 
 _RESERVED_SUFFIX = re.compile(r":\d+$")
 _stdlib_logger = logging.getLogger("tidings.run")
@@ -81,7 +118,7 @@ class RunLogger:
 class Context:
     """Handed to every task function as its first argument."""
 
-    def __init__(self, runtime: Runtime, claimed: ClaimedRun, task_id: str) -> None:
+    def __init__(self, runtime: AttemptHost, claimed: ClaimedRun, task_id: str) -> None:
         self._runtime = runtime
         self._claimed = claimed
         self._recorded = dict(claimed.steps)
@@ -230,33 +267,15 @@ class Context:
         self, event: str, data: Any = None, *, name: str | None = None
     ) -> EventReceipt:
         """Send an event from inside a task, exactly once per run (a memoized step)."""
-        full = self._claim_name(name or event, "send_event")
-        recorded = self._recorded.get(full)
-        if recorded is None or recorded.status != "completed":
-            self._check_live()
-            app = self._runtime.app
-            self._track(full)
-            try:
-                receipt = await self._runtime.db(
-                    functools.partial(app.send_event, event, data, id=f"{self.run_id}:{full}")
-                )
-                await self._save(
-                    StepRecord(
-                        full,
-                        "send_event",
-                        "completed",
-                        1,
-                        serde.dumps(_receipt_json(receipt), "receipt"),
-                        None,
-                        self.now(),
-                        self.now(),
-                    )
-                )
-            finally:
-                self._inflight.pop(full, None)
-            return receipt
-        stored = serde.loads(recorded.result)
-        return EventReceipt(stored["event_id"], tuple(stored["run_ids"]), stored["accepted"])
+        kernel = self._runtime.kernel
+
+        async def send(full: str) -> EventReceipt:
+            send = functools.partial(kernel.send_event, event, data, id=f"{self.run_id}:{full}")
+            return await self._runtime.db(send)
+
+        return await self.memoized(
+            name or event, "send_event", send, encode=_receipt_json, decode=_receipt
+        )
 
     async def trigger(
         self, task: str, payload: Any = None, *, name: str | None = None, **options: Any
@@ -265,30 +284,11 @@ class Context:
 
         Takes the options of ``app.trigger``; returns the child's run id.
         """
-        full = self._claim_name(name or task, "trigger")
-        recorded = self._recorded.get(full)
-        if recorded is not None and recorded.status == "completed":
-            return str(serde.loads(recorded.result))
-        self._check_live()
-        started = self.now()
-        self._track(full)
-        try:
-            child = await self._start_child(task, payload, full, options, wait=False)
-            await self._save(
-                StepRecord(
-                    full,
-                    "trigger",
-                    "completed",
-                    1,
-                    serde.dumps(child, "id"),
-                    None,
-                    started,
-                    self.now(),
-                )
-            )
-        finally:
-            self._inflight.pop(full, None)
-        return child
+
+        async def start(full: str) -> str:
+            return await self._start_child(task, payload, full, options, wait=False)
+
+        return await self.memoized(name or task, "trigger", start, encode=str, decode=str)
 
     async def trigger_and_wait(
         self, task: str, payload: Any = None, *, name: str | None = None, **options: Any
@@ -297,19 +297,15 @@ class Context:
 
         Raises ChildRunFailed (with the child's error) if it failed or was cancelled.
         """
-        full = self._claim_name(name or task, "trigger_and_wait")
-        recorded = self._recorded.get(full)
+        full, recorded = self._claim(name or task, "trigger_and_wait")
         if recorded is not None and recorded.status == "completed":
             return _child_result(serde.loads(recorded.result))
         if recorded is not None and recorded.result is not None:
             child, since = serde.loads(recorded.result)["child_run_id"], recorded.started_at
         else:
-            self._check_live()
-            self._track(full)  # the attempt must not end before this wait is recorded
-            try:
+            # the attempt must not end before this wait is recorded
+            async with self._fresh(full):
                 child = await self._start_child(task, payload, full, options, wait=True)
-            finally:
-                self._inflight.pop(full, None)
             since = self.now()
         assert since is not None
         self._suspend_on(
@@ -340,13 +336,14 @@ class Context:
 
         Routes it to each channel of the type (or of ``channels``, a subset) by the
         recipient's preferences, addresses and quiet hours, records one delivery per
-        channel and returns them. Re-executing the run never sends again; the default
-        dedup key is this run and step, and an explicit ``dedup_key`` holds across runs
-        within the app's idempotency window.
+        channel and returns them (a :class:`~tidings.records.NotifyResult`).
+        Re-executing the run never sends again; the default dedup key is this run and
+        step, and an explicit ``dedup_key`` holds across runs within the app's
+        idempotency window.
         """
-        from tidings.notify.steps import notify
-
-        return await notify(self, type, to, data, channels, dedup_key, name)
+        return await self._extension("notify").notify(
+            self, type, to=to, data=data, channels=channels, dedup_key=dedup_key, name=name
+        )
 
     async def digest(
         self, key: str, item: Any = None, *, window: timedelta | float, name: str = "digest"
@@ -358,9 +355,61 @@ class Context:
         own first). Runs whose item joined an open window get None back at once (they have
         nothing more to do). Items are JSON.
         """
-        from tidings.notify.steps import digest
+        return await self._extension("digest").digest(self, key, item, window, name)
 
-        return await digest(self, key, item, window, name)
+    # -- for extensions ----------------------------------------------------------------
+    async def memoized(
+        self,
+        name: str,
+        kind: str,
+        run: Callable[[str], Awaitable[T]],
+        *,
+        encode: Callable[[T], Any],
+        decode: Callable[[Any], T],
+    ) -> T:
+        """Do ``run`` once per run as a step of ``kind``; every later execution gets the
+        recorded value back (``ctx.send_event``, ``trigger``, ``notify`` are built on it).
+
+        ``run`` gets the step's full name (``name``, ``name:2``...), from which it may
+        derive idempotency keys; ``encode`` turns its value into JSON to record and
+        ``decode`` turns that JSON back. Unlike :meth:`step` there is no retry charged
+        to the step: if ``run`` raises, the attempt fails as a whole.
+        """
+        full, recorded = self._claim(name, kind)
+        if recorded is not None and recorded.status == "completed":
+            return decode(serde.loads(recorded.result))
+        started = self.now()
+        async with self._fresh(full):
+            value = await run(full)
+            result = serde.dumps(encode(value), f"result of {kind} {full!r}")
+            await self._save(
+                StepRecord(full, kind, "completed", 1, result, None, started, self.now())
+            )
+        return value
+
+    def _claim(self, name: str, kind: str) -> tuple[str, StepRecord | None]:
+        full = self._claim_name(name, kind)
+        return full, self._recorded.get(full)
+
+    @contextlib.asynccontextmanager
+    async def _fresh(self, full: str) -> AsyncIterator[None]:
+        """Around work a memoized call does for the first time: not once the run has
+        suspended, and in flight (so a sibling's suspend waits for it) until done."""
+        self._check_live()
+        self._track(full)
+        try:
+            yield
+        finally:
+            self._inflight.pop(full, None)
+
+    def _extension(self, call: str) -> ContextExtension:
+        extension = self._runtime.context_extension
+        if extension is None:
+            raise ConfigError(
+                f"ctx.{call} needs the notification service: run the task through a "
+                "Tidings app (its worker or TestEngine), which installs it"
+            )
+        return extension
 
     # -- internals ---------------------------------------------------------------------
     def _track(self, name: str) -> None:
@@ -382,13 +431,13 @@ class Context:
     async def _start_child(
         self, task: str, payload: Any, step: str, options: dict[str, Any], *, wait: bool
     ) -> str:
-        app, rt = self._runtime.app, self._runtime
+        kernel, rt = self._runtime.kernel, self._runtime
         allowed = {"delay", "run_at", "priority", "queue", "tags", "idempotency_key"}
         if unknown := sorted(set(options) - allowed):
             raise ValidationError(f"unknown child run options: {', '.join(unknown)}")
         # A key derived from (run, step) makes the trigger idempotent across replays.
         key = options.pop("idempotency_key", None) or f"{self.run_id}:{step}"
-        new = app._new_run(
+        new = kernel.new_run(
             task,
             payload,
             idempotency_key=key,
@@ -399,9 +448,9 @@ class Context:
             tags=options.get("tags"),
             parent_run_id=self.run_id if wait else None,
         )
-        child, created = await rt.db(rt.store.create_run, new, self.now(), app.idempotency_ttl)
+        child, created = await rt.db(rt.store.runs.create, new, self.now(), kernel.idempotency_ttl)
         if created:
-            app._wake_workers()
+            kernel.wake()
         return child
 
     def _claim_name(self, name: str, kind: str) -> str:
@@ -491,6 +540,10 @@ def _receipt_json(receipt: EventReceipt) -> dict[str, Any]:
         "run_ids": list(receipt.run_ids),
         "accepted": receipt.accepted,
     }
+
+
+def _receipt(stored: dict[str, Any]) -> EventReceipt:
+    return EventReceipt(stored["event_id"], tuple(stored["run_ids"]), stored["accepted"])
 
 
 def _child_result(event: dict[str, Any]) -> Any:

@@ -17,7 +17,7 @@ from tidings.errors import ValidationError
 from tidings.serde import loads
 
 if TYPE_CHECKING:
-    from tidings.app import Tidings
+    from tidings.kernel import Kernel
     from tidings.store.base import Store
 
 log = logging.getLogger("tidings.events")
@@ -26,24 +26,23 @@ BATCH = 100
 """Events delivered per pass."""
 
 
-def deliver_due_events(app: Tidings, store: Store, now: datetime) -> tuple[int, bool]:
+def deliver_due_events(kernel: Kernel, store: Store, now: datetime) -> tuple[int, bool]:
     """Deliver the events due at ``now``: (runs started or resumed, whether more are due)."""
-    due = store.due_scheduled_events(now, BATCH)
+    due = store.events.due_scheduled(now, BATCH)
     woke = 0
     for event, _deliver_at in due:
         try:
-            built, runs, cancels = app._build_event(
+            built, runs, cancels = kernel.build_event(
                 event.name, loads(event.data), event.id, event.ts
             )
         except ValidationError as exc:  # a subscriber's payload model changed meanwhile
             log.error("event %s (%s) dropped at delivery: %s", event.id, event.name, exc)
-            store.drop_scheduled_event(event.id)
+            store.events.drop_scheduled(event.id)
             continue
-        sent = store.deliver_scheduled_event(built, runs, cancels, now, app.idempotency_ttl)
+        sent = store.events.deliver_scheduled(built, runs, cancels, now, kernel.idempotency_ttl)
         if sent is None:
             continue
         for run_id in sent.cancelled:
-            for rt in list(app._runtimes):
-                rt.interrupt_threadsafe(run_id, "cancelled")
+            kernel.interrupt(run_id, "cancelled")
         woke += len(sent.run_ids) + len(sent.resumed)
     return woke, len(due) == BATCH

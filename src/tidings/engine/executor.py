@@ -19,7 +19,7 @@ from tidings.errors import (
     WorkerLostError,
 )
 from tidings.records import ErrorInfo, RunStatus
-from tidings.store.base import ClaimedRun, Outcome, StepRecord, WriteOp
+from tidings.store.runs import ClaimedRun, Outcome, StepRecord, WriteOp
 
 from .context import Context
 from .runtime import Attempt, Runtime
@@ -56,7 +56,7 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
 
 async def _traceparent(rt: Runtime, claimed: ClaimedRun) -> str | None:
     try:
-        return await rt.db(rt.store.get_traceparent, claimed.id)
+        return await rt.db(rt.store.runs.traceparent, claimed.id)
     except Exception:  # tracing must never cost a run: trace it as a root instead
         log.warning("could not read the trace context of run %s", claimed.id, exc_info=True)
         return None

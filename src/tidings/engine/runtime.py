@@ -12,14 +12,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from tidings.clock import Clock, engine_duration
-from tidings.store.base import ClaimedRun, LogWrite, StepRecord, Store, WriteOp
+from tidings.kernel import ContextExtension, Kernel
+from tidings.store.base import Store
+from tidings.store.runs import ClaimedRun, LogWrite, StepRecord, WriteOp
 
 from .threads import DaemonThreadPool
 
 if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.tasks import TaskDef
-
     from .context import Context
 
 T = TypeVar("T")
@@ -39,24 +38,19 @@ class Attempt:
 
 
 class Runtime:
-    def __init__(
-        self,
-        *,
-        app: Tidings,
-        store: Store,
-        clock: Clock,
-        tasks: dict[str, TaskDef],
-        environment: str,
-        lease: timedelta,
-        sync_threads: int = 32,
-    ) -> None:
-        self.app = app
-        self.store = store
-        self.clock = clock
-        self.tasks = tasks
-        self.environment = environment
-        # A lease is real time (heartbeats are); claims and renewals write engine time.
-        self.lease = engine_duration(clock, lease)
+    """What a worker or TestEngine shares with the attempts it runs: the kernel's store,
+    clock and tasks, the database thread with its group commit, the thread pool of sync
+    steps, and the attempts in progress.
+
+    The store is opened when the runtime is made, so a database that cannot be used
+    (pending or incompatible migrations) fails the worker at once rather than in its
+    claim loop's back-off. Clock and lease are read from the kernel at each use.
+    """
+
+    def __init__(self, kernel: Kernel, *, sync_threads: int = 32) -> None:
+        self.kernel = kernel
+        self.store: Store = kernel.store
+        self.tasks = kernel.tasks
         self.attempts: dict[str, Attempt] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         # One database thread: SQLite serialises writers anyway, and the loop never
@@ -65,6 +59,25 @@ class Runtime:
         self._sync = DaemonThreadPool(sync_threads, "tidings-step")
         self._writes: list[tuple[WriteOp, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+
+    @property
+    def clock(self) -> Clock:
+        return self.kernel.clock
+
+    @property
+    def environment(self) -> str:
+        return self.kernel.environment
+
+    @property
+    def lease(self) -> timedelta:
+        """The lease in engine time: a lease is real time (heartbeats are), claims and
+        renewals write engine time, which a scaled clock runs faster."""
+        return engine_duration(self.clock, self.kernel.lease)
+
+    @property
+    def context_extension(self) -> ContextExtension | None:
+        """What ``ctx.notify`` and ``ctx.digest`` call, as the app installed it."""
+        return self.kernel.context_extension
 
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -99,7 +112,7 @@ class Runtime:
                 batch = self._writes[:MAX_WRITE_BATCH]
                 del self._writes[:MAX_WRITE_BATCH]
                 try:
-                    results = await self.db(self.store.write_batch, [op for op, _ in batch])
+                    results = await self.db(self.store.runs.write_batch, [op for op, _ in batch])
                 except Exception as exc:  # the whole transaction failed
                     results = [exc] * len(batch)
                 for (_, future), error in zip(batch, results, strict=True):

@@ -14,19 +14,18 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from tidings.clock import engine_duration, real_seconds
 from tidings.cron import CatchUp, CronSpec
 from tidings.errors import ValidationError
+from tidings.kernel.schedules import scheduled_payload, static_schedule
 from tidings.records import Schedule
-from tidings.store.base import NewRun
+from tidings.store.runs import NewRun
 
 from .delayed import deliver_due_events
 
 if TYPE_CHECKING:
-    from tidings.app import Tidings
-
     from .runtime import Runtime
 
 log = logging.getLogger("tidings.scheduler")
@@ -40,41 +39,6 @@ MAX_TICKS = 100
 MISSED_AFTER = timedelta(minutes=1)
 """A tick later than this is "missed": ``catch_up="none"`` skips it."""
 MAX_PASSES = 1_000
-
-
-def static_schedule(task_id: str, spec: CronSpec, next_run_at: datetime) -> Schedule:
-    """The schedule row of ``@app.task(cron=...)``."""
-    return Schedule(
-        id=static_schedule_id(task_id),
-        task_id=task_id,
-        cron=spec.expression,
-        timezone=spec.timezone,
-        key=None,
-        payload=None,
-        next_run_at=next_run_at,
-        last_run_at=None,
-        catch_up=spec.catch_up,
-        static=True,
-    )
-
-
-def static_schedule_id(task_id: str) -> str:
-    """The id of the schedule a task's ``cron=`` declares."""
-    return f"cron:{task_id}"
-
-
-def scheduled_payload(schedule: Schedule, tick: datetime, last: datetime | None) -> Any:
-    """The payload of the run for ``tick`` (DESIGN §3 "Schedules")."""
-    payload: dict[str, Any] = {
-        "timestamp": tick.isoformat(),
-        "last_timestamp": last.isoformat() if last is not None else None,
-        "timezone": schedule.timezone,
-        "schedule_id": schedule.id,
-        "key": schedule.key,
-    }
-    if not schedule.static:
-        payload["payload"] = schedule.payload
-    return payload
 
 
 def plan_ticks(
@@ -120,10 +84,8 @@ def latest_tick(spec: CronSpec, first: datetime, now: datetime) -> datetime:
 class Scheduler:
     """Fires the due schedules of the app's tasks (sync methods run on the db thread)."""
 
-    def __init__(
-        self, app: Tidings, rt: Runtime, on_fired: Callable[[], None] | None = None
-    ) -> None:
-        self.app = app
+    def __init__(self, rt: Runtime, on_fired: Callable[[], None] | None = None) -> None:
+        self.kernel = rt.kernel
         self.rt = rt
         self.on_fired = on_fired
         self._synced = False
@@ -140,14 +102,14 @@ class Scheduler:
             if spec is None:
                 continue
             keep.append(task.id)
-            self.rt.store.save_schedule(static_schedule(task.id, spec, spec.next_after(now)), now)
-        self.rt.store.prune_static_schedules(keep)
+            self.rt.store.schedules.save(static_schedule(task.id, spec, spec.next_after(now)), now)
+        self.rt.store.schedules.prune_static(keep)
         self._synced = True
 
     def next_due(self) -> datetime | None:
         """The earliest schedule tick or delayed event delivery."""
-        tick = self.rt.store.next_schedule_due(self.task_ids)
-        event = self.rt.store.next_scheduled_event()
+        tick = self.rt.store.schedules.next_due(self.task_ids)
+        event = self.rt.store.events.next_scheduled()
         return min((t for t in (tick, event) if t is not None), default=None)
 
     def fire_due(self, now: datetime) -> tuple[int, bool]:
@@ -155,9 +117,9 @@ class Scheduler:
         whether more may be due)."""
         if not self._synced:
             self.sync_static(now)
-        due = self.rt.store.due_schedules(now, self.task_ids, BATCH)
+        due = self.rt.store.schedules.due(now, self.task_ids, BATCH)
         created = sum(self._fire(schedule, now) for schedule in due)
-        woke, more_events = deliver_due_events(self.app, self.rt.store, now)
+        woke, more_events = deliver_due_events(self.kernel, self.rt.store, now)
         return created + woke, len(due) == BATCH or created >= MAX_TICKS or more_events
 
     def fire_all_due(self, now: datetime) -> int:
@@ -166,7 +128,7 @@ class Scheduler:
         for _ in range(MAX_PASSES):
             created, more = self.fire_due(now)
             total += created
-            if not more and not self.rt.store.due_schedules(now, self.task_ids, 1):
+            if not more and not self.rt.store.schedules.due(now, self.task_ids, 1):
                 break
         return total
 
@@ -189,8 +151,8 @@ class Scheduler:
                 runs.append(run)
             last = tick
         store = self.rt.store
-        created = store.fire_schedule(
-            schedule, following, last, runs, now, self.app.idempotency_ttl
+        created = store.schedules.fire(
+            schedule, following, last, runs, now, self.kernel.idempotency_ttl
         )
         if created:
             log.info(
@@ -202,15 +164,11 @@ class Scheduler:
         task = self.rt.tasks[schedule.task_id]
         payload = scheduled_payload(schedule, tick, last) if task.takes_payload else None
         try:
-            return self.app._new_run(
+            return self.kernel.new_run(
                 task.id,
                 payload,
                 idempotency_key=f"schedule-{schedule.id}-{tick.isoformat()}",
-                delay=None,
                 run_at=tick,
-                priority=None,
-                queue=None,
-                tags=None,
             )
         except ValidationError as exc:  # the task's payload model changed since creation
             log.error("schedule %s: tick %s skipped: %s", schedule.id, tick.isoformat(), exc)

@@ -6,7 +6,7 @@ code's ``except Exception:`` untouched.
 
 from __future__ import annotations
 
-from tidings.store.base import StepRecord
+from tidings.store.runs import StepRecord
 
 
 class Suspend(BaseException):

@@ -9,22 +9,19 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from tidings.clock import real_seconds
 from tidings.errors import ValidationError
 from tidings.flow import flow_limits
 from tidings.ids import new_id
-from tidings.store.base import ClaimedRun
+from tidings.kernel import Kernel
+from tidings.store.runs import ClaimedRun
 
 from .executor import execute
 from .runtime import Runtime
 from .scheduler import Scheduler
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
 
 log = logging.getLogger("tidings.worker")
 MAX_BACKOFF = 5.0
@@ -37,12 +34,14 @@ class Worker:
     """Runs due runs of an app with at most ``concurrency`` attempts at once.
 
     Waiting runs are rows in the store, not objects here: the worker only holds the
-    attempts it is executing right now.
+    attempts it is executing right now. While it runs it is on the kernel's wake-up bus,
+    so a trigger in this process makes it look at once. ``on_stopped`` is awaited when
+    the last worker of the kernel stops (the app closes its providers' connections).
     """
 
     def __init__(
         self,
-        app: Tidings,
+        kernel: Kernel,
         *,
         concurrency: int = 10,
         queues: Sequence[str] | None = None,
@@ -50,18 +49,20 @@ class Worker:
         batch_size: int | None = None,
         grace: timedelta = timedelta(seconds=30),
         heartbeat: timedelta | None = None,
+        on_stopped: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError(f"worker concurrency must be an int >= 1, got {concurrency!r}")
-        self.app = app
+        self.kernel = kernel
+        self.on_stopped = on_stopped
         self.concurrency = concurrency
         self.queues = list(queues) if queues else None
         self.poll_interval = poll_interval
         self.batch_size = batch_size or concurrency
         self.grace = grace
-        self.heartbeat = heartbeat or min(app.lease / 3, timedelta(seconds=1))
+        self.heartbeat = heartbeat or min(kernel.lease / 3, timedelta(seconds=1))
         self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
-        self.rt: Runtime = app._runtime(sync_threads=max(concurrency, 4))
+        self.rt = Runtime(kernel, sync_threads=max(concurrency, 4))
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -109,10 +110,10 @@ class Worker:
         if install_signal_handlers:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.rt.loop.add_signal_handler(sig, self.stop)
-        self.app._workers.add(self)
+        self.kernel.bus.add_worker(self)
         unsubscribe = await self._subscribe()
         heartbeat = asyncio.create_task(self._heartbeat())
-        scheduler = asyncio.create_task(Scheduler(self.app, self.rt, self.wake).run(self._stopping))
+        scheduler = asyncio.create_task(Scheduler(self.rt, self.wake).run(self._stopping))
         log.info(
             "worker %s started (concurrency %d, queues %s)",
             self.id,
@@ -127,10 +128,10 @@ class Worker:
             scheduler.cancel()
             if unsubscribe is not None:
                 unsubscribe()
-            self.app._workers.discard(self)
+            last = self.kernel.bus.remove_worker(self)
             self.rt.close()
-            if not self.app._workers:  # the last worker of the app: its sends are over
-                await self.app.notifications.aclose()
+            if last and self.on_stopped is not None:  # the app's last worker: sends are over
+                await self.on_stopped()
             log.info("worker %s stopped", self.id)
 
     async def _subscribe(self) -> Callable[[], None] | None:
@@ -190,8 +191,8 @@ class Worker:
         store = self.rt.store
         marker = None if self._pushed else store.change_marker()
         flow = flow_limits(self.rt.tasks)
-        claimed = store.claim_runs(self.id, self.queues, now, now + self.rt.lease, want, flow)
-        due = store.next_due(self.queues) if len(claimed) < want else None
+        claimed = store.runs.claim(self.id, self.queues, now, now + self.rt.lease, want, flow)
+        due = store.runs.next_due(self.queues) if len(claimed) < want else None
         return marker, claimed, due
 
     async def _idle(self, timeout: float, marker: int | None) -> None:
@@ -236,7 +237,7 @@ class Worker:
             mine = dict(rt.attempts)
             try:
                 held = await rt.db(
-                    rt.store.renew_leases, self.id, list(mine), rt.clock.now() + rt.lease
+                    rt.store.runs.renew_leases, self.id, list(mine), rt.clock.now() + rt.lease
                 )
             except Exception:
                 log.exception("lease renewal failed; retrying")

@@ -3,7 +3,7 @@
 Each provider keeps to its ``rate_limit`` within one process (:mod:`tidings.providers.
 limits`); this module makes every worker process on the database share that budget: the
 delivery task asks the store to *admit* each send of a rate-limited provider just before
-making it, and records when the send ended. See :mod:`tidings.store.sqllimits` for the
+making it, and records when the send ended. See :mod:`tidings.store.budgets` for the
 counting rule (it never lets the service see more than ``limit`` requests in any window
 of ``period``).
 """
@@ -13,14 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from tidings.ids import new_id
+from tidings.kernel import Kernel
 from tidings.providers.base import Provider
-from tidings.store.sqllimits import SendBudgetStore
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
 
 MIN_HOLD = timedelta(seconds=60)
 log = logging.getLogger("tidings.notify")
@@ -35,33 +31,33 @@ def in_flight_hold(provider: Provider) -> timedelta:
     return MIN_HOLD
 
 
-async def admit(app: Tidings, provider: Provider) -> str | datetime | None:
+async def admit(kernel: Kernel, provider: Provider) -> str | datetime | None:
     """Admit one send through ``provider``.
 
     Returns:
-        None when the provider has no rate limit (or the store shares none); the send's
+        None when the provider has no rate limit; the send's
         id when admitted (pass it to :func:`finish`); or the time to ask again when the
         budget is full.
     """
-    rate, store = provider.rate_limit, app.store
-    if rate is None or not isinstance(store, SendBudgetStore):
+    rate, store = provider.rate_limit, kernel.store
+    if rate is None:
         return None
     send_id = new_id("snd")
-    now = app.clock.now()
+    now = kernel.clock.now()
     retry_at = await asyncio.to_thread(
-        store.admit_provider_send,
+        store.budgets.admit,
         rate.key, rate.limit, rate.period, send_id, now + in_flight_hold(provider), now,
     )  # fmt: skip
     return send_id if retry_at is None else retry_at
 
 
-async def finish(app: Tidings, provider: Provider, send_id: str) -> None:
+async def finish(kernel: Kernel, provider: Provider, send_id: str) -> None:
     """Record that the admitted send ``send_id`` has ended (its request is answered)."""
-    rate, store = provider.rate_limit, app.store
-    if rate is None or not isinstance(store, SendBudgetStore):
+    rate, store = provider.rate_limit, kernel.store
+    if rate is None:
         return
     try:
-        await asyncio.to_thread(store.finish_provider_send, rate.key, send_id, app.clock.now())
+        await asyncio.to_thread(store.budgets.finish, rate.key, send_id, kernel.clock.now())
     except Exception as exc:
         # The send itself is done: failing its step now would send it again. Unrecorded,
         # its place is held until the in-flight hold runs out, which only slows sends.

@@ -1,41 +1,37 @@
-"""The notification half of the client API, mixed into :class:`tidings.Tidings`."""
+"""The notification half of the client API (``app.notify``, ``app.recipients``,
+``app.inbox``, inbox tokens...): one :class:`NotifyClient` the app holds beside its
+kernel and delegates to."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import pydantic
 
 from tidings.errors import ConfigError
 from tidings.handle import RunHandle
 from tidings.ids import new_id
-from tidings.notify.deliver import DELIVER_TASK, deliver
+from tidings.kernel import Kernel, TaskContext
+from tidings.notify.deliver import deliver
 from tidings.notify.inbox import Deliveries, Inbox, OutboxReader
 from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
-from tidings.notify.records import NotifyResult
-from tidings.notify.service import Notifications, check_dedup_key
+from tidings.notify.service import DELIVER_TASK, Notifications, check_dedup_key
+from tidings.notify.steps import NotifySteps
 from tidings.notify.tokens import sign_token, verify_token
 from tidings.notify.types import NotificationType
 from tidings.options import Retry
 from tidings.providers.base import Provider
-from tidings.providers.receipts import RECEIPTS_TASK, receipt_tasks
+from tidings.providers.receipts import receipt_tasks
+from tidings.records import NotifyResult
 from tidings.tasks import TaskDef, make_task
 
-if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.engine.context import Context
-
 NOTIFY_TASK = "tidings.notify"
-INTERNAL_TASKS = frozenset({NOTIFY_TASK, DELIVER_TASK, RECEIPTS_TASK})
-"""Built-in tasks: they run like any other (and show in runs) but are not listed as the
-app's tasks."""
 SECRET_SETTING = "signing_secret"
 INBOX_TTL = timedelta(hours=12)
 
@@ -54,12 +50,15 @@ class NotifyHandle(RunHandle):
         return NotifyResult.from_json(await super().result_async(timeout))
 
 
-def internal_tasks(app: Tidings) -> list[TaskDef]:
-    async def tidings_deliver(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
-        return await deliver(app, ctx, payload)
+def internal_tasks(service: Notifications, steps: NotifySteps) -> list[TaskDef]:
+    """The built-in ``tidings.deliver`` and ``tidings.notify`` tasks of ``service``."""
 
-    async def tidings_notify(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
-        result = await ctx.notify(
+    async def tidings_deliver(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
+        return await deliver(service, ctx, payload)
+
+    async def tidings_notify(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
+        result = await steps.notify(
+            ctx,
             payload["type"],
             to=payload["to"],
             data=payload.get("data"),
@@ -79,43 +78,50 @@ def internal_tasks(app: Tidings) -> list[TaskDef]:
 
 
 class NotifyClient:
-    """Notification types, recipients, preferences, inbox, outbox and ``notify``."""
+    """Notification types, recipients, preferences, inbox, outbox and ``notify``.
 
-    notifications: Notifications
-    recipients: Recipients
-    preferences: Preferences
-    suppressions: Suppressions
-    inbox: Inbox
-    outbox: OutboxReader
-    deliveries: Deliveries
-    _secret_key: bytes | None
+    Made on a kernel: it registers the built-in notification tasks there (they run like
+    any other and show in runs, but are not listed as the app's tasks), and offers
+    :attr:`steps`, the context extension behind ``ctx.notify`` and ``ctx.digest``,
+    for the app to install.
+    """
 
-    @property
-    def _app(self) -> Tidings:
-        return cast("Tidings", self)
-
-    def _init_notify(
+    def __init__(
         self,
+        kernel: Kernel,
+        *,
         templates: str | Path | None,
         default_locale: str,
         channels: Mapping[str, Sequence[Provider]] | None,
         secret_key: str | bytes | None,
+        sandbox: bool | None,
+        sandbox_allow: Sequence[str],
     ) -> None:
-        self.notifications = Notifications(self._app, templates, default_locale, channels)
-        self.recipients = Recipients(self._app)
-        self.preferences = Preferences(self._app)
-        self.suppressions = Suppressions(self._app)
-        self.inbox = Inbox(self._app)
-        self.outbox = OutboxReader(self._app)
-        self.deliveries = Deliveries(self._app)
-        raw = secret_key if secret_key is not None else os.environ.get("TIDINGS_SECRET_KEY")
+        self.kernel = kernel
+        self.notifications = Notifications(
+            kernel, templates, default_locale, channels,
+            sandbox=sandbox, sandbox_allow=sandbox_allow,
+        )  # fmt: skip
+        self.steps = NotifySteps(self.notifications)
+        self.recipients = Recipients(kernel)
+        self.preferences = Preferences(kernel, self.notifications.get_type)
+        self.suppressions = Suppressions(kernel)
+        self.inbox = Inbox(kernel)
+        self.outbox = OutboxReader(kernel)
+        self.deliveries = Deliveries(kernel)
+        raw = secret_key
         if raw is not None and len(raw) < 16:
             raise ConfigError(
                 "the signing secret (secret_key / $TIDINGS_SECRET_KEY) needs 16+ characters"
             )
-        self._secret_key = raw.encode() if isinstance(raw, str) else raw
-        for task in [*internal_tasks(self._app), *receipt_tasks(self._app, channels)]:
-            self._app._tasks[task.id] = task
+        self.secret_key: bytes | None = raw.encode() if isinstance(raw, str) else raw
+        """The configured signing secret (None: generated and kept in the database)."""
+        builtin = [
+            *internal_tasks(self.notifications, self.steps),
+            *receipt_tasks(kernel, channels, self.notifications.providers),
+        ]
+        for task in builtin:
+            kernel.register(task, internal=True)
 
     def notification_type(
         self,
@@ -159,7 +165,7 @@ class NotifyClient:
         _, chosen, payload = self.notifications.prepare(type, to, data, channels)
         self.recipients.get(to)
         key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("ntf")
-        handle = self._app.trigger(
+        new = self.kernel.new_run(
             NOTIFY_TASK,
             {
                 "type": type,
@@ -170,7 +176,8 @@ class NotifyClient:
             },
             idempotency_key=key,
         )
-        return NotifyHandle(self._app, handle.id, created=handle.created)
+        run_id, created = self.kernel.create_run(new)
+        return NotifyHandle(self.kernel, run_id, created=created)
 
     async def notify_async(self, type: str, **options: Any) -> NotifyHandle:
         return await asyncio.to_thread(lambda: self.notify(type, **options))
@@ -180,15 +187,15 @@ class NotifyClient:
         """The environment's signing secret: ``secret_key`` / ``$TIDINGS_SECRET_KEY``, or
         outside production one generated once and kept in the database (so every process
         sharing it agrees). Production without one is a ConfigError."""
-        if self._secret_key is not None:
-            return self._secret_key
-        if self._app.environment == "production":
+        if self.secret_key is not None:
+            return self.secret_key
+        if self.kernel.environment == "production":
             raise ConfigError(
                 "production needs a signing secret: set $TIDINGS_SECRET_KEY (or pass "
                 "secret_key=) to a long random string"
             )
-        value = self._app.store.setting(
-            SECRET_SETTING, secrets.token_hex(32), self._app.clock.now()
+        value = self.kernel.store.notifications.setting(
+            SECRET_SETTING, secrets.token_hex(32), self.kernel.clock.now()
         )
         return value.encode()
 
@@ -197,10 +204,10 @@ class NotifyClient:
         self.recipients.get(recipient_id)
         return sign_token(
             self.signing_secret(),
-            environment=self._app.environment,
+            environment=self.kernel.environment,
             subject=recipient_id,
             ttl=ttl,
-            now=self._app.clock.now(),
+            now=self.kernel.clock.now(),
         )
 
     def verify_inbox_token(self, token: str) -> str:
@@ -208,8 +215,8 @@ class NotifyClient:
         return verify_token(
             self.signing_secret(),
             token,
-            environment=self._app.environment,
-            now=self._app.clock.now(),
+            environment=self.kernel.environment,
+            now=self.kernel.clock.now(),
         )
 
     async def inbox_token_async(self, recipient_id: str, ttl: timedelta = INBOX_TTL) -> str:

@@ -16,24 +16,20 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from tidings.kernel import Kernel, TaskContext
 from tidings.notify.budget import admit, finish
-from tidings.notify.records import Delivery
-from tidings.notify.sandbox import divert
+from tidings.notify.service import Notifications
 from tidings.providers.base import (
     Message,
     PermanentProviderError,
     Provider,
     RetryableProviderError,
 )
-from tidings.store.notifybase import SendUpdate
+from tidings.records.notify import Delivery
+from tidings.store.notifications import SendUpdate
 
-if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.engine.context import Context
-
-DELIVER_TASK = "tidings.deliver"
 FINAL = frozenset({"sent", "delivered", "failed", "bounced", "complained", "suppressed", "skipped"})
 MAX_BACKOFF = timedelta(minutes=10)
 
@@ -64,7 +60,7 @@ def message_for(d: Delivery, address: str, data: Any) -> Message:
     )
 
 
-async def _attempt(app: Tidings, provider: Provider, message: Message, at: str) -> dict[str, Any]:
+async def _attempt(kernel: Kernel, provider: Provider, message: Message, at: str) -> dict[str, Any]:
     """One provider call, its outcome as JSON (memoized by the step that runs it).
 
     Under a rate-limited provider the send must first be admitted by the budget all
@@ -72,14 +68,14 @@ async def _attempt(app: Tidings, provider: Provider, message: Message, at: str) 
     again (the caller waits durably, and the try does not count as an attempt).
     """
     base: dict[str, Any] = {"provider": provider.name, "to": message.to, "at": at}
-    admitted = await admit(app, provider)
+    admitted = await admit(kernel, provider)
     if isinstance(admitted, datetime):
         return {**base, "outcome": "throttled", "until": admitted.isoformat()}
     try:
         return {**base, **await _send(provider, message)}
     finally:
         if admitted is not None:
-            await finish(app, provider, admitted)
+            await finish(kernel, provider, admitted)
 
 
 async def _send(provider: Provider, message: Message) -> dict[str, Any]:
@@ -102,18 +98,19 @@ async def _send(provider: Provider, message: Message) -> dict[str, Any]:
 class _Send:
     """The failover loop over one address."""
 
-    def __init__(self, ctx: Context, app: Tidings, d: Delivery, data: Any) -> None:
-        self.ctx, self.app, self.d, self.data = ctx, app, d, data
+    def __init__(self, ctx: TaskContext, service: Notifications, d: Delivery, data: Any) -> None:
+        self.ctx, self.service, self.d, self.data = ctx, service, d, data
+        self.store = service.kernel.store
         # rebuilt from the memoized attempts on every execution
         self.history: list[dict[str, Any]] = []
 
     async def to(self, address: str) -> dict[str, Any]:
         ctx, d = self.ctx, self.d
-        providers = divert(self.app, d, address)
+        providers = self.service.divert(d, address)
         if providers is not None:  # the sandbox holds this send: it goes to the outbox
-            await asyncio.to_thread(self.app.store.mark_delivery_sandboxed, d.id)
+            await asyncio.to_thread(self.store.notifications.mark_sandboxed, d.id)
         else:
-            providers = self.app.notifications.providers(d.channel)
+            providers = self.service.providers(d.channel)
         last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
         for provider in providers:
             attempt = 0
@@ -121,7 +118,7 @@ class _Send:
                 last = await ctx.step(
                     f"send {d.channel} via {provider.name}",
                     _attempt,
-                    self.app,
+                    self.service.kernel,
                     provider,
                     message_for(d, address, self.data),
                     ctx.now().isoformat(),
@@ -151,7 +148,9 @@ class _Send:
             history=json.dumps(self.history),
             sent_at=None,
         )
-        await asyncio.to_thread(self.app.store.update_delivery, self.d.id, update, self.ctx.now())
+        await asyncio.to_thread(
+            self.store.notifications.update_delivery, self.d.id, update, self.ctx.now()
+        )
 
 
 def _final(
@@ -176,11 +175,13 @@ def _final(
     )
 
 
-async def deliver(app: Tidings, ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
+async def deliver(
+    service: Notifications, ctx: TaskContext, payload: dict[str, Any]
+) -> dict[str, Any]:
     """Send the delivery ``payload["delivery_id"]`` through its channel's providers."""
     delivery_id = str(payload["delivery_id"])
-    store = app.store
-    d = await asyncio.to_thread(store.get_delivery, delivery_id)
+    store = service.kernel.store
+    d = await asyncio.to_thread(store.notifications.delivery, delivery_id)
     if d is None:
         return {"delivery_id": delivery_id, "status": "missing"}
     if d.status in FINAL:  # a re-execution after the end was recorded
@@ -188,9 +189,9 @@ async def deliver(app: Tidings, ctx: Context, payload: dict[str, Any]) -> dict[s
     # Only push messages carry the notification's data to the device.
     data = None
     if d.channel == "push":
-        data = await asyncio.to_thread(store.get_notification_data, d.notification_id)
-    send = _Send(ctx, app, d, data)
+        data = await asyncio.to_thread(store.notifications.data, d.notification_id)
+    send = _Send(ctx, service, d, data)
     outcomes = [await send.to(address) for address in d.addresses]
     update = _final(d, outcomes, send.history, ctx.now())
-    await asyncio.to_thread(store.update_delivery, d.id, update, ctx.now())
+    await asyncio.to_thread(store.notifications.update_delivery, d.id, update, ctx.now())
     return {"delivery_id": d.id, "status": update.status, "provider": update.provider}

@@ -8,21 +8,12 @@ import base64
 import builtins
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tidings.errors import UnknownDeliveryError, ValidationError
-from tidings.notify.records import (
-    CHANNELS,
-    DELIVERY_STATUSES,
-    Delivery,
-    InboxChange,
-    InboxItem,
-    InboxPage,
-    OutboxEntry,
-)
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
+from tidings.kernel import Kernel
+from tidings.notify.records import CHANNELS, DELIVERY_STATUSES, InboxPage
+from tidings.records.notify import Delivery, InboxChange, InboxItem, OutboxEntry
 
 MAX_PAGE = 500
 
@@ -52,8 +43,8 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
 class Inbox:
     """``app.inbox``: each recipient's in-app notifications."""
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
 
     def page(
         self,
@@ -70,7 +61,7 @@ class Inbox:
         """
         before = None if cursor is None else decode_cursor(cursor)
         n = _limit(limit)
-        items = self._app.store.list_inbox(recipient_id, unread_only, archived, before, n + 1)
+        items = self._kernel.store.inbox.page(recipient_id, unread_only, archived, before, n + 1)
         more = len(items) > n
         items = items[:n]
         return InboxPage(items, encode_cursor(items[-1]) if more else None)
@@ -90,7 +81,7 @@ class Inbox:
         ).items
 
     def unread_count(self, recipient_id: str) -> int:
-        return self._app.store.unread_count(recipient_id)
+        return self._kernel.store.inbox.unread_count(recipient_id)
 
     def mark_read(self, recipient_id: str, ids: Sequence[str]) -> int:
         """Mark the recipient's items ``ids`` read (others' ids are ignored); how many."""
@@ -113,10 +104,10 @@ class Inbox:
         """
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
             raise ValidationError(f"after_seq must be an int >= 0, got {after_seq!r}")
-        return self._app.store.inbox_changes(recipient_id, after_seq, _limit(limit))
+        return self._kernel.store.inbox.changes(recipient_id, after_seq, _limit(limit))
 
     def _mark(self, recipient_id: str, ids: builtins.list[str] | None, kind: str) -> int:
-        return self._app.store.mark_inbox(recipient_id, ids, kind, self._app.clock.now())
+        return self._kernel.store.inbox.mark(recipient_id, ids, kind, self._kernel.clock.now())
 
     async def page_async(self, recipient_id: str, **options: Any) -> InboxPage:
         return await asyncio.to_thread(lambda: self.page(recipient_id, **options))
@@ -159,8 +150,8 @@ def _choice(value: str | None, allowed: Sequence[str], what: str) -> str | None:
 class Deliveries:
     """``app.deliveries``: the delivery log."""
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
 
     def list(
         self,
@@ -172,7 +163,7 @@ class Deliveries:
         limit: int = 100,
     ) -> builtins.list[Delivery]:
         """Deliveries, newest first, filtered by recipient, type, channel and status."""
-        return self._app.store.list_deliveries(
+        return self._kernel.store.notifications.deliveries(
             to,
             type,
             _choice(channel, CHANNELS, "channel"),
@@ -181,14 +172,14 @@ class Deliveries:
         )
 
     def get(self, delivery_id: str) -> Delivery:
-        found = self._app.store.get_delivery(delivery_id)
+        found = self._kernel.store.notifications.delivery(delivery_id)
         if found is None:
             raise UnknownDeliveryError(f"no delivery with id {delivery_id!r}")
         return found
 
     def counts(self) -> dict[tuple[str, str], int]:
         """``(channel, status) -> number of deliveries`` (for metrics)."""
-        return self._app.store.count_deliveries()
+        return self._kernel.store.notifications.count_deliveries()
 
     async def list_async(self, *args: Any, **options: Any) -> builtins.list[Delivery]:
         return await asyncio.to_thread(lambda: self.list(*args, **options))
@@ -203,8 +194,8 @@ class Deliveries:
 class OutboxReader:
     """``app.outbox`` (and ``t.outbox`` in TestEngine): what the outbox provider caught."""
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
 
     def list(
         self,
@@ -215,7 +206,7 @@ class OutboxReader:
         limit: int = 100,
     ) -> builtins.list[OutboxEntry]:
         """Captured messages, newest first; ``to`` matches the address or recipient id."""
-        return self._app.store.list_outbox(
+        return self._kernel.store.notifications.outbox(
             to, type, _choice(channel, ("email", "push", "sms"), "channel"), _limit(limit)
         )
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import builtins
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from tidings.errors import UnknownRecipientError, ValidationError
+from tidings.kernel import Kernel
 from tidings.notify.recipients import check_email, check_phone, check_token
-from tidings.notify.records import CHANNELS, EXTERNAL_CHANNELS, Preference
-from tidings.store.sqlnotify import GLOBAL_TYPE
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
+from tidings.notify.records import CHANNELS, EXTERNAL_CHANNELS
+from tidings.records.notify import Preference
+from tidings.store.recipients import GLOBAL_TYPE
 
 
 def _check_channel(channel: object, allowed: tuple[str, ...] = CHANNELS) -> str:
@@ -29,8 +28,10 @@ class Preferences:
     is opted in. Critical types ignore both.
     """
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel, types: Callable[[str], object]) -> None:
+        """``types`` looks a notification type up (UnknownNotificationTypeError if none)."""
+        self._kernel = kernel
+        self._types = types
 
     def set(self, recipient_id: str, *, type: str | None, channel: str, enabled: bool) -> None:
         """Opt ``recipient_id`` in or out of ``type`` (None: every type) on ``channel``."""
@@ -38,10 +39,10 @@ class Preferences:
         if not isinstance(enabled, bool):
             raise ValidationError(f"enabled must be True or False, got {enabled!r}")
         if type is not None:
-            self._app.notifications.get_type(type)
-        ok = self._app.store.set_preference(
+            self._types(type)
+        ok = self._kernel.store.recipients.set_preference(
             recipient_id, GLOBAL_TYPE if type is None else type, channel, enabled,
-            self._app.clock.now(),
+            self._kernel.clock.now(),
         )  # fmt: skip
         if not ok:
             raise UnknownRecipientError(f"no recipient with id {recipient_id!r}")
@@ -56,7 +57,7 @@ class Preferences:
 
     def list(self, recipient_id: str) -> builtins.list[Preference]:
         """Every stored setting of the recipient."""
-        return self._app.store.list_preferences(recipient_id)
+        return self._kernel.store.recipients.preferences(recipient_id)
 
     async def set_async(
         self, recipient_id: str, *, type: str | None, channel: str, enabled: bool
@@ -86,21 +87,25 @@ class Suppressions:
     Providers add to it (a permanent error that says so); add and remove by hand here.
     """
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
 
     def add(self, channel: str, address: str, *, reason: str = "added by hand") -> None:
         _check_channel(channel, EXTERNAL_CHANNELS)
         key = normalise_address(channel, address)
-        self._app.store.suppress(channel, key, reason, self._app.clock.now())
+        self._kernel.store.recipients.suppress(channel, key, reason, self._kernel.clock.now())
 
     def remove(self, channel: str, address: str) -> bool:
         _check_channel(channel, EXTERNAL_CHANNELS)
-        return self._app.store.unsuppress(channel, normalise_address(channel, address))
+        return self._kernel.store.recipients.unsuppress(
+            channel, normalise_address(channel, address)
+        )
 
     def contains(self, channel: str, address: str) -> bool:
         _check_channel(channel, EXTERNAL_CHANNELS)
-        return self._app.store.is_suppressed(channel, normalise_address(channel, address))
+        return self._kernel.store.recipients.is_suppressed(
+            channel, normalise_address(channel, address)
+        )
 
     async def add_async(self, channel: str, address: str, *, reason: str = "added by hand") -> None:
         await asyncio.to_thread(lambda: self.add(channel, address, reason=reason))

@@ -6,7 +6,7 @@ import asyncio
 import builtins
 import re
 from datetime import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import email_validator
@@ -14,12 +14,10 @@ import phonenumbers
 
 from tidings import serde
 from tidings.errors import UnknownRecipientError, ValidationError
-from tidings.notify.records import PushToken, Recipient
+from tidings.kernel import Kernel
 from tidings.notify.templates import validate_locale
-from tidings.store.notifybase import RecipientRow
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
+from tidings.records.notify import PushToken, Recipient
+from tidings.store.recipients import RecipientRow
 
 _UNSET: Any = object()
 _ID = re.compile(r"^[^\s/][^/]{0,254}$")
@@ -111,8 +109,8 @@ def check_token(token: Any) -> str:
 class Recipients:
     """``app.recipients``: who notifications go to."""
 
-    def __init__(self, app: Tidings) -> None:
-        self._app = app
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
 
     def upsert(
         self,
@@ -166,11 +164,11 @@ class Recipients:
             data=given.get("data", "{}"),
             given=frozenset(given),
         )
-        return self._app.store.upsert_recipient(row, self._app.clock.now())
+        return self._kernel.store.recipients.upsert(row, self._kernel.clock.now())
 
     def get(self, recipient_id: str) -> Recipient:
         """The recipient; UnknownRecipientError if there is none."""
-        found = self._app.store.get_recipient(recipient_id)
+        found = self._kernel.store.recipients.get(recipient_id)
         if found is None:
             raise UnknownRecipientError(f"no recipient with id {recipient_id!r}")
         return found
@@ -180,7 +178,7 @@ class Recipients:
 
         Returns False if there was no such recipient.
         """
-        return self._app.store.delete_recipient(recipient_id)
+        return self._kernel.store.recipients.delete(recipient_id)
 
     def add_push_token(
         self,
@@ -195,8 +193,8 @@ class Recipients:
         for name, value in (("platform", platform), ("device_name", device_name)):
             if value is not None and not isinstance(value, str):
                 raise ValidationError(f"{name} must be a string, got {type(value).__name__}")
-        added = self._app.store.add_push_token(
-            recipient_id, token, platform, device_name, self._app.clock.now()
+        added = self._kernel.store.recipients.add_push_token(
+            recipient_id, token, platform, device_name, self._kernel.clock.now()
         )
         if added is None:
             raise UnknownRecipientError(f"no recipient with id {recipient_id!r}")
@@ -206,11 +204,11 @@ class Recipients:
         self, recipient_id: str, *, active_only: bool = True
     ) -> builtins.list[PushToken]:
         """The recipient's tokens, most recently registered first."""
-        return self._app.store.list_push_tokens(recipient_id, active_only)
+        return self._kernel.store.recipients.push_tokens(recipient_id, active_only)
 
     def deactivate_push_token(self, token: str) -> bool:
         """Stop sending to ``token`` (False if unknown or already inactive)."""
-        return self._app.store.deactivate_push_token(token, self._app.clock.now())
+        return self._kernel.store.recipients.deactivate_push_token(token, self._kernel.clock.now())
 
     async def upsert_async(self, recipient_id: str, **fields: Any) -> Recipient:
         return await asyncio.to_thread(self.upsert, recipient_id, **fields)

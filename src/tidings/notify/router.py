@@ -30,12 +30,12 @@ from zoneinfo import ZoneInfo
 from tidings.errors import ValidationError
 from tidings.ids import new_id
 from tidings.notify.recipients import parse_hhmm
-from tidings.notify.records import Recipient
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType
-from tidings.store.base import NewRun
-from tidings.store.notifybase import NewDelivery, RoutingInputs
-from tidings.store.sqlnotify import GLOBAL_TYPE
+from tidings.records.notify import Recipient
+from tidings.store.notifications import NewDelivery
+from tidings.store.recipients import GLOBAL_TYPE, RoutingInputs
+from tidings.store.runs import NewRun
 
 QUIET_CHANNELS = ("push", "sms")
 """Quiet hours hold these back; in-app and email are delivered at once."""

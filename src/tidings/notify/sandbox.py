@@ -4,21 +4,16 @@ Every environment but production is a sandbox unless told otherwise (``Tidings(s
 ...)``, ``sandbox`` in tidings.toml, ``$TIDINGS_SANDBOX``), so staging can never text a
 real patient. The allow-list holds recipient ids, email addresses, phone numbers or push
 tokens that are still really sent to (the team's own test devices). A diverted delivery
-is marked ``sandboxed`` and its message is in ``app.outbox``.
+is marked ``sandboxed`` and its message is in ``app.outbox``. The service holds the
+settings and diverts sends (:meth:`~tidings.notify.service.Notifications.divert`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from tidings.errors import ValidationError
-from tidings.providers.base import Provider
-from tidings.providers.outbox import Outbox
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.notify.records import Delivery
+from tidings.records.notify import Delivery
 
 
 def check_allow_list(values: Sequence[str]) -> tuple[str, ...]:
@@ -27,22 +22,6 @@ def check_allow_list(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(v.strip() for v in values)
 
 
-def allowed(app: Tidings, d: Delivery, address: str) -> bool:
-    """Whether ``address`` of delivery ``d`` may really be sent to."""
-    if not app.sandboxed:
-        return True
-    allow = app.sandbox_allow
+def allowed(allow: Sequence[str], d: Delivery, address: str) -> bool:
+    """Whether ``address`` of delivery ``d`` is on the allow-list (matched case-blind)."""
     return d.to in allow or address in allow or address.lower() in {a.lower() for a in allow}
-
-
-def divert(app: Tidings, d: Delivery, address: str) -> list[Provider] | None:
-    """The outbox in place of the channel's providers when the sandbox holds the send;
-    None when it may go out as configured (or when the channel only has the outbox
-    anyway: then the sandbox holds nothing back and the delivery is not marked)."""
-    if allowed(app, d, address):
-        return None
-    if all(isinstance(p, Outbox) for p in app.notifications.providers(d.channel)):
-        return None
-    outbox = Outbox()
-    outbox.bind(app.store, app.clock)
-    return [outbox]

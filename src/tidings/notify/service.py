@@ -1,6 +1,10 @@
 """The notification service an app holds (``app.notifications``): declared types,
-templates, channel providers, and the one routine that routes and records a
-notification."""
+templates, channel providers, the sandbox, and the one routine that routes and records a
+notification.
+
+It sits on the kernel: a notification is recorded through the kernel's store, its
+external deliveries become runs of the built-in ``tidings.deliver`` task made by the
+kernel in the same transaction, and the kernel wakes the workers that send them."""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pydantic
 
@@ -22,20 +26,22 @@ from tidings.errors import (
     ValidationError,
 )
 from tidings.ids import new_id
-from tidings.notify.deliver import DELIVER_TASK
+from tidings.kernel import Kernel
 from tidings.notify.recipients import check_recipient_id
-from tidings.notify.records import EXTERNAL_CHANNELS, Delivery, DeliveryRef, NotifyResult
+from tidings.notify.records import EXTERNAL_CHANNELS
 from tidings.notify.router import plan
+from tidings.notify.sandbox import allowed, check_allow_list
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType, describe, make_type
 from tidings.providers.base import Provider
 from tidings.providers.outbox import Outbox
-from tidings.store.base import NewRun
-from tidings.store.notifybase import NewNotification
+from tidings.records import DeliveryRef, NotifyResult
+from tidings.records.notify import Delivery
+from tidings.store.notifications import NewNotification
+from tidings.store.runs import NewRun
 
-if TYPE_CHECKING:
-    from tidings.app import Tidings
-
+DELIVER_TASK = "tidings.deliver"
+"""The built-in task that sends one delivery (see :mod:`tidings.notify.deliver`)."""
 MAX_DEDUP_KEY = 255
 log = logging.getLogger("tidings.notify")
 
@@ -67,23 +73,51 @@ def _check_channels(channels: Mapping[str, Sequence[Provider]] | None) -> dict[s
 
 
 class Notifications:
-    """Types, templates and providers of one app, and the routing of each notification."""
+    """Types, templates, providers and sandbox of one app, and the routing of each
+    notification.
+
+    Attributes:
+        sandbox: True/False forces the sandbox on/off; None: on in every environment but
+            production (see :mod:`tidings.notify.sandbox`).
+        sandbox_allow: recipient ids and addresses still really sent to in a sandbox.
+    """
 
     def __init__(
         self,
-        app: Tidings,
+        kernel: Kernel,
         templates: str | Path | None,
         default_locale: str,
         channels: Mapping[str, Sequence[Provider]] | None,
+        *,
+        sandbox: bool | None = None,
+        sandbox_allow: Sequence[str] = (),
     ) -> None:
-        self._app = app
+        self.kernel = kernel
         self.templates = Templates(templates, default_locale)
         self.default_locale = self.templates.default_locale
         self._types: dict[str, NotificationType] = {}
         self._channels = _check_channels(channels)
-        self._outbox = Outbox()
+        # Outboxes write through the kernel's store and clock (whichever is current), so
+        # they are bound once here rather than before every send.
+        self.outbox = self._bound(Outbox())
+        for p in self.configured():
+            if isinstance(p, Outbox):
+                self._bound(p)
         self._test_outbox: Outbox | None = None
         self._lock = threading.Lock()
+        self.sandbox = sandbox
+        self.sandbox_allow: Sequence[str] = check_allow_list(sandbox_allow)
+
+    def _bound(self, outbox: Outbox) -> Outbox:
+        outbox.bind(self.kernel)
+        return outbox
+
+    @property
+    def sandboxed(self) -> bool:
+        """Whether external sends go to the outbox (see ``sandbox``)."""
+        if self.sandbox is not None:
+            return self.sandbox
+        return self.kernel.environment != "production"
 
     # -- types -------------------------------------------------------------------------
     def register(
@@ -133,15 +167,20 @@ class Notifications:
     # -- providers ---------------------------------------------------------------------
     def providers(self, channel: str) -> list[Provider]:
         """The channel's failover list (the outbox unless configured; always under tests)."""
-        chosen: list[Provider]
         if self._test_outbox is not None:
-            chosen = [self._test_outbox]
-        else:
-            chosen = self._channels.get(channel) or [self._outbox]
-        for p in chosen:
-            if isinstance(p, Outbox):
-                p.bind(self._app.store, self._app.clock)
-        return chosen
+            return [self._test_outbox]
+        return list(self._channels.get(channel) or [self.outbox])
+
+    def divert(self, d: Delivery, address: str) -> list[Provider] | None:
+        """The outbox in place of the channel's providers when the sandbox holds the
+        send; None when it may go out as configured (or when the channel only has the
+        outbox anyway: then the sandbox holds nothing back and the delivery is not
+        marked)."""
+        if not self.sandboxed or allowed(self.sandbox_allow, d, address):
+            return None
+        if all(isinstance(p, Outbox) for p in self.providers(d.channel)):
+            return None
+        return [self.outbox]
 
     def configured(self) -> list[Provider]:
         """Every provider configured on a channel, each once, in channel order."""
@@ -161,7 +200,7 @@ class Notifications:
 
     def capture_everything(self, on: bool) -> None:
         """TestEngine: send every channel to the outbox while on."""
-        self._test_outbox = Outbox() if on else None
+        self._test_outbox = self._bound(Outbox()) if on else None
 
     # -- sending -----------------------------------------------------------------------
     def prepare(
@@ -187,12 +226,13 @@ class Notifications:
         A dedup key held by a live notification returns that notification's deliveries
         and writes nothing.
         """
-        app, store = self._app, self._app.store
+        kernel = self.kernel
+        store = kernel.store
         ntype, chosen, payload = self.prepare(type_id, to, data, channels)
-        now = app.clock.now()
+        now = kernel.clock.now()
         # A repeat (a resumed run, a reused dedup key) is found when recording, in the
         # same transaction; looking first would cost every first send a round trip.
-        inputs = store.routing_inputs(to)
+        inputs = store.recipients.routing_inputs(to)
         if inputs is None:
             raise UnknownRecipientError(
                 f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
@@ -208,23 +248,19 @@ class Notifications:
             critical=ntype.critical,
             deliveries=tuple(deliveries),
         )
-        recorded, created = store.record_notification(
-            new, now, app.idempotency_ttl, app.idempotency_ttl
+        recorded, created = store.notifications.record(
+            new, now, kernel.idempotency_ttl, kernel.idempotency_ttl
         )
         if created and any(d.run is not None for d in deliveries):
-            app._wake_workers()
+            kernel.wake()
         return _result(type_id, to, dedup_key, recorded, created=created)
 
     def _run_for(self, delivery_id: str, send_at: datetime | None) -> NewRun:
-        return self._app._new_run(
+        return self.kernel.new_run(
             DELIVER_TASK,
             {"delivery_id": delivery_id},
             idempotency_key=f"delivery:{delivery_id}",
-            delay=None,
             run_at=send_at,
-            priority=None,
-            queue=None,
-            tags=None,
         )
 
 

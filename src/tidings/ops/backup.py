@@ -1,6 +1,6 @@
 """``tidings backup`` and ``tidings restore``: naming, verification records, retention.
 
-The copying itself is the store's (``store/sqlite/backup.py``, ``store/postgres/backup.py``).
+The copying itself is the store's (:mod:`tidings.store.backup`).
 Each backup is one file named ``<environment>-<UTC time>.<sqlite3|pgdump>`` with a
 ``.json`` manifest beside it: the row count of every table in the snapshot, how it was
 verified, and the tidings version that wrote it. A backup is written under a temporary
@@ -20,6 +20,7 @@ from pathlib import Path
 
 from tidings import __version__
 from tidings.errors import ConfigError, StoreError, TidingsError
+from tidings.store import backup as store_backup
 
 Progress = Callable[[int, int], None]
 DEFAULT_DIR = Path(".tidings") / "backups"
@@ -122,15 +123,9 @@ def take_backup(
     final = backup_name(environment, backend, when, folder)
     partial = final.with_name(f".{final.name}.partial")
     try:
-        if backend == "sqlite":
-            from tidings.store.sqlite import backup as sqlite_backup
-
-            sqlite_backup.backup(url, partial, progress)
-            tables, verified = sqlite_backup.check_file(partial), "integrity_check"
-        else:
-            from tidings.store.postgres import backup as pg_backup
-
-            tables, verified = pg_backup.backup(url, partial, full=verify == "full")
+        tables, verified = store_backup.backup(
+            url, partial, progress=progress, full=verify == "full"
+        )
         manifest = Manifest(
             environment, backend, when.astimezone(UTC).isoformat(), tables, verified, __version__
         )
@@ -176,11 +171,7 @@ def restore_backup(file: Path, url: str, *, force: bool = False) -> dict[str, in
         raise ConfigError(
             f"{file} is a {kind} backup; it cannot be restored into a {target} database"
         )
-    if kind == "sqlite":
-        from tidings.store.sqlite import backup as impl
-    else:
-        from tidings.store.postgres import backup as impl  # type: ignore[no-redef]
-    empty, data = impl.is_empty(url)
+    empty, data = store_backup.is_empty(url)
     if not empty and not force:
         held = ", ".join(f"{t}: {n}" for t, n in sorted(data.items()))
         raise NotEmptyError(
@@ -188,4 +179,4 @@ def restore_backup(file: Path, url: str, *, force: bool = False) -> dict[str, in
             "pass --force to replace everything in it (stop its workers first)"
         )
     manifest = read_manifest(file)
-    return impl.restore(file, url, manifest.tables if manifest else None)
+    return store_backup.restore(file, url, manifest.tables if manifest else None)

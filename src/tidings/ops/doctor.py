@@ -8,7 +8,6 @@ present or missing and never printed.
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -16,10 +15,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from tidings.app import Tidings, validate_environment
+from tidings.app import Tidings
 from tidings.errors import TidingsError
+from tidings.settings import env_database_url, env_secret_key, resolve_environment
 from tidings.store import Store, open_store, redact_url
-from tidings.store.base import StuckRun
+from tidings.store.ops import StuckRun
 
 Status = Literal["ok", "warn", "fail", "skip"]
 Clock = Callable[[], datetime]
@@ -51,14 +51,14 @@ class Target:
 def check_config(
     app_ref: str | None, database_url: str | None, env: str | None
 ) -> tuple[Check, Target | None]:
-    from tidings.config import load_app
+    from tidings.loader import load_app
 
     try:
         app = load_app(app_ref, database_url=database_url, environment=env)
     except TidingsError as exc:
-        url = database_url or os.environ.get("TIDINGS_DATABASE_URL")
+        url = database_url or env_database_url()
         if url and "no app given" in str(exc):
-            environment = validate_environment(env or os.environ.get("TIDINGS_ENV") or "dev")
+            environment = resolve_environment(env)
             check = Check(
                 "configuration",
                 "warn",
@@ -89,7 +89,7 @@ def _config_fix(message: str) -> str:
 def open_database(target: Target) -> tuple[Check, Store | None]:
     url = target.url
     if url.startswith("sqlite:"):
-        from tidings.store.sqlite.store import path_from_url
+        from tidings.store.urls import path_from_url
 
         path = path_from_url(url)
         if path != ":memory:" and not Path(path).exists():
@@ -173,7 +173,7 @@ def check_credentials(target: Target) -> Check:
                 continue  # an optional credential (a self-hosted gateway needs none)
             else:
                 missing.append(f"{label}.{name}")
-    if target.environment == "production" and not os.environ.get("TIDINGS_SECRET_KEY"):
+    if target.environment == "production" and not env_secret_key():
         missing.append("TIDINGS_SECRET_KEY (production signs inbox tokens and sessions with it)")
     if missing:
         return Check(
@@ -191,7 +191,7 @@ def check_clock(store: Store, target: Target, clock: Clock) -> Check:
     if target.url.startswith("sqlite:"):
         return Check("clock", "ok", "SQLite uses this host's clock: no skew possible")
     before = clock()
-    db_now = store.database_now()
+    db_now = store.ops.database_now()
     after = clock()
     local = before + (after - before) / 2
     skew = (local - db_now).total_seconds()
@@ -217,7 +217,7 @@ def check_stuck(store: Store, target: Target, clock: Clock, overdue_after: timed
     now = clock()
     # A live worker reclaims an expired lease at its next claim: one expired for two
     # lease lengths means no worker of that queue is alive.
-    stuck = store.stuck_runs(now - 2 * target.lease, now - overdue_after, SHOWN)
+    stuck = store.ops.stuck_runs(now - 2 * target.lease, now - overdue_after, SHOWN)
     problems, fixes = [], []
     if stuck.expired_count:
         grace = (2 * target.lease).total_seconds()

@@ -20,6 +20,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from tidings import __version__
 from tidings.app import Tidings
 from tidings.errors import TidingsError
+from tidings.jsonview import run_to_json
 from tidings.tasks import TaskDef
 
 T = TypeVar("T")
@@ -70,8 +71,6 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 def build_server(app: Tidings) -> MCPServer:
     """An MCP server exposing ``app``: seven tools, one schema resource per task."""
-    from tidings.cli import run_to_json
-
     server: MCPServer = MCPServer(
         "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )

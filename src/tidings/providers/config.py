@@ -29,7 +29,7 @@ the name upper-cased with ``-`` as ``_``). ``TIDINGS_<CHANNEL>_PROVIDERS=resend,
 sets a channel's list. The environment wins over the file.
 
 Each environment may override these in its own tables (``[environments.staging.channels]``,
-``[environments.production.providers.resend]``); see :mod:`tidings.environments` and
+``[environments.production.providers.resend]``); see :mod:`tidings.settings` and
 :func:`providers_from_file`.
 
 Errors name the provider and the option at fault, never a value, so a secret pasted in
@@ -52,6 +52,13 @@ from tidings.providers.expo import Expo
 from tidings.providers.resend import Resend
 from tidings.providers.smtp import Smtp
 from tidings.providers.twilio import Twilio
+from tidings.settings import (
+    EnvironmentSettings,
+    check_name,
+    environment_settings,
+    provider_table,
+    read_config_file,
+)
 
 CHANNELS: tuple[Channel, ...] = get_args(Channel)
 
@@ -286,9 +293,6 @@ def providers_from_file(
     ``[environments.<name>.providers.<provider>]`` the whole table of that provider. With
     no environment named anywhere, ``[tidings]`` alone is used.
     """
-    from tidings.config import read_config_file  # tidings.config imports the app
-    from tidings.environments import check_name, environment_settings, provider_table
-
     env = os.environ if environ is None else environ
     settings = read_config_file(directory)  # checks [tidings] itself
     name = environment or env.get("TIDINGS_ENV") or settings.environment
@@ -297,3 +301,14 @@ def providers_from_file(
         return providers_from_config(table, environ)
     per_env = environment_settings(check_name(name), directory)
     return providers_from_config(provider_table(per_env), environ)
+
+
+def provider_problem(settings: EnvironmentSettings) -> str | None:
+    """Why an environment's providers cannot be built (None if they can); the message
+    names providers and options, never a value. ``tidings config check`` passes it to
+    :func:`tidings.settings.check_config`."""
+    try:
+        providers_from_config(provider_table(settings))
+    except ConfigError as exc:
+        return str(exc)
+    return None

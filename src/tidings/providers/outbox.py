@@ -5,16 +5,25 @@ TestEngine; read what it caught with ``app.outbox.list(...)``."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from tidings.ids import new_id
-from tidings.notify.records import OutboxEntry
 from tidings.providers.base import Channel, Message, Provider, SendResult
+from tidings.records.notify import OutboxEntry
 
 if TYPE_CHECKING:
     from tidings.clock import Clock
     from tidings.store.base import Store
+
+
+class Home(Protocol):
+    """Where an outbox writes: the app's current store and clock (the kernel)."""
+
+    @property
+    def store(self) -> Store: ...
+
+    @property
+    def clock(self) -> Clock: ...
 
 
 class Outbox(Provider):
@@ -28,15 +37,16 @@ class Outbox(Provider):
     max_attempts = 3
 
     def __init__(self) -> None:
-        self._store: Store | None = None
-        self._clock: Clock | None = None
+        self._home: Home | None = None
 
-    def bind(self, store: Store, clock: Clock) -> None:
-        """Give it the database to write to (the app does this before each send)."""
-        self._store, self._clock = store, clock
+    def bind(self, home: Home) -> None:
+        """Write to ``home``'s store, stamped by its clock (the notification service
+        binds each outbox it holds once; the store is looked up at every send)."""
+        self._home = home
 
     async def send(self, message: Message) -> SendResult:
-        if self._store is None:
+        home = self._home
+        if home is None:
             raise RuntimeError("the outbox provider is not bound to an app's store")
         entry_id = new_id("out")
         entry = OutboxEntry(
@@ -53,7 +63,7 @@ class Outbox(Provider):
             title=message.title,
             body=message.body,
             data=dict(message.data),
-            created_at=self._clock.now() if self._clock else datetime.now(UTC),
+            created_at=home.clock.now(),
         )
-        await asyncio.to_thread(self._store.capture_outbox, entry)
+        await asyncio.to_thread(home.store.notifications.capture_outbox, entry)
         return SendResult(provider_message_id=entry_id, status="sent")

@@ -21,22 +21,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tidings.notify.records import Delivery
+from tidings.kernel import Kernel, TaskContext
+from tidings.kernel.schedules import with_cron
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.expo import Expo, Receipt
-from tidings.schedules import with_cron
-from tidings.store.notifybase import SendUpdate
-from tidings.store.sqlreceipts import ReceiptStore
+from tidings.records.notify import Delivery
+from tidings.store.notifications import SendUpdate
 from tidings.tasks import TaskDef, make_task
 
-if TYPE_CHECKING:
-    from tidings.app import Tidings
-    from tidings.engine.context import Context
+Providers = Callable[[str], Sequence[Provider]]
+"""A channel's providers as they are used now (the outbox only, under TestEngine)."""
 
 RECEIPTS_TASK = "tidings.expo-receipts"
 RECEIPTS_CRON = "*/5 * * * *"
@@ -47,13 +46,15 @@ RECEIPT_HORIZON = timedelta(hours=24)
 BATCH = 1000
 
 
-def receipt_tasks(app: Tidings, channels: Mapping[str, Sequence[Provider]] | None) -> list[TaskDef]:
+def receipt_tasks(
+    kernel: Kernel, channels: Mapping[str, Sequence[Provider]] | None, providers: Providers
+) -> list[TaskDef]:
     """The receipts task if ``channels`` sends push through Expo, else nothing."""
     if not any(isinstance(p, Expo) for p in (channels or {}).get("push", ())):
         return []
 
-    async def tidings_expo_receipts(ctx: Context) -> dict[str, int]:
-        return await check_receipts(app, ctx.now())
+    async def tidings_expo_receipts(ctx: TaskContext) -> dict[str, int]:
+        return await check_receipts(kernel, providers, ctx.now())
 
     task = make_task(
         tidings_expo_receipts, id=RECEIPTS_TASK, retry=Retry(max_attempts=3),
@@ -62,16 +63,16 @@ def receipt_tasks(app: Tidings, channels: Mapping[str, Sequence[Provider]] | Non
     return [with_cron(task, RECEIPTS_CRON, "UTC", "latest")]
 
 
-async def check_receipts(app: Tidings, now: datetime) -> dict[str, int]:
+async def check_receipts(kernel: Kernel, providers: Providers, now: datetime) -> dict[str, int]:
     """One pass over the deliveries due for receipts; counts of what moved."""
-    expo = next((p for p in app.notifications.providers("push") if isinstance(p, Expo)), None)
-    store = app.store
+    expo = next((p for p in providers("push") if isinstance(p, Expo)), None)
+    store = kernel.store
     counts = {"checked": 0, "delivered": 0, "failed": 0, "waiting": 0, "deactivated": 0}
-    if expo is None or not isinstance(store, ReceiptStore):
+    if expo is None:
         return counts
     while True:
         due = await asyncio.to_thread(
-            store.deliveries_awaiting_receipts,
+            store.receipts.awaiting,
             "push", expo.name, now - RECEIPT_HORIZON, now - RECEIPT_DELAY, BATCH,
         )  # fmt: skip
         tickets = {d.id: _tickets(d) for d in due}
@@ -86,7 +87,7 @@ async def check_receipts(app: Tidings, now: datetime) -> dict[str, int]:
                 continue
             counts[update.status] += 1
             counts["deactivated"] += len(update.deactivate)
-            await asyncio.to_thread(store.update_delivery, d.id, update, now)
+            await asyncio.to_thread(store.notifications.update_delivery, d.id, update, now)
         counts["waiting"] += waiting
         # Waiting deliveries come back first in the next batch: stop once a batch moves
         # nothing, so a full batch of them cannot loop forever.

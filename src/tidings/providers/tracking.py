@@ -13,23 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
-from tidings.errors import StoreError
+from tidings.kernel import Kernel
 from tidings.providers.webhooks import DeliveryUpdate
-from tidings.store.sqlreceipts import ReceiptStore, TrackedEvent, TrackResult
-
-if TYPE_CHECKING:
-    from tidings.app import Tidings
+from tidings.store.receipts import TrackedEvent, TrackResult
 
 log = logging.getLogger("tidings.providers")
 
 
-async def apply_update(app: Tidings, update: DeliveryUpdate) -> TrackResult:
+async def apply_update(kernel: Kernel, update: DeliveryUpdate) -> TrackResult:
     """Record ``update`` on its delivery; see the module docstring for the rules."""
-    store = app.store
-    if not isinstance(store, ReceiptStore):
-        raise StoreError(f"{type(store).__name__} cannot track deliveries")
+    store = kernel.store
     event = TrackedEvent(
         provider=update.provider,
         provider_message_id=update.provider_message_id,
@@ -40,7 +34,7 @@ async def apply_update(app: Tidings, update: DeliveryUpdate) -> TrackResult:
         suppress_address=update.suppress_address,
         address=update.address,
     )
-    result = await asyncio.to_thread(store.track_delivery, event, app.clock.now())
+    result = await asyncio.to_thread(store.receipts.track, event, kernel.clock.now())
     if result.outcome == "unknown":
         log.info(
             "%s webhook %s for message %s matches no delivery; accepted and ignored",

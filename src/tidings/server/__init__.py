@@ -3,6 +3,6 @@
 from __future__ import annotations
 
 from tidings.server.app import create_app
-from tidings.server.settings import ServerSettings
+from tidings.settings import ServerSettings
 
 __all__ = ["ServerSettings", "create_app"]

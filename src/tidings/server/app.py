@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from tidings import __version__, redaction
 from tidings.app import Tidings
-from tidings.dashboard.environments import EnvironmentDashboards, dashboard_environments
+from tidings.dashboard.environments import EnvironmentDashboards
 from tidings.errors import ConfigError
 from tidings.server import metrics
 from tidings.server.auth import Authenticator
@@ -28,7 +28,7 @@ from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.routes_webhooks import router as webhooks_router
-from tidings.server.settings import ServerSettings
+from tidings.settings import ServerSettings, dashboard_environments
 from tidings.store import open_store
 
 _ERRORS: dict[int | str, dict[str, Any]] = {

@@ -14,8 +14,8 @@ from tidings.app import Tidings
 from tidings.errors import InvalidApiKeyError
 from tidings.keys import hash_key, verify_key
 from tidings.server.errors import ApiError
-from tidings.server.settings import ServerSettings
-from tidings.store.base import ApiKeyRecord
+from tidings.settings import ServerSettings
+from tidings.store.keys import ApiKeyRecord
 
 
 @dataclass

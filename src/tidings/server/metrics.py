@@ -24,11 +24,11 @@ class StoreCollector(Collector):
         runs = GaugeMetricFamily(
             "tidings_runs", "Runs in the database, by status.", labels=["status"]
         )
-        for status, n in sorted(store.count_runs().items(), key=lambda kv: kv[0].value):
+        for status, n in sorted(store.runs.count().items(), key=lambda kv: kv[0].value):
             runs.add_metric([status.value], n)
         yield runs
         now = self.app.clock.now()
-        depth, oldest = store.queue_stats(now)
+        depth, oldest = store.runs.queue_stats(now)
         yield GaugeMetricFamily(
             "tidings_queue_depth", "Queued runs due now and not yet claimed.", value=depth
         )
@@ -44,7 +44,7 @@ class StoreCollector(Collector):
             "Notification deliveries in the log, by channel and status.",
             labels=["channel", "status"],
         )
-        for (channel, state), count in sorted(store.count_deliveries().items()):
+        for (channel, state), count in sorted(store.notifications.count_deliveries().items()):
             deliveries.add_metric([channel, state], count)
         yield deliveries
 

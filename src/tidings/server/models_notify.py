@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.limits import readable
-from tidings.notify.records import Delivery, InboxItem, Preference, PushToken, Recipient
+from tidings.records.notify import Delivery, InboxItem, Preference, PushToken, Recipient
 
 Channel = Literal["in_app", "email", "push", "sms"]
 

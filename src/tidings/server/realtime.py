@@ -23,7 +23,7 @@ import asyncio
 import base64
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -74,7 +74,7 @@ class InboxHub:
         self.streams: dict[str, StreamState] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._poller: asyncio.Task[None] | None = None
-        self._listener: Any = None
+        self._unsubscribe: Callable[[], None] | None = None
 
     def open(self, recipient_id: str, expires_at: datetime) -> StreamState:
         state = StreamState(new_id("stm"), recipient_id, expires_at)
@@ -91,17 +91,12 @@ class InboxHub:
     def _ensure_started(self) -> None:
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # first stream (or a new loop in tests)
-            self._loop, self._poller, self._listener = loop, None, None
-        if self._listener is not None or (self._poller is not None and not self._poller.done()):
+            self._loop, self._poller, self._unsubscribe = loop, None, None
+        if self._unsubscribe is not None or (self._poller is not None and not self._poller.done()):
             return
-        from tidings.store.postgres.store import PostgresStore
-
-        store = self.app.store
-        if isinstance(store, PostgresStore):
-            from tidings.store.postgres.listen import InboxListener
-
-            self._listener = InboxListener(store, self._from_thread)
-        else:
+        # pushed by the store where it can (PostgreSQL LISTEN), else polled
+        self._unsubscribe = self.app.store.subscribe_inbox(self._from_thread)
+        if self._unsubscribe is None:
             self._poller = loop.create_task(self._poll())
 
     def _from_thread(self, recipient_id: str | None) -> None:
@@ -120,7 +115,7 @@ class InboxHub:
         marker: int | None = None
         while self.streams:
             try:
-                now = await asyncio.to_thread(store.inbox_marker)
+                now = await asyncio.to_thread(store.inbox.marker)
             except Exception as exc:
                 log.warning("inbox change check failed: %s", exc)
                 now = None
@@ -136,9 +131,9 @@ class InboxHub:
         self.poke(None)
 
     def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.stop()
-            self._listener = None
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
         if self._poller is not None:
             self._poller.cancel()
 
@@ -161,7 +156,7 @@ async def stream_events(
     try:
         after = last_event_id
         if after is None:  # a new stream starts at the present
-            after = await asyncio.to_thread(app.store.inbox_last_seq, recipient)
+            after = await asyncio.to_thread(app.store.inbox.last_seq, recipient)
         unread = await app.inbox.unread_count_async(recipient)
         yield f"retry: {RETRY_MS}\n\n"
         ready = {
@@ -218,7 +213,7 @@ async def _render(app: Tidings, recipient: str, changes: list[Any]) -> list[str]
     created = [c.item_id for c in changes if c.kind == "created"]
     items = {}
     if created:
-        found = await asyncio.to_thread(app.store.get_inbox_items, recipient, created)
+        found = await asyncio.to_thread(app.store.inbox.items, recipient, created)
         items = {i.id: InboxItemOut.of(i).model_dump(mode="json") for i in found}
     unread = await app.inbox.unread_count_async(recipient)
     out = []

@@ -22,7 +22,7 @@ from tidings.server.models import (
     aware,
 )
 from tidings.server.tracing import caller_trace
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 router = APIRouter()
 Publisher = Annotated[ApiKeyRecord, Depends(require("publish"))]
@@ -88,7 +88,7 @@ def _inngest_ts(ms: int | None) -> datetime | None:
 async def _send_inngest(app: Tidings, events: list[InngestEvent]) -> InngestOut:
     # Validate every event before sending any, so a bad one in a batch changes nothing.
     for ev in events:
-        app._build_event(ev.name, ev.data, ev.id, _inngest_ts(ev.ts))
+        app.kernel.build_event(ev.name, ev.data, ev.id, _inngest_ts(ev.ts))
 
     def send_all() -> list[str]:
         return [

@@ -109,7 +109,7 @@ async def read_one(
     request: Request, who: Reader, item_id: Annotated[str, Path(min_length=1, max_length=255)]
 ) -> Marked:
     app = _app(request)
-    found = await asyncio.to_thread(app.store.get_inbox_items, who.recipient_id, [item_id])
+    found = await asyncio.to_thread(app.store.inbox.items, who.recipient_id, [item_id])
     if not found:  # another recipient's item is as unknown as a made-up one
         raise ApiError(404, f"no inbox item {item_id!r} in this inbox")
     n = await app.inbox.mark_read_async(who.recipient_id, [item_id])

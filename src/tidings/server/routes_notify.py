@@ -26,7 +26,7 @@ from tidings.server.models_notify import (
     RecipientOut,
 )
 from tidings.server.tracing import caller_trace
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 router = APIRouter(prefix="/api/v1", tags=["notifications"])
 Admin = Annotated[ApiKeyRecord, Depends(require("admin"))]

@@ -18,7 +18,7 @@ from tidings.server.auth import require
 from tidings.server.errors import ApiError
 from tidings.server.models import RunOut, RunPage, TriggerBody, TriggerOut
 from tidings.server.tracing import caller_trace
-from tidings.store.base import ApiKeyRecord
+from tidings.store.keys import ApiKeyRecord
 
 router = APIRouter(prefix="/api/v1")
 Publisher = Annotated[ApiKeyRecord, Depends(require("publish"))]
@@ -91,7 +91,7 @@ async def list_runs(
 ) -> RunPage:
     before = decode_cursor(cursor) if cursor else None
     store = _app(request).store
-    runs = await asyncio.to_thread(store.list_runs_page, task_id, status, before, limit + 1)
+    runs = await asyncio.to_thread(store.runs.page, task_id, status, before, limit + 1)
     more = len(runs) > limit
     runs = runs[:limit]
     last = runs[-1] if runs and more else None

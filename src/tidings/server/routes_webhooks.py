@@ -33,7 +33,7 @@ from tidings.providers.webhooks import (
     verify_svix,
 )
 from tidings.server.errors import ApiError
-from tidings.server.settings import ServerSettings
+from tidings.settings import ServerSettings
 
 log = logging.getLogger("tidings.server")
 router = APIRouter(tags=["webhooks"])
@@ -98,7 +98,7 @@ async def _apply(app: Tidings, update: DeliveryUpdate | None, what: str) -> Webh
     if update is None:
         log.info("%s webhook: an event type tidings does not track; ignored", what)
         return WebhookOut(status="ignored")
-    result = await apply_update(app, update)
+    result = await apply_update(app.kernel, update)
     return WebhookOut(
         status=result.outcome,
         delivery_id=result.delivery_id,

@@ -1,11 +1,16 @@
-"""Persistence backends behind one :class:`Store` interface."""
+"""Persistence: one :class:`Store` per database, composed of one object per concept.
+
+The interfaces live in a module per concept (``runs``, ``events``, ``schedules``,
+``recipients``, ``notifications``, ``inbox``, ``receipts``, ``budgets``, ``keys``, ``ops``,
+``dashboard``); ``db/`` implements each once over a backend's database object
+(``sqlite/``, ``postgres/``).
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 from tidings.errors import ConfigError
 from tidings.store.base import Store
+from tidings.store.urls import redact_url
 
 
 def open_store(url: str) -> Store:
@@ -23,15 +28,6 @@ def open_store(url: str) -> Store:
         f"unsupported database URL scheme {scheme!r} in {redact_url(url)!r}: "
         "use sqlite:///path.db or postgresql://user@host:5432/db?schema=tidings"
     )
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced by ``***``, fit for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 __all__ = ["Store", "open_store", "redact_url"]

@@ -12,17 +12,17 @@ import psycopg
 from psycopg import sql
 
 from tidings.errors import StoreError
-from tidings.store import redact_url
+from tidings.store.urls import redact_url
 
 
 def database_exists(url: str) -> bool:
     """Whether the SQLite file or the PostgreSQL schema ``url`` names exists."""
     if url.startswith("sqlite:"):
-        from tidings.store.sqlite.store import path_from_url
+        from tidings.store.urls import path_from_url
 
         path = path_from_url(url)
         return path == ":memory:" or Path(path).exists()
-    from tidings.store.postgres.store import parse_url
+    from tidings.store.postgres.database import parse_url
 
     conninfo, schema = parse_url(url)
     with _connect(conninfo, url) as conn:
@@ -38,7 +38,7 @@ def drop_database(url: str) -> bool:
     Returns False if there was nothing to drop.
     """
     if url.startswith("sqlite:"):
-        from tidings.store.sqlite.store import path_from_url
+        from tidings.store.urls import path_from_url
 
         path = path_from_url(url)
         if path == ":memory:":
@@ -50,7 +50,7 @@ def drop_database(url: str) -> bool:
                 candidate.unlink()
                 found = True
         return found
-    from tidings.store.postgres.store import parse_url
+    from tidings.store.postgres.database import parse_url
 
     conninfo, schema = parse_url(url)
     existed = database_exists(url)

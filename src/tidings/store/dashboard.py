@@ -1,16 +1,19 @@
-"""What the dashboard asks the store for, and what it gets back.
+"""What the dashboard asks the store for (``store.dashboard``), and what it gets back.
 
-Plain frozen dataclasses shared by the :class:`~tidings.store.base.Store` interface and
-the SQL mixin (store/sqldashboard.py); the dashboard package renders them.
+Plain frozen dataclasses the dashboard package renders, and the :class:`Dashboard`
+interface (implemented in ``store/db/dashboard.py``).
 """
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from tidings.records import RunStatus
+from tidings.records import Run, RunStatus
+from tidings.records.notify import Delivery, Recipient
 
 
 @dataclass(frozen=True)
@@ -96,3 +99,64 @@ class Overview:
     series: Series
     queue_now: int
     slowest: list[TaskTiming] = field(default_factory=list)
+
+
+class Dashboard(abc.ABC):
+    """``store.dashboard``: the web UI's reads, and its one action on runs."""
+
+    @abc.abstractmethod
+    def search_runs(self, f: RunFilter, cursor: Cursor | None, limit: int) -> list[Run]:
+        """Runs matching ``f``, newest first, after ``cursor`` (without steps)."""
+
+    @abc.abstractmethod
+    def count_runs_by_status(self, f: RunFilter, cap: int) -> dict[RunStatus, int]:
+        """Runs matching ``f`` per status, each count stopping at ``cap``."""
+
+    @abc.abstractmethod
+    def run_links(self, run_id: str) -> RunLinks | None:
+        """The run's parent, replays, open event waits and the events that resumed it."""
+
+    @abc.abstractmethod
+    def run_statuses(self, run_ids: Sequence[str]) -> dict[str, tuple[str, RunStatus]]:
+        """``{run id: (task id, status)}`` for the ids that exist."""
+
+    @abc.abstractmethod
+    def run_fingerprint(self, run_id: str) -> str | None:
+        """A value that changes whenever what the run's detail page shows changes."""
+
+    @abc.abstractmethod
+    def retry_now(self, run_id: str, now: datetime) -> bool:
+        """Make a backing-off/delayed queued run or a sleeping run due now; else False."""
+
+    @abc.abstractmethod
+    def list_events(self, name: str | None, cursor: Cursor | None, limit: int) -> list[EventView]:
+        """Received events, newest first, with the runs they started and waits resumed."""
+
+    @abc.abstractmethod
+    def get_event_view(self, event_id: str) -> EventView | None: ...
+
+    @abc.abstractmethod
+    def task_stats(self, since: datetime) -> dict[str, dict[RunStatus, int]]:
+        """Per task, the runs finished since ``since`` by final status."""
+
+    @abc.abstractmethod
+    def overview(
+        self, now: datetime, window: timedelta, buckets: int, lookback: timedelta
+    ) -> Overview:
+        """Throughput, failures and queue depth over ``window``; the slowest tasks."""
+
+    @abc.abstractmethod
+    def run_deliveries(self, run_id: str) -> list[Delivery]:
+        """The deliveries of the notifications ``run_id`` sent, oldest first."""
+
+    @abc.abstractmethod
+    def notification_run(self, notification_id: str) -> str | None:
+        """The run that sent a notification, if one did."""
+
+    @abc.abstractmethod
+    def list_recipients(self, search: str | None, after: str | None, limit: int) -> list[Recipient]:
+        """Recipients by id after ``after``; ``search`` matches an id, email or phone."""
+
+    @abc.abstractmethod
+    def failing_providers(self, since: datetime) -> list[tuple[str, str, int]]:
+        """(channel, provider, count) of deliveries failed, bounced or complained since."""

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Mapping, Sequence
 
 from tidings.errors import StoreError
-from tidings.store.sql import migration_compatible
+from tidings.store.queries import migration_compatible
 
 log = logging.getLogger("tidings.store")
 

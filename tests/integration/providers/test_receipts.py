@@ -123,6 +123,6 @@ def test_the_task_exists_only_with_an_expo_push_provider(
 ) -> None:
     with_expo = notify_app(make_app, tmp_path / "a", channels={"push": [Expo()]})
     without = notify_app(make_app, tmp_path / "b")
-    assert RECEIPTS_TASK in with_expo._tasks
+    assert RECEIPTS_TASK in with_expo.kernel.tasks
     assert RECEIPTS_TASK not in with_expo.tasks  # built in: not listed as the app's
-    assert RECEIPTS_TASK not in without._tasks
+    assert RECEIPTS_TASK not in without.kernel.tasks

@@ -24,9 +24,9 @@ from tests.fakes.fake_twilio import FakeTwilio
 from tests.server.harness import serving
 from tidings import Tidings
 from tidings.errors import ConfigError
-from tidings.notify.records import Delivery
 from tidings.providers import Resend, Twilio
 from tidings.providers.webhooks import svix_sign, twilio_signature
+from tidings.records.notify import Delivery
 from tidings.server import ServerSettings
 from tidings.testing import TestEngine
 

@@ -207,7 +207,11 @@ def test_each_environment_overrides_channels_and_provider_tables(tmp_path: Path)
 
 
 def test_config_check_reports_a_bad_environment_provider_without_values(tmp_path: Path) -> None:
-    from tidings.environments import check_config
+    from tidings.providers.config import provider_problem
+    from tidings.settings import check_config as check_settings
+
+    def check_config(folder: Path) -> list[str]:
+        return check_settings(folder, check_providers=provider_problem)
 
     bad = ENV_TOML.replace("port = 2525", 'port = "s3cret-looking-port"')
     (tmp_path / "tidings.toml").write_text(bad)

@@ -33,8 +33,7 @@ import psycopg
 from psycopg import sql
 
 from tidings.errors import StoreError
-
-from .store import CONNECT_TIMEOUT, parse_url
+from tidings.store.postgres.database import CONNECT_TIMEOUT, parse_url
 
 _TOC_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (\S+) (\S+) ")
 _TOC_SCHEMA = re.compile(r"^\d+; \d+ \d+ SCHEMA - (\S+) ")

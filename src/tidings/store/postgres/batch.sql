@@ -1,4 +1,4 @@
--- Group commit as set-based statements (PostgresStore.write_batch): the ends of many
+-- Group commit as set-based statements (PostgresRuns.write_batch): the ends of many
 -- attempts in one UPDATE and their steps in one INSERT, instead of statements per write.
 -- Rows arrive as a JSON array (jsonb_to_recordset); times as ISO 8601 text.
 

@@ -1,4 +1,4 @@
--- Dashboard queries (PostgreSQL). Loaded by store/sqldashboard.py.
+-- Dashboard queries (PostgreSQL), run by store/db/dashboard.py.
 -- One run-list query per index that can drive it, as in the SQLite file (a
 -- generic plan cannot use an index for an optional 'x IS NULL OR ...' filter).
 
@@ -187,15 +187,6 @@ WHERE finished_at >= %(since)s AND status = 'COMPLETED' AND started_at IS NOT NU
 GROUP BY task_id
 ORDER BY avg_us DESC
 LIMIT %(limit)s;
-
--- name: dash_set_paused
-UPDATE schedules SET paused = %(paused)s, next_run_at = COALESCE(%(next_run_at)s::timestamptz, next_run_at),
-    updated_at = %(now)s
-WHERE id = %(ref)s OR key = %(ref)s
-RETURNING *;
-
--- name: dash_find_schedule
-SELECT * FROM schedules WHERE id = %(ref)s OR key = %(ref)s;
 
 -- name: dash_retry_queued
 -- a run backing off before a retry, or triggered with a delay: due now

@@ -1,6 +1,6 @@
 """Group commit on PostgreSQL: many attempts' writes in a few set-based statements.
 
-The shared :meth:`SqlStore.write_batch` runs each write's statements under a savepoint:
+The shared :meth:`DbRuns.write_batch` runs each write's statements under a savepoint:
 on PostgreSQL every statement, savepoint and release is a round trip, so a batch of ten
 attempt ends cost some thirty. Here the common writes (an attempt's end with the step
 records it carries, a completed step) go in two statements for the whole batch,
@@ -24,15 +24,18 @@ from typing import Any
 import psycopg
 
 from tidings.errors import LeaseLostError, StoreError
-from tidings.store.base import StepRecord, WriteOp
-from tidings.store.sqlstore import WAIT_KINDS, SqlStore, Tx
+from tidings.store.db.database import Tx
+from tidings.store.db.runs import WAIT_KINDS, DbRuns
+from tidings.store.runs import StepRecord, WriteOp
 
 
 class _Isolate(Exception):
     """A statement of a batch failed: redo the batch with a savepoint per write."""
 
 
-class GroupCommit(SqlStore):
+class GroupCommit(DbRuns):
+    """``write_batch`` in set-based statements (mixed into PostgresRuns)."""
+
     def write_batch(self, ops: Sequence[WriteOp]) -> list[Exception | None]:
         if len(ops) == 1 and _one_statement(ops[0]):
             # a lone write that is one fenced UPDATE commits by itself: one round trip

@@ -1,35 +1,43 @@
-"""LISTEN for inbox changes: the ``inbox_changes_notify`` trigger (migration 0006)
-sends each changed recipient id on ``<schema>_inb`` at commit."""
+"""LISTEN threads of the PostgreSQL store: run wake-ups (the ``runs_wake`` trigger
+notifies ``<schema>_wake`` when a run becomes due) and inbox changes (the
+``inbox_changes_notify`` trigger of migration 0006 sends each changed recipient id on
+``<schema>_inb`` at commit)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
 
 from tidings.errors import StoreError
-from tidings.store.postgres.store import PostgresStore
 
 log = logging.getLogger("tidings.store.postgres")
 
 _POLL = 0.2  # seconds between looks at the stop flag
+
+Connect = Callable[[], "psycopg.Connection[Any]"]
+"""Opens a new autocommit connection to the store's database."""
 
 
 class InboxListener:
     """A daemon thread calling ``on_change(recipient_id)`` for every inbox change, and
     ``on_change(None)`` after a lost connection (changes may have been missed)."""
 
-    def __init__(self, store: PostgresStore, on_change: Callable[[str | None], None]) -> None:
-        self.channel = f"{store.schema}_inb"
-        self._store = store
+    def __init__(
+        self, connect: Connect, schema: str, on_change: Callable[[str | None], None]
+    ) -> None:
+        self.channel = f"{schema}_inb"
+        self._connect = connect
         self._on_change = on_change
         self._stopping = threading.Event()
         self._listening = threading.Event()
         self._thread = threading.Thread(
-            target=self._loop, name=f"tidings-inbox-{store.schema}", daemon=True
+            target=self._loop, name=f"tidings-inbox-{schema}", daemon=True
         )
         self._thread.start()
         self._listening.wait(10)
@@ -49,13 +57,87 @@ class InboxListener:
                 delay = min(delay * 2, 5.0)
 
     def _listen(self) -> None:
-        conn = self._store._connect(autocommit=True)
+        conn = self._connect()
         try:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
             self._listening.set()
             while not self._stopping.is_set():
                 for note in conn.notifies(timeout=_POLL):
                     self._on_change(note.payload)
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(_POLL + 1)
+
+
+class WakeListener:
+    """A daemon thread LISTENing on the store's channel.
+
+    Each notification (the ``runs_wake`` trigger: some process made a run due) bumps
+    :attr:`count` and calls every subscribed callback on this thread; a worker's
+    callback wakes its event loop at once. After a lost connection both happen too,
+    since notifications may have been missed meanwhile.
+    """
+
+    def __init__(self, connect: Connect, channel: str, schema: str) -> None:
+        self.count = 0
+        self._connect = connect
+        self._channel = channel
+        self._callbacks: list[Callable[[], None]] = []
+        self._callbacks_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._listening = threading.Event()
+        self._thread = threading.Thread(
+            target=self._loop, name=f"tidings-listen-{schema}", daemon=True
+        )
+        self._thread.start()
+        # Wait for LISTEN so a notification sent right after the first marker is seen.
+        self._listening.wait(10)
+
+    def add(self, callback: Callable[[], None]) -> None:
+        with self._callbacks_lock:
+            self._callbacks.append(callback)
+
+    def discard(self, callback: Callable[[], None]) -> None:
+        with self._callbacks_lock, contextlib.suppress(ValueError):
+            self._callbacks.remove(callback)
+
+    def _changed(self) -> None:
+        self.count += 1
+        with self._callbacks_lock:
+            callbacks = list(self._callbacks)
+        for callback in callbacks:
+            try:
+                callback()
+            except Exception:  # one subscriber's failure must not stop the others
+                log.exception("wake-up callback failed")
+
+    def _loop(self) -> None:
+        delay = 0.1
+        while not self._stopping.is_set():
+            try:
+                self._listen()
+                delay = 0.1
+            except (psycopg.Error, StoreError) as exc:
+                if self._stopping.is_set():
+                    return
+                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
+                self._changed()  # wake the workers: they may have missed notifications
+                self._stopping.wait(delay)
+                delay = min(delay * 2, 5.0)
+
+    def _listen(self) -> None:
+        conn = self._connect()
+        try:
+            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+            if self._listening.is_set():
+                self._changed()  # listening again: what was notified meanwhile is lost
+            self._listening.set()
+            while not self._stopping.is_set():
+                for _ in conn.notifies(timeout=_POLL):
+                    self._changed()
         finally:
             conn.close()
 

@@ -1,10 +1,7 @@
--- Operations: trace context, health checks (tidings doctor) and backup verification.
-
--- name: set_traceparent
-UPDATE runs SET traceparent = %(traceparent)s WHERE id = %(id)s;
-
--- name: get_traceparent
-SELECT traceparent FROM runs WHERE id = %(id)s;
+-- What tidings doctor asks.
+-- Named queries of the PostgreSQL store. Parameters are %(name)s (psycopg); lists are
+-- text[] matched with = ANY(...). A parameter that may be NULL is cast, since the
+-- server cannot infer the type of a bare NULL.
 
 -- name: database_now
 SELECT now() AS now;

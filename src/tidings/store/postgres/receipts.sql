@@ -1,3 +1,8 @@
+-- Delivery tracking: push receipts and provider webhooks.
+-- Named queries of the PostgreSQL store. Parameters are %(name)s (psycopg); lists are
+-- text[] matched with = ANY(...). A parameter that may be NULL is cast, since the
+-- server cannot infer the type of a bare NULL.
+
 -- Expo push receipts: deliveries whose tickets may have receipts by now.
 -- Served by deliveries_status (channel, status); sent_at narrows within it.
 

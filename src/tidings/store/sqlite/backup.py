@@ -17,9 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tidings.errors import StoreError
-from tidings.store.sql import load_migrations
-
-from .store import BUSY_TIMEOUT_MS, path_from_url
+from tidings.store.queries import load_migrations
+from tidings.store.sqlite.database import BUSY_TIMEOUT_MS
+from tidings.store.urls import path_from_url
 
 Progress = Callable[[int, int], None]
 """Called with (pages copied, total pages)."""

@@ -1,4 +1,4 @@
--- Dashboard queries (SQLite). Loaded by store/sqldashboard.py.
+-- Dashboard queries (SQLite), run by store/db/dashboard.py.
 -- One run-list query per index that can drive it (SQLite plans once per
 -- statement, so an optional filter written 'x IS NULL OR ...' never uses an index).
 
@@ -185,15 +185,6 @@ WHERE finished_at >= :since AND status = 'COMPLETED' AND started_at IS NOT NULL
 GROUP BY task_id
 ORDER BY avg_us DESC
 LIMIT :limit;
-
--- name: dash_set_paused
-UPDATE schedules SET paused = :paused, next_run_at = COALESCE(:next_run_at, next_run_at),
-    updated_at = :now
-WHERE id = :ref OR key = :ref
-RETURNING *;
-
--- name: dash_find_schedule
-SELECT * FROM schedules WHERE id = :ref OR key = :ref;
 
 -- name: dash_retry_queued
 -- a run backing off before a retry, or triggered with a delay: due now

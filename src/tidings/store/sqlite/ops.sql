@@ -1,10 +1,6 @@
--- Operations: trace context, health checks (tidings doctor) and backup verification.
-
--- name: set_traceparent
-UPDATE runs SET traceparent = :traceparent WHERE id = :id;
-
--- name: get_traceparent
-SELECT traceparent FROM runs WHERE id = :id;
+-- What tidings doctor asks.
+-- Named queries of the SQLite store. Parameters are :named; lists are JSON arrays
+-- expanded with json_each.
 
 -- name: database_now
 -- SQLite runs in this process: its clock is this host's (microseconds since the epoch)

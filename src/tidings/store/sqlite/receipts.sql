@@ -1,3 +1,7 @@
+-- Delivery tracking: push receipts and provider webhooks.
+-- Named queries of the SQLite store. Parameters are :named; lists are JSON arrays
+-- expanded with json_each.
+
 -- Expo push receipts: deliveries whose tickets may have receipts by now.
 -- Served by deliveries_status (channel, status); sent_at narrows within it.
 

@@ -1,0 +1,307 @@
+"""Commands about runs: ``trigger``, ``events send``, ``runs ...``, ``schedules list`` and
+``migrate``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Group, RenderableType
+from rich.spinner import Spinner
+from rich.text import Text
+
+from tidings.cli.console import err, out, print_json
+from tidings.cli.options import AppOpt, DbOpt, EnvOpt, JsonOpt, load
+from tidings.cli.render import (
+    all_finished,
+    fetch_runs,
+    follow_runs,
+    next_event,
+    render_run,
+    render_runs_table,
+    render_schedules_table,
+    render_steps_table,
+    status_text,
+)
+from tidings.errors import RunCancelledError, RunFailedError, ValidationError
+from tidings.jsonview import run_to_json, schedule_to_json
+from tidings.records import ACTIVE_STATUSES, Run, RunStatus
+from tidings.store import redact_url
+
+if TYPE_CHECKING:
+    from tidings.app import Tidings
+
+runs_cli = typer.Typer(help="List, inspect, cancel, replay and watch runs.", no_args_is_help=True)
+schedules_cli = typer.Typer(help="Inspect cron schedules.", no_args_is_help=True)
+events_cli = typer.Typer(help="Send events.", no_args_is_help=True)
+
+
+def register(cli: typer.Typer) -> None:
+    """Add ``trigger``, ``migrate`` and the ``runs``, ``schedules`` and ``events`` groups."""
+    cli.command()(trigger)
+    cli.command()(migrate)
+    cli.add_typer(runs_cli, name="runs")
+    cli.add_typer(schedules_cli, name="schedules")
+    cli.add_typer(events_cli, name="events")
+
+
+# -- trigger and events ----------------------------------------------------------------
+def parse_payload(text: str | None, what: str = "PAYLOAD_JSON") -> Any:
+    """A JSON argument: JSON text, ``-`` for stdin, or nothing (None)."""
+    if text is None:
+        return None
+    if text == "-":
+        text = sys.stdin.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValidationError(
+            f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
+            f'{exc.colno}); quote it for your shell, e.g. \'{{"userId": "u1"}}\''
+        ) from None
+    except (RecursionError, ValueError) as exc:  # nested past the parser, a 5,000-digit int
+        raise ValidationError(f"{what} is not JSON tidings accepts: {exc}") from None
+
+
+def trigger(
+    task_id: Annotated[
+        str, typer.Argument(metavar="TASK_ID", help="The task to run.", show_default=False)
+    ],
+    payload_json: Annotated[
+        str | None,
+        typer.Argument(metavar="PAYLOAD_JSON", help="The payload as JSON, or - to read stdin."),
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Return the existing run if this key was used.")
+    ] = None,
+    delay: Annotated[
+        float | None, typer.Option(min=0, help="Start after this many seconds.")
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the run until it ends.")] = False,
+    timeout: Annotated[
+        float | None, typer.Option(min=0, help="With --wait: give up after this many seconds.")
+    ] = None,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Start a run of TASK_ID and print its id (with --wait, then its result)."""
+    if timeout is not None and not wait:
+        raise typer.BadParameter("only makes sense with --wait", param_hint="--timeout")
+    payload = parse_payload(payload_json)
+    app = load(app_ref, database_url, env)
+    handle = app.trigger(task_id, payload, idempotency_key=idempotency_key, delay=delay)
+    typer.echo(handle.id)
+    if not handle.created:
+        err.print(f"idempotency key {idempotency_key!r} matched: this is the existing run")
+    if wait:
+        try:
+            run = asyncio.run(_wait(app, handle.id, timeout))
+        except KeyboardInterrupt:
+            err.print(f"stopped waiting; run {handle.id} goes on", soft_wrap=True)
+            raise typer.Exit(130) from None
+        print_json(run.result)
+
+
+@events_cli.command("send")
+def events_send(
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The event name.")],
+    data_json: Annotated[
+        str | None,
+        typer.Argument(metavar="DATA_JSON", help="The event data as JSON, or - to read stdin."),
+    ] = None,
+    event_id: Annotated[
+        str | None,
+        typer.Option("--id", help="Event id; an id already sent is accepted once."),
+    ] = None,
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Send event NAME: start the tasks listening for it and resume runs waiting for it."""
+    data = parse_payload(data_json, "DATA_JSON")
+    app = load(app_ref, database_url, env)
+    receipt = app.send_event(name, data, id=event_id)
+    if as_json:
+        print_json(
+            {"event_id": receipt.event_id, "run_ids": receipt.run_ids, "accepted": receipt.accepted}
+        )
+        return
+    typer.echo(receipt.event_id)
+    for run_id in receipt.run_ids:
+        err.print(f"started run {run_id}", soft_wrap=True)
+    if not receipt.accepted:
+        err.print(f"event id {receipt.event_id!r} was sent before: nothing was done again")
+
+
+async def _wait(app: Tidings, run_id: str, timeout: float | None) -> Run:
+    def render(runs: list[Run]) -> RenderableType:
+        run = runs[0]
+        head = Text.assemble(f"run {run.id} ({run.task_id}) ", status_text(run.status))
+        if hint := next_event(run, datetime.now().astimezone()):
+            head.append(f" · {hint}")
+        return Group(Spinner("dots", text=head), render_steps_table(run.steps))
+
+    follow = follow_runs(
+        lambda: [app.get_run(run_id)], render=render, console=err, until=all_finished
+    )
+    try:
+        (run,) = await asyncio.wait_for(follow, timeout)
+    except TimeoutError:
+        status = app.get_run(run_id).status.value
+        raise TimeoutError(
+            f"run {run_id} did not finish within {timeout:g}s; it is still {status} "
+            f"(see `tidings runs show {run_id}`)"
+        ) from None
+    if run.status is RunStatus.FAILED:
+        raise RunFailedError(run.id, run.error)
+    if run.status is RunStatus.CANCELLED:
+        raise RunCancelledError(run.id)
+    return run
+
+
+# -- runs ------------------------------------------------------------------------------
+TaskOpt = Annotated[str | None, typer.Option("--task", help="Only runs of this task.")]
+StatusOpt = Annotated[
+    list[str] | None,
+    typer.Option("--status", help="Only runs with this status (repeatable).", show_default=False),
+]
+LimitOpt = Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")]
+RunIdArg = Annotated[
+    str, typer.Argument(metavar="RUN_ID", help="The run id (run_...).", show_default=False)
+]
+
+
+@runs_cli.command("list")
+def runs_list(
+    task: TaskOpt = None,
+    status: StatusOpt = None,
+    limit: LimitOpt = 50,
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """List runs, newest first."""
+    app = load(app_ref, database_url, env)
+    runs = fetch_runs(app, task_id=task, status=status, limit=limit)
+    if as_json:
+        print_json([run_to_json(r, steps=False) for r in runs])
+    else:
+        out.print(render_runs_table(runs))
+
+
+@runs_cli.command("show")
+def runs_show(
+    run_id: RunIdArg,
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Show one run: its fields, steps and log lines."""
+    app = load(app_ref, database_url, env)
+    run = app.get_run(run_id)
+    logs = app.get_logs(run_id)
+    if as_json:
+        print_json(run_to_json(run, logs=logs))
+    else:
+        out.print(render_run(run, logs))
+
+
+@runs_cli.command("cancel")
+def runs_cancel(
+    run_id: RunIdArg,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Cancel a queued, waiting or running run (a finished run is left as it is)."""
+    app = load(app_ref, database_url, env)
+    before = app.get_run(run_id)
+    if before.status.finished:
+        out.print(Text.assemble(f"run {run_id} had already finished: ", status_text(before.status)))
+        return
+    after = app.cancel(run_id)
+    out.print(Text.assemble(f"run {run_id}: ", status_text(after.status)))
+
+
+@runs_cli.command("replay")
+def runs_replay(
+    run_id: RunIdArg,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Start a new run of the same task with the same payload; print its id."""
+    app = load(app_ref, database_url, env)
+    typer.echo(app.replay(run_id).id)
+
+
+@runs_cli.command("watch")
+def runs_watch(
+    task: TaskOpt = None,
+    status: StatusOpt = None,
+    limit: LimitOpt = 20,
+    until_idle: Annotated[
+        bool, typer.Option("--until-idle", help="Exit once no run is queued, running or waiting.")
+    ] = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """A live table of recent runs, until Ctrl-C (or until idle)."""
+    app = load(app_ref, database_url, env)
+
+    def idle(_: list[Run]) -> bool:
+        return until_idle and not app.list_runs(status=list(ACTIVE_STATUSES), limit=1)
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a watch ends
+        asyncio.run(
+            follow_runs(
+                lambda: fetch_runs(app, task_id=task, status=status, limit=limit, steps=True),
+                render=lambda runs: render_runs_table(runs, steps=True),
+                console=out,
+                until=idle,
+            )
+        )
+
+
+# -- schedules -------------------------------------------------------------------------
+@schedules_cli.command("list")
+def schedules_list(
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """List schedules with their next fire times (a worker syncs the static ones)."""
+    app = load(app_ref, database_url, env)
+    schedules = app.schedules.list()
+    if as_json:
+        print_json([schedule_to_json(s) for s in schedules])
+    else:
+        out.print(render_schedules_table(schedules))
+
+
+# -- migrate ---------------------------------------------------------------------------
+def migrate(
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Apply pending database migrations (for apps created with auto_migrate=False)."""
+    app = load(app_ref, database_url, env)
+    app.auto_migrate = False  # only the explicit migrate below may change the schema
+    applied = app.migrate()
+    where = redact_url(app.database_url)
+    if applied:
+        out.print(f"applied {', '.join(applied)} to {where}", soft_wrap=True)
+    else:
+        out.print(f"{where} is already up to date", soft_wrap=True)

@@ -1,0 +1,332 @@
+"""The kernel: what the engine and the notification service share below the app.
+
+One :class:`Kernel` per app holds the task registry, the settings runs are made under
+(environment, lease, idempotency window, event size limit), the engine clock, the
+lazily opened store and the wake-up bus. It makes runs and events (validated, ready for
+the store), writes them, and wakes the workers of this process. The public
+:class:`~tidings.Tidings` is a façade over it; the engine, the notification service and
+the providers' tasks take the kernel and never the app.
+"""
+
+from __future__ import annotations
+
+import difflib
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from tidings import telemetry
+from tidings.clock import Clock, SystemClock
+from tidings.errors import (
+    ConfigError,
+    DuplicateTaskError,
+    UnknownRunError,
+    UnknownTaskError,
+    ValidationError,
+)
+from tidings.events import build_event, cancel_keys
+from tidings.flow import run_keys
+from tidings.ids import new_id
+from tidings.limits import check_delay_end, check_event_fields, check_run_fields, check_timestamp
+from tidings.options import as_timedelta
+from tidings.records import EventReceipt, Run, RunStatus
+from tidings.store import Store, open_store, redact_url
+from tidings.store.events import NewEvent
+from tidings.store.runs import CancelKey, NewRun
+from tidings.tasks import TaskDef
+
+from .bus import WakeBus
+from .extension import ContextExtension
+
+
+class Kernel:
+    """Tasks, settings, clock, store and wake-up bus of one app.
+
+    Attributes:
+        environment: the environment's name (already validated by the app).
+        database_url: where the store is opened on first use.
+        lease: how long a claimed run stays claimed without a heartbeat.
+        auto_migrate: migrate the database when the store is opened (else refuse to
+            open one with pending migrations).
+        idempotency_ttl: how long an idempotency key, event id or dedup key holds.
+        max_event_bytes: the largest event data accepted, in bytes of JSON.
+        clock: the engine clock every part reads time from (replaced by TestEngine and
+            ``app.configure(clock=...)``).
+        tasks: every registered task by id, the built-in ones included.
+        bus: the workers and runtimes of this process (:class:`WakeBus`).
+    """
+
+    def __init__(
+        self,
+        *,
+        environment: str,
+        database_url: str,
+        lease: timedelta,
+        auto_migrate: bool,
+        idempotency_ttl: timedelta,
+        max_event_bytes: int,
+        clock: Clock | None = None,
+    ) -> None:
+        self.environment = environment
+        self.database_url = database_url
+        self.lease = lease
+        self.auto_migrate = auto_migrate
+        self.idempotency_ttl = idempotency_ttl
+        self.max_event_bytes = max_event_bytes
+        self.clock: Clock = clock or SystemClock()
+        self.tasks: dict[str, TaskDef] = {}
+        self.internal: set[str] = set()
+        """Ids of built-in tasks: they run like any other but are not the app's tasks."""
+        self.bus = WakeBus()
+        self.context_extension: ContextExtension | None = None
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+
+    # -- registry ----------------------------------------------------------------------
+    def register(self, task: TaskDef, *, internal: bool = False) -> None:
+        """Add ``task``; DuplicateTaskError if its id is taken by another function."""
+        existing = self.tasks.get(task.id)
+        if existing is not None and existing.fn is not task.fn:
+            raise DuplicateTaskError(
+                f"task id {task.id!r} is already used by "
+                f"{existing.fn.__module__}.{existing.fn.__qualname__}; "
+                "give one of them another id"
+            )
+        self.tasks[task.id] = task
+        if internal:
+            self.internal.add(task.id)
+
+    def adopt_tasks(self, other: Kernel) -> None:
+        """Know every task ``other`` knows and this one does not (the same code,
+        deployed to another environment, whose dashboard this process also serves)."""
+        for task_id, task in other.tasks.items():
+            if task_id not in self.tasks:
+                self.tasks[task_id] = task
+                if task_id in other.internal:
+                    self.internal.add(task_id)
+
+    @property
+    def user_tasks(self) -> dict[str, TaskDef]:
+        """The registered tasks but the built-in ones."""
+        return {k: t for k, t in self.tasks.items() if k not in self.internal}
+
+    def get_task(self, task: str | Callable[..., Any]) -> TaskDef:
+        """The task of an id or a registered function; UnknownTaskError (with a hint)."""
+        if callable(task) and not isinstance(task, str):
+            for t in self.tasks.values():
+                if t.fn is task:
+                    return t
+            raise UnknownTaskError(f"{getattr(task, '__name__', task)!r} is not a task of this app")
+        found = self.tasks.get(task)
+        if found is None:
+            users = self.user_tasks
+            hint = difflib.get_close_matches(str(task), users, n=1)
+            known = ", ".join(sorted(users)) or "none"
+            raise UnknownTaskError(
+                f"unknown task {task!r}"
+                + (f" (did you mean {hint[0]!r}?)" if hint else f"; registered tasks: {known}")
+            )
+        return found
+
+    def extend_context(self, extension: ContextExtension) -> None:
+        """Install what ``ctx.notify`` and ``ctx.digest`` call (the app does this)."""
+        self.context_extension = extension
+
+    # -- store -------------------------------------------------------------------------
+    @property
+    def store(self) -> Store:
+        """The database, opened (and migrated unless auto_migrate is off) on first use."""
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    self._store = self._open()
+        return self._store
+
+    def _open(self) -> Store:
+        store = open_store(self.database_url)
+        try:
+            if self.auto_migrate:
+                store.migrate()
+            elif pending := store.pending_migrations():
+                raise ConfigError(
+                    f"the database at {redact_url(self.database_url)} needs migrations "
+                    f"({', '.join(pending)}): run `tidings migrate`"
+                )
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def migrate(self) -> list[str]:
+        """Apply pending migrations (on a connection of its own); the names applied."""
+        store = open_store(self.database_url)
+        try:
+            return store.migrate()
+        finally:
+            store.close()
+
+    def close_store(self) -> None:
+        """Close the store if open; the next use opens it again (under new settings)."""
+        with self._store_lock:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+    # -- wake-up bus -------------------------------------------------------------------
+    def wake(self) -> None:
+        """Wake this process's workers: runs were made due."""
+        self.bus.wake()
+
+    def interrupt(self, run_id: str, reason: str) -> None:
+        """Interrupt the attempt of ``run_id`` if it runs in this process."""
+        self.bus.interrupt(run_id, reason)
+
+    # -- runs --------------------------------------------------------------------------
+    def new_run(
+        self,
+        task: str | Callable[..., Any],
+        payload: Any,
+        *,
+        idempotency_key: str | None = None,
+        delay: timedelta | float | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        tags: Sequence[str] | None = None,
+        replay_of: str | None = None,
+        parent_run_id: str | None = None,
+        concurrency_key: str | None = None,
+    ) -> NewRun:
+        """A run of ``task`` ready to create: payload and options checked, keys computed.
+
+        Raises ValidationError (nothing written) on a bad payload or option.
+        """
+        definition = self.get_task(task)
+        encoded = definition.encode_payload(payload)
+        when = resolve_run_at(self.clock.now(), delay, run_at)
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
+        ):
+            raise ValidationError("idempotency_key must be a string of 1 to 255 characters")
+        if priority is not None and (isinstance(priority, bool) or not isinstance(priority, int)):
+            raise ValidationError(f"priority must be an int, got {type(priority).__name__}")
+        if tags is not None and (
+            isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
+        ):
+            raise ValidationError("tags must be a list of strings")
+        check_run_fields(idempotency_key, tags, queue, concurrency_key)
+        flow_key, rate_key = run_keys(definition, encoded, concurrency_key)
+        return NewRun(
+            id=new_id("run"),
+            task_id=definition.id,
+            queue=queue or definition.queue,
+            priority=definition.priority if priority is None else priority,
+            payload=encoded,
+            run_at=when,
+            idempotency_key=idempotency_key,
+            tags=tuple(tags or ()),
+            replay_of=replay_of,
+            parent_run_id=parent_run_id,
+            cancel_keys=cancel_keys(definition, encoded),
+            concurrency_key=flow_key,
+            rate_key=rate_key,
+            traceparent=telemetry.current_traceparent(),
+        )
+
+    def create_run(self, new: NewRun) -> tuple[str, bool]:
+        """Write ``new`` (or find the live run holding its idempotency key) and wake the
+        workers if a run was made: (run id, whether it was created)."""
+        run_id, created = self.store.runs.create(new, self.clock.now(), self.idempotency_ttl)
+        if created:
+            self.wake()
+        return run_id, created
+
+    def create_runs(self, news: Sequence[NewRun]) -> list[tuple[str, bool]]:
+        """:meth:`create_run` for many, in one transaction and with one wake-up."""
+        created = self.store.runs.create_many(list(news), self.clock.now(), self.idempotency_ttl)
+        if any(made for _, made in created):
+            self.wake()
+        return created
+
+    def get_run(self, run_id: str) -> Run:
+        """The run with its steps; UnknownRunError if there is none."""
+        run = self.store.runs.get(run_id)
+        if run is None:
+            raise UnknownRunError(f"no run with id {run_id!r}")
+        return run
+
+    def cancel(self, run_id: str) -> RunStatus:
+        """Cancel a run and interrupt its attempt here if it runs; its status after."""
+        status = self.store.runs.cancel(run_id, self.clock.now())
+        if status is None:
+            raise UnknownRunError(f"no run with id {run_id!r}")
+        if status is RunStatus.CANCELLED:
+            self.interrupt(run_id, "cancelled")
+        return status
+
+    # -- events ------------------------------------------------------------------------
+    def build_event(
+        self, name: str, data: Any, event_id: str | None, ts: datetime | None
+    ) -> tuple[NewEvent, list[NewRun], list[CancelKey]]:
+        """The event, the runs it starts (``on_event`` tasks) and the cancel keys it
+        matches (``cancel_on``), checked and ready for the store."""
+        check_event_fields(name, event_id, ts)
+        return build_event(
+            self.tasks.values(),
+            name,
+            data,
+            event_id=event_id,
+            ts=ts or self.clock.now(),
+            max_bytes=self.max_event_bytes,
+            new_run=lambda task, payload: self.new_run(task.id, payload),
+        )
+
+    def send_event(
+        self,
+        name: str,
+        data: Any = None,
+        *,
+        id: str | None = None,
+        ts: datetime | None = None,
+        deliver_at: datetime | None = None,
+    ) -> EventReceipt:
+        """Send an event now, or keep it for ``deliver_at``; see ``Tidings.send_event``."""
+        event, runs, cancels = self.build_event(name, data, id, ts)
+        if deliver_at is not None:
+            check_timestamp(deliver_at, "deliver_at")
+            now = self.clock.now()
+            if deliver_at > now:
+                return self._send_later(event, deliver_at, now)
+        sent = self.store.events.send(event, runs, cancels, self.clock.now(), self.idempotency_ttl)
+        for run_id in sent.cancelled:
+            self.interrupt(run_id, "cancelled")
+        if sent.run_ids or sent.resumed:
+            self.wake()
+        return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
+
+    def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
+        if self.store.events.schedule(event, deliver_at, now):
+            return EventReceipt(event.id, (), True)
+        delivered = self.store.events.get(event.id)
+        if delivered is None:  # still waiting for its delivery time
+            return EventReceipt(event.id, (), False)
+        # a seen id changes nothing and answers with the first receipt
+        first = self.store.events.send(delivered[0], (), (), now, self.idempotency_ttl)
+        return EventReceipt(event.id, first.run_ids, False)
+
+
+def resolve_run_at(
+    now: datetime, delay: timedelta | float | None, run_at: datetime | None
+) -> datetime:
+    """When a run is due: ``now + delay``, ``run_at`` (aware), or now."""
+    if delay is not None and run_at is not None:
+        raise ValidationError("give either delay or run_at, not both")
+    if delay is not None:
+        d = as_timedelta(delay, "delay")
+        if d < timedelta(0):
+            raise ValidationError(f"delay must not be negative, got {d}")
+        return check_delay_end(now, d)
+    if run_at is not None:
+        return check_timestamp(run_at, "run_at")
+    return now

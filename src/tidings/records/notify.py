@@ -1,0 +1,211 @@
+"""Records of notifications the store returns: recipients, deliveries, inbox, outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who notifications go to: addresses, language, timezone and quiet hours."""
+
+    id: str
+    email: str | None
+    phone: str | None
+    """E.164, e.g. ``+84901234567``."""
+    locale: str | None
+    timezone: str
+    quiet_hours: tuple[str, str] | None
+    """``("22:00", "07:00")`` in the recipient's timezone; push and SMS wait them out."""
+    data: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PushToken:
+    token: str
+    recipient_id: str
+    platform: str | None
+    device_name: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Preference:
+    """One setting; ``type`` None is the channel's global setting for every type."""
+
+    recipient_id: str
+    type: str | None
+    channel: str
+    enabled: bool
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One channel of one notification, as the delivery log holds it."""
+
+    id: str
+    notification_id: str
+    channel: str
+    type: str
+    to: str
+    """The recipient id."""
+    addresses: tuple[str, ...]
+    """Email address, phone number, push tokens, or the recipient id (in_app)."""
+    locale: str
+    status: str
+    reason: str | None
+    """Why it was skipped, suppressed or deferred."""
+    provider: str | None
+    provider_message_id: str | None
+    attempts: int
+    error: str | None
+    subject: str | None
+    html: str | None
+    text: str | None
+    title: str | None
+    body: str | None
+    sms: dict[str, Any] | None
+    """``{"encoding": "GSM-7"|"UCS-2", "units": n, "segments": n}`` for SMS."""
+    history: list[dict[str, Any]]
+    """Every send attempt: provider, outcome, error, at (failover shows here)."""
+    send_at: datetime | None
+    """For a deferred delivery: when quiet hours end and it is sent."""
+    created_at: datetime
+    updated_at: datetime
+    sent_at: datetime | None
+    critical: bool = False
+    sandboxed: bool = False
+    """Sent to the outbox by the environment's sandbox (see ``tidings.notify.sandbox``)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "notification_id": self.notification_id,
+            "channel": self.channel,
+            "type": self.type,
+            "to": self.to,
+            "status": self.status,
+            "reason": self.reason,
+            "provider": self.provider,
+            "provider_message_id": self.provider_message_id,
+            "error": self.error,
+            "sandboxed": self.sandboxed,
+        }
+
+
+@dataclass(frozen=True)
+class InboxItem:
+    id: str
+    recipient_id: str
+    type: str
+    title: str | None
+    body: str | None
+    data: dict[str, Any]
+    created_at: datetime
+    read_at: datetime | None
+    archived_at: datetime | None
+    delivery_id: str = ""
+
+    @property
+    def read(self) -> bool:
+        return self.read_at is not None
+
+
+@dataclass(frozen=True)
+class InboxChange:
+    """One entry of a recipient's change feed (the realtime stream resumes by ``seq``)."""
+
+    seq: int
+    kind: str
+    """``created``, ``read`` or ``archived``."""
+    item_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message the outbox provider captured instead of sending."""
+
+    id: str
+    delivery_id: str
+    channel: str
+    to: str
+    """The email address, phone number or push token."""
+    recipient_id: str
+    type: str
+    locale: str
+    subject: str | None
+    html: str | None
+    text: str | None
+    title: str | None
+    body: str | None
+    data: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryRef:
+    """A delivery as routed when ``notify`` returned (the log has its later progress)."""
+
+    id: str
+    channel: str
+    status: str
+    provider: str | None = None
+    provider_message_id: str | None = None
+    error: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class NotifyResult:
+    """What ``ctx.notify`` / ``app.notify`` returns: one delivery per channel as routed."""
+
+    notification_id: str
+    type: str
+    to: str
+    dedup_key: str
+    deliveries: tuple[DeliveryRef, ...]
+    created: bool = True
+    """False when the dedup key was already used: these are the earlier deliveries."""
+
+    def channel(self, name: str) -> DeliveryRef | None:
+        """The delivery of channel ``name``, if it was routed."""
+        return next((d for d in self.deliveries if d.channel == name), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "notification_id": self.notification_id,
+            "type": self.type,
+            "to": self.to,
+            "dedup_key": self.dedup_key,
+            "created": self.created,
+            "deliveries": [
+                {
+                    "id": d.id,
+                    "channel": d.channel,
+                    "status": d.status,
+                    "provider": d.provider,
+                    "provider_message_id": d.provider_message_id,
+                    "error": d.error,
+                    "reason": d.reason,
+                }
+                for d in self.deliveries
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NotifyResult:
+        return cls(
+            notification_id=data["notification_id"],
+            type=data["type"],
+            to=data["to"],
+            dedup_key=data["dedup_key"],
+            created=bool(data.get("created", True)),
+            deliveries=tuple(DeliveryRef(**d) for d in data["deliveries"]),
+        )

@@ -1,0 +1,59 @@
+"""A :class:`Store` composed of the concept implementations over one database object."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tidings.store.base import Store
+from tidings.store.db.budgets import DbBudgets
+from tidings.store.db.dashboard import DbDashboard
+from tidings.store.db.database import Database
+from tidings.store.db.events import DbEvents
+from tidings.store.db.inbox import DbInbox
+from tidings.store.db.keys import DbApiKeys
+from tidings.store.db.notifications import DbNotifications
+from tidings.store.db.ops import DbOps
+from tidings.store.db.receipts import DbReceipts
+from tidings.store.db.recipients import DbRecipients
+from tidings.store.db.runs import DbRuns
+from tidings.store.db.schedules import DbSchedules
+
+
+class DatabaseStore(Store):
+    """Every concept over ``db``; a backend only picks its database object (and, where
+    its SQL logic differs, a subclass of a concept: :attr:`runs_class`)."""
+
+    runs_class: type[DbRuns] = DbRuns
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.url = db.url
+        self.runs = self.runs_class(db)
+        self.events = DbEvents(db)
+        self.schedules = DbSchedules(db)
+        self.recipients = DbRecipients(db)
+        self.notifications = DbNotifications(db)
+        self.inbox = DbInbox(db)
+        self.receipts = DbReceipts(db)
+        self.budgets = DbBudgets(db)
+        self.keys = DbApiKeys(db)
+        self.ops = DbOps(db)
+        self.dashboard = DbDashboard(db)
+
+    def migrate(self) -> list[str]:
+        return self.db.migrate()
+
+    def pending_migrations(self) -> list[str]:
+        return self.db.pending_migrations()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def change_marker(self) -> int | None:
+        return self.db.change_marker()
+
+    def subscribe_wakeups(self, callback: Callable[[], None]) -> Callable[[], None] | None:
+        return self.db.subscribe_wakeups(callback)
+
+    def subscribe_inbox(self, callback: Callable[[str | None], None]) -> Callable[[], None] | None:
+        return self.db.subscribe_inbox(callback)

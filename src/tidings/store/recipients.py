@@ -1,0 +1,92 @@
+"""Recipients: profiles, push tokens, preferences, suppressed addresses, and what routing
+reads about a recipient."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+
+from tidings.records.notify import Preference, PushToken, Recipient
+
+GLOBAL_TYPE = "*"
+"""The type id under which a channel's global preference is stored."""
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    id: str
+    email: str | None
+    phone: str | None
+    locale: str | None
+    timezone: str
+    quiet_hours: tuple[str, str] | None
+    data: str
+    """JSON text."""
+    given: frozenset[str] = frozenset()
+    """The fields the caller set; an update keeps the others as stored."""
+
+
+@dataclass(frozen=True)
+class RoutingInputs:
+    """Everything routing reads about a recipient, read in one transaction."""
+
+    recipient: Recipient
+    tokens: list[str]
+    """Active push tokens, newest first."""
+    preferences: dict[tuple[str, str], bool]
+    """``(type id or '*', channel) -> enabled``."""
+    suppressed: set[tuple[str, str]]
+    """``(channel, address)`` pairs among this recipient's addresses that are suppressed."""
+
+
+class Recipients(abc.ABC):
+    """``store.recipients``."""
+
+    @abc.abstractmethod
+    def upsert(self, row: RecipientRow, now: datetime) -> Recipient: ...
+
+    @abc.abstractmethod
+    def get(self, recipient_id: str) -> Recipient | None: ...
+
+    @abc.abstractmethod
+    def delete(self, recipient_id: str) -> bool:
+        """Delete the profile, tokens, preferences and inbox (the delivery log stays)."""
+
+    @abc.abstractmethod
+    def add_push_token(
+        self,
+        recipient_id: str,
+        token: str,
+        platform: str | None,
+        device_name: str | None,
+        now: datetime,
+    ) -> PushToken | None:
+        """Register (or move) a token; None if the recipient does not exist."""
+
+    @abc.abstractmethod
+    def push_tokens(self, recipient_id: str, active_only: bool) -> list[PushToken]: ...
+
+    @abc.abstractmethod
+    def deactivate_push_token(self, token: str, now: datetime) -> bool: ...
+
+    @abc.abstractmethod
+    def set_preference(
+        self, recipient_id: str, type_id: str, channel: str, enabled: bool, now: datetime
+    ) -> bool:
+        """False if the recipient does not exist."""
+
+    @abc.abstractmethod
+    def preferences(self, recipient_id: str) -> list[Preference]: ...
+
+    @abc.abstractmethod
+    def suppress(self, channel: str, address: str, reason: str, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def unsuppress(self, channel: str, address: str) -> bool: ...
+
+    @abc.abstractmethod
+    def is_suppressed(self, channel: str, address: str) -> bool: ...
+
+    @abc.abstractmethod
+    def routing_inputs(self, recipient_id: str) -> RoutingInputs | None: ...
