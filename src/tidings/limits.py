@@ -54,6 +54,18 @@ def check_timestamp(value: datetime, what: str) -> datetime:
     return value
 
 
+def check_name(value: str, what: str) -> str:
+    """``value`` if it can be a name, id or key kept in a text column: valid Unicode and
+    no NUL character (PostgreSQL's text cannot hold one); else ValidationError."""
+    check_text(value, what)
+    if "\x00" in value:
+        raise ValidationError(
+            f"{what} contains a NUL character (\\u0000) at character {value.index(chr(0))}; "
+            "names, ids and keys cannot"
+        )
+    return value
+
+
 def check_text(value: str, what: str) -> str:
     """``value`` if it is valid Unicode (encodable as UTF-8); else ValidationError."""
     try:
@@ -145,22 +157,25 @@ def check_run_fields(
     queue: str | None,
     concurrency_key: str | None,
 ) -> None:
-    """The text options of a new run are valid Unicode (ValidationError names the field)."""
+    """The text options of a new run are valid Unicode, and those kept in text columns
+    (keys, queue) hold no NUL character (ValidationError names the field)."""
     for what, value in (
         ("idempotency_key", idempotency_key),
         ("queue", queue),
         ("concurrency_key", concurrency_key),
-        ("tags", None if tags is None else list(tags)),
     ):
-        check_json(value, what)
+        if isinstance(value, str):
+            check_name(value, what)
+    check_json(None if tags is None else list(tags), "tags")
 
 
 def check_event_fields(name: str, event_id: str | None, ts: datetime | None) -> None:
-    """An event's name and id are valid Unicode and its ``ts`` (if any) in range."""
+    """An event's name and id are valid Unicode without NUL, and its ``ts`` (if any) in
+    range."""
     if isinstance(name, str):
-        check_text(name, "event name")
+        check_name(name, "event name")
     if isinstance(event_id, str):
-        check_text(event_id, "event id")
+        check_name(event_id, "event id")
     if ts is not None:
         check_timestamp(ts, "event ts")
 

@@ -93,6 +93,11 @@ def app(tmp_path: Path) -> Iterator[Tidings]:
         (lambda a: a.send_event("x", "\ud800"), "data of event"),
         (lambda a: a.send_event("x", nested(600)), "data of event"),
         (lambda a: a.send_event("x\ud800", {}), "event name"),
+        # PostgreSQL's text cannot hold NUL: refused on both stores, before any write
+        (lambda a: a.send_event("x\x00", {}), "event name"),
+        (lambda a: a.send_event("x", {}, id="e\x00"), "event id"),
+        (lambda a: a.trigger("t", {}, idempotency_key="k\x00"), "idempotency_key"),
+        (lambda a: a.trigger("t", {}, queue="\x00"), "queue"),
         (lambda a: a.send_event("x", {}, ts=datetime(1, 1, 1, tzinfo=UTC)), "event ts"),
         (
             lambda a: a.send_event(

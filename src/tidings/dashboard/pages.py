@@ -13,7 +13,7 @@ from typing import Any
 
 from tidings.app import Tidings
 from tidings.errors import ValidationError
-from tidings.limits import check_text, check_timestamp
+from tidings.limits import check_name, check_timestamp
 from tidings.records import Run, RunStatus
 from tidings.store.dashboard import Cursor, RunFilter
 
@@ -34,7 +34,7 @@ def decode_cursor(text: str | None) -> Cursor | None:
     try:
         at, run_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         when = check_timestamp(datetime.fromisoformat(at), "cursor")
-        return Cursor(when, check_text(str(run_id), "cursor"))
+        return Cursor(when, check_name(str(run_id), "cursor"))
     except (ValueError, TypeError) as exc:
         raise ValidationError("the page cursor is not valid; go back to the first page") from exc
 

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from tidings.app import Tidings
-from tidings.limits import check_text, check_timestamp
+from tidings.limits import check_name, check_timestamp
 from tidings.records import RunStatus
 from tidings.server.auth import require
 from tidings.server.errors import ApiError
@@ -73,7 +73,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         at = datetime.fromisoformat(when)
         if at.tzinfo is None or not isinstance(run_id, str):
             raise ValueError(cursor)
-        return check_timestamp(at, "cursor"), check_text(run_id, "cursor")
+        return check_timestamp(at, "cursor"), check_name(run_id, "cursor")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(
             422, "cursor is not one this API returned", details={"field": "cursor"}
