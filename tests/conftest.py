@@ -12,6 +12,7 @@ import psycopg
 import psycopg.sql
 import pytest
 
+from tests.logwatch import watching
 from tidings import Tidings
 
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
@@ -79,3 +80,13 @@ def make_app(database_url: str) -> Iterator[Callable[..., Tidings]]:
 @pytest.fixture
 def app(make_app: Callable[..., Tidings]) -> Tidings:
     return make_app()
+
+
+@pytest.fixture
+def no_secrets_in_logs() -> Iterator[None]:
+    """Issue 22, finding 4: fail the test if any log line holds a key, token, secret or
+    password (tests/logwatch.py). Autouse over tests/server; opt in elsewhere with
+    ``pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")``."""
+    with watching() as watch:
+        yield
+    assert not watch.leaks, "secrets in log lines:\n" + "\n".join(watch.leaks)

@@ -32,7 +32,10 @@ def as_timedelta(value: timedelta | float, what: str) -> timedelta:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValidationError(f"{what} must be a timedelta or seconds, not {type(value).__name__}")
-    return timedelta(seconds=value)
+    try:
+        return timedelta(seconds=value)
+    except (OverflowError, ValueError):  # NaN, infinity or past timedelta's range
+        raise ValidationError(f"{what} of {value!r} seconds is out of range") from None
 
 
 @dataclass(frozen=True, init=False)

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from tidings.errors import NotSerializableError
+from tidings.limits import check_json
 
 
 def _default(value: object) -> object:
@@ -17,7 +18,10 @@ def _default(value: object) -> object:
 
 
 def dumps(value: Any, what: str) -> str:
-    """Encode ``value`` as JSON or raise NotSerializableError naming ``what`` and the type."""
+    """Encode ``value`` as JSON or raise NotSerializableError naming ``what`` and the type.
+
+    Lone surrogates and nesting past ``limits.MAX_JSON_DEPTH`` raise ValidationError."""
+    check_json(value, what)
     try:
         return json.dumps(value, default=_default, separators=(",", ":"), allow_nan=False)
     except TypeError as exc:

@@ -11,11 +11,13 @@ from datetime import timedelta
 from typing import Any
 
 import pydantic
+import pydantic_core
 
 from tidings import serde
 from tidings.cron import CronSpec
-from tidings.errors import ValidationError
+from tidings.errors import NotSerializableError, ValidationError
 from tidings.flow import NO_FLOW, TaskFlow
+from tidings.limits import check_json
 from tidings.options import CancelOn, Retry, as_timedelta
 
 TaskFn = Callable[..., Awaitable[Any]]
@@ -52,8 +54,12 @@ class TaskDef:
                 )
             return "null"
         if self.payload_model is not None:
+            check_json(payload, f"payload of task {self.id!r}")
             model = self._validate(payload)
-            return model.model_dump_json()
+            try:
+                return model.model_dump_json()
+            except pydantic_core.PydanticSerializationError as exc:
+                raise NotSerializableError(f"payload of task {self.id!r}: {exc}") from None
         return serde.dumps(payload, f"payload of task {self.id!r}")
 
     def decode_payload(self, text: str) -> Any:

@@ -23,6 +23,8 @@ from tidings.errors import ConfigError
 from tidings.keys import create_key
 from tidings.settings import dashboard_environments, default_database_url
 
+pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")  # issue 22, finding 4
+
 STAGING_PASSWORD = "staging password"
 PRODUCTION_PASSWORD = "production password"
 

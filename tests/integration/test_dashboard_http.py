@@ -20,6 +20,8 @@ from tidings.dashboard import dashboard
 from tidings.dashboard.auth import Signer, hash_password, verify_password
 from tidings.errors import ConfigError
 
+pytestmark = pytest.mark.usefixtures("no_secrets_in_logs")  # issue 22, finding 4
+
 PASSWORD = "correct horse battery staple"
 HASH = hash_password(PASSWORD, n=2**10)  # cheap for tests; the default is 2**14
 

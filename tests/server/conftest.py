@@ -80,3 +80,8 @@ async def worker(notify_api: Tidings) -> AsyncIterator[None]:
     yield
     w.stop()
     await running
+
+
+@pytest.fixture(autouse=True)
+def _every_server_test_keeps_secrets_out_of_logs(no_secrets_in_logs: None) -> None:
+    """Finding 4 of issue 22, over every server test (see ``no_secrets_in_logs``)."""

@@ -8,6 +8,7 @@ import hmac
 import json
 from datetime import UTC, datetime, timedelta, timezone
 
+import jwt
 import pytest
 
 from tidings.errors import TidingsError, ValidationError
@@ -38,9 +39,10 @@ def test_round_trip_returns_the_subject() -> None:
 
 def test_token_is_compact_and_url_safe() -> None:
     token = sign("u1")
-    assert len(token) < 140
+    assert len(token) < 180
     assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-    body, signature = token.split(".")
+    header, body, signature = token.split(".")
+    assert json.loads(unb64(header)) == {"alg": "HS256"}
     claims = json.loads(unb64(body))
     assert claims == {
         "env": "dev",
@@ -81,29 +83,69 @@ def test_other_purpose_is_rejected() -> None:
 
 
 def test_altered_claims_are_rejected() -> None:
-    body, signature = sign("u1").split(".")
+    header, body, signature = sign("u1").split(".")
     claims = json.loads(unb64(body))
     claims["sub"] = "u2"
     forged = b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     with pytest.raises(InvalidTokenError, match="signature"):
-        verify_token(SECRET, f"{forged}.{signature}", environment="dev", now=NOW)
+        verify_token(SECRET, f"{header}.{forged}.{signature}", environment="dev", now=NOW)
     claims["sub"], claims["exp"] = "u1", claims["exp"] + 86400
     extended = b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
     with pytest.raises(InvalidTokenError, match="signature"):
-        verify_token(SECRET, f"{extended}.{signature}", environment="dev", now=NOW)
+        verify_token(SECRET, f"{header}.{extended}.{signature}", environment="dev", now=NOW)
 
 
 def test_altered_signature_is_rejected() -> None:
-    body, signature = sign().split(".")
+    header, body, signature = sign().split(".")
     flipped = bytearray(unb64(signature))
     flipped[0] ^= 1
     with pytest.raises(InvalidTokenError, match="signature"):
-        verify_token(SECRET, f"{body}.{b64(bytes(flipped))}", environment="dev", now=NOW)
+        verify_token(SECRET, f"{header}.{body}.{b64(bytes(flipped))}", environment="dev", now=NOW)
+
+
+def test_only_the_canonical_encoding_is_accepted() -> None:
+    """Issue 22, finding 8: ``token + "=="`` and other spellings of the same bytes fail."""
+    token = sign()
+    header, body, signature = token.split(".")
+    last = signature[-1]
+    # A SHA-256 signature is 32 bytes: 43 characters whose last carries 2 unused bits.
+    sibling = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".index(last) ^ 1
+    other_bits = (
+        signature[:-1] + "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"[sibling]
+    )
+    assert unb64(other_bits) == unb64(signature)
+    for variant in (token + "==", token + "=", f"{header}.{body}.{other_bits}", token + "."):
+        with pytest.raises(InvalidTokenError, match="malformed"):
+            verify_token(SECRET, variant, environment="dev", now=NOW)
+
+
+def test_unsigned_and_other_algorithm_tokens_are_refused() -> None:
+    claims = {"env": "dev", "sub": "u1", "iat": 1, "exp": 9999999999}
+    unsigned = b64(b'{"alg":"none"}') + "." + b64(json.dumps(claims).encode()) + ".c2ln"
+    key = hmac.new(SECRET, b"tidings/token/v1/inbox", hashlib.sha256).digest()
+    hs512 = jwt.encode(claims, key * 2, algorithm="HS512")
+    for token in (unsigned, hs512):
+        with pytest.raises(InvalidTokenError):
+            verify_token(SECRET, token, environment="dev", now=NOW)
 
 
 @pytest.mark.parametrize(
     "token",
-    ["", "abc", "a.b.c", ".", "abc.", ".abc", "ünïcode.x", "%%%.%%%", "x" * 5 + "." + "y" * 3],
+    [
+        "",
+        "abc",
+        "a.b.c",
+        ".",
+        "abc.",
+        ".abc",
+        "ünïcode.x",
+        "%%%.%%%",
+        "x" * 5 + "." + "y" * 3,
+        "a.b",
+        "ab.\u00e9.cd",
+        "a.b.c.d",
+        "\ud800.a.b",
+    ],
 )
 def test_malformed_tokens_are_rejected(token: str) -> None:
     with pytest.raises(InvalidTokenError):
@@ -113,8 +155,10 @@ def test_malformed_tokens_are_rejected(token: str) -> None:
 def _signed(claims: object) -> str:
     """A token with a valid signature over arbitrary claims (as a key holder could make)."""
     key = hmac.new(SECRET, b"tidings/token/v1/inbox", hashlib.sha256).digest()
+    header = b64(b'{"alg":"HS256"}')
     body = b64(json.dumps(claims).encode())
-    return f"{body}.{b64(hmac.new(key, body.encode(), hashlib.sha256).digest())}"
+    signature = hmac.new(key, f"{header}.{body}".encode(), hashlib.sha256).digest()
+    return f"{header}.{body}.{b64(signature)}"
 
 
 @pytest.mark.parametrize(

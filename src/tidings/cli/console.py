@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.text import Text
 
+from tidings import redaction
 from tidings.logs import json_handler as json_log_handler
 from tidings.logs import resolve_format as resolve_log_format
 
@@ -52,7 +53,7 @@ def configure_logging(console: Console, log_format: str | None = None) -> None:
     else:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)
+    logging.basicConfig(level=logging.INFO, handlers=[redaction.guard(handler)], force=True)
 
 
 __all__ = ["configure_logging", "err", "make_console", "out", "print_error", "print_json"]

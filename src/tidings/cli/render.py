@@ -20,6 +20,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from tidings.limits import readable
 from tidings.records import LogEntry, Run, RunStatus, Schedule, Step
 
 if TYPE_CHECKING:
@@ -44,7 +45,10 @@ def format_time(when: datetime | None, *, short: bool = False) -> str:
     """Local time to the second, or ``-``; ``short`` drops the date when it is today."""
     if when is None:
         return "-"
-    local = when.astimezone()
+    try:
+        local = when.astimezone()
+    except (OverflowError, ValueError):  # a stored time at the edge of year 1 or 9999
+        return when.strftime("%Y-%m-%d %H:%M:%S UTC")
     if short:
         today = datetime.now().astimezone().date() == local.date()
         return local.strftime("%H:%M:%S" if today else "%m-%d %H:%M")
@@ -76,7 +80,7 @@ def truncate(value: Any, width: int = 60) -> str:
     """Compact JSON of ``value`` cut to ``width`` characters."""
     if value is None:
         return ""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    text = json.dumps(readable(value), ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

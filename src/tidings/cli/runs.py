@@ -64,6 +64,8 @@ def parse_payload(text: str | None, what: str = "PAYLOAD_JSON") -> Any:
             f"{what} is not valid JSON ({exc.msg} at line {exc.lineno} column "
             f'{exc.colno}); quote it for your shell, e.g. \'{{"userId": "u1"}}\''
         ) from None
+    except (RecursionError, ValueError) as exc:  # nested past the parser, a 5,000-digit int
+        raise ValidationError(f"{what} is not JSON tidings accepts: {exc}") from None
 
 
 def trigger(

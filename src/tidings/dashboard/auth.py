@@ -1,9 +1,13 @@
 """Dashboard sign-in: scrypt password hashes, signed session cookies, CSRF tokens.
 
-A session cookie holds ``base64(json).signature`` where the signature is an HMAC-SHA256
-over the JSON with a key derived from the environment's secret, so any process sharing
-that secret accepts it and no other environment does. The CSRF token of a session is
-another HMAC of its random id: forms carry it, and every POST must present it.
+A session cookie is a compact JWT (HS256, PyJWT through :mod:`tidings.signing`) with a
+key derived from the environment's secret, so any process sharing that secret accepts
+it and no other environment does. It names the session (a random id), who signed in
+and, for the password, a fingerprint of the password hash it was made with; what
+else makes a session live (not signed out, its key not revoked) is
+:mod:`tidings.dashboard.sessions`. The CSRF token of a session is an HMAC of its random
+id: forms carry it, and every POST must present it. Every decoding of a client's
+cookie or form field is total: anything malformed is "not signed in", never an error.
 
 Make a password hash with ``python -m tidings.dashboard.auth`` (it asks for the password)
 and put the printed line in ``$TIDINGS_DASHBOARD_PASSWORD_HASH``.
@@ -15,13 +19,13 @@ import base64
 import getpass
 import hashlib
 import hmac
-import json
 import os
 import secrets
 import sys
 import time
 from dataclasses import dataclass
 
+from tidings import signing
 from tidings.errors import ConfigError
 
 SESSION_COOKIE = "tidings_session"
@@ -53,7 +57,12 @@ def check_hash(stored: str) -> str:
 def verify_password(password: str, stored: str) -> bool:
     _, n, r, p, salt, expected = check_hash(stored).split("$")
     digest = hashlib.scrypt(
-        password.encode(), salt=_unb64(salt), n=int(n), r=int(r), p=int(p), dklen=32
+        password.encode("utf-8", "replace"),
+        salt=_unb64(salt),
+        n=int(n),
+        r=int(r),
+        p=int(p),
+        dklen=32,
     )
     return hmac.compare_digest(digest, _unb64(expected))
 
@@ -62,8 +71,10 @@ def verify_password(password: str, stored: str) -> bool:
 class Session:
     sid: str
     who: str
-    """How the user signed in: ``password`` or ``key:<key prefix>``."""
+    """How the user signed in: ``password`` or ``key:<key id>``."""
     expires: int
+    binding: str = ""
+    """For ``password``: the fingerprint of the password hash it was made with."""
 
 
 class Signer:
@@ -77,34 +88,42 @@ class Signer:
     def _sign(self, data: bytes) -> str:
         return hmac.new(self._key, data, hashlib.sha256).hexdigest()
 
-    def new_session(self, who: str, now: float | None = None) -> tuple[Session, str]:
+    def fingerprint(self, credential: str) -> str:
+        """A short keyed digest of ``credential`` (a password hash) to bind sessions to."""
+        return self._sign(f"credential:{credential}".encode())[:32]
+
+    def new_session(
+        self, who: str, now: float | None = None, binding: str = ""
+    ) -> tuple[Session, str]:
         expires = int((now or time.time()) + SESSION_SECONDS)
-        session = Session(secrets.token_urlsafe(18), who, expires)
-        body = json.dumps({"sid": session.sid, "who": who, "exp": expires}).encode()
-        return session, f"{_b64(body)}.{self._sign(body)}"
+        session = Session(secrets.token_urlsafe(18), who, expires, binding)
+        claims = {"sid": session.sid, "who": who, "exp": expires, "bnd": binding}
+        return session, signing.sign(self._key, claims)
 
     def read_session(self, cookie: str | None, now: float | None = None) -> Session | None:
-        if not cookie or "." not in cookie:
-            return None
-        encoded, signature = cookie.rsplit(".", 1)
-        try:
-            body = _unb64(encoded)
-        except ValueError:
-            return None
-        if not hmac.compare_digest(self._sign(body), signature):
+        """The session ``cookie`` names if it is well signed and unexpired, else None
+        (whatever the cookie holds: bytes that are not ASCII, not a JWT, not JSON...)."""
+        if not cookie:
             return None
         try:
-            data = json.loads(body)
-            session = Session(str(data["sid"]), str(data["who"]), int(data["exp"]))
-        except (ValueError, KeyError, TypeError):
+            data = signing.verify(self._key, cookie)
+        except signing.BadToken:
             return None
+        sid, who, exp, bnd = (data.get(k) for k in ("sid", "who", "exp", "bnd"))
+        if not (isinstance(sid, str) and isinstance(who, str) and type(exp) is int):
+            return None
+        session = Session(sid, who, exp, bnd if isinstance(bnd, str) else "")
         return session if session.expires > (now or time.time()) else None
 
     def csrf_token(self, session: Session) -> str:
         return self._sign(f"csrf:{session.sid}".encode())
 
     def check_csrf(self, session: Session, token: str | None) -> bool:
-        return bool(token) and hmac.compare_digest(self.csrf_token(session), str(token))
+        """Constant-time, and total: a token with any characters at all is just wrong."""
+        if not token or not isinstance(token, str):
+            return False
+        given = token.encode("utf-8", "replace")
+        return hmac.compare_digest(self.csrf_token(session).encode(), given)
 
 
 def _b64(data: bytes) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 
 from tidings.app import Tidings
 from tidings.errors import ValidationError
+from tidings.limits import check_name, check_timestamp
 from tidings.records import Run, RunStatus
 from tidings.store.dashboard import Cursor, RunFilter
 
@@ -32,7 +33,8 @@ def decode_cursor(text: str | None) -> Cursor | None:
         return None
     try:
         at, run_id = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        return Cursor(datetime.fromisoformat(at), str(run_id))
+        when = check_timestamp(datetime.fromisoformat(at), "cursor")
+        return Cursor(when, check_name(str(run_id), "cursor"))
     except (ValueError, TypeError) as exc:
         raise ValidationError("the page cursor is not valid; go back to the first page") from exc
 

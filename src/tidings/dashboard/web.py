@@ -44,7 +44,10 @@ from tidings.dashboard.auth import (
     check_hash,
     verify_password,
 )
+from tidings.dashboard.sessions import LoginThrottle, LoginTokens, SessionBook
 from tidings.errors import ConfigError, TidingsError, UnknownScheduleError
+from tidings.keys import key_environment
+from tidings.limits import readable, readable_text
 from tidings.settings import env_dashboard_password_hash
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -55,6 +58,8 @@ Switcher = Callable[[Request], list[dict[str, Any]]]
 ``current`` for each."""
 
 _PUBLIC = ("/login", "/static/")
+SESSION_RECHECK = 10.0
+"""Seconds between checks that a live page's session still stands."""
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
     "script-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'"
@@ -69,11 +74,18 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    env.filters["pretty"] = _pretty
     env.filters["when"] = _when
     env.filters["ago"] = _duration
     env.filters["qs"] = lambda params: urlencode(params)
     return env
+
+
+def _pretty(value: Any) -> str:
+    try:
+        return json.dumps(readable(value), indent=2, sort_keys=True, ensure_ascii=False)
+    except (TypeError, ValueError):  # sort_keys over mixed key types, and the like
+        return repr(value)
 
 
 def _when(value: datetime | None) -> str:
@@ -122,6 +134,9 @@ class Dashboard:
             )
         self._secret_key = secret_key
         self._signer: Signer | None = None
+        self.book = SessionBook(app, self.password_hash)
+        self.throttle = LoginThrottle()
+        self.login_tokens = LoginTokens()
         self.poll_interval = poll_interval
         self.templates = _environment()
 
@@ -149,7 +164,8 @@ class Dashboard:
             path=request.url.path,
             **context,
         )
-        return HTMLResponse(html, status_code=status)
+        # readable(): a row stored before tidings refused lone surrogates still renders.
+        return HTMLResponse(readable_text(html), status_code=status)
 
     def _base(self, request: Request) -> str:
         return str(request.scope.get("root_path", ""))
@@ -166,6 +182,12 @@ class Dashboard:
         if route.startswith(_PUBLIC):
             return await call_next(request)
         session = signer.read_session(request.cookies.get(self.session_cookie))
+        if session is not None:
+            try:  # signed out, key revoked, password changed: no longer a session
+                if not await self.call(self.book.is_live, signer, session):
+                    session = None
+            except TidingsError as exc:
+                return PlainTextResponse(f"The dashboard is unavailable: {exc}", status_code=503)
         if session is None:
             if request.method == "GET" and "text/event-stream" not in request.headers.get(
                 "accept", ""
@@ -204,7 +226,7 @@ class Dashboard:
 
     # -- sign-in -----------------------------------------------------------------------
     async def login_form(self, request: Request, error: str = "", status: int = 200) -> Response:
-        token = request.cookies.get(self.login_cookie) or secrets.token_urlsafe(18)
+        token = secrets.token_urlsafe(18)  # a fresh one per form: each is good for one try
         response = self.render(
             request,
             "login.html",
@@ -221,13 +243,29 @@ class Dashboard:
     async def login(self, request: Request) -> Response:
         form = await request.form()
         token = str(form.get("login_token", ""))
-        if not token or token != request.cookies.get(self.login_cookie):
+        cookie_token = request.cookies.get(self.login_cookie) or ""
+        if not token or not secrets.compare_digest(
+            token.encode("utf-8", "replace"), cookie_token.encode("utf-8", "replace")
+        ):
             return PlainTextResponse("CSRF token missing or wrong", status_code=403)
+        if not self.login_tokens.spend(token):
+            return await self.login_form(request, "That form was used already: try again.", 403)
         secret = str(form.get("secret", ""))
+        client = request.client.host if request.client else "unknown"
+        account = "keys" if key_environment(secret) else "password"
+        wait = self.throttle.retry_after(client, account)
+        if wait:
+            response = await self.login_form(
+                request, f"Too many failed sign-ins: try again in {wait} s.", 429
+            )
+            response.headers["Retry-After"] = str(wait)
+            return response
         who = await self.call(self._who, secret)
         if who is None:
+            self.throttle.failed(client, account)
             return await self.login_form(request, "That password or key is not valid.", 401)
-        _, cookie = self.signer.new_session(who)
+        self.throttle.succeeded(client)
+        _, cookie = self.signer.new_session(who, binding=self.book.binding(self.signer, who))
         target = str(form.get("next", "/"))
         if not target.startswith("/") or target.startswith("//"):
             target = "/"
@@ -248,6 +286,9 @@ class Dashboard:
         return None
 
     async def logout(self, request: Request) -> Response:
+        session: Session | None = request.scope.get("tidings_session")
+        if session is not None:  # refused from now on by every process, cookie or not
+            await self.call(self.book.sign_out, session)
         response = self.redirect(request, "/login")
         response.delete_cookie(self.session_cookie, path=self._base(request) or "/")
         return response
@@ -367,7 +408,7 @@ class Dashboard:
         text = str(form.get("payload", "")).strip() or "null"
         try:
             payload = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             return await self._tasks_error(
                 request, task_id, text, f"The payload is not JSON: {exc}"
             )
@@ -408,7 +449,7 @@ class Dashboard:
         try:
             data = json.loads(text)
             receipt = await self.call(lambda: self.app.send_event(name, data))
-        except ValueError as exc:  # bad JSON or ValidationError
+        except (ValueError, RecursionError) as exc:  # bad JSON or ValidationError
             context = await self.call(pages.events_page, self.app, {})
             return self.render(
                 request,
@@ -450,7 +491,7 @@ class Dashboard:
         fragment = self.templates.get_template("live.html")
 
         def html(kind: str, context: Mapping[str, Any]) -> str:
-            return fragment.render(kind=kind, live=page, **common, **context)
+            return readable_text(fragment.render(kind=kind, live=page, **common, **context))
 
         builders: dict[str, Callable[[], dict[str, Any] | None]] = {
             "/": lambda: pages.overview_page(self.app, q),
@@ -486,9 +527,15 @@ class Dashboard:
         self, request: Request, render: Callable[[], Awaitable[tuple[str | None, str]]]
     ) -> AsyncIterator[str]:
         last = ""
-        idle = 0.0
+        idle = since_check = 0.0
         yield "retry: 2000\n\n"
         while not await request.is_disconnected():
+            if (since_check := since_check + self.poll_interval) >= SESSION_RECHECK:
+                since_check = 0.0  # a stream outlives no sign-out or revoked key for long
+                session: Session = request.scope["tidings_session"]
+                if not await self.call(self.book.is_live, self.signer, session):
+                    yield 'event: problem\ndata: "signed out"\n\n'
+                    return
             try:
                 _, body = await render()
             except TidingsError as exc:

@@ -28,6 +28,7 @@ from tidings.errors import (
 from tidings.events import build_event, cancel_keys
 from tidings.flow import run_keys
 from tidings.ids import new_id
+from tidings.limits import check_delay_end, check_event_fields, check_run_fields, check_timestamp
 from tidings.options import TriggerRequest, as_timedelta
 from tidings.records import EventReceipt, Run, RunStatus
 from tidings.store import Store, open_store, redact_url
@@ -214,6 +215,7 @@ class Kernel:
             isinstance(tags, str) or not all(isinstance(t, str) for t in tags)
         ):
             raise ValidationError("tags must be a list of strings")
+        check_run_fields(idempotency_key, tags, queue, concurrency_key)
         flow_key, rate_key = run_keys(definition, encoded, concurrency_key)
         return NewRun(
             id=new_id("run"),
@@ -313,8 +315,7 @@ class Kernel:
     ) -> tuple[NewEvent, list[NewRun], list[CancelKey]]:
         """The event, the runs it starts (``on_event`` tasks) and the cancel keys it
         matches (``cancel_on``), checked and ready for the store."""
-        if ts is not None and (not isinstance(ts, datetime) or ts.tzinfo is None):
-            raise ValidationError("event ts must be a timezone-aware datetime")
+        check_event_fields(name, event_id, ts)
         return build_event(
             self.tasks.values(),
             name,
@@ -337,8 +338,7 @@ class Kernel:
         """Send an event now, or keep it for ``deliver_at``; see ``Tidings.send_event``."""
         event, runs, cancels = self.build_event(name, data, id, ts)
         if deliver_at is not None:
-            if not isinstance(deliver_at, datetime) or deliver_at.tzinfo is None:
-                raise ValidationError("deliver_at must be a timezone-aware datetime")
+            check_timestamp(deliver_at, "deliver_at")
             now = self.clock.now()
             if deliver_at > now:
                 return self._send_later(event, deliver_at, now)
@@ -370,9 +370,7 @@ def resolve_run_at(
         d = as_timedelta(delay, "delay")
         if d < timedelta(0):
             raise ValidationError(f"delay must not be negative, got {d}")
-        return now + d
+        return check_delay_end(now, d)
     if run_at is not None:
-        if not isinstance(run_at, datetime) or run_at.tzinfo is None:
-            raise ValidationError("run_at must be a timezone-aware datetime")
-        return run_at
+        return check_timestamp(run_at, "run_at")
     return now

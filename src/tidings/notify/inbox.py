@@ -43,7 +43,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         micros, item_id = raw.split("|", 1)
         when = datetime.fromtimestamp(int(micros) / 1_000_000, UTC)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, OverflowError, OSError):
         raise ValidationError(f"inbox cursor {cursor!r} is not one this inbox returned") from None
     return when, item_id
 

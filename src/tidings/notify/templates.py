@@ -80,6 +80,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing as _missing
 
 from tidings.errors import ValidationError
+from tidings.notify.links import safe_links
 from tidings.notify.sms import SmsInfo, sms_info
 from tidings.records.notify import Channel
 
@@ -679,7 +680,7 @@ def _assemble(
         return out[name]
 
     if channel == Channel.EMAIL:
-        html = out.get("email.html") or None
+        html = safe_links(out.get("email.html") or "") or None  # no javascript: links
         text = out.get("email.txt") or (html_to_text(html) if html else None)
         if not text:
             required(next(iter(n for n in ("email.txt", "email.html") if n in out)))

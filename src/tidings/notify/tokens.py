@@ -1,18 +1,19 @@
 """Signed, expiring tokens that name one subject in one environment (inbox tokens).
 
-A token is two base64url fields joined by a dot, ``<claims>.<signature>``, short enough for
-a query string or a header:
+A token is a compact JWT (HS256, signed with PyJWT through :mod:`tidings.signing`),
+short enough for a query string or a header:
 
-- ``claims`` is compact JSON ``{"env": ..., "exp": ..., "iat": ..., "sub": ...}`` with
-  ``exp``/``iat`` in whole Unix seconds;
-- ``signature`` is HMAC-SHA256 over the encoded claims, keyed with a key derived from the
-  environment's signing secret and the token's *purpose* (so an inbox token can never be
-  replayed as, say, a dashboard session token signed with the same secret).
+- its claims are ``{"env": ..., "exp": ..., "iat": ..., "sub": ...}`` with ``exp``/``iat``
+  in whole Unix seconds;
+- its key is derived from the environment's signing secret and the token's *purpose*
+  (so an inbox token can never be replayed as, say, a dashboard session token signed
+  with the same secret).
 
-:func:`verify_token` checks the signature first (in constant time, with
-:func:`hmac.compare_digest`) and only then trusts the claims: the environment must match
-and the token must not have expired. Every failure raises :class:`InvalidTokenError` with
-a short reason and never echoes the token back.
+:func:`verify_token` checks the signature first (PyJWT, in constant time) and accepts
+one canonical encoding only (no padding, no alternative trailing bits); only then does
+it trust the claims: the environment must match and the token must not have expired
+by the engine clock. Every failure raises :class:`InvalidTokenError` with a short
+reason and never echoes the token back.
 
 Tokens are stateless: there is no revocation list. To *refresh* a token, verify it and
 sign a new one for the same subject (``sign_token`` again); to revoke every token of an
@@ -21,15 +22,13 @@ environment at once, rotate its secret.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import hmac
-import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
 
+from tidings import signing
 from tidings.errors import TidingsError, ValidationError
 
 DEFAULT_PURPOSE = "inbox"
@@ -39,27 +38,10 @@ class InvalidTokenError(TidingsError, ValueError):
     """A token was rejected: malformed, bad signature, other environment or expired."""
 
 
-def _b64encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _b64decode(text: str) -> bytes:
-    if not text or not text.isascii():
-        raise InvalidTokenError("malformed token: empty or non-ASCII field")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidTokenError("malformed token: not base64url") from exc
-
-
 def _key(secret: bytes, purpose: str) -> bytes:
     if not isinstance(secret, bytes) or not secret:
         raise ValidationError("the token signing secret must be non-empty bytes")
     return hmac.new(secret, f"tidings/token/v1/{purpose}".encode(), hashlib.sha256).digest()
-
-
-def _signature(key: bytes, claims: str) -> bytes:
-    return hmac.new(key, claims.encode("ascii"), hashlib.sha256).digest()
 
 
 def _aware(name: str, value: datetime) -> float:
@@ -106,17 +88,10 @@ def sign_token(
         "iat": issued,
         "sub": _text("subject", subject),
     }
-    body = _b64encode(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
-    return f"{body}.{_b64encode(_signature(key, body))}"
+    return signing.sign(key, claims)
 
 
-def _claims(raw: bytes) -> dict[str, Any]:
-    try:
-        claims = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise InvalidTokenError("malformed token: claims are not JSON") from exc
-    if not isinstance(claims, dict):
-        raise InvalidTokenError("malformed token: claims are not an object")
+def _claims(claims: dict[str, Any]) -> dict[str, Any]:
     well_typed = (
         isinstance(claims.get("env"), str)
         and isinstance(claims.get("sub"), str)
@@ -152,14 +127,10 @@ def verify_token(
     key = _key(secret, _text("purpose", purpose))
     at = _aware("now", now)
     _text("environment", environment)
-    if not isinstance(token, str) or not token.isascii():
-        raise InvalidTokenError("malformed token: expected an ASCII string")
-    body, dot, signature = token.strip().partition(".")
-    if not dot or "." in signature:
-        raise InvalidTokenError("malformed token: expected two dot-separated fields")
-    if not hmac.compare_digest(_signature(key, body), _b64decode(signature)):
-        raise InvalidTokenError("token signature does not match (wrong secret or altered)")
-    claims = _claims(_b64decode(body))
+    try:
+        claims = _claims(signing.verify(key, token.strip() if isinstance(token, str) else token))
+    except signing.BadToken as exc:
+        raise InvalidTokenError(str(exc)) from None
     if claims["env"] != environment:
         raise InvalidTokenError(
             f"token was issued for environment {claims['env']!r}, not {environment!r}"

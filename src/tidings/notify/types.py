@@ -12,6 +12,7 @@ import pydantic
 
 from tidings import serde
 from tidings.errors import ValidationError
+from tidings.limits import check_json
 from tidings.records.notify import Channel
 
 _TYPE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,199}$")
@@ -48,6 +49,7 @@ class NotificationType:
                     f"{self.data_model.__name__}: {problems}"
                 ) from None
             result: dict[str, Any] = model.model_dump(mode="json")
+            check_json(result, f"data of notification {self.id!r}")
             return result
         value = serde.normalize(
             data if data is not None else {}, f"data of notification {self.id!r}"

@@ -29,6 +29,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from tidings.errors import TidingsError, ValidationError
+from tidings.limits import check_json
 
 UpdateStatus = Literal[
     "queued", "sent", "delivered", "delayed", "bounced", "complained", "failed", "opened",
@@ -358,8 +359,14 @@ def _json_object(body: bytes | Mapping[str, Any], provider: str) -> Mapping[str,
         event = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise WebhookPayloadError(f"{provider} webhook body is not JSON") from None
+    except RecursionError:  # signed, but nested past what the parser can follow
+        raise WebhookPayloadError(f"{provider} webhook body nests too deeply") from None
     if not isinstance(event, dict):
         raise WebhookPayloadError(f"{provider} webhook body is not a JSON object")
+    try:
+        check_json(event, f"{provider} webhook body")
+    except ValidationError as exc:
+        raise WebhookPayloadError(str(exc)) from None
     return event
 
 

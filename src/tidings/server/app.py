@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
-from tidings import __version__
+from tidings import __version__, redaction
 from tidings.app import Tidings
 from tidings.dashboard.environments import EnvironmentDashboards
 from tidings.errors import ConfigError
@@ -60,6 +60,7 @@ def create_app(
     :mod:`tidings.dashboard.environments`.
     """
     settings = settings or ServerSettings.from_env()
+    redaction.install()  # keys in paths (/e/{key}) and tokens never reach a log line
     dashboards = EnvironmentDashboards(app, dashboard_environments(app.environment, dashboard_envs))
 
     @asynccontextmanager

@@ -7,6 +7,7 @@ import binascii
 import json
 from datetime import datetime
 
+from tidings.limits import check_name, check_timestamp
 from tidings.server.errors import ApiError
 
 
@@ -22,7 +23,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         at = datetime.fromisoformat(when)
         if at.tzinfo is None or not isinstance(run_id, str):
             raise ValueError(cursor)
-        return at, run_id
+        return check_timestamp(at, "cursor"), check_name(run_id, "cursor")
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise ApiError(
             422, "cursor is not one this API returned", details={"field": "cursor"}

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from tidings.errors import (
     ConfigError,
@@ -82,6 +83,14 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def route_of(scope: Scope) -> str:
+    """The matched route's template (``/api/v1/runs/{run_id}``), never the raw path:
+    paths may hold keys (``/e/{key}``) and ids without bound."""
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    return str(path) if path else "unmatched"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -106,12 +115,12 @@ def install_error_handlers(app: FastAPI) -> None:
     async def tidings_error(request: Request, exc: TidingsError) -> JSONResponse:
         status = status_of(exc)
         if status >= 500:
-            log.error("%s %s failed: %s", request.method, request.url.path, exc)
+            log.error("%s %s failed: %s", request.method, route_of(request.scope), exc)
         return error_response(status, str(exc) or type(exc).__name__, code=_code_of(exc))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
+        log.exception("%s %s failed", request.method, route_of(request.scope))
         return error_response(500, "internal error; see the server log")
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tidings.server.errors import error_response
+from tidings.server.errors import error_response, route_of
 
 log = logging.getLogger("tidings.server.access")
 
@@ -64,14 +63,6 @@ class BodyLimit:
             413, f"request body over {self.limit:,} bytes", details={"limit_bytes": self.limit}
         )
         await response(scope, receive, send)
-
-
-def route_of(scope: Scope) -> str:
-    """The matched route's template (``/api/v1/runs/{run_id}``), never the raw path:
-    paths may hold keys (``/e/{key}``) and ids without bound."""
-    route: Any = scope.get("route")
-    path = getattr(route, "path", None)
-    return str(path) if path else "unmatched"
 
 
 class HttpMetrics:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from tidings.limits import check_timestamp, readable
 from tidings.records import ErrorInfo, Run, RunStatus, Step
 
 _NAME = Field(
@@ -26,6 +27,21 @@ def aware(value: datetime | None) -> datetime | None:
     return value
 
 
+def in_range(value: datetime | None) -> datetime | None:
+    """A pydantic validator: ``aware(value)`` within years 1970-9999 in UTC, or a 422
+    naming the field."""
+    value = aware(value)
+    if value is not None:
+        try:
+            check_timestamp(value, "time")
+        except ValueError as exc:
+            raise ValueError(str(exc).removeprefix("time ")) from None
+    return value
+
+
+InRange = Annotated[datetime | None, AfterValidator(in_range)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", regex_engine="python-re")
 
@@ -35,12 +51,12 @@ class TriggerDevEvent(_Strict):
     name: str = _NAME
     payload: Any = None
     id: str | None = _ID
-    timestamp: datetime | None = None
+    timestamp: InRange = None
     context: Any = None
 
 
 class TriggerDevOptions(_Strict):
-    deliverAt: datetime | None = Field(default=None, description="Deliver at this time.")
+    deliverAt: InRange = Field(default=None, description="Deliver at this time.")
     deliverAfter: float | None = Field(
         default=None, ge=0, le=366 * 86400, description="Deliver after this many seconds."
     )
@@ -59,14 +75,14 @@ class NamePayloadBody(_Strict):
     name: str = _NAME
     payload: Any
     id: str | None = _ID
-    timestamp: datetime | None = None
+    timestamp: InRange = None
 
 
 class NameDataBody(_Strict):
     name: str = _NAME
     data: Any = None
     id: str | None = _ID
-    ts: datetime | None = None
+    ts: InRange = None
 
 
 EventBody = TriggerDevBody | NamePayloadBody | NameDataBody
@@ -117,15 +133,10 @@ class TriggerBody(_Strict):
     payload: Any = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=255)
     delay: float | None = Field(default=None, ge=0, le=10 * 366 * 86400, description="Seconds.")
-    run_at: datetime | None = None
+    run_at: InRange = None
     priority: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
     tags: list[str] | None = Field(default=None, max_length=50)
     concurrency_key: str | None = Field(default=None, max_length=255)
-
-    @field_validator("run_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return aware(value)
 
 
 class TriggerOut(BaseModel):
@@ -140,7 +151,11 @@ class ErrorOut(BaseModel):
 
     @classmethod
     def of(cls, e: ErrorInfo) -> ErrorOut:
-        return cls(type=e.type, message=e.message, traceback=e.traceback or None)
+        return cls(
+            type=readable(e.type),
+            message=readable(e.message),
+            traceback=readable(e.traceback) or None,
+        )
 
 
 class StepOut(BaseModel):
@@ -160,7 +175,7 @@ class StepOut(BaseModel):
             kind=s.kind,
             status=s.status,
             attempts=s.attempts,
-            result=s.result,
+            result=readable(s.result),
             error=None if s.error is None else ErrorOut.of(s.error),
             started_at=s.started_at,
             finished_at=s.finished_at,
@@ -193,8 +208,8 @@ class RunOut(BaseModel):
             id=run.id,
             task_id=run.task_id,
             status=run.status,
-            payload=run.payload,
-            result=run.result,
+            payload=readable(run.payload),
+            result=readable(run.result),
             error=None if run.error is None else ErrorOut.of(run.error),
             attempt=run.attempt,
             queue=run.queue,
@@ -205,7 +220,7 @@ class RunOut(BaseModel):
             finished_at=run.finished_at,
             wake_at=run.wake_at,
             idempotency_key=run.idempotency_key,
-            tags=list(run.tags),
+            tags=readable(list(run.tags)),
             replay_of=run.replay_of,
             steps=[StepOut.of(s) for s in run.steps] if steps else None,
         )

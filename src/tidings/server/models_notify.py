@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tidings.limits import readable
 from tidings.records.notify import Channel, Delivery, InboxItem, Preference, PushToken, Recipient
 
 
@@ -45,7 +46,7 @@ class RecipientOut(BaseModel):
     @classmethod
     def of(cls, r: Recipient) -> RecipientOut:
         fields = {**vars(r), "quiet_hours": list(r.quiet_hours) if r.quiet_hours else None}
-        return cls(**fields)
+        return cls(**readable(fields))
 
 
 class PushTokenIn(_Strict):
@@ -127,7 +128,7 @@ class DeliveryOut(BaseModel):
     @classmethod
     def of(cls, d: Delivery) -> DeliveryOut:
         fields = {name: getattr(d, name) for name in cls.model_fields}
-        return cls(**fields)
+        return cls(**readable(fields))
 
 
 class InboxItemOut(BaseModel):
@@ -143,7 +144,7 @@ class InboxItemOut(BaseModel):
     @classmethod
     def of(cls, i: InboxItem) -> InboxItemOut:
         fields = {name: getattr(i, name) for name in cls.model_fields}
-        return cls(**fields)
+        return cls(**readable(fields))
 
 
 class InboxPageOut(BaseModel):

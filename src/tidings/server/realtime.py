@@ -42,12 +42,16 @@ KEEPALIVE = 15.0
 EXPIRY_WARNING = timedelta(seconds=60)
 """How long (real time) before its token expires a stream asks for a new one."""
 RETRY_MS = 2000
+MAX_STREAMS_PER_RECIPIENT = 16
+"""Open streams one recipient (whatever its tokens) may hold on one server process: a
+tab or device each is plenty; past it a stream is refused 429, so one token cannot
+hold a server's connections."""
 BATCH = 200
 
 
 def token_expiry(token: str) -> datetime:
     """The ``exp`` claim of a token already verified (so its claims can be trusted)."""
-    body = token.strip().partition(".")[0]
+    body = token.strip().split(".")[1]
     claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return datetime.fromtimestamp(int(claims["exp"]), UTC)
 
@@ -80,6 +84,9 @@ class InboxHub:
 
     def close(self, state: StreamState) -> None:
         self.streams.pop(state.id, None)
+
+    def open_count(self, recipient_id: str) -> int:
+        return sum(1 for s in self.streams.values() if s.recipient_id == recipient_id)
 
     def _ensure_started(self) -> None:
         loop = asyncio.get_running_loop()

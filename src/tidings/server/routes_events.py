@@ -103,11 +103,17 @@ InngestBody = Annotated[InngestEvent | list[InngestEvent], Body()]
 KeyPath = Annotated[str, Path(description="A tidings API key with publish scope.")]
 
 
-async def _inngest(
-    request: Request, key: str, body: InngestEvent | list[InngestEvent]
-) -> InngestOut:
+async def _key_in_path(request: Request, key: KeyPath) -> ApiKeyRecord:
+    """The key is checked as a dependency: before the body is validated, so a bad key
+    is a 401 whatever the body holds."""
     auth: Authenticator = request.app.state.auth
-    await auth.check(key, "publish")
+    return await auth.check(key, "publish")
+
+
+PathPublisher = Annotated[ApiKeyRecord, Depends(_key_in_path)]
+
+
+async def _inngest(request: Request, body: InngestEvent | list[InngestEvent]) -> InngestOut:
     events = body if isinstance(body, list) else [body]
     with caller_trace(request):
         return await _send_inngest(_app(request), events)
@@ -119,8 +125,8 @@ async def _inngest(
     summary="Send events in Inngest's format (one event or an array)",
     tags=["events"],
 )
-async def inngest_root(request: Request, key: KeyPath, body: InngestBody) -> InngestOut:
-    return await _inngest(request, key, body)
+async def inngest_root(request: Request, key: PathPublisher, body: InngestBody) -> InngestOut:
+    return await _inngest(request, body)
 
 
 @router.post(
@@ -129,5 +135,5 @@ async def inngest_root(request: Request, key: KeyPath, body: InngestBody) -> Inn
     summary="Send events in Inngest's format, under /api/v1",
     tags=["events"],
 )
-async def inngest_v1(request: Request, key: KeyPath, body: InngestBody) -> InngestOut:
-    return await _inngest(request, key, body)
+async def inngest_v1(request: Request, key: PathPublisher, body: InngestBody) -> InngestOut:
+    return await _inngest(request, body)

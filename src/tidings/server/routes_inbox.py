@@ -23,7 +23,12 @@ from tidings.server.models_notify import (
     StreamRefreshed,
     UnreadCount,
 )
-from tidings.server.realtime import InboxHub, stream_events, token_expiry
+from tidings.server.realtime import (
+    MAX_STREAMS_PER_RECIPIENT,
+    InboxHub,
+    stream_events,
+    token_expiry,
+)
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
 
@@ -131,12 +136,20 @@ async def stream(
     after = None
     last_event_id = last_event_id_header or last_event_id
     if last_event_id not in (None, ""):
-        if not last_event_id.isdigit():
+        digits = last_event_id.isascii() and last_event_id.isdigit()
+        if not digits or int(last_event_id) > 2**63 - 1:
             raise ApiError(422, "Last-Event-ID must be a sequence number this stream sent")
         after = int(last_event_id)
     hub: InboxHub = request.app.state.inbox_hub
     if hub.closing:
         raise ApiError(503, "the server is shutting down: reconnect in a moment")
+    if hub.open_count(who.recipient_id) >= MAX_STREAMS_PER_RECIPIENT:
+        raise ApiError(
+            429,
+            f"this recipient already has {MAX_STREAMS_PER_RECIPIENT} open streams on this "
+            "server: close one first",
+            headers={"Retry-After": "5"},
+        )
     state = hub.open(who.recipient_id, who.expires_at)
     return StreamingResponse(
         stream_events(hub, state, after),

@@ -134,6 +134,10 @@ class Notifications(abc.ABC):
         """The stored value of ``key``; stores ``default`` first if there is none."""
 
     @abc.abstractmethod
+    def get_setting(self, key: str) -> str | None:
+        """The stored value of ``key``, or None; never writes."""
+
+    @abc.abstractmethod
     def digest_add(
         self, key: str, source: str, item: str, run_id: str, closes_at: datetime, now: datetime
     ) -> DigestSlot:

@@ -28,6 +28,7 @@
       markAll: "Mark all as read",
       unread: function (n) { return n === 1 ? "1 unread" : n + " unread"; },
       offline: "Reconnecting…",
+      stopped: "Live updates stopped: reload the page to resume.",
       more: "Load more",
     },
     vi: {
@@ -36,6 +37,7 @@
       markAll: "Đánh dấu tất cả là đã đọc",
       unread: function (n) { return n + " chưa đọc"; },
       offline: "Đang kết nối lại…",
+      stopped: "Đã dừng cập nhật trực tiếp: tải lại trang để tiếp tục.",
       more: "Xem thêm",
     },
   };
@@ -229,6 +231,7 @@
       self.streamId = data.stream;
       if (self.lastSeq === null) self.lastSeq = data.seq;
       self.setUnread(data.unread_count);
+      self.failures = 0;
       self.status.hidden = true;
     });
     source.addEventListener("created", function (e) {
@@ -250,7 +253,10 @@
       });
     });
     source.addEventListener("token-expiring", function () { self.refresh(); });
-    source.addEventListener("token-expired", function () { self.reconnectWithNewToken(); });
+    source.addEventListener("token-expired", function () {
+      // Without getToken the same expired token would be refused forever: stop now.
+      if (self.getToken) self.reconnectWithNewToken(); else self.stop();
+    });
     source.onerror = function () {
       self.status.hidden = false;
       // EventSource retries by itself unless the server refused it (e.g. an expired token).
@@ -267,15 +273,30 @@
     });
   };
 
+  // Reconnecting after the server refused the stream backs off (1 s, 2 s, 4 s ... at
+  // most a minute, with jitter) and gives up after MAX_RECONNECTS refusals in a row,
+  // saying so; a stream that opens again resets the count.
+  var MAX_RECONNECTS = 8;
+
   Inbox.prototype.reconnectWithNewToken = function () {
     var self = this;
     if (this.source) this.source.close();
     if (this.closed) return;
+    this.failures = (this.failures || 0) + 1;
+    if (this.failures > MAX_RECONNECTS) return this.stop();
+    var delay = Math.min(1000 * Math.pow(2, this.failures - 1), 60000);
+    delay = delay / 2 + Math.random() * delay / 2;
     var next = this.getToken ? Promise.resolve(this.getToken()) : Promise.resolve(this.token);
     next.then(function (token) {
       self.token = token;
-      setTimeout(self.connect.bind(self), 1000);
-    });
+      setTimeout(self.connect.bind(self), delay);
+    }, function () { setTimeout(self.reconnectWithNewToken.bind(self), delay); });
+  };
+
+  Inbox.prototype.stop = function () {
+    this.close();
+    this.status.textContent = this.t.stopped;
+    this.status.hidden = false;
   };
 
   Inbox.prototype.close = function () {

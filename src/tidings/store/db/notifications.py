@@ -235,6 +235,11 @@ class DbNotifications(Bound, Notifications):
             tx.run("insert_setting", {"key": key, "value": default, "now": self._ts(now)})
             return str(tx.run("get_setting", {"key": key})[0]["value"])
 
+    def get_setting(self, key: str) -> str | None:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("get_setting", {"key": key})
+        return str(rows[0]["value"]) if rows else None
+
     def digest_add(
         self, key: str, source: str, item: str, run_id: str, closes_at: datetime, now: datetime
     ) -> DigestSlot:

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
 from tidings.errors import StoreError
@@ -141,6 +142,23 @@ def lock_key(schema: str, purpose: str = "migrate") -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
+class _TolerantTimestamptz(TimestamptzLoader):
+    """A timestamptz outside years 1-9999, written before tidings refused them at the
+    door, read as the nearest time Python can hold, so the row stays readable."""
+
+    def load(self, data: Any) -> datetime:
+        try:
+            return super().load(data)
+        except psycopg.DataError as exc:
+            if "too small" in str(exc):
+                return datetime.min.replace(tzinfo=UTC)
+            return datetime.max.replace(tzinfo=UTC)
+
+
+def tolerate_bad_times(conn: psycopg.Connection[Any]) -> None:
+    conn.adapters.register_loader("timestamptz", _TolerantTimestamptz)
+
+
 class PostgresDatabase(MigrationCompatibility, Database):
     """A PostgreSQL schema: connection pools, transactions, conversions, LISTEN."""
 
@@ -166,6 +184,7 @@ class PostgresDatabase(MigrationCompatibility, Database):
             min_size=POOL_MIN,
             max_size=POOL_MAX,
             kwargs={**self._kwargs, "autocommit": True},
+            configure=tolerate_bad_times,
             open=True,
             name=f"tidings-{self.schema}",
         )
@@ -189,6 +208,7 @@ class PostgresDatabase(MigrationCompatibility, Database):
                 "autocommit": True,
                 "options": f"{self._kwargs['options']} {_CLAIM_SETTINGS}",
             },
+            configure=tolerate_bad_times,
             open=True,
             name=f"tidings-{self.schema}-claims",
         )

@@ -26,6 +26,7 @@ from tidings.store.urls import path_from_url
 
 _PACKAGE = "tidings.store.sqlite"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_DT = datetime.min.replace(tzinfo=UTC)
 BUSY_TIMEOUT_MS = 60_000
 
 
@@ -148,7 +149,12 @@ class SqliteDatabase(MigrationCompatibility, Database):
     def dt(self, value: Any) -> datetime | None:
         if value is None:
             return None
-        return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+        try:
+            return datetime.fromtimestamp(int(value) / 1_000_000, UTC)
+        except (OverflowError, ValueError, OSError):
+            # A time outside years 1-9999, written before tidings refused them at the
+            # door: shown as the nearest time Python can hold, so the row stays readable.
+            return datetime.max.replace(tzinfo=UTC) if int(value) > 0 else _MIN_DT
 
     def array(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
