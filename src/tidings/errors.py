@@ -53,6 +53,12 @@ class StoreError(TidingsError):
     """The database cannot be used (corrupt, foreign, too new, unreachable)."""
 
 
+class UnstorableTextError(StoreError, ValidationError):
+    """A value the database cannot hold, refused before anything was written (a NUL
+    character in text kept by PostgreSQL). A StoreError to the engine, as any refused
+    statement is; a ValidationError (422) to whoever sent the value."""
+
+
 class ConfigError(TidingsError, ValueError):
     """A setting (URL, environment variable, tidings.toml entry) is invalid."""
 

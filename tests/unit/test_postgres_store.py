@@ -16,7 +16,7 @@ from psycopg import sql
 
 from tests.conftest import START, postgres_admin
 from tidings import Context, Tidings
-from tidings.errors import ConfigError, StoreError
+from tidings.errors import ConfigError, StoreError, UnstorableTextError, ValidationError
 from tidings.store import open_store
 from tidings.store.postgres.database import parse_url
 from tidings.store.postgres.store import PostgresStore
@@ -306,3 +306,24 @@ def test_an_idle_worker_starts_a_run_triggered_elsewhere_without_waiting_for_a_p
         worker_app.close()
         client.close()
     assert max(latencies) < 1.0, latencies
+
+
+def test_text_with_a_nul_is_refused_as_bad_input_and_nothing_is_written(
+    pg_schema: tuple[str, str],
+) -> None:
+    """PostgreSQL text cannot hold NUL: the value is refused before it is sent, as a
+    ValidationError (422 at the HTTP door) that is also a StoreError to the engine."""
+    url, schema = pg_schema
+    app = Tidings(url)
+    try:
+        with pytest.raises(UnstorableTextError, match="contains a NUL character") as info:
+            app.recipients.upsert("bad\x00id", email="a@example.com")
+        assert isinstance(info.value, ValidationError)
+        assert isinstance(info.value, StoreError)
+        with postgres_admin() as admin:
+            count = admin.execute(
+                sql.SQL("SELECT count(*) FROM {}.recipients").format(sql.Identifier(schema))
+            ).fetchone()
+        assert count == (0,)
+    finally:
+        app.close()

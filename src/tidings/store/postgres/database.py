@@ -28,7 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
-from tidings.errors import StoreError
+from tidings.errors import StoreError, UnstorableTextError
 from tidings.store.db.database import Database, Row, Tx
 from tidings.store.postgres.listen import InboxListener, WakeListener
 from tidings.store.queries import load_all_queries, load_migrations
@@ -60,6 +60,15 @@ def _returns_rows(query: str) -> bool:
     return text.startswith(("SELECT", "WITH")) or "RETURNING" in text
 
 
+def _nul_field(params: Mapping[str, Any] | None) -> str | None:
+    """The first parameter holding text with a NUL character, if any."""
+    for name, value in (params or {}).items():
+        values = value if isinstance(value, list | tuple) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in values):
+            return name
+    return None
+
+
 class PgTx:
     """A transaction's cursor. Pipelined (``pipeline`` given), statements are sent
     without waiting: only one whose rows are read, or a :meth:`rowcount`, waits for the
@@ -88,6 +97,13 @@ class PgTx:
                 rows = list(self._cur.fetchall())
             else:
                 return []  # not waited for: an error surfaces at the next sync
+        except psycopg.DataError as exc:
+            if (field := _nul_field(params)) is not None:  # refused before it was sent
+                raise UnstorableTextError(
+                    f"{field} contains a NUL character (\\u0000), which PostgreSQL text "
+                    "cannot hold"
+                ) from exc
+            raise StoreError(f"query {query!r} failed: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"query {query!r} failed: {exc}") from exc
         self._rowcount = self._cur.rowcount
