@@ -100,8 +100,7 @@ class PgTx:
         except psycopg.DataError as exc:
             if (field := _nul_field(params)) is not None:  # refused before it was sent
                 raise UnstorableTextError(
-                    f"{field} contains a NUL character (\\u0000), which PostgreSQL text "
-                    "cannot hold"
+                    f"{field} contains a NUL character (\\u0000), which PostgreSQL text cannot hold"
                 ) from exc
             raise StoreError(f"query {query!r} failed: {exc}") from exc
         except psycopg.Error as exc:
