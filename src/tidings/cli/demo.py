@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from tidings import redaction
 from tidings.cli.console import make_console
 
 
@@ -51,7 +52,7 @@ def demo(
     # Only problems: the live panel and progress lines say what is going on.
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.WARNING, handlers=[handler], force=True)
+    logging.basicConfig(level=logging.WARNING, handlers=[redaction.guard(handler)], force=True)
     options = DemoOptions(
         time_scale=time_scale,
         host=host,
