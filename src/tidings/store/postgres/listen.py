@@ -24,23 +24,31 @@ Connect = Callable[[], "psycopg.Connection[Any]"]
 """Opens a new autocommit connection to the store's database."""
 
 
-class InboxListener:
-    """A daemon thread calling ``on_change(recipient_id)`` for every inbox change, and
-    ``on_change(None)`` after a lost connection (changes may have been missed)."""
+class _ListenThread:
+    """A daemon thread LISTENing on ``channel``: each notification goes to
+    :meth:`_notified`; a lost connection is logged, reported to :meth:`_lost` (what was
+    notified meanwhile is gone) and retried with backoff until :meth:`stop`."""
 
-    def __init__(
-        self, connect: Connect, schema: str, on_change: Callable[[str | None], None]
-    ) -> None:
-        self.channel = f"{schema}_inb"
+    what = "LISTEN"
+
+    def __init__(self, connect: Connect, channel: str, thread_name: str) -> None:
+        self.channel = channel
         self._connect = connect
-        self._on_change = on_change
         self._stopping = threading.Event()
         self._listening = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"tidings-inbox-{schema}", daemon=True
-        )
+        self._thread = threading.Thread(target=self._loop, name=thread_name, daemon=True)
         self._thread.start()
+        # Wait for LISTEN so a notification sent right after the start is seen.
         self._listening.wait(10)
+
+    def _notified(self, payload: str) -> None:
+        raise NotImplementedError
+
+    def _lost(self) -> None:
+        raise NotImplementedError
+
+    def _relistening(self) -> None:
+        """Called when LISTEN is in place again after a lost connection."""
 
     def _loop(self) -> None:
         delay = 0.1
@@ -51,8 +59,8 @@ class InboxListener:
             except (psycopg.Error, StoreError) as exc:
                 if self._stopping.is_set():
                     return
-                log.warning("inbox LISTEN connection lost (%s); reconnecting", exc)
-                self._on_change(None)
+                log.warning("%s connection lost (%s); reconnecting in %.1fs", self.what, exc, delay)
+                self._lost()
                 self._stopping.wait(delay)
                 delay = min(delay * 2, 5.0)
 
@@ -60,10 +68,12 @@ class InboxListener:
         conn = self._connect()
         try:
             conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+            if self._listening.is_set():
+                self._relistening()
             self._listening.set()
             while not self._stopping.is_set():
                 for note in conn.notifies(timeout=_POLL):
-                    self._on_change(note.payload)
+                    self._notified(note.payload)
         finally:
             conn.close()
 
@@ -72,29 +82,39 @@ class InboxListener:
         self._thread.join(_POLL + 1)
 
 
-class WakeListener:
-    """A daemon thread LISTENing on the store's channel.
+class InboxListener(_ListenThread):
+    """Calls ``on_change(recipient_id)`` for every inbox change, and ``on_change(None)``
+    after a lost connection (changes may have been missed)."""
+
+    what = "inbox LISTEN"
+
+    def __init__(
+        self, connect: Connect, schema: str, on_change: Callable[[str | None], None]
+    ) -> None:
+        self._on_change = on_change
+        super().__init__(connect, f"{schema}_inb", f"tidings-inbox-{schema}")
+
+    def _notified(self, payload: str) -> None:
+        self._on_change(payload)
+
+    def _lost(self) -> None:
+        self._on_change(None)
+
+
+class WakeListener(_ListenThread):
+    """LISTENs on the store's wake-up channel.
 
     Each notification (the ``runs_wake`` trigger: some process made a run due) bumps
     :attr:`count` and calls every subscribed callback on this thread; a worker's
-    callback wakes its event loop at once. After a lost connection both happen too,
-    since notifications may have been missed meanwhile.
+    callback wakes its event loop at once. After a lost connection, and once listening
+    again, both happen too, since notifications may have been missed meanwhile.
     """
 
     def __init__(self, connect: Connect, channel: str, schema: str) -> None:
         self.count = 0
-        self._connect = connect
-        self._channel = channel
         self._callbacks: list[Callable[[], None]] = []
         self._callbacks_lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._listening = threading.Event()
-        self._thread = threading.Thread(
-            target=self._loop, name=f"tidings-listen-{schema}", daemon=True
-        )
-        self._thread.start()
-        # Wait for LISTEN so a notification sent right after the first marker is seen.
-        self._listening.wait(10)
+        super().__init__(connect, channel, f"tidings-listen-{schema}")
 
     def add(self, callback: Callable[[], None]) -> None:
         with self._callbacks_lock:
@@ -114,33 +134,11 @@ class WakeListener:
             except Exception:  # one subscriber's failure must not stop the others
                 log.exception("wake-up callback failed")
 
-    def _loop(self) -> None:
-        delay = 0.1
-        while not self._stopping.is_set():
-            try:
-                self._listen()
-                delay = 0.1
-            except (psycopg.Error, StoreError) as exc:
-                if self._stopping.is_set():
-                    return
-                log.warning("LISTEN connection lost (%s); reconnecting in %.1fs", exc, delay)
-                self._changed()  # wake the workers: they may have missed notifications
-                self._stopping.wait(delay)
-                delay = min(delay * 2, 5.0)
+    def _notified(self, payload: str) -> None:
+        self._changed()
 
-    def _listen(self) -> None:
-        conn = self._connect()
-        try:
-            conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
-            if self._listening.is_set():
-                self._changed()  # listening again: what was notified meanwhile is lost
-            self._listening.set()
-            while not self._stopping.is_set():
-                for _ in conn.notifies(timeout=_POLL):
-                    self._changed()
-        finally:
-            conn.close()
+    def _lost(self) -> None:
+        self._changed()  # wake the workers: they may have missed notifications
 
-    def stop(self) -> None:
-        self._stopping.set()
-        self._thread.join(_POLL + 1)
+    def _relistening(self) -> None:
+        self._changed()  # listening again: what was notified meanwhile is lost
