@@ -44,8 +44,13 @@ format: install
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
+# Two pytest processes share the suite (most tests wait on workers, servers and timers, not
+# the CPU); the `exclusive` tests, which restart the shared PostgreSQL server, run after
+# them, alone. TEST_WORKERS=1 runs everything in one process.
+TEST_WORKERS ?= 2
 test: lint browser sdk-peers
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope -m "not exclusive"
+	$(BIN)/pytest -m exclusive
 
 # The real Trigger.dev (4.x, 3.x) and Inngest (4.x, 3.x) SDKs that tests/integration/
 # test_sdk_*.py drive against a live server: installed from the committed lock file,

@@ -58,7 +58,7 @@ def test_without_get_token_the_widget_stops_when_its_token_expires(app: Tidings)
             page.wait_for_function(
                 "() => { const s = document.querySelector('.ti-status');"
                 " return s && !s.hidden && s.textContent.startsWith('Live updates stopped'); }",
-                timeout=15_000,
+                timeout=45_000,  # generous: a loaded machine starts Chromium slowly
             )
             opened = len(streams)
             time.sleep(3)  # long enough for the old widget to have reconnected three times

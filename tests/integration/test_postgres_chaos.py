@@ -35,7 +35,9 @@ from .pgeffects import EffectReport, check_runs
 from .pgproxy import PgProxy
 from .workerapp import pg_cut, pg_steps
 
-pytestmark = pytest.mark.timeout(120)
+# The server restart below would break every other test running at the time: `make test`
+# runs this module alone, after the rest (the `exclusive` marker).
+pytestmark = [pytest.mark.timeout(120), pytest.mark.exclusive]
 
 STEPS = ("s1", "s2", "s3")
 OUTAGE_LOGGED = re.compile(

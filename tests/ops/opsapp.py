@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -24,6 +25,13 @@ def _record(n: int, name: str) -> dict[str, Any]:
     return {"n": n, "step": name}
 
 
+async def _pause(seconds: float, gate: str | None) -> None:
+    """Sleep, then (if given) wait for the gate file: a test holds runs back until it opens."""
+    await asyncio.sleep(seconds)
+    while gate is not None and not Path(gate).exists():
+        await asyncio.sleep(0.05)
+
+
 def make_app(database_url: str | None = None, environment: str = "ops") -> Tidings:
     """A new app with this module's tasks (tests open several databases at once)."""
     app = Tidings(database_url, environment=environment)
@@ -33,7 +41,7 @@ def make_app(database_url: str | None = None, environment: str = "ops") -> Tidin
         """Three short steps: a stream of completions to back up mid-load."""
         n = int(payload["n"])
         first = await ctx.step("first", _record, n, "first")
-        await ctx.step("pause", asyncio.sleep, float(payload.get("pause", 0.01)))
+        await ctx.step("pause", _pause, float(payload.get("pause", 0.01)), payload.get("gate"))
         last = await ctx.step("last", _record, n, "last")
         ctx.logger.info("item %d done", n)
         return {"n": n, "first": first, "last": last}

@@ -30,10 +30,15 @@ def test_backup_mid_load_restores_every_run_completed_at_backup_time(
 ) -> None:
     source_url, target_url = new_url(), new_url()
     source = make_app(source_url)
-    # At least 400 x 1 s / 8 = 50 s of work: the load outlasts the backup even on a busy
-    # machine, where a PostgreSQL backup with its scratch-database check takes seconds.
+    # The first half completes at about 8 runs a second (for 25 s) while the backup is
+    # taken; the second half waits for a gate the test opens only after the backup ended,
+    # so the load outlasts the backup however slow the machine is.
+    gate = tmp_path / "gate"
     for n in range(TOTAL):
-        source.trigger("churn", {"n": n, "pause": 1.0})
+        payload: dict[str, Any] = {"n": n, "pause": 1.0}
+        if n >= TOTAL // 2:
+            payload["gate"] = str(gate)
+        source.trigger("churn", payload)
     with worker_process(source_url, tmp_path, "--concurrency", "8") as proc:
         wait_until(lambda: len(_completed(source)) >= 24, 120, "the first completions")
         before = _completed(source)
@@ -51,6 +56,7 @@ def test_backup_mid_load_restores_every_run_completed_at_backup_time(
         )
         after = _completed(source)
         assert proc.poll() is None, "the worker kept running through the backup"
+        gate.touch()
     assert len(after) < TOTAL, "the backup was taken while runs were still being completed"
     file = Path(out.strip())
     assert file.name.startswith("ops-")
