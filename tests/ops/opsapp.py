@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,13 @@ def _record(n: int, name: str) -> dict[str, Any]:
     return {"n": n, "step": name}
 
 
-async def _pause(seconds: float, gate: str | None) -> None:
-    """Sleep, then (if given) wait for the gate file: a test holds runs back until it opens."""
-    await asyncio.sleep(seconds)
+def _pause(seconds: float, gate: str | None) -> None:
+    """Sleep, then (if given) wait for the gate file: a test holds runs back until it opens.
+
+    A sync step (on the worker's thread pool), so the file check blocks no event loop."""
+    time.sleep(seconds)
     while gate is not None and not Path(gate).exists():
-        await asyncio.sleep(0.05)
+        time.sleep(0.05)
 
 
 def make_app(database_url: str | None = None, environment: str = "ops") -> Tidings:
