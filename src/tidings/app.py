@@ -629,6 +629,7 @@ class Tidings:
         data: Any = None,
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> NotifyHandle:
         """Send a notification from outside a task, as a durable run of ``tidings.notify``.
 
@@ -638,7 +639,9 @@ class Tidings:
         run and sends nothing again; without one, every call is a new notification.
         Returns a handle whose ``result()`` is the :class:`NotifyResult`.
         """
-        return self._notify.notify(type, to=to, data=data, channels=channels, dedup_key=dedup_key)
+        return self._notify.notify(
+            type, to=to, data=data, channels=channels, dedup_key=dedup_key, tags=tags
+        )
 
     async def notify_async(self, type: str, **options: Any) -> NotifyHandle:
         return await self._notify.notify_async(type, **options)

@@ -219,6 +219,7 @@ class Notifications:
         channels: Sequence[str] | None,
         dedup_key: str,
         run_id: str | None,
+        tags: tuple[str, ...] = (),
     ) -> NotifyResult:
         """Route, render and record one notification (blocking; the db thread runs it).
 
@@ -246,6 +247,7 @@ class Notifications:
             run_id=run_id,
             critical=ntype.critical,
             deliveries=tuple(deliveries),
+            tags=tags,
         )
         recorded, created = store.notifications.record(
             new, now, kernel.idempotency_ttl, kernel.idempotency_ttl
