@@ -22,6 +22,7 @@ from tidings.notify.recipients import Recipients
 from tidings.notify.service import DELIVER_TASK, Notifications, check_dedup_key
 from tidings.notify.steps import NotifySteps
 from tidings.notify.tokens import sign_token, verify_token
+from tidings.notify.urls import PREFERENCES_TTL, RecipientLinks, check_ttl
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.receipts import receipt_tasks
@@ -102,6 +103,7 @@ class NotifyClient:
         secret_key: str | bytes | None,
         sandbox: bool | None,
         sandbox_allow: Sequence[str],
+        public_url: str | None = None,
     ) -> None:
         self.kernel = kernel
         self.notifications = Notifications(
@@ -122,6 +124,9 @@ class NotifyClient:
             )
         self.secret_key: bytes | None = raw.encode() if isinstance(raw, str) else raw
         """The configured signing secret (None: generated and kept in the database)."""
+        self.links = RecipientLinks(kernel, self.signing_secret, public_url)
+        """Preference-centre and one-click unsubscribe links (notify/urls.py)."""
+        self.notifications.links = self.links
         builtin = [
             *internal_tasks(self.notifications, self.steps, self.inbox),
             *receipt_tasks(kernel, channels, self.notifications.providers),
@@ -199,6 +204,11 @@ class NotifyClient:
             environment=self.kernel.environment,
             now=self.kernel.clock.now(),
         )
+
+    def preferences_url(self, recipient_id: str, ttl: timedelta = PREFERENCES_TTL) -> str:
+        """A signed link to the recipient's preference centre (see ``Tidings``)."""
+        self.recipients.get(recipient_id)
+        return self.links.preferences_url(recipient_id, check_ttl(ttl))
 
     async def inbox_token_async(self, recipient_id: str, ttl: timedelta = INBOX_TTL) -> str:
         return await asyncio.to_thread(self.inbox_token, recipient_id, ttl)

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from typing import Any
 
 from tidings.errors import UnknownRecipientError, ValidationError
+from tidings.ids import new_id
 from tidings.kernel import Kernel
 from tidings.notify.recipients import check_email, check_phone, check_token
-from tidings.ids import new_id
 from tidings.records.notify import EXTERNAL_CHANNELS, Channel, Preference, PreferenceChange
 from tidings.store.recipients import GLOBAL_TYPE, ChangeNote
 

@@ -26,6 +26,8 @@ from tidings.server.realtime import InboxHub
 from tidings.server.routes_events import router as events_router
 from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
+from tidings.server.routes_preferences import api as preferences_api
+from tidings.server.routes_preferences import pages as preferences_pages
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.routes_trigger_dev import router as trigger_dev_router
 from tidings.server.routes_trigger_dev_runs import router as trigger_dev_runs_router
@@ -90,6 +92,8 @@ def create_app(
     api.include_router(trigger_dev_runs_router)
     api.include_router(notify_router)
     api.include_router(inbox_router)
+    api.include_router(preferences_pages)
+    api.include_router(preferences_api)
     api.include_router(webhooks_router)
     api.state.inbox_hub = InboxHub(app)
     _inbox_script(api)
