@@ -62,7 +62,8 @@ async def test_the_state_machine_and_its_counts(
         assert app.inbox.archive_all_read("u1") == 2
         assert [i.id for i in app.inbox.list("u1", status="all")] == [b]
         assert app.inbox.counts("u1") == InboxCounts(1, 0, 2)
-        assert app.inbox.list("u2") and app.inbox.list("u2")[0].archived_at is None
+        assert app.inbox.list("u2")
+        assert app.inbox.list("u2")[0].archived_at is None
 
         # snooze: hidden (and out of the counts) until its time, then back unread/unseen
         app.inbox.mark_read("u1", [b])
@@ -76,7 +77,8 @@ async def test_the_state_machine_and_its_counts(
         await t.advance(timedelta(minutes=1))
         back = app.inbox.list("u1", status="unread")
         assert [i.id for i in back] == [b]
-        assert back[0].snoozed_until is None and back[0].seen_at is None
+        assert back[0].snoozed_until is None
+        assert back[0].seen_at is None
         assert app.inbox.counts("u1") == InboxCounts(1, 1, 2)
 
     kinds = [(c.kind, c.item_id) for c in app.inbox.changes_since("u1")]
@@ -129,7 +131,8 @@ async def test_tags_and_types_filter_the_listing(
         billed = await _send(app, t, "u1", "billed", tags=("billing",))
         await t.trigger(billing_run, {})
         urgent = app.inbox.list("u1", types=["urgent"])
-        assert len(urgent) == 1 and urgent[0].tags == ("billing", "ops")
+        assert len(urgent) == 1
+        assert urgent[0].tags == ("billing", "ops")
         assert [i.id for i in app.inbox.list("u1", tags=["billing"])] == [urgent[0].id, billed]
         assert [i.id for i in app.inbox.list("u1", tags=["ops"])] == [urgent[0].id]
         assert [i.id for i in app.inbox.list("u1", types=["alert"], tags=["billing"])] == [billed]
@@ -145,7 +148,7 @@ async def test_bad_input_is_named_and_changes_nothing(
     async with TestEngine(app, start=START) as t:
         item = await _send(app, t, "u1", "a")
         with pytest.raises(ValidationError, match="timezone-aware"):
-            app.inbox.snooze("u1", [item], until=datetime(2030, 1, 1))
+            app.inbox.snooze("u1", [item], until=datetime(2030, 1, 1))  # noqa: DTZ001
         with pytest.raises(ValidationError, match="future"):
             app.inbox.snooze("u1", [item], until=t.now() - timedelta(seconds=1))
         with pytest.raises(ValidationError, match="status"):

@@ -71,35 +71,46 @@ async def test_smtp_message_carries_one_click_and_a_post_flips_the_preference(
     assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     path = _path(header)
     body = mime.get_content()
-    assert f"{PUBLIC}/u/" in body and f"{PUBLIC}/preferences?token=" in body
+    assert f"{PUBLIC}/u/" in body
+    assert f"{PUBLIC}/preferences?token=" in body
     critical = by_subject["Security code"]
-    assert critical["List-Unsubscribe"] is None and critical["List-Unsubscribe-Post"] is None
+    assert critical["List-Unsubscribe"] is None
+    assert critical["List-Unsubscribe-Post"] is None
     assert critical.get_content().strip() == "Code 1234."
 
-    with serving(app) as url, httpx.Client(base_url=url) as http:
-        looked = http.get(path)  # what a mail scanner does: nothing changes
-        assert looked.status_code == 200
-        assert "<form" in looked.text and 'method="post"' in looked.text
-        assert app.preferences.get("an", type="results", channel="email") is True
-        assert app.preferences.changes("an") == []
+    with serving(app) as url:
+        async with httpx.AsyncClient(base_url=url) as http:
+            await _one_click(app, http, path)
 
-        clicked = http.post(path, content="List-Unsubscribe=One-Click",
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
-        assert clicked.status_code == 200
-        assert "no longer receive" in clicked.text
-        assert app.preferences.get("an", type="results", channel="email") is False
-        assert app.preferences.get("an", type="security", channel="email") is True
-        (change,) = app.preferences.changes("an")
-        assert change.actor == "recipient"
-        assert change.origin is not None and "one-click unsubscribe" in change.origin
-        assert change.change == {"type": "results", "channel": "email", "enabled": False}
-        again = http.post(path)
-        assert again.status_code == 200 and "already" in again.text
-        assert len(app.preferences.changes("an")) == 1
 
-        tampered = http.post(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
-        assert tampered.status_code == 400
-        assert "<form" not in tampered.text
+async def _one_click(app: Tidings, http: httpx.AsyncClient, path: str) -> None:
+    """GET asks and changes nothing; POST opts out (once); a tampered link is refused."""
+    looked = await http.get(path)  # what a mail scanner does: nothing changes
+    assert looked.status_code == 200
+    assert "<form" in looked.text
+    assert 'method="post"' in looked.text
+    assert app.preferences.get("an", type="results", channel="email") is True
+    assert app.preferences.changes("an") == []
+
+    form = {"Content-Type": "application/x-www-form-urlencoded"}
+    clicked = await http.post(path, content="List-Unsubscribe=One-Click", headers=form)
+    assert clicked.status_code == 200
+    assert "no longer receive" in clicked.text
+    assert app.preferences.get("an", type="results", channel="email") is False
+    assert app.preferences.get("an", type="security", channel="email") is True
+    (change,) = app.preferences.changes("an")
+    assert change.actor == "recipient"
+    assert change.origin is not None
+    assert "one-click unsubscribe" in change.origin
+    assert change.change == {"type": "results", "channel": "email", "enabled": False}
+    again = await http.post(path)
+    assert again.status_code == 200
+    assert "already" in again.text
+    assert len(app.preferences.changes("an")) == 1
+
+    tampered = await http.post(path[:-2] + ("AA" if not path.endswith("AA") else "BB"))
+    assert tampered.status_code == 400
+    assert "<form" not in tampered.text
 
 
 async def test_resend_request_carries_the_headers_and_the_next_email_is_skipped(
@@ -114,8 +125,9 @@ async def test_resend_request_carries_the_headers_and_the_next_email_is_skipped(
         headers = resend_server.requests[0].json()["headers"]
         assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         path = _path(headers["List-Unsubscribe"])
-        with serving(app) as url, httpx.Client(base_url=url) as http:
-            assert http.post(path).status_code == 200
+        with serving(app) as url:
+            async with httpx.AsyncClient(base_url=url) as http:
+                assert (await http.post(path)).status_code == 200
         handle = app.notify("results", to="an", data={"name": "An"})
         await t.run_due()
         result = handle.result()
