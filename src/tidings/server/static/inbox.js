@@ -223,8 +223,26 @@
     this.api("GET", "/api/v1/me/preferences").then(function (me) {
       self.timezone = me.timezone || "UTC";
     }, function () {});
-    this.load().then(this.connect.bind(this));
+    this.start();
   }
+
+  // The first page, then the stream. A refused first page (an expired token) stops the
+  // widget, saying so, unless getToken can give a new one: then it tries again, backing
+  // off like a refused stream.
+  Inbox.prototype.start = function () {
+    var self = this;
+    return this.load().then(this.connect.bind(this), function () {
+      if (self.closed) return;
+      if (!self.getToken) return self.stop();
+      self.failures = (self.failures || 0) + 1;
+      if (self.failures > MAX_RECONNECTS) return self.stop();
+      var delay = Math.min(1000 * Math.pow(2, self.failures - 1), 60000);
+      Promise.resolve(self.getToken()).then(function (token) {
+        self.setToken(token);
+        setTimeout(self.start.bind(self), delay);
+      }, function () { setTimeout(self.start.bind(self), delay); });
+    });
+  };
 
   Inbox.prototype.api = function (method, path, body) {
     var init = { method: method, headers: { Authorization: "Bearer " + this.token } };
