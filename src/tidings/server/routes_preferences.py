@@ -172,7 +172,20 @@ async def _centre(
     )
 
 
-@pages.get("/preferences", response_class=HTMLResponse, summary="The preference centre")
+_BAD_LINK = {
+    400: {
+        "description": "The link is expired, altered or not valid here: a page "
+        "that says so and offers nothing to change."
+    }
+}
+
+
+@pages.get(
+    "/preferences",
+    response_class=HTMLResponse,
+    summary="The preference centre",
+    responses=_BAD_LINK,
+)
 async def preference_centre(
     request: Request,
     token: Annotated[str, Query(max_length=4096)] = "",
@@ -229,7 +242,12 @@ def _locale_of(app: Tidings, recipient: str) -> str:
     return _lang(app.recipients.get(recipient).locale or app.notifications.default_locale)
 
 
-@pages.get("/u/{token}", response_class=HTMLResponse, summary="Confirm unsubscribing")
+@pages.get(
+    "/u/{token}",
+    response_class=HTMLResponse,
+    summary="Confirm unsubscribing (changes nothing)",
+    responses=_BAD_LINK,
+)
 async def unsubscribe_page(
     request: Request, token: Annotated[str, Path(max_length=4096)]
 ) -> Response:
@@ -253,7 +271,7 @@ async def unsubscribe_page(
     "/u/{token}",
     response_class=HTMLResponse,
     summary="One-click unsubscribe: opt out of this type by email (RFC 8058)",
-    responses={400: {"description": "The link is expired, altered or not valid here."}},
+    responses=_BAD_LINK,
 )
 async def unsubscribe_now(
     request: Request, token: Annotated[str, Path(max_length=4096)]
