@@ -172,7 +172,7 @@ async def _centre(
     )
 
 
-_BAD_LINK = {
+_BAD_LINK: dict[int | str, dict[str, Any]] = {
     400: {
         "description": "The link is expired, altered or not valid here: a page "
         "that says so and offers nothing to change."
