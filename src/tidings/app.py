@@ -31,6 +31,7 @@ from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
 from tidings.notify.service import Notifications
 from tidings.notify.types import NotificationType
+from tidings.notify.urls import PREFERENCES_TTL, RecipientLinks
 from tidings.options import CancelOn, KeySpec, RateLimit, Retry, TriggerRequest, as_timedelta
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
@@ -38,6 +39,7 @@ from tidings.schedules import Schedules
 from tidings.settings import (
     default_database_url,
     default_lease,
+    env_public_url,
     env_secret_key,
     resolve_database_url,
     resolve_environment,
@@ -83,6 +85,7 @@ class Tidings:
         secret_key: str | bytes | None = None,
         sandbox: bool | None = None,
         sandbox_allow: Sequence[str] = (),
+        public_url: str | None = None,
     ) -> None:
         """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
@@ -90,7 +93,10 @@ class Tidings:
         providers (default: the outbox); ``secret_key`` signs inbox tokens (default
         ``$TIDINGS_SECRET_KEY``; outside production one is generated and stored).
         ``sandbox`` (None: on in every environment but production) sends email, push and
-        SMS to the outbox unless the recipient id or address is in ``sandbox_allow``."""
+        SMS to the outbox unless the recipient id or address is in ``sandbox_allow``.
+        ``public_url`` (default ``$TIDINGS_PUBLIC_URL``) is the base URL the world reaches
+        the tidings server at: emails link to the preference centre and carry one-click
+        ``List-Unsubscribe`` there."""
         env = resolve_environment(environment)
         lease_value = as_timedelta(lease, "lease") if lease is not None else default_lease()
         if lease_value <= timedelta(0):
@@ -117,6 +123,7 @@ class Tidings:
             secret_key=secret_key if secret_key is not None else env_secret_key(),
             sandbox=sandbox,
             sandbox_allow=sandbox_allow,
+            public_url=public_url if public_url is not None else env_public_url(),
         )
         self.kernel.extend_context(self._notify.steps)
         self.notifications: Notifications = self._notify.notifications
@@ -629,6 +636,7 @@ class Tidings:
         data: Any = None,
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> NotifyHandle:
         """Send a notification from outside a task, as a durable run of ``tidings.notify``.
 
@@ -638,7 +646,9 @@ class Tidings:
         run and sends nothing again; without one, every call is a new notification.
         Returns a handle whose ``result()`` is the :class:`NotifyResult`.
         """
-        return self._notify.notify(type, to=to, data=data, channels=channels, dedup_key=dedup_key)
+        return self._notify.notify(
+            type, to=to, data=data, channels=channels, dedup_key=dedup_key, tags=tags
+        )
 
     async def notify_async(self, type: str, **options: Any) -> NotifyHandle:
         return await self._notify.notify_async(type, **options)
@@ -656,6 +666,21 @@ class Tidings:
     def verify_inbox_token(self, token: str) -> str:
         """The recipient id an inbox token grants; InvalidTokenError if it is not valid."""
         return self._notify.verify_inbox_token(token)
+
+    def preferences_url(self, recipient_id: str, ttl: timedelta = PREFERENCES_TTL) -> str:
+        """A signed link to the recipient's preference centre (``GET /preferences``),
+        valid for ``ttl``: absolute with ``public_url``, else the path alone."""
+        return self._notify.preferences_url(recipient_id, ttl)
+
+    async def preferences_url_async(
+        self, recipient_id: str, ttl: timedelta = PREFERENCES_TTL
+    ) -> str:
+        return await asyncio.to_thread(self._notify.preferences_url, recipient_id, ttl)
+
+    @property
+    def links(self) -> RecipientLinks:
+        """Signs and checks preference-centre and unsubscribe links (the server uses it)."""
+        return self._notify.links
 
     async def inbox_token_async(self, recipient_id: str, ttl: timedelta = INBOX_TTL) -> str:
         return await self._notify.inbox_token_async(recipient_id, ttl)

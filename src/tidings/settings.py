@@ -142,6 +142,11 @@ def env_secret_key(environ: Mapping[str, str] | None = None) -> str | None:
     return _variable("TIDINGS_SECRET_KEY", environ)
 
 
+def env_public_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TIDINGS_PUBLIC_URL``, if set: where the world reaches the tidings server."""
+    return _variable("TIDINGS_PUBLIC_URL", environ)
+
+
 def env_dashboard_password_hash(environ: Mapping[str, str] | None = None) -> str | None:
     """``$TIDINGS_DASHBOARD_PASSWORD_HASH``, if set."""
     return _variable("TIDINGS_DASHBOARD_PASSWORD_HASH", environ)

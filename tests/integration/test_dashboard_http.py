@@ -333,3 +333,25 @@ def test_production_without_a_secret_answers_503_saying_what_to_set(
             assert client.get("/healthz").status_code == 200
     finally:
         app.close()
+
+
+def test_the_recipient_page_shows_every_preference_change(
+    client: httpx.Client, app: Tidings
+) -> None:
+    app.notification_type("billing", channels=("email",))
+    app.recipients.upsert("u-pref", email="p@example.com")
+    app.preferences.set("u-pref", type="billing", channel="email", enabled=False)
+    app.preferences.set(
+        "u-pref", type=None, channel="email", enabled=True, actor="recipient",
+        origin="one-click unsubscribe (203.0.113.7)",
+    )  # fmt: skip
+    app.preferences.note("u-pref", {"field": "timezone", "value": "Asia/Ho_Chi_Minh"},
+                         actor="recipient", origin="preference centre")  # fmt: skip
+    login(client)
+    page = client.get("/dashboard/recipients/u-pref").text
+    assert "Preference changes" in page
+    assert "billing · email: <strong>off</strong>" in page
+    assert "one-click unsubscribe (203.0.113.7)" in page
+    assert "timezone → Asia/Ho_Chi_Minh" in page
+    log = page[page.index("Preference changes") :]
+    assert log.index("timezone →") < log.index("billing · email")  # newest first

@@ -82,6 +82,10 @@ def test_push_tokens_and_preferences(notify_api: Tidings, notify_url: str) -> No
     assert {"type": None, "channel": "sms", "enabled": False} in everything.json()
     assert bad_channel.status_code == 422
     assert notify_api.preferences.get("alice", type="alert", channel="email") is False
+    # every change is logged with the key that made it and where from
+    changes = notify_api.preferences.changes("alice")
+    assert [c.actor for c in changes] == ["api key test-admin"] * 2
+    assert all(c.origin == "api (127.0.0.1)" for c in changes)
 
 
 async def test_post_notifications_routes_and_logs_deliveries(
@@ -93,7 +97,13 @@ async def test_post_notifications_routes_and_logs_deliveries(
     ) as c:
         sent = await c.post(
             "/api/v1/notifications",
-            json={"type": "alert", "to": "alice", "data": {"name": "An"}, "dedup_key": "lab-1"},
+            json={
+                "type": "alert",
+                "to": "alice",
+                "data": {"name": "An"},
+                "dedup_key": "lab-1",
+                "tags": ["lab"],
+            },
         )
         again = await c.post(
             "/api/v1/notifications",
@@ -128,6 +138,7 @@ async def test_post_notifications_routes_and_logs_deliveries(
     # staging is a sandbox: the email went to the outbox, and the log says so
     assert (mail["provider"], mail["sandboxed"], mail["to"]) == ("outbox", True, "alice")
     assert [e.to for e in notify_api.outbox.list(channel="email")] == ["alice@example.com"]
+    assert [i.tags for i in notify_api.inbox.list("alice", tags=["lab"])] == [("lab",)]
     assert allowed.status_code == 202
     assert [(d["provider"], d["sandboxed"]) for d in bobs] == [("recording", False)]
     assert bad.status_code == 422

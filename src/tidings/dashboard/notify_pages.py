@@ -96,7 +96,8 @@ def recipient_page(app: Tidings, recipient_id: str) -> dict[str, Any] | None:
         "r": recipient,
         "tokens": store.recipients.push_tokens(recipient_id, False),
         "preferences": store.recipients.preferences(recipient_id),
-        "inbox": store.inbox.page(recipient_id, False, False, None, 50),
-        "unread": store.inbox.unread_count(recipient_id),
+        "inbox": store.inbox.page(recipient_id, "all", None, None, None, 50, app.clock.now()),
+        "unread": store.inbox.unread_count(recipient_id, app.clock.now()),
+        "changes": store.recipients.preference_changes(recipient_id, 20),
         "deliveries": store.notifications.deliveries(recipient_id, None, None, None, 20),
     }

@@ -331,6 +331,7 @@ class Context:
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
         name: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> NotifyResult:
         """Send a notification once per run (a memoized step of kind ``notify``).
 
@@ -339,11 +340,13 @@ class Context:
         channel and returns them (a :class:`~tidings.records.NotifyResult`).
         Re-executing the run never sends again; the default dedup key is this run and
         step, and an explicit ``dedup_key`` holds across runs within the app's
-        idempotency window.
+        idempotency window. ``tags`` are kept on the inbox item (``app.inbox.list``
+        filters by them).
         """
         return await self._extension("notify").notify(
-            self, type, to=to, data=data, channels=channels, dedup_key=dedup_key, name=name
-        )
+            self, type, to=to, data=data, channels=channels, dedup_key=dedup_key, name=name,
+            tags=tags,
+        )  # fmt: skip
 
     async def digest(
         self, key: str, item: Any = None, *, window: timedelta | float, name: str = "digest"

@@ -60,6 +60,7 @@ class ContextExtension(Protocol):
         channels: Sequence[str] | None,
         dedup_key: str | None,
         name: str | None,
+        tags: Sequence[str] | None = None,
     ) -> NotifyResult: ...
 
     async def digest(

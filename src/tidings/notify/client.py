@@ -16,12 +16,13 @@ from tidings.handle import RunHandle
 from tidings.ids import new_id
 from tidings.kernel import Kernel, TaskContext
 from tidings.notify.deliver import deliver
-from tidings.notify.inbox import Deliveries, Inbox, OutboxReader
+from tidings.notify.inbox import UNSNOOZE_TASK, Deliveries, Inbox, OutboxReader, check_tags
 from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
 from tidings.notify.service import DELIVER_TASK, Notifications, check_dedup_key
 from tidings.notify.steps import NotifySteps
 from tidings.notify.tokens import sign_token, verify_token
+from tidings.notify.urls import PREFERENCES_TTL, RecipientLinks, check_ttl
 from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.receipts import receipt_tasks
@@ -47,8 +48,9 @@ class NotifyHandle(RunHandle):
         return NotifyResult.from_json(await super().result_async(timeout))
 
 
-def internal_tasks(service: Notifications, steps: NotifySteps) -> list[TaskDef]:
-    """The built-in ``tidings.deliver`` and ``tidings.notify`` tasks of ``service``."""
+def internal_tasks(service: Notifications, steps: NotifySteps, inbox: Inbox) -> list[TaskDef]:
+    """The built-in ``tidings.deliver``, ``tidings.notify`` and ``tidings.inbox.unsnooze``
+    tasks of ``service``."""
 
     async def tidings_deliver(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
         return await deliver(service, ctx, payload)
@@ -62,8 +64,14 @@ def internal_tasks(service: Notifications, steps: NotifySteps) -> list[TaskDef]:
             channels=payload.get("channels"),
             dedup_key=payload["dedup_key"],
             name="notify",
+            tags=payload.get("tags"),
         )
         return result.to_json()
+
+    async def tidings_inbox_unsnooze(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
+        recipient = str(payload["recipient_id"])
+        returned = await ctx.step("return snoozed", lambda: inbox.return_snoozed(recipient))
+        return {"recipient_id": recipient, "returned": returned}
 
     retry = Retry(max_attempts=5)
     return [
@@ -71,6 +79,8 @@ def internal_tasks(service: Notifications, steps: NotifySteps) -> list[TaskDef]:
                   timeout=None),
         make_task(tidings_notify, id=NOTIFY_TASK, retry=retry, queue="default", priority=0,
                   timeout=None),
+        make_task(tidings_inbox_unsnooze, id=UNSNOOZE_TASK, retry=retry, queue="default",
+                  priority=0, timeout=None),
     ]  # fmt: skip
 
 
@@ -93,6 +103,7 @@ class NotifyClient:
         secret_key: str | bytes | None,
         sandbox: bool | None,
         sandbox_allow: Sequence[str],
+        public_url: str | None = None,
     ) -> None:
         self.kernel = kernel
         self.notifications = Notifications(
@@ -113,8 +124,11 @@ class NotifyClient:
             )
         self.secret_key: bytes | None = raw.encode() if isinstance(raw, str) else raw
         """The configured signing secret (None: generated and kept in the database)."""
+        self.links = RecipientLinks(kernel, self.signing_secret, public_url)
+        """Preference-centre and one-click unsubscribe links (notify/urls.py)."""
+        self.notifications.links = self.links
         builtin = [
-            *internal_tasks(self.notifications, self.steps),
+            *internal_tasks(self.notifications, self.steps, self.inbox),
             *receipt_tasks(kernel, channels, self.notifications.providers),
         ]
         for task in builtin:
@@ -128,10 +142,12 @@ class NotifyClient:
         data: Any = None,
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
+        tags: Sequence[str] | None = None,
     ) -> NotifyHandle:
         """``app.notify``: checked now, sent by a durable run of ``tidings.notify`` (see
         :meth:`tidings.Tidings.notify`)."""
         _, chosen, payload = self.notifications.prepare(type, to, data, channels)
+        checked_tags = check_tags(tags)
         self.recipients.get(to)
         key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("ntf")
         new = self.kernel.new_run(
@@ -142,6 +158,7 @@ class NotifyClient:
                 "data": payload,
                 "channels": None if channels is None else list(chosen),
                 "dedup_key": key,
+                **({"tags": list(checked_tags)} if checked_tags else {}),
             },
             idempotency_key=key,
         )
@@ -187,6 +204,11 @@ class NotifyClient:
             environment=self.kernel.environment,
             now=self.kernel.clock.now(),
         )
+
+    def preferences_url(self, recipient_id: str, ttl: timedelta = PREFERENCES_TTL) -> str:
+        """A signed link to the recipient's preference centre (see ``Tidings``)."""
+        self.recipients.get(recipient_id)
+        return self.links.preferences_url(recipient_id, check_ttl(ttl))
 
     async def inbox_token_async(self, recipient_id: str, ttl: timedelta = INBOX_TTL) -> str:
         return await asyncio.to_thread(self.inbox_token, recipient_id, ttl)

@@ -41,7 +41,9 @@ def backoff(attempt: int, retry_after: float | None) -> timedelta:
     return delay
 
 
-def message_for(d: Delivery, address: str, data: Any) -> Message:
+def message_for(
+    d: Delivery, address: str, data: Any, headers: dict[str, str] | None = None
+) -> Message:
     return Message(
         delivery_id=d.id,
         idempotency_key=f"{d.id}:{address}" if d.channel is Channel.PUSH else d.id,
@@ -56,7 +58,15 @@ def message_for(d: Delivery, address: str, data: Any) -> Message:
         body=d.body,
         data=data if d.channel == Channel.PUSH and isinstance(data, dict) else {},
         critical=d.critical,
+        headers=headers or {},
     )
+
+
+def email_headers(service: Notifications, d: Delivery) -> dict[str, str]:
+    """``List-Unsubscribe`` of a non-critical email, signed now (see notify/urls.py)."""
+    if service.links is None or d.channel != Channel.EMAIL:
+        return {}
+    return service.links.email_headers(d.to, d.type, d.critical)
 
 
 async def _attempt(kernel: Kernel, provider: Provider, message: Message, at: str) -> dict[str, Any]:
@@ -119,7 +129,7 @@ class _Send:
                     _attempt,
                     self.service.kernel,
                     provider,
-                    message_for(d, address, self.data),
+                    message_for(d, address, self.data, email_headers(self.service, d)),
                     ctx.now().isoformat(),
                 )
                 if last["outcome"] == "throttled":  # the shared budget is full: wait for room

@@ -126,13 +126,23 @@ def plan(
     templates: Templates,
     now: datetime,
     run_for: RunFactory,
+    *,
+    context: Mapping[str, Any] | None = None,
 ) -> list[NewDelivery]:
-    """One new delivery per channel, rendered, with its send run where it has one."""
+    """One new delivery per channel, rendered, with its send run where it has one.
+
+    ``context``: template variables beside ``data`` (``unsubscribe_url``,
+    ``preferences_url``), not stored with the notification's data.
+    """
     locale = inputs.recipient.locale or templates.default_locale
+    variables = {**data, **(context or {})}
     out: list[NewDelivery] = []
     for channel in channels:
         decision = decide(ntype, channel, inputs, now)
-        out.append(_delivery(ntype, channel, decision, locale, data, templates, run_for))
+        delivery = _delivery(ntype, channel, decision, locale, variables, templates, run_for)
+        if context and delivery.data != "{}":  # push and in_app keep the data as given
+            delivery = replace(delivery, data=json.dumps(data))
+        out.append(delivery)
     return out
 
 

@@ -32,6 +32,7 @@ from tidings.notify.router import plan
 from tidings.notify.sandbox import allowed, check_allow_list
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType, describe, make_type
+from tidings.notify.urls import RecipientLinks
 from tidings.providers.base import Provider
 from tidings.providers.outbox import Outbox
 from tidings.records import DeliveryRef, NotifyResult
@@ -106,6 +107,8 @@ class Notifications:
         self._lock = threading.Lock()
         self.sandbox = sandbox
         self.sandbox_allow: Sequence[str] = check_allow_list(sandbox_allow)
+        self.links: RecipientLinks | None = None
+        """Preference-centre and unsubscribe links (set by the client that owns this)."""
 
     def _bound(self, outbox: Outbox) -> Outbox:
         outbox.bind(self.kernel)
@@ -219,6 +222,7 @@ class Notifications:
         channels: Sequence[str] | None,
         dedup_key: str,
         run_id: str | None,
+        tags: tuple[str, ...] = (),
     ) -> NotifyResult:
         """Route, render and record one notification (blocking; the db thread runs it).
 
@@ -236,7 +240,12 @@ class Notifications:
             raise UnknownRecipientError(
                 f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
             )
-        deliveries = plan(ntype, chosen, inputs, payload, self.templates, now, self._run_for)
+        links = (
+            {} if self.links is None else self.links.template_links(to, ntype.id, ntype.critical)
+        )
+        deliveries = plan(
+            ntype, chosen, inputs, payload, self.templates, now, self._run_for, context=links
+        )
         new = NewNotification(
             id=new_id("ntf"),
             type_id=ntype.id,
@@ -246,6 +255,7 @@ class Notifications:
             run_id=run_id,
             critical=ntype.critical,
             deliveries=tuple(deliveries),
+            tags=tags,
         )
         recorded, created = store.notifications.record(
             new, now, kernel.idempotency_ttl, kernel.idempotency_ttl

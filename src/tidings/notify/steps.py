@@ -17,6 +17,7 @@ from typing import Any
 from tidings import serde
 from tidings.errors import ValidationError
 from tidings.kernel import TaskContext
+from tidings.notify.inbox import check_tags
 from tidings.notify.service import Notifications, check_dedup_key
 from tidings.options import as_timedelta
 from tidings.records import NotifyResult
@@ -40,9 +41,11 @@ class NotifySteps:
         channels: Sequence[str] | None,
         dedup_key: str | None,
         name: str | None,
+        tags: Sequence[str] | None = None,
     ) -> NotifyResult:
         """A memoized step of kind ``notify`` (see ``Context.notify``)."""
         service = self.service
+        checked_tags = check_tags(tags)
 
         async def send(full: str) -> NotifyResult:
             # Validate here, on the loop: bad input fails the run before anything is written.
@@ -50,7 +53,9 @@ class NotifySteps:
             key = (
                 check_dedup_key(dedup_key) if dedup_key is not None else f"run:{ctx.run_id}/{full}"
             )
-            route = functools.partial(service.send, type_id, to, data, channels, key, ctx.run_id)
+            route = functools.partial(
+                service.send, type_id, to, data, channels, key, ctx.run_id, checked_tags
+            )
             # Not on the runtime's one database thread: routing and rendering of many
             # notifications may overlap (PostgreSQL gives each its own pooled connection).
             return await asyncio.to_thread(route)

@@ -368,6 +368,12 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         return super().call_binop(context, operator, left, right)
 
 
+LINK_VARIABLES = {"unsubscribe_url": "", "preferences_url": ""}
+"""Template variables every template has: one-click unsubscribe and preference-centre
+links of the recipient (empty when the app has no ``public_url``, and the unsubscribe
+link for critical types)."""
+
+
 def _environment(root: Path) -> jinja2.Environment:
     env = _Sandbox(
         loader=jinja2.FileSystemLoader(str(root), encoding="utf-8"),
@@ -382,6 +388,9 @@ def _environment(root: Path) -> jinja2.Environment:
         keep_trailing_newline=False,
     )
     env.filters.update(FILTERS)
+    # Links the router fills in per recipient (notify/urls.py); empty without a public
+    # URL, so a template may always name them.
+    env.globals.update(LINK_VARIABLES)
     return env
 
 

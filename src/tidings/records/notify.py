@@ -154,10 +154,40 @@ class InboxItem:
     read_at: datetime | None
     archived_at: datetime | None
     delivery_id: str = ""
+    seen_at: datetime | None = None
+    """When the recipient saw it in a list (the badge counts the unseen)."""
+    snoozed_until: datetime | None = None
+    """Hidden from the inbox until then; it comes back unread."""
+    tags: tuple[str, ...] = ()
+    """The notification's tags (``app.notify(..., tags=...)``)."""
 
     @property
     def read(self) -> bool:
         return self.read_at is not None
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    """``app.inbox.counts``: unread and unseen leave out archived and snoozed items."""
+
+    unread: int
+    unseen: int
+    archived: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"unread": self.unread, "unseen": self.unseen, "archived": self.archived}
+
+
+@dataclass(frozen=True)
+class PreferenceChange:
+    """One recorded change of a recipient's preferences: who, when, from where."""
+
+    id: str
+    recipient_id: str
+    at: datetime
+    actor: str
+    origin: str | None
+    change: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -166,7 +196,8 @@ class InboxChange:
 
     seq: int
     kind: str
-    """``created``, ``read`` or ``archived``."""
+    """``created``, ``seen``, ``read``, ``unread``, ``archived``, ``unarchived``,
+    ``snoozed`` or ``unsnoozed`` (a snoozed item come back)."""
     item_id: str
     at: datetime
 

@@ -26,6 +26,8 @@ from tidings.server.realtime import InboxHub
 from tidings.server.routes_events import router as events_router
 from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
+from tidings.server.routes_preferences import api as preferences_api
+from tidings.server.routes_preferences import pages as preferences_pages
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.routes_trigger_dev import router as trigger_dev_router
 from tidings.server.routes_trigger_dev_runs import router as trigger_dev_runs_router
@@ -90,6 +92,8 @@ def create_app(
     api.include_router(trigger_dev_runs_router)
     api.include_router(notify_router)
     api.include_router(inbox_router)
+    api.include_router(preferences_pages)
+    api.include_router(preferences_api)
     api.include_router(webhooks_router)
     api.state.inbox_hub = InboxHub(app)
     _inbox_script(api)
@@ -164,13 +168,20 @@ def _pending_migrations(app: Tidings) -> list[str]:
 
 
 def _inbox_script(api: FastAPI) -> None:
-    script = resources.files("tidings.server").joinpath("static/inbox.js")
+    """``/inbox.js`` (the embeddable inbox) and ``/inbox.d.ts`` (its TypeScript types)."""
+    static = resources.files("tidings.server").joinpath("static")
+    served = {
+        "/inbox.js": ("inbox.js", "text/javascript; charset=utf-8"),
+        "/inbox.d.ts": ("inbox.d.ts", "application/typescript; charset=utf-8"),
+    }
+    for path, (name, media_type) in served.items():
+        _static_file(api, path, static.joinpath(name), media_type)
 
-    @api.get("/inbox.js", include_in_schema=False)
-    async def inbox_js() -> Response:
-        body = await asyncio.to_thread(script.read_bytes)
+
+def _static_file(api: FastAPI, path: str, source: Any, media_type: str) -> None:
+    @api.get(path, include_in_schema=False)
+    async def static_file() -> Response:
+        body = await asyncio.to_thread(source.read_bytes)
         return Response(
-            body,
-            media_type="text/javascript; charset=utf-8",
-            headers={"Cache-Control": "public, max-age=300"},
+            body, media_type=media_type, headers={"Cache-Control": "public, max-age=300"}
         )

@@ -4,7 +4,7 @@ and the inbox."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,6 +99,9 @@ class NotifyIn(_Strict):
     data: dict[str, Any] | None = None
     channels: list[Channel] | None = None
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+    tags: list[str] | None = Field(
+        default=None, max_length=20, description="Kept on the inbox item; filter by them."
+    )
 
 
 class NotifyOut(BaseModel):
@@ -140,6 +143,9 @@ class InboxItemOut(BaseModel):
     created_at: datetime
     read_at: datetime | None
     archived_at: datetime | None
+    seen_at: datetime | None = None
+    snoozed_until: datetime | None = None
+    tags: list[str] = Field(default_factory=list)
 
     @classmethod
     def of(cls, i: InboxItem) -> InboxItemOut:
@@ -151,6 +157,13 @@ class InboxPageOut(BaseModel):
     data: list[InboxItemOut]
     next_cursor: str | None
     unread_count: int
+    counts: InboxCountsOut
+
+
+class InboxCountsOut(BaseModel):
+    unread: int = Field(description="Neither read, archived nor snoozed.")
+    unseen: int = Field(description="Not yet shown in a list: what the badge shows.")
+    archived: int
 
 
 class UnreadCount(BaseModel):
@@ -158,8 +171,22 @@ class UnreadCount(BaseModel):
 
 
 class Marked(BaseModel):
-    updated: int
+    updated: int = Field(description="How many of this recipient's items changed.")
+    not_found: int = Field(
+        0, description="Ids given that are not in this inbox (another's, or made up)."
+    )
     unread_count: int
+    counts: InboxCountsOut | None = None
+
+
+class InboxIds(_Strict):
+    ids: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        min_length=1, max_length=500
+    )
+
+
+class SnoozeIn(InboxIds):
+    until: datetime = Field(description="Timezone-aware, in the future.")
 
 
 class StreamRefreshed(BaseModel):

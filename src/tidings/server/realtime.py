@@ -157,12 +157,13 @@ async def stream_events(
         after = last_event_id
         if after is None:  # a new stream starts at the present
             after = await asyncio.to_thread(app.store.inbox.last_seq, recipient)
-        unread = await app.inbox.unread_count_async(recipient)
+        counts = (await app.inbox.counts_async(recipient)).to_json()
         yield f"retry: {RETRY_MS}\n\n"
         ready = {
             "stream": state.id,
             "seq": after,
-            "unread_count": unread,
+            "unread_count": counts["unread"],
+            "counts": counts,
             "expires_at": state.expires_at.isoformat(),
         }
         yield sse("ready", ready)
@@ -209,13 +210,17 @@ def _expiry(hub: InboxHub, state: StreamState, warned: bool) -> tuple[str | None
     return event, warned, min(KEEPALIVE, left if warned else left - warning)
 
 
+WITH_ITEM = frozenset({"created", "unarchived", "unsnoozed", "unread"})
+"""Changes that may bring an item into a view the client has not loaded: they carry it."""
+
+
 async def _render(app: Tidings, recipient: str, changes: list[Any]) -> list[str]:
-    created = [c.item_id for c in changes if c.kind == "created"]
+    wanted = sorted({c.item_id for c in changes if c.kind in WITH_ITEM})
     items = {}
-    if created:
-        found = await asyncio.to_thread(app.store.inbox.items, recipient, created)
+    if wanted:
+        found = await asyncio.to_thread(app.store.inbox.items, recipient, wanted)
         items = {i.id: InboxItemOut.of(i).model_dump(mode="json") for i in found}
-    unread = await app.inbox.unread_count_async(recipient)
+    counts = (await app.inbox.counts_async(recipient)).to_json()
     out = []
     for c in changes:
         data: dict[str, Any] = {
@@ -224,8 +229,9 @@ async def _render(app: Tidings, recipient: str, changes: list[Any]) -> list[str]
             "item_id": c.item_id,
             "at": c.at.isoformat(),
         }
-        if c.kind == "created":
+        if c.kind in WITH_ITEM:
             data["item"] = items.get(c.item_id)
-        data["unread_count"] = unread
+        data["unread_count"] = counts["unread"]
+        data["counts"] = counts
         out.append(sse(c.kind, data, c.seq))
     return out

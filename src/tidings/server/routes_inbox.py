@@ -1,13 +1,17 @@
-"""The inbox of one recipient, with an inbox token (``app.inbox_token``): list, unread
-count, mark read, and the realtime stream. Made for browsers: the token may come as
-``Authorization: Bearer`` or, where a header cannot be set (EventSource), ``?token=``."""
+"""The inbox of one recipient, with an inbox token (``app.inbox_token``): list (tabs and
+filters), counts, every state change (seen, read, unread, archive, unarchive, snooze;
+bulk bodies ``{"ids": [...]}``), and the realtime stream. Made for browsers: the token
+may come as ``Authorization: Bearer`` or, where a header cannot be set (EventSource),
+``?token=``. Ids of another recipient's items are counted as ``not_found`` and never
+changed."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -17,9 +21,12 @@ from tidings.notify.tokens import InvalidTokenError
 from tidings.server.auth import Authenticator
 from tidings.server.errors import ApiError
 from tidings.server.models_notify import (
+    InboxCountsOut,
+    InboxIds,
     InboxItemOut,
     InboxPageOut,
     Marked,
+    SnoozeIn,
     StreamRefreshed,
     UnreadCount,
 )
@@ -66,24 +73,44 @@ async def inbox_auth(
 Reader = Annotated[InboxAuth, Depends(inbox_auth)]
 
 
+def _split(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return parts or None
+
+
 @router.get("", response_model=InboxPageOut, summary="The inbox, newest first")
 async def list_inbox(
     request: Request,
     who: Reader,
+    status: Annotated[
+        Literal["unread", "all", "archived"] | None,
+        Query(description="all: neither archived nor snoozed; unread: of those, not read"),
+    ] = None,
+    types: Annotated[str | None, Query(max_length=2000, description="Comma-separated.")] = None,
+    tags: Annotated[str | None, Query(max_length=2000, description="Comma-separated.")] = None,
     unread_only: bool = False,
     archived: bool = False,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> InboxPageOut:
     app = _app(request)
+    chosen = status or ("archived" if archived else "unread" if unread_only else "all")
     page = await app.inbox.page_async(
-        who.recipient_id, unread_only=unread_only, archived=archived, cursor=cursor, limit=limit
+        who.recipient_id,
+        status=chosen,
+        types=_split(types),
+        tags=_split(tags),
+        cursor=cursor,
+        limit=limit,
     )
-    unread = await app.inbox.unread_count_async(who.recipient_id)
+    counts = await app.inbox.counts_async(who.recipient_id)
     return InboxPageOut(
         data=[InboxItemOut.of(i) for i in page.items],
         next_cursor=page.next_cursor,
-        unread_count=unread,
+        unread_count=counts.unread,
+        counts=InboxCountsOut(**counts.to_json()),
     )
 
 
@@ -92,11 +119,100 @@ async def unread_count(request: Request, who: Reader) -> UnreadCount:
     return UnreadCount(unread_count=await _app(request).inbox.unread_count_async(who.recipient_id))
 
 
+@router.get("/counts", response_model=InboxCountsOut, summary="Unread, unseen and archived")
+async def counts(request: Request, who: Reader) -> InboxCountsOut:
+    found = await _app(request).inbox.counts_async(who.recipient_id)
+    return InboxCountsOut(**found.to_json())
+
+
+async def _marked(app: Tidings, recipient: str, updated: int, given: int = 0) -> Marked:
+    found = await app.inbox.counts_async(recipient)
+    return Marked(
+        updated=updated,
+        not_found=max(given - updated, 0),
+        unread_count=found.unread,
+        counts=InboxCountsOut(**found.to_json()),
+    )
+
+
+async def _bulk(
+    request: Request, who: InboxAuth, body: InboxIds, action: Callable[[str, list[str]], int]
+) -> Marked:
+    app = _app(request)
+    ids = list(dict.fromkeys(body.ids))
+    mine = await asyncio.to_thread(app.store.inbox.items, who.recipient_id, ids)
+    n = await asyncio.to_thread(action, who.recipient_id, [i.id for i in mine])
+    # not_found: ids that are not this recipient's (changed or not, theirs are counted
+    # in updated only when they changed)
+    result = await _marked(app, who.recipient_id, n)
+    return result.model_copy(update={"not_found": len(ids) - len(mine)})
+
+
+_BULK = {"description": 'Body {"ids": [...]}: up to 500 ids of this inbox.'}
+
+
+@router.post("/seen", response_model=Marked, summary="Mark items seen", responses={200: _BULK})
+async def seen(request: Request, who: Reader, body: InboxIds) -> Marked:
+    return await _bulk(request, who, body, _app(request).inbox.mark_seen)
+
+
+@router.post("/seen-all", response_model=Marked, summary="Mark every item in view seen")
+async def seen_all(request: Request, who: Reader) -> Marked:
+    app = _app(request)
+    n = await app.inbox.mark_all_seen_async(who.recipient_id)
+    return await _marked(app, who.recipient_id, n)
+
+
+@router.post("/read", response_model=Marked, summary="Mark items read")
+async def read_many(request: Request, who: Reader, body: InboxIds) -> Marked:
+    return await _bulk(request, who, body, _app(request).inbox.mark_read)
+
+
+@router.post("/unread", response_model=Marked, summary="Mark items unread")
+async def unread_many(request: Request, who: Reader, body: InboxIds) -> Marked:
+    return await _bulk(request, who, body, _app(request).inbox.mark_unread)
+
+
 @router.post("/read-all", response_model=Marked, summary="Mark every item read")
 async def read_all(request: Request, who: Reader) -> Marked:
     app = _app(request)
     n = await app.inbox.mark_all_read_async(who.recipient_id)
-    return Marked(updated=n, unread_count=await app.inbox.unread_count_async(who.recipient_id))
+    return await _marked(app, who.recipient_id, n)
+
+
+@router.post("/archive", response_model=Marked, summary="Archive items")
+async def archive(request: Request, who: Reader, body: InboxIds) -> Marked:
+    return await _bulk(request, who, body, _app(request).inbox.archive)
+
+
+@router.post("/unarchive", response_model=Marked, summary="Move items back from the archive")
+async def unarchive(request: Request, who: Reader, body: InboxIds) -> Marked:
+    return await _bulk(request, who, body, _app(request).inbox.unarchive)
+
+
+@router.post("/archive-read", response_model=Marked, summary="Archive every read item")
+async def archive_read(request: Request, who: Reader) -> Marked:
+    app = _app(request)
+    n = await app.inbox.archive_all_read_async(who.recipient_id)
+    return await _marked(app, who.recipient_id, n)
+
+
+@router.post(
+    "/snooze",
+    response_model=Marked,
+    summary="Hide items until a time; they come back unread (pushed to open streams)",
+    responses={422: {"description": "until is naive or not in the future."}},
+)
+async def snooze(request: Request, who: Reader, body: SnoozeIn) -> Marked:
+    app = _app(request)
+    until = body.until
+    if until.tzinfo is None:
+        raise ApiError(422, "until must carry a timezone offset, e.g. 2030-01-01T08:00:00+07:00")
+
+    def act(recipient: str, ids: list[str]) -> int:
+        return app.inbox.snooze(recipient, ids, until=until)
+
+    return await _bulk(request, who, body, act)
 
 
 @router.post(
@@ -113,7 +229,7 @@ async def read_one(
     if not found:  # another recipient's item is as unknown as a made-up one
         raise ApiError(404, f"no inbox item {item_id!r} in this inbox")
     n = await app.inbox.mark_read_async(who.recipient_id, [item_id])
-    return Marked(updated=n, unread_count=await app.inbox.unread_count_async(who.recipient_id))
+    return await _marked(app, who.recipient_id, n)
 
 
 @router.get(

@@ -139,9 +139,11 @@ async def set_preference(
 
     def update() -> list[PreferenceOut]:
         app.recipients.get(recipient_id)
+        host = request.client.host if request.client else None
         app.preferences.set(
-            recipient_id, type=body.type, channel=body.channel, enabled=body.enabled
-        )
+            recipient_id, type=body.type, channel=body.channel, enabled=body.enabled,
+            actor=f"api key {key.name}", origin=f"api ({host})" if host else "api",
+        )  # fmt: skip
         return [PreferenceOut.of(p) for p in app.preferences.list(recipient_id)]
 
     return await asyncio.to_thread(update)
@@ -163,6 +165,7 @@ async def notify(request: Request, response: Response, body: NotifyIn, key: Admi
                 data=body.data,
                 channels=body.channels,
                 dedup_key=body.dedup_key,
+                tags=body.tags,
             )
         )
     if not handle.created:

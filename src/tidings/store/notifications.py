@@ -46,6 +46,8 @@ class NewNotification:
     run_id: str | None
     critical: bool
     deliveries: tuple[NewDelivery, ...] = field(default_factory=tuple)
+    tags: tuple[str, ...] = ()
+    """Kept on the inbox item (``app.inbox.list(..., tags=...)`` filters by them)."""
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import abc
 from dataclasses import dataclass
 from datetime import datetime
 
-from tidings.records.notify import Preference, PushToken, Recipient
+from tidings.records.notify import Preference, PreferenceChange, PushToken, Recipient
 
 GLOBAL_TYPE = "*"
 """The type id under which a channel's global preference is stored."""
@@ -25,6 +25,17 @@ class RecipientRow:
     """JSON text."""
     given: frozenset[str] = frozenset()
     """The fields the caller set; an update keeps the others as stored."""
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """Who changed a recipient's preferences and from where (kept in the change log)."""
+
+    id: str
+    actor: str
+    origin: str | None
+    change: str
+    """JSON text: what changed."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +83,24 @@ class Recipients(abc.ABC):
 
     @abc.abstractmethod
     def set_preference(
-        self, recipient_id: str, type_id: str, channel: str, enabled: bool, now: datetime
+        self,
+        recipient_id: str,
+        type_id: str,
+        channel: str,
+        enabled: bool,
+        now: datetime,
+        note: ChangeNote | None = None,
     ) -> bool:
-        """False if the recipient does not exist."""
+        """False if the recipient does not exist. ``note`` is logged in the same
+        transaction."""
+
+    @abc.abstractmethod
+    def note_change(self, recipient_id: str, note: ChangeNote, now: datetime) -> bool:
+        """Log a change of the recipient's settings; False if there is no such recipient."""
+
+    @abc.abstractmethod
+    def preference_changes(self, recipient_id: str, limit: int) -> list[PreferenceChange]:
+        """The recipient's logged changes, newest first."""
 
     @abc.abstractmethod
     def preferences(self, recipient_id: str) -> list[Preference]: ...

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from tidings.records.notify import InboxChange, InboxItem
+from tidings.records.notify import InboxChange, InboxCounts, InboxItem
 from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Database, Tx
-from tidings.store.inbox import Inbox
+from tidings.store.db.runs import insert_run
+from tidings.store.inbox import MARK_KINDS, Inbox
+from tidings.store.runs import NewRun
 
 
 def inbox_change(
@@ -31,40 +33,76 @@ class DbInbox(Bound, Inbox):
     def page(
         self,
         recipient_id: str,
-        unread_only: bool,
-        archived: bool,
+        status: str,
+        types: Sequence[str] | None,
+        tags: Sequence[str] | None,
         before: tuple[datetime, str] | None,
         limit: int,
+        now: datetime,
     ) -> list[InboxItem]:
         params = {
             "recipient_id": recipient_id,
-            "unread_only": unread_only,
-            "archived": archived,
+            "status": status,
+            "types": None if types is None else self._array(list(types)),
+            "tags": None if tags is None else self._array(list(tags)),
             "before_at": None if before is None else self._ts(before[0]),
             "before_id": None if before is None else before[1],
             "limit": limit,
+            "now": self._ts(now),
         }
         with self._transaction(write=False) as tx:
             rows = tx.run("list_inbox", params)
         return [to.inbox_item(self._db, r) for r in rows]
 
-    def unread_count(self, recipient_id: str) -> int:
+    def unread_count(self, recipient_id: str, now: datetime) -> int:
         with self._transaction(write=False) as tx:
-            rows = tx.run("unread_count", {"recipient_id": recipient_id})
+            rows = tx.run("unread_count", {"recipient_id": recipient_id, "now": self._ts(now)})
         return int(rows[0]["n"])
 
-    def mark(self, recipient_id: str, ids: Sequence[str] | None, kind: str, now: datetime) -> int:
-        query = {"read": "mark_read", "archived": "mark_archived"}[kind]
+    def counts(self, recipient_id: str, now: datetime) -> InboxCounts:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("inbox_counts", {"recipient_id": recipient_id, "now": self._ts(now)})
+        r = rows[0]
+        return InboxCounts(int(r["unread"]), int(r["unseen"]), int(r["archived"]))
+
+    def mark(
+        self, recipient_id: str, ids: Sequence[str] | None, kind: str, now: datetime
+    ) -> list[str]:
+        if kind not in MARK_KINDS:
+            raise ValueError(f"unknown inbox state {kind!r}")
         params = {
             "recipient_id": recipient_id,
             "ids": None if ids is None else self._array(list(ids)),
             "now": self._ts(now),
         }
         with self._transaction(write=True) as tx:
-            changed = tx.run(query, params)
-            for row in sorted(changed, key=lambda r: str(r["id"])):
-                inbox_change(self._db, tx, recipient_id, kind, str(row["id"]), now)
-        return len(changed)
+            changed = sorted(str(r["id"]) for r in tx.run(f"mark_{kind}", params))
+            for item_id in changed:
+                inbox_change(self._db, tx, recipient_id, kind, item_id, now)
+        return changed
+
+    def snooze(
+        self,
+        recipient_id: str,
+        ids: Sequence[str],
+        until: datetime,
+        now: datetime,
+        timer: NewRun,
+        idempotency_ttl: timedelta,
+    ) -> list[str]:
+        params = {
+            "recipient_id": recipient_id,
+            "ids": self._array(list(ids)),
+            "until": self._ts(until),
+            "now": self._ts(now),
+        }
+        with self._transaction(write=True) as tx:
+            changed = sorted(str(r["id"]) for r in tx.run("mark_snoozed", params))
+            for item_id in changed:
+                inbox_change(self._db, tx, recipient_id, "snoozed", item_id, now)
+            if changed:
+                insert_run(self._db, tx, timer, now, idempotency_ttl)
+        return changed
 
     def changes(self, recipient_id: str, after_seq: int, limit: int) -> list[InboxChange]:
         params = {"recipient_id": recipient_id, "after": after_seq, "limit": limit}

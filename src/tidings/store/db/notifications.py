@@ -111,6 +111,7 @@ class DbNotifications(Bound, Notifications):
                 "body": d.body,
                 "data": new.data,
                 "now": self._ts(now),
+                "tags": json.dumps(list(new.tags)),
             }
             tx.run("insert_inbox_item", item)
             inbox_change(self._db, tx, new.recipient_id, "created", d.inbox_item_id, now)

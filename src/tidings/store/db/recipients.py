@@ -7,10 +7,16 @@ import json
 from datetime import datetime
 from typing import Any
 
-from tidings.records.notify import Channel, Preference, PushToken, Recipient
+from tidings.records.notify import Channel, Preference, PreferenceChange, PushToken, Recipient
 from tidings.store.db import rows as to
-from tidings.store.db.database import Bound, Row
-from tidings.store.recipients import GLOBAL_TYPE, RecipientRow, Recipients, RoutingInputs
+from tidings.store.db.database import Bound, Row, Tx
+from tidings.store.recipients import (
+    GLOBAL_TYPE,
+    ChangeNote,
+    RecipientRow,
+    Recipients,
+    RoutingInputs,
+)
 
 
 class DbRecipients(Bound, Recipients):
@@ -87,7 +93,13 @@ class DbRecipients(Bound, Recipients):
             return tx.rowcount() == 1
 
     def set_preference(
-        self, recipient_id: str, type_id: str, channel: str, enabled: bool, now: datetime
+        self,
+        recipient_id: str,
+        type_id: str,
+        channel: str,
+        enabled: bool,
+        now: datetime,
+        note: ChangeNote | None = None,
     ) -> bool:
         params = {
             "recipient_id": recipient_id,
@@ -100,7 +112,42 @@ class DbRecipients(Bound, Recipients):
             if not tx.run("get_recipient", {"id": recipient_id}):
                 return False
             tx.run("upsert_preference", params)
+            if note is not None:
+                self._note(tx, recipient_id, note, now)
         return True
+
+    def _note(self, tx: Tx, recipient_id: str, note: ChangeNote, now: datetime) -> None:
+        row = {
+            "id": note.id,
+            "recipient_id": recipient_id,
+            "now": self._ts(now),
+            "actor": note.actor,
+            "origin": note.origin,
+            "change": note.change,
+        }
+        tx.run("insert_preference_change", row)
+
+    def note_change(self, recipient_id: str, note: ChangeNote, now: datetime) -> bool:
+        with self._transaction(write=True) as tx:
+            if not tx.run("get_recipient", {"id": recipient_id}):
+                return False
+            self._note(tx, recipient_id, note, now)
+        return True
+
+    def preference_changes(self, recipient_id: str, limit: int) -> list[PreferenceChange]:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("list_preference_changes", {"recipient_id": recipient_id, "limit": limit})
+        return [
+            PreferenceChange(
+                id=str(r["id"]),
+                recipient_id=str(r["recipient_id"]),
+                at=self._req(r["at"]),
+                actor=str(r["actor"]),
+                origin=r["origin"],
+                change=json.loads(r["change"]),
+            )
+            for r in rows
+        ]
 
     def preferences(self, recipient_id: str) -> list[Preference]:
         with self._transaction(write=False) as tx:

@@ -140,6 +140,9 @@ def inbox_item(db: Database, r: Row) -> InboxItem:
         read_at=db.dt(r["read_at"]),
         archived_at=db.dt(r["archived_at"]),
         delivery_id=str(r["delivery_id"]),
+        seen_at=db.dt(r["seen_at"]),
+        snoozed_until=db.dt(r["snoozed_until"]),
+        tags=tuple(json.loads(r["tags"])),
     )
 
 

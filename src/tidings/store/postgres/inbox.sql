@@ -13,10 +13,15 @@ INSERT INTO inbox_changes (recipient_id, seq, kind, item_id, at)
 VALUES (%(recipient_id)s, %(seq)s, %(kind)s, %(item_id)s, %(now)s);
 
 -- name: list_inbox
+-- status: 'all' (neither archived nor snoozed), 'unread' (of those, not read),
+-- 'archived'. A snooze that has run out counts as over even before its run clears it.
 SELECT * FROM inbox_items
 WHERE recipient_id = %(recipient_id)s
-  AND (NOT %(unread_only)s::boolean OR read_at IS NULL)
-  AND (CASE WHEN %(archived)s::boolean THEN archived_at IS NOT NULL ELSE archived_at IS NULL END)
+  AND (CASE WHEN %(status)s::text = 'archived' THEN archived_at IS NOT NULL
+            ELSE archived_at IS NULL AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz)
+                 AND (%(status)s::text = 'all' OR read_at IS NULL) END)
+  AND (%(types)s::text[] IS NULL OR type_id = ANY(%(types)s::text[]))
+  AND (%(tags)s::text[] IS NULL OR tags::jsonb ?| %(tags)s::text[])
   AND (%(before_at)s::timestamptz IS NULL OR created_at < %(before_at)s::timestamptz
        OR (created_at = %(before_at)s::timestamptz AND id < %(before_id)s::text))
 ORDER BY created_at DESC, id DESC
@@ -24,19 +29,70 @@ LIMIT %(limit)s;
 
 -- name: unread_count
 SELECT COUNT(*) AS n FROM inbox_items
-WHERE recipient_id = %(recipient_id)s AND read_at IS NULL AND archived_at IS NULL;
+WHERE recipient_id = %(recipient_id)s AND read_at IS NULL AND archived_at IS NULL
+  AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz);
+
+-- name: inbox_counts
+SELECT
+  (SELECT COUNT(*) FROM inbox_items
+   WHERE recipient_id = %(recipient_id)s AND read_at IS NULL AND archived_at IS NULL
+     AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz)) AS unread,
+  (SELECT COUNT(*) FROM inbox_items
+   WHERE recipient_id = %(recipient_id)s AND seen_at IS NULL AND archived_at IS NULL
+     AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz)) AS unseen,
+  (SELECT COUNT(*) FROM inbox_items
+   WHERE recipient_id = %(recipient_id)s AND archived_at IS NOT NULL) AS archived;
+
+-- name: mark_seen
+-- Without ids: every unseen item in view (not archived, not snoozed).
+UPDATE inbox_items SET seen_at = %(now)s
+WHERE recipient_id = %(recipient_id)s AND seen_at IS NULL
+  AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
+  AND (%(ids)s::text[] IS NOT NULL OR (archived_at IS NULL
+                            AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz)))
+RETURNING id;
 
 -- name: mark_read
--- Without ids: every unread item still in the inbox (not the archive).
-UPDATE inbox_items SET read_at = %(now)s
+-- Without ids: every unread item in view. Read is seen too.
+UPDATE inbox_items SET read_at = %(now)s, seen_at = COALESCE(seen_at, %(now)s)
 WHERE recipient_id = %(recipient_id)s AND read_at IS NULL
   AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
-  AND (%(ids)s::text[] IS NOT NULL OR archived_at IS NULL)
+  AND (%(ids)s::text[] IS NOT NULL OR (archived_at IS NULL
+                            AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz)))
+RETURNING id;
+
+-- name: mark_unread
+UPDATE inbox_items SET read_at = NULL
+WHERE recipient_id = %(recipient_id)s AND read_at IS NOT NULL
+  AND id = ANY(%(ids)s::text[])
 RETURNING id;
 
 -- name: mark_archived
+-- Without ids: every read item in view (archive_all_read).
 UPDATE inbox_items SET archived_at = %(now)s
 WHERE recipient_id = %(recipient_id)s AND archived_at IS NULL
+  AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
+  AND (%(ids)s::text[] IS NOT NULL OR (read_at IS NOT NULL
+                            AND (snoozed_until IS NULL OR snoozed_until <= %(now)s::timestamptz)))
+RETURNING id;
+
+-- name: mark_unarchived
+UPDATE inbox_items SET archived_at = NULL
+WHERE recipient_id = %(recipient_id)s AND archived_at IS NOT NULL
+  AND id = ANY(%(ids)s::text[])
+RETURNING id;
+
+-- name: mark_snoozed
+-- Hidden until %(until)s, then back as unread (and unseen: the badge shows it again).
+UPDATE inbox_items SET snoozed_until = %(until)s, read_at = NULL, seen_at = NULL
+WHERE recipient_id = %(recipient_id)s AND archived_at IS NULL
+  AND id = ANY(%(ids)s::text[])
+RETURNING id;
+
+-- name: mark_unsnoozed
+-- The snoozes of the recipient that are due (ids: among those).
+UPDATE inbox_items SET snoozed_until = NULL
+WHERE recipient_id = %(recipient_id)s AND snoozed_until IS NOT NULL AND snoozed_until <= %(now)s::timestamptz
   AND (%(ids)s::text[] IS NULL OR id = ANY(%(ids)s::text[]))
 RETURNING id;
 

@@ -63,8 +63,8 @@ SELECT channel, status, COUNT(*) AS n FROM deliveries GROUP BY channel, status;
 
 -- name: insert_inbox_item
 INSERT INTO inbox_items (id, recipient_id, delivery_id, type_id, title, body, data,
-                         created_at)
-VALUES (%(id)s, %(recipient_id)s, %(delivery_id)s, %(type_id)s, %(title)s, %(body)s, %(data)s, %(now)s);
+                         created_at, tags)
+VALUES (%(id)s, %(recipient_id)s, %(delivery_id)s, %(type_id)s, %(title)s, %(body)s, %(data)s, %(now)s, %(tags)s);
 
 -- name: insert_outbox
 -- The recipient is the delivery's.

@@ -75,3 +75,12 @@ WHERE (channel = 'email' AND address = %(email)s::text)
    OR (channel = 'sms' AND address = %(phone)s::text)
    OR (channel = 'push' AND address IN
         (SELECT token FROM push_tokens WHERE recipient_id = %(id)s AND active));
+
+-- name: insert_preference_change
+INSERT INTO preference_changes (id, recipient_id, at, actor, origin, change)
+VALUES (%(id)s, %(recipient_id)s, %(now)s, %(actor)s, %(origin)s, %(change)s);
+
+-- name: list_preference_changes
+SELECT * FROM preference_changes WHERE recipient_id = %(recipient_id)s
+ORDER BY at DESC, id DESC
+LIMIT %(limit)s;

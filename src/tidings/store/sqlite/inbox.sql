@@ -12,10 +12,16 @@ INSERT INTO inbox_changes (recipient_id, seq, kind, item_id, at)
 VALUES (:recipient_id, :seq, :kind, :item_id, :now);
 
 -- name: list_inbox
+-- status: 'all' (neither archived nor snoozed), 'unread' (of those, not read),
+-- 'archived'. A snooze that has run out counts as over even before its run clears it.
 SELECT * FROM inbox_items
 WHERE recipient_id = :recipient_id
-  AND (NOT :unread_only OR read_at IS NULL)
-  AND (CASE WHEN :archived THEN archived_at IS NOT NULL ELSE archived_at IS NULL END)
+  AND (CASE WHEN :status = 'archived' THEN archived_at IS NOT NULL
+            ELSE archived_at IS NULL AND (snoozed_until IS NULL OR snoozed_until <= :now)
+                 AND (:status = 'all' OR read_at IS NULL) END)
+  AND (:types IS NULL OR type_id IN (SELECT value FROM json_each(:types)))
+  AND (:tags IS NULL OR EXISTS (SELECT 1 FROM json_each(inbox_items.tags) t
+                                WHERE t.value IN (SELECT value FROM json_each(:tags))))
   AND (:before_at IS NULL OR created_at < :before_at
        OR (created_at = :before_at AND id < :before_id))
 ORDER BY created_at DESC, id DESC
@@ -23,19 +29,70 @@ LIMIT :limit;
 
 -- name: unread_count
 SELECT COUNT(*) AS n FROM inbox_items
-WHERE recipient_id = :recipient_id AND read_at IS NULL AND archived_at IS NULL;
+WHERE recipient_id = :recipient_id AND read_at IS NULL AND archived_at IS NULL
+  AND (snoozed_until IS NULL OR snoozed_until <= :now);
+
+-- name: inbox_counts
+SELECT
+  (SELECT COUNT(*) FROM inbox_items
+   WHERE recipient_id = :recipient_id AND read_at IS NULL AND archived_at IS NULL
+     AND (snoozed_until IS NULL OR snoozed_until <= :now)) AS unread,
+  (SELECT COUNT(*) FROM inbox_items
+   WHERE recipient_id = :recipient_id AND seen_at IS NULL AND archived_at IS NULL
+     AND (snoozed_until IS NULL OR snoozed_until <= :now)) AS unseen,
+  (SELECT COUNT(*) FROM inbox_items
+   WHERE recipient_id = :recipient_id AND archived_at IS NOT NULL) AS archived;
+
+-- name: mark_seen
+-- Without ids: every unseen item in view (not archived, not snoozed).
+UPDATE inbox_items SET seen_at = :now
+WHERE recipient_id = :recipient_id AND seen_at IS NULL
+  AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+  AND (:ids IS NOT NULL OR (archived_at IS NULL
+                            AND (snoozed_until IS NULL OR snoozed_until <= :now)))
+RETURNING id;
 
 -- name: mark_read
--- Without ids: every unread item still in the inbox (not the archive).
-UPDATE inbox_items SET read_at = :now
+-- Without ids: every unread item in view. Read is seen too.
+UPDATE inbox_items SET read_at = :now, seen_at = COALESCE(seen_at, :now)
 WHERE recipient_id = :recipient_id AND read_at IS NULL
   AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
-  AND (:ids IS NOT NULL OR archived_at IS NULL)
+  AND (:ids IS NOT NULL OR (archived_at IS NULL
+                            AND (snoozed_until IS NULL OR snoozed_until <= :now)))
+RETURNING id;
+
+-- name: mark_unread
+UPDATE inbox_items SET read_at = NULL
+WHERE recipient_id = :recipient_id AND read_at IS NOT NULL
+  AND id IN (SELECT value FROM json_each(:ids))
 RETURNING id;
 
 -- name: mark_archived
+-- Without ids: every read item in view (archive_all_read).
 UPDATE inbox_items SET archived_at = :now
 WHERE recipient_id = :recipient_id AND archived_at IS NULL
+  AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
+  AND (:ids IS NOT NULL OR (read_at IS NOT NULL
+                            AND (snoozed_until IS NULL OR snoozed_until <= :now)))
+RETURNING id;
+
+-- name: mark_unarchived
+UPDATE inbox_items SET archived_at = NULL
+WHERE recipient_id = :recipient_id AND archived_at IS NOT NULL
+  AND id IN (SELECT value FROM json_each(:ids))
+RETURNING id;
+
+-- name: mark_snoozed
+-- Hidden until :until, then back as unread (and unseen: the badge shows it again).
+UPDATE inbox_items SET snoozed_until = :until, read_at = NULL, seen_at = NULL
+WHERE recipient_id = :recipient_id AND archived_at IS NULL
+  AND id IN (SELECT value FROM json_each(:ids))
+RETURNING id;
+
+-- name: mark_unsnoozed
+-- The snoozes of the recipient that are due (ids: among those).
+UPDATE inbox_items SET snoozed_until = NULL
+WHERE recipient_id = :recipient_id AND snoozed_until IS NOT NULL AND snoozed_until <= :now
   AND (:ids IS NULL OR id IN (SELECT value FROM json_each(:ids)))
 RETURNING id;
 

@@ -62,8 +62,8 @@ SELECT channel, status, COUNT(*) AS n FROM deliveries GROUP BY channel, status;
 
 -- name: insert_inbox_item
 INSERT INTO inbox_items (id, recipient_id, delivery_id, type_id, title, body, data,
-                         created_at)
-VALUES (:id, :recipient_id, :delivery_id, :type_id, :title, :body, :data, :now);
+                         created_at, tags)
+VALUES (:id, :recipient_id, :delivery_id, :type_id, :title, :body, :data, :now, :tags);
 
 -- name: insert_outbox
 -- The recipient is the delivery's.

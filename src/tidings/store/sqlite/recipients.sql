@@ -74,3 +74,12 @@ WHERE (channel = 'email' AND address = :email)
    OR (channel = 'sms' AND address = :phone)
    OR (channel = 'push' AND address IN
         (SELECT token FROM push_tokens WHERE recipient_id = :id AND active));
+
+-- name: insert_preference_change
+INSERT INTO preference_changes (id, recipient_id, at, actor, origin, change)
+VALUES (:id, :recipient_id, :now, :actor, :origin, :change);
+
+-- name: list_preference_changes
+SELECT * FROM preference_changes WHERE recipient_id = :recipient_id
+ORDER BY at DESC, id DESC
+LIMIT :limit;

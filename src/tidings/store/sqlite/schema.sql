@@ -273,11 +273,22 @@ CREATE TABLE inbox_items (
     data         TEXT NOT NULL DEFAULT '{}',
     created_at   INTEGER NOT NULL,
     read_at      INTEGER,
-    archived_at  INTEGER
+    archived_at  INTEGER,
+    -- inbox v2 (migration 0017): the badge counts the unseen; a snoozed item is hidden
+    -- until snoozed_until, then back as unread; tags: JSON list of the notification's
+    seen_at      INTEGER,
+    snoozed_until INTEGER,
+    tags         TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX inbox_items_recipient ON inbox_items (recipient_id, created_at, id);
 CREATE INDEX inbox_items_unread ON inbox_items (recipient_id)
     WHERE read_at IS NULL AND archived_at IS NULL;
+CREATE INDEX inbox_items_unseen ON inbox_items (recipient_id)
+    WHERE seen_at IS NULL AND archived_at IS NULL;
+CREATE INDEX inbox_items_archived ON inbox_items (recipient_id, archived_at)
+    WHERE archived_at IS NOT NULL;
+CREATE INDEX inbox_items_snoozed ON inbox_items (recipient_id, snoozed_until)
+    WHERE snoozed_until IS NOT NULL;
 
 -- The change feed: per recipient, a gapless sequence taken under the row lock of
 -- inbox_sequences, so sequence order is commit order (a resumed stream misses nothing).
@@ -288,7 +299,8 @@ CREATE TABLE inbox_sequences (
 CREATE TABLE inbox_changes (
     recipient_id TEXT NOT NULL,
     seq          INTEGER NOT NULL,
-    kind         TEXT NOT NULL CHECK (kind IN ('created', 'read', 'archived')),
+    kind         TEXT NOT NULL CHECK (kind IN ('created', 'seen', 'read', 'unread',
+                     'archived', 'unarchived', 'snoozed', 'unsnoozed')),
     item_id      TEXT NOT NULL,
     at           INTEGER NOT NULL,
     PRIMARY KEY (recipient_id, seq)
@@ -417,3 +429,17 @@ CREATE TABLE provider_sends (
     PRIMARY KEY (key, id)
 );
 CREATE INDEX provider_sends_until ON provider_sends (key, until);
+
+-- Every change of a recipient's preferences: who, when, from where (migration 0017).
+CREATE TABLE preference_changes (
+    id           TEXT PRIMARY KEY,
+    recipient_id TEXT NOT NULL REFERENCES recipients (id) ON DELETE CASCADE,
+    at           INTEGER NOT NULL,
+    -- who: "app", "api key <name>", "recipient"
+    actor        TEXT NOT NULL,
+    -- from where: "python", "preference centre", "one-click unsubscribe", an IP address...
+    origin       TEXT,
+    -- JSON: {"type", "channel", "enabled"} or {"field", "value"}
+    change       TEXT NOT NULL
+);
+CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
