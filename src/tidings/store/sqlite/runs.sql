@@ -150,9 +150,11 @@ WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at IS NOT NULL
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
 -- last write failed) must be left to expire and be reclaimed
+-- (looked up by id: "+status" keeps the planner from reading every RUNNING run through
+-- runs_status_created instead)
 UPDATE runs SET due_at = :lease_until
-WHERE status = 'RUNNING' AND worker_id = :worker_id
-  AND id IN (SELECT value FROM json_each(:run_ids))
+WHERE id IN (SELECT value FROM json_each(:run_ids))
+  AND +status = 'RUNNING' AND worker_id = :worker_id
 RETURNING id;
 
 -- name: check_lease
@@ -268,7 +270,9 @@ cand AS (
             AND r.concurrency_key IS NOT NULL) AS needs_slot,
            (r.started_at IS NULL AND f.rate IS NOT NULL AND r.rate_key IS NOT NULL)
                AS needs_start
-    FROM flow f JOIN runs r ON r.task_id = f.task_id
+    -- each limited task's active runs through runs_flow (CROSS JOIN fixes the order: with
+    -- statistics the planner would otherwise read all runs and probe the task list)
+    FROM flow f CROSS JOIN runs AS r INDEXED BY runs_flow ON r.task_id = f.task_id
     WHERE r.status IN ('QUEUED', 'WAITING', 'RUNNING')
       AND (r.concurrency_key IS NOT NULL OR r.rate_key IS NOT NULL)
       AND (r.due_at <= :now OR (r.due_at IS NULL AND r.status = 'QUEUED'))
