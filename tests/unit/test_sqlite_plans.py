@@ -122,7 +122,9 @@ def explained(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlite
             "WHERE rowid % 3 <> 0 AND due_at > ?",
             (NOW,),
         )
-        conn.execute("UPDATE runs SET status = 'WAITING' WHERE status = 'QUEUED' AND due_at > ?", (NOW,))
+        conn.execute(
+            "UPDATE runs SET status = 'WAITING' WHERE status = 'QUEUED' AND due_at > ?", (NOW,)
+        )
         conn.commit()
         conn.execute("ANALYZE")
         assert conn.execute("SELECT COUNT(*) FROM sqlite_stat1").fetchone()[0] > 0
