@@ -21,6 +21,7 @@ import pytest
 
 from tests.conftest import START
 from tidings.store import open_store
+from tidings.store.queries import load_all_queries
 from tidings.store.runs import NewRun
 from tidings.store.sqlite.store import SqliteStore
 
@@ -135,8 +136,6 @@ def explained(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sqlite
 def test_every_hot_statement_uses_an_index_and_sorts_no_backlog(
     explained: sqlite3.Connection,
 ) -> None:
-    from tidings.store.queries import load_all_queries
-
     queries = load_all_queries("tidings.store.sqlite")
     for name, (given, must, sort_allowed) in HOT.items():
         plan = _plan(explained, queries[name], given)
