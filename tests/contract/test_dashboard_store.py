@@ -193,3 +193,30 @@ async def test_pause_survives_a_worker_restart_resyncing_static_schedules(app: T
         assert [s.paused for s in app.schedules.list()] == [True]
         await t.advance(timedelta(hours=1))
         assert app.list_runs("often") == []
+
+
+async def test_the_event_log_pages_by_cursor_newest_first_through_ties(app: Tidings) -> None:
+    """Pages of the event log (all names, or one) follow each other with no gap and no
+    repeat, also where events share a receive time (the cursor is time then id)."""
+    async with TestEngine(app, start=START) as t:
+        sent = []
+        for i in range(7):  # the clock stands still: three events per instant, then a step
+            name = "order.paid" if i % 2 else "order.placed"
+            sent.append(((await t.send_event(name, {"i": i})).event_id, name))
+            if i % 3 == 2:
+                await t.advance(timedelta(seconds=1))
+
+        def pages(name: str | None) -> list[str]:
+            seen: list[str] = []
+            cursor = None
+            while page := app.store.dashboard.list_events(name, cursor, 2):
+                seen += [e.id for e in page]
+                cursor = Cursor(page[-1].received_at, page[-1].id)
+            return seen
+
+        views = app.store.dashboard.list_events(None, None, 100)
+        newest_first = [e.id for e in sorted(views, key=lambda e: (e.received_at, e.id))][::-1]
+        assert pages(None) == newest_first
+        assert len(newest_first) == 7
+        paid = {e for e, name in sent if name == "order.paid"}
+        assert pages("order.paid") == [e for e in newest_first if e in paid]

@@ -163,7 +163,7 @@ class DbDashboard(Bound, Dashboard):
             "limit": limit,
         }
         with self._dash() as tx:
-            rows = tx.run("dash_events", params)
+            rows = tx.run("dash_events" if name is None else "dash_events_name", params)
             ids = self._array([str(r["id"]) for r in rows])
             resumes = tx.run("dash_event_resumes", {"ids": ids}) if rows else []
         return self._events(rows, resumes)

@@ -132,10 +132,21 @@ SELECT r.status, r.attempt, r.due_at, r.finished_at,
 FROM runs r WHERE r.id = %(id)s;
 
 -- name: dash_events
+-- all events, newest first: a range of events_received that starts at the cursor (the
+-- first page starts past the newest), so a deep page costs what the first does. Two
+-- variants, as an "any name or this name" OR-branch would leave no index to walk.
 SELECT id, name, data, ts, received_at, run_ids FROM events
-WHERE (%(name)s::text IS NULL OR name = %(name)s)
-  AND (%(cursor_id)s::text IS NULL OR received_at < %(cursor_at)s
-       OR (received_at = %(cursor_at)s AND id < %(cursor_id)s))
+WHERE (received_at, id) < (COALESCE(%(cursor_at)s::timestamptz, 'infinity'),
+                           COALESCE(%(cursor_id)s::text, ''))
+ORDER BY received_at DESC, id DESC
+LIMIT %(limit)s;
+
+-- name: dash_events_name
+-- one event name's events, newest first: a range of events_name_received
+SELECT id, name, data, ts, received_at, run_ids FROM events
+WHERE name = %(name)s
+  AND (received_at, id) < (COALESCE(%(cursor_at)s::timestamptz, 'infinity'),
+                           COALESCE(%(cursor_id)s::text, ''))
 ORDER BY received_at DESC, id DESC
 LIMIT %(limit)s;
 

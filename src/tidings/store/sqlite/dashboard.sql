@@ -130,10 +130,19 @@ SELECT r.status, r.attempt, r.due_at, r.finished_at,
 FROM runs r WHERE r.id = :id;
 
 -- name: dash_events
+-- all events, newest first: a range of events_received that starts at the cursor (the
+-- first page starts past the newest), so a deep page costs what the first does. Two
+-- variants, as an "any name or this name" OR-branch would leave no index to walk.
 SELECT id, name, data, ts, received_at, run_ids FROM events
-WHERE (:name IS NULL OR name = :name)
-  AND (:cursor_id IS NULL OR received_at < :cursor_at
-       OR (received_at = :cursor_at AND id < :cursor_id))
+WHERE (received_at, id) < (COALESCE(:cursor_at, 9223372036854775807), COALESCE(:cursor_id, ''))
+ORDER BY received_at DESC, id DESC
+LIMIT :limit;
+
+-- name: dash_events_name
+-- one event name's events, newest first: a range of events_name_received
+SELECT id, name, data, ts, received_at, run_ids FROM events
+WHERE name = :name
+  AND (received_at, id) < (COALESCE(:cursor_at, 9223372036854775807), COALESCE(:cursor_id, ''))
 ORDER BY received_at DESC, id DESC
 LIMIT :limit;
 

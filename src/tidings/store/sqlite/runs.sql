@@ -7,31 +7,72 @@
 -- serialised (BEGIN IMMEDIATE), so no row locks are needed. SQLite's RETURNING cannot
 -- see the row as it was, so "fresh" (never started: no steps to load) is always 0 here
 -- and the store loads steps for every claimed run (an in-process call, nearly free).
+--
+-- Cost flat in the backlog. "status IN (...) AND due_at <= :now ORDER BY priority DESC,
+-- due_at LIMIT n" left to the planner reads every active run through runs_status_created
+-- and sorts them all to keep n (120 ms a claim at a million queued runs): SQLite keeps no
+-- histogram (no STAT4 in the usual builds), so it cannot know how many rows a status
+-- holds, and ANALYZE's per-value averages make a million QUEUED rows look selective as
+-- soon as most runs are COMPLETED. Walking runs_claim in order is no cure on its own:
+-- its order is (priority, due), so when fewer than n runs are due the walk goes on
+-- through every sleeper. So the claim names its index (INDEXED BY: the plan cannot
+-- drift with statistics, and a missing index is an error, not a slow claim) and takes,
+-- for each priority an active run has, the first n due runs of that priority: a range
+-- of runs_claim (priority = p AND due_at <= now) that stops after n rows. The
+-- priorities are found by skipping through the same index (MAX(priority) below the
+-- last one: one probe each), so a claim costs O(priorities x (log backlog + n)), and
+-- the final sort orders at most n rows per priority.
 
 -- name: claim_due
+WITH RECURSIVE prio(p) AS (
+    SELECT MAX(priority) FROM runs INDEXED BY runs_claim
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+    UNION ALL
+    SELECT (SELECT MAX(priority) FROM runs INDEXED BY runs_claim
+            WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND priority < prio.p)
+    FROM prio WHERE prio.p IS NOT NULL
+)
 UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
     due_at = :lease_until, started_at = COALESCE(started_at, :now),
     reclaims = reclaims + (status = 'RUNNING')
 WHERE id IN (
-    SELECT id FROM runs
-    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= :now
-    ORDER BY priority DESC, due_at
+    SELECT r.id FROM prio JOIN runs AS r ON r.id IN (
+        SELECT id FROM runs INDEXED BY runs_claim
+        WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+          AND priority = prio.p AND due_at <= :now
+        ORDER BY due_at
+        LIMIT :limit
+    )
+    ORDER BY r.priority DESC, r.due_at
     LIMIT :limit
 )
 RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
           parent_run_id, 0 AS fresh;
 
 -- name: claim_due_in_queues
+WITH RECURSIVE prio(p) AS (
+    SELECT MAX(priority) FROM runs INDEXED BY runs_claim
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+    UNION ALL
+    SELECT (SELECT MAX(priority) FROM runs INDEXED BY runs_claim
+            WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND priority < prio.p)
+    FROM prio WHERE prio.p IS NOT NULL
+)
 UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
     due_at = :lease_until, started_at = COALESCE(started_at, :now),
     reclaims = reclaims + (status = 'RUNNING')
 WHERE id IN (
-    SELECT id FROM runs
-    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= :now
-      AND queue IN (SELECT value FROM json_each(:queues))
-    ORDER BY priority DESC, due_at
+    SELECT r.id FROM prio JOIN runs AS r ON r.id IN (
+        SELECT id FROM runs INDEXED BY runs_claim
+        WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+          AND priority = prio.p AND due_at <= :now
+          AND queue IN (SELECT value FROM json_each(:queues))
+        ORDER BY due_at
+        LIMIT :limit
+    )
+    ORDER BY r.priority DESC, r.due_at
     LIMIT :limit
 )
 RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
@@ -100,16 +141,20 @@ VALUES (:run_id, :at, :level, :message, :attempt);
 SELECT * FROM steps WHERE run_id IN (SELECT value FROM json_each(:run_ids)) ORDER BY seq;
 
 -- name: next_due
-SELECT MIN(due_at) AS due FROM runs
-WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+-- the first entry of runs_due (named, as the claim names runs_claim: left to itself the
+-- planner reads every active run through runs_status_created to find the minimum)
+SELECT MIN(due_at) AS due FROM runs INDEXED BY runs_due
+WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at IS NOT NULL
   AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)));
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
 -- last write failed) must be left to expire and be reclaimed
+-- (looked up by id: "+status" keeps the planner from reading every RUNNING run through
+-- runs_status_created instead)
 UPDATE runs SET due_at = :lease_until
-WHERE status = 'RUNNING' AND worker_id = :worker_id
-  AND id IN (SELECT value FROM json_each(:run_ids))
+WHERE id IN (SELECT value FROM json_each(:run_ids))
+  AND +status = 'RUNNING' AND worker_id = :worker_id
 RETURNING id;
 
 -- name: check_lease
@@ -189,19 +234,33 @@ UPDATE runs SET concurrency_key = :concurrency_key, rate_key = :rate_key WHERE i
 -- as soon as a slot frees; next_due ignores it. A RUNNING run (expired lease) already
 -- holds its slot, and only a run's first claim counts as a start. The batch takes the
 -- best :limit of all claimable runs. Counting is safe because writers are serialised.
-WITH flow AS (
+WITH RECURSIVE flow AS (
     SELECT json_extract(value, '$.task') AS task_id,
            json_extract(value, '$.concurrency') AS conc,
            json_extract(value, '$.rate') AS rate,
            json_extract(value, '$.period_us') AS period
     FROM json_each(:flow)
 ),
+-- the unlimited runs, taken as claim_due takes them: per priority, a range of runs_claim
+prio(p) AS (
+    SELECT MAX(priority) FROM runs INDEXED BY runs_claim
+    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+    UNION ALL
+    SELECT (SELECT MAX(priority) FROM runs INDEXED BY runs_claim
+            WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND priority < prio.p)
+    FROM prio WHERE prio.p IS NOT NULL
+),
 free AS (
-    SELECT id, priority, due_at AS due FROM runs
-    WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= :now
-      AND concurrency_key IS NULL AND rate_key IS NULL
-      AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
-    ORDER BY priority DESC, due_at
+    SELECT r.id, r.priority, r.due_at AS due FROM prio JOIN runs AS r ON r.id IN (
+        SELECT id FROM runs INDEXED BY runs_claim
+        WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
+          AND priority = prio.p AND due_at <= :now
+          AND concurrency_key IS NULL AND rate_key IS NULL
+          AND (:queues IS NULL OR queue IN (SELECT value FROM json_each(:queues)))
+        ORDER BY due_at
+        LIMIT :limit
+    )
+    ORDER BY r.priority DESC, r.due_at
     LIMIT :limit
 ),
 cand AS (
@@ -211,7 +270,9 @@ cand AS (
             AND r.concurrency_key IS NOT NULL) AS needs_slot,
            (r.started_at IS NULL AND f.rate IS NOT NULL AND r.rate_key IS NOT NULL)
                AS needs_start
-    FROM flow f JOIN runs r ON r.task_id = f.task_id
+    -- each limited task's active runs through runs_flow (CROSS JOIN fixes the order: with
+    -- statistics the planner would otherwise read all runs and probe the task list)
+    FROM flow f CROSS JOIN runs AS r INDEXED BY runs_flow ON r.task_id = f.task_id
     WHERE r.status IN ('QUEUED', 'WAITING', 'RUNNING')
       AND (r.concurrency_key IS NOT NULL OR r.rate_key IS NOT NULL)
       AND (r.due_at <= :now OR (r.due_at IS NULL AND r.status = 'QUEUED'))

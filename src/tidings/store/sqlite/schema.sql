@@ -92,6 +92,8 @@ CREATE TABLE events (
     run_ids     TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX events_name_received ON events (name, received_at);
+-- the event log over all names, newest first (migration 0018)
+CREATE INDEX events_received ON events (received_at, id);
 
 -- A run waiting for an event. Lookup is by (event, which paths it matches on, the
 -- expected values at those paths): an index probe, whatever the number of waiters.
