@@ -376,3 +376,55 @@ created AS (
     FROM key WHERE key.run_id = %(id)s::text
 )
 SELECT run_id FROM key;
+
+-- Debounce, batch and singleton (migration 0016; store/db/gates.py).
+
+-- name: lock_gate
+-- Takes the key's gate row lock (held to commit: triggers of one key take turns across
+-- processes) and says which run it points at; a new gate points at the trigger's run.
+INSERT INTO flow_gates AS g (task_id, key, run_id) VALUES (%(task_id)s, %(key)s, %(run_id)s)
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING run_id;
+
+-- name: set_gate
+UPDATE flow_gates SET run_id = %(run_id)s WHERE task_id = %(task_id)s AND key = %(key)s;
+
+-- name: lock_open_run
+-- A debounced or batched run that can still take triggers: queued, never started, and
+-- not yet due. Locked, so a claim skips it until the trigger commits; a claim that got
+-- there first has made it RUNNING, which this re-checks after waiting (no row).
+SELECT payload, created_at, run_at, coalesced FROM runs
+WHERE id = %(id)s AND status = 'QUEUED' AND started_at IS NULL AND run_at > %(now)s
+FOR UPDATE;
+
+-- name: active_run
+SELECT status FROM runs WHERE id = %(id)s AND status IN ('QUEUED', 'RUNNING', 'WAITING');
+
+-- name: join_run
+-- a trigger joins the run; a parent in trigger_and_wait is told when it finishes
+UPDATE runs
+SET payload = %(payload)s, run_at = %(run_at)s, due_at = %(run_at)s,
+    coalesced = %(coalesced)s,
+    parent_run_id = COALESCE(parent_run_id, %(parent_run_id)s::text)
+WHERE id = %(id)s;
+
+-- name: adopt_parent
+UPDATE runs SET parent_run_id = COALESCE(parent_run_id, %(parent_run_id)s::text)
+WHERE id = %(id)s;
+
+-- name: start_sources
+UPDATE runs SET coalesced = 1 WHERE id = %(id)s;
+
+-- name: add_run_source
+INSERT INTO run_sources (run_id, seq, source_id, at)
+VALUES (%(run_id)s, %(seq)s, %(source_id)s, %(at)s);
+
+-- name: run_sources
+SELECT source_id FROM run_sources WHERE run_id = %(run_id)s ORDER BY seq;
+
+-- name: wake_workers
+-- a batch filled: its run is due now, and runs_wake fires only on a status change
+SELECT pg_notify(current_schema() || '_wake', '');
+
+-- name: repoint_idempotent
+UPDATE idempotency_keys SET run_id = %(run_id)s WHERE task_id = %(task_id)s AND key = %(key)s;

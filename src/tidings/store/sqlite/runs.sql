@@ -305,3 +305,51 @@ LIMIT :limit;
 -- runs due now and not yet claimed, and the due time of the oldest of them
 SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs
 WHERE status = 'QUEUED' AND due_at <= :now;
+
+-- Debounce, batch and singleton (migration 0016; store/db/gates.py). Writers are
+-- serialised here, so the gate row needs no lock: reading and writing it in the
+-- trigger's transaction is enough.
+
+-- name: lock_gate
+-- the run the key's gate points at; a new gate points at the trigger's own run
+INSERT INTO flow_gates AS g (task_id, key, run_id) VALUES (:task_id, :key, :run_id)
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING run_id;
+
+-- name: set_gate
+UPDATE flow_gates SET run_id = :run_id WHERE task_id = :task_id AND key = :key;
+
+-- name: lock_open_run
+-- a debounced or batched run that can still take triggers: queued, never started, and
+-- not yet due (a trigger at its due time, or later, starts a new run)
+SELECT payload, created_at, run_at, coalesced FROM runs
+WHERE id = :id AND status = 'QUEUED' AND started_at IS NULL AND run_at > :now;
+
+-- name: active_run
+SELECT status FROM runs WHERE id = :id AND status IN ('QUEUED', 'RUNNING', 'WAITING');
+
+-- name: join_run
+-- a trigger joins the run; a parent in trigger_and_wait is told when it finishes
+UPDATE runs
+SET payload = :payload, run_at = :run_at, due_at = :run_at, coalesced = :coalesced,
+    parent_run_id = COALESCE(parent_run_id, :parent_run_id)
+WHERE id = :id;
+
+-- name: adopt_parent
+UPDATE runs SET parent_run_id = COALESCE(parent_run_id, :parent_run_id) WHERE id = :id;
+
+-- name: start_sources
+UPDATE runs SET coalesced = 1 WHERE id = :id;
+
+-- name: add_run_source
+INSERT INTO run_sources (run_id, seq, source_id, at) VALUES (:run_id, :seq, :source_id, :at);
+
+-- name: run_sources
+SELECT source_id FROM run_sources WHERE run_id = :run_id ORDER BY seq;
+
+-- name: wake_workers
+-- a batch filled: its run is due now (other processes see the commit's change marker)
+SELECT 1;
+
+-- name: repoint_idempotent
+UPDATE idempotency_keys SET run_id = :run_id WHERE task_id = :task_id AND key = :key;
