@@ -96,7 +96,10 @@ async def test_max_size_one_runs_each_trigger_alone(app: Tidings) -> None:
         ),
         (lambda: {"debounce": Debounce(60, keep="middle")}, "Debounce.keep must be one of"),
         (lambda: {"debounce": Debounce(60, key="")}, "Debounce.key must be a dotted path"),
-        (lambda: {"debounce": Debounce(60, key=3)}, "Debounce.key must be a dotted path"),
+        (
+            lambda: {"debounce": Debounce(60, key=3)},  # type: ignore[arg-type]
+            "Debounce.key must be a dotted path",
+        ),
         (lambda: {"singleton": Singleton(on_conflict="queue")}, "on_conflict must be one of"),
         (lambda: {"singleton": Singleton(key="user.")}, "Singleton.key must be a dotted path"),
         (
@@ -113,9 +116,7 @@ async def test_max_size_one_runs_each_trigger_alone(app: Tidings) -> None:
         ),
     ],
 )
-def test_bad_declarations_are_refused_by_name(
-    app: Tidings, options: Any, message: str
-) -> None:
+def test_bad_declarations_are_refused_by_name(app: Tidings, options: Any, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
 
         @app.task(**options())

@@ -70,8 +70,10 @@ async def test_a_trigger_exactly_at_period_starts_a_new_run(app: Tidings) -> Non
         await t.advance(MINUTE)  # exactly period after b: its run is due, and ran
         c = await t.trigger("sync", {"n": 3})
         await t.advance(MINUTE)
-    assert b.id == a.id and not b.created
-    assert c.id != a.id and c.created
+    assert b.id == a.id
+    assert not b.created
+    assert c.id != a.id
+    assert c.created
     assert got == [
         (START + 2 * MINUTE - timedelta(microseconds=1), [{"n": 1}, {"n": 2}]),
         (START + 3 * MINUTE - timedelta(microseconds=1), [{"n": 3}]),
@@ -90,7 +92,8 @@ async def test_a_trigger_at_the_due_time_of_an_unclaimed_run_starts_a_new_one(
         b = app.trigger("sync", {"n": 2})
         await t.advance(MINUTE)
         runs = {r.id: r for r in app.list_runs("sync")}
-    assert b.id != a.id and b.created
+    assert b.id != a.id
+    assert b.created
     assert {r.payload["n"] for r in runs.values()} == {1, 2}
     assert {r.status for r in runs.values()} == {RunStatus.COMPLETED}
 
@@ -107,7 +110,8 @@ async def test_max_wait_starts_the_run_while_triggers_keep_coming(app: Tidings) 
     # starts at 300 s; the trigger at 320 s opens the next run
     assert got[0] == (START + 5 * MINUTE, [{"n": n} for n in range(8)])
     assert got[1] == (START + timedelta(seconds=320) + MINUTE, [{"n": 8}])
-    assert len(set(ids[:8])) == 1 and ids[8] != ids[0]
+    assert len(set(ids[:8])) == 1
+    assert ids[8] != ids[0]
 
 
 async def test_keys_debounce_apart_and_every_trigger_lands_once(app: Tidings) -> None:
@@ -193,6 +197,6 @@ async def test_two_parents_waiting_on_one_debounced_child_both_get_its_result(
 
 def test_a_delayed_trigger_is_refused(app: Tidings) -> None:
     record(app, period=MINUTE)
-    with pytest.raises(ValidationError, match="uses debounce.*without delay or run_at"):
+    with pytest.raises(ValidationError, match=r"uses debounce.*without delay or run_at"):
         app.trigger("sync", {}, delay=timedelta(seconds=5))
     assert app.list_runs("sync") == []

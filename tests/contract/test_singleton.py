@@ -26,16 +26,19 @@ async def test_skip_returns_the_active_run_until_it_finishes(app: Tidings) -> No
         after = await t.trigger("send", {"user": "u1", "n": 4})
         await t.advance(timedelta(hours=1))
         results = [(await t.get_run(h.id)).result for h in (first, other, after)]
-    assert again.id == first.id and not again.created
-    assert other.id != first.id and other.created
-    assert after.id != first.id and after.created
+    assert again.id == first.id
+    assert not again.created
+    assert other.id != first.id
+    assert other.created
+    assert after.id != first.id
+    assert after.created
     assert results == ["1", "3", "4"]
 
 
 async def test_skip_holds_while_queued_for_later_and_for_retries(app: Tidings) -> None:
     from tidings import Retry
 
-    fails = []
+    fails: list[int] = []
 
     @app.task(singleton=Singleton(), retry=Retry(max_attempts=2, initial=60, jitter=False))
     async def flaky(ctx: Context, payload: Any) -> None:
@@ -83,10 +86,12 @@ async def test_cancel_interrupts_the_running_attempt_and_starts_anew(app: Tiding
         await asyncio.wait_for(trigger, 5)
         await t.run_due()
         first, new = await t.get_run(first_id), await t.get_run(second.id)
-    assert second.created and second.id != first_id
+    assert second.created
+    assert second.id != first_id
     assert interrupted == [1]
     assert first.status is RunStatus.CANCELLED
-    assert new.status is RunStatus.COMPLETED and new.result == 2
+    assert new.status is RunStatus.COMPLETED
+    assert new.result == 2
     assert done == [2]
 
 

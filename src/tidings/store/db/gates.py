@@ -11,7 +11,7 @@ finished or deleted needs no bookkeeping on the gate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from tidings.store.db.database import Database, Tx
@@ -30,11 +30,20 @@ def lock_gates(tx: Tx, news: Iterable[NewRun]) -> None:
             tx.run("lock_gate", {"task_id": task_id, "key": key, "run_id": run_id})
 
 
+Cancel = Callable[[Database, Tx, str, datetime], bool]
+
+
 def pass_gate(
-    db: Database, tx: Tx, new: NewRun, now: datetime, cancelled: list[str] | None
+    db: Database,
+    tx: Tx,
+    new: NewRun,
+    now: datetime,
+    cancelled: list[str] | None,
+    cancel: Cancel,
 ) -> str | None:
     """The run ``new`` joins (debounce, batch) or yields to (singleton "skip"); None if
-    ``new`` is to be inserted, in which case the gate now points at it."""
+    ``new`` is to be inserted, in which case the gate now points at it. ``cancel``
+    cancels a run in ``tx`` (runs.cancel_in), for singleton "cancel"."""
     gate = new.gate
     assert gate is not None
     where = {"task_id": new.task_id, "key": gate.key}
@@ -42,7 +51,12 @@ def pass_gate(
     if held == new.id:
         return None
     if gate.kind == "singleton":
-        found = _singleton(db, tx, new, gate, held, now, cancelled)
+        if gate.cancel:
+            if cancel(db, tx, held, now) and cancelled is not None:
+                cancelled.append(held)
+            found = None
+        else:
+            found = _skip(tx, new, held)
     else:
         found = _join(db, tx, new, gate, held, now)
     if found is None:
@@ -60,21 +74,7 @@ def opened(db: Database, tx: Tx, new: NewRun, now: datetime) -> None:
     tx.run("add_run_source", source)
 
 
-def _singleton(
-    db: Database,
-    tx: Tx,
-    new: NewRun,
-    gate: Gate,
-    held: str,
-    now: datetime,
-    cancelled: list[str] | None,
-) -> str | None:
-    from tidings.store.db.runs import cancel_in  # runs imports this module
-
-    if gate.cancel:
-        if cancel_in(db, tx, held, now) and cancelled is not None:
-            cancelled.append(held)
-        return None
+def _skip(tx: Tx, new: NewRun, held: str) -> str | None:
     if not tx.run("active_run", {"id": held}):
         return None
     if new.parent_run_id is not None:  # a parent waiting on this trigger waits on that run

@@ -52,11 +52,11 @@ def insert_run(
         if holder is not None:
             return holder, False
     if new.gate is not None:
-        joined = pass_gate(db, tx, new, now, cancelled)
+        joined = pass_gate(db, tx, new, now, cancelled, cancel_in)
         if joined is not None:
             if new.idempotency_key is not None:  # the key now names the run it joined
-                key = {"task_id": new.task_id, "key": new.idempotency_key, "run_id": joined}
-                tx.run("repoint_idempotent", key)
+                held = {"task_id": new.task_id, "key": new.idempotency_key, "run_id": joined}
+                tx.run("repoint_idempotent", held)
             return joined, False
     tx.run("insert_run", run_params(db, new, now))
     opened(db, tx, new, now)
