@@ -54,9 +54,12 @@ def insert_run(
     if new.gate is not None:
         joined = pass_gate(db, tx, new, now, cancelled, cancel_in)
         if joined is not None:
-            if new.idempotency_key is not None:  # the key now names the run it joined
+            if new.idempotency_key is not None:
                 held = {"task_id": new.task_id, "key": new.idempotency_key, "run_id": joined}
-                tx.run("repoint_idempotent", held)
+                if new.gate.kind == "singleton":  # skipped: a later trigger may use the key
+                    tx.run("release_idempotent", {**held, "run_id": new.id})
+                else:  # the key now names the run that holds its payload
+                    tx.run("repoint_idempotent", held)
             return joined, False
     tx.run("insert_run", run_params(db, new, now))
     opened(db, tx, new, now)

@@ -428,3 +428,7 @@ SELECT pg_notify(current_schema() || '_wake', '');
 
 -- name: repoint_idempotent
 UPDATE idempotency_keys SET run_id = %(run_id)s WHERE task_id = %(task_id)s AND key = %(key)s;
+
+-- name: release_idempotent
+DELETE FROM idempotency_keys
+WHERE task_id = %(task_id)s AND key = %(key)s AND run_id = %(run_id)s;

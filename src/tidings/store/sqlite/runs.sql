@@ -353,3 +353,6 @@ SELECT 1;
 
 -- name: repoint_idempotent
 UPDATE idempotency_keys SET run_id = :run_id WHERE task_id = :task_id AND key = :key;
+
+-- name: release_idempotent
+DELETE FROM idempotency_keys WHERE task_id = :task_id AND key = :key AND run_id = :run_id;
