@@ -73,6 +73,25 @@ async def test_batches_per_key_from_events(app: Tidings) -> None:
     assert first.coalesced_ids == (sent[0].event_id, sent[2].event_id)
 
 
+async def test_trigger_many_fills_batches_in_one_transaction(app: Tidings) -> None:
+    got = record(app, max_size=3, timeout=60, key="k")
+
+    @app.task(singleton=Singleton(key="k", on_conflict="cancel"))
+    async def latest(ctx: Context, payload: dict[str, Any]) -> int:
+        return int(payload["n"])
+
+    async with TestEngine(app, start=START) as t:
+        handles = app.trigger_many("send", [{"k": k, "n": n} for n, k in enumerate("aaaabaaa")])
+        singles = app.trigger_many("latest", [{"k": "x", "n": n} for n in range(3)])
+        await t.advance(60)
+        statuses = [(await t.get_run(h.id)).status for h in singles]
+    batches = sorted([p["n"] for p in payload] for _, payload in got)
+    assert batches == [[0, 1, 2], [3, 5, 6], [4], [7]]
+    assert [h.created for h in handles] == [True, False, False, True, True, False, False, True]
+    assert [h.created for h in singles] == [True, True, True]
+    assert statuses == [RunStatus.CANCELLED, RunStatus.CANCELLED, RunStatus.COMPLETED]
+
+
 async def test_max_size_one_runs_each_trigger_alone(app: Tidings) -> None:
     got = record(app, max_size=1, timeout=60)
     async with TestEngine(app, start=START) as t:

@@ -17,7 +17,7 @@ from tidings.errors import LeaseLostError, StoreError
 from tidings.records import LogEntry, Run, RunStatus
 from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Database, Row, Tx
-from tidings.store.db.gates import lock_gates, opened, pass_gate
+from tidings.store.db.gates import Gates, pass_gate
 from tidings.store.db.waits import child_finished, register_waits
 from tidings.store.runs import (
     ClaimedRun,
@@ -40,19 +40,21 @@ def insert_run(
     now: datetime,
     idempotency_ttl: timedelta,
     cancelled: list[str] | None = None,
+    gates: Gates | None = None,
 ) -> tuple[str, bool]:
     """Insert ``new`` inside ``tx``; with its idempotency key live, the run holding it.
 
     A gated run (debounce, batch, singleton) may instead join or return the run its key
     holds (then that run, not created); runs a singleton trigger cancels are added to
-    ``cancelled``.
+    ``cancelled``. ``gates``: the transaction's gates, when it prefetched them.
     """
     if new.idempotency_key is not None:
         holder = _reserve_idempotency_key(db, tx, new, now, idempotency_ttl)
         if holder is not None:
             return holder, False
     if new.gate is not None:
-        joined = pass_gate(db, tx, new, now, cancelled, cancel_in)
+        gates = gates or Gates(db, tx)
+        joined = pass_gate(gates, new, now, cancelled, cancel_in)
         if joined is not None:
             if new.idempotency_key is not None:
                 held = {"task_id": new.task_id, "key": new.idempotency_key, "run_id": joined}
@@ -62,7 +64,8 @@ def insert_run(
                     tx.run("repoint_idempotent", held)
             return joined, False
     tx.run("insert_run", run_params(db, new, now))
-    opened(db, tx, new, now)
+    if gates is not None:
+        gates.inserted(new, now)
     for key in new.cancel_keys:
         tx.run(
             "insert_cancel_key",
@@ -151,10 +154,10 @@ class DbRuns(Bound, Runs):
         idempotency_ttl: timedelta,
         cancelled: list[str] | None = None,
     ) -> list[tuple[str, bool]]:
+        db = self._db
         with self._pipelined() as tx:
-            if self._db.concurrent_writers:
-                lock_gates(tx, news)
-            return [insert_run(self._db, tx, new, now, idempotency_ttl, cancelled) for new in news]
+            gates = Gates.prefetch(db, tx, news)
+            return [insert_run(db, tx, new, now, idempotency_ttl, cancelled, gates) for new in news]
 
     def get(self, run_id: str, *, steps: bool = True) -> Run | None:
         with self._transaction(write=False) as tx:

@@ -389,16 +389,25 @@ RETURNING run_id;
 -- name: set_gate
 UPDATE flow_gates SET run_id = %(run_id)s WHERE task_id = %(task_id)s AND key = %(key)s;
 
--- name: lock_open_run
--- A debounced or batched run that can still take triggers: queued, never started, and
--- not yet due. Locked, so a claim skips it until the trigger commits; a claim that got
--- there first has made it RUNNING, which this re-checks after waiting (no row).
-SELECT payload, created_at, run_at, coalesced FROM runs
-WHERE id = %(id)s AND status = 'QUEUED' AND started_at IS NULL AND run_at > %(now)s
-FOR UPDATE;
+-- name: lock_gated_run
+-- The run a gate points at, locked: a claim skips it until the trigger commits, and a
+-- change committed meanwhile (a claim, a finish) is what this returns after waiting.
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs
+WHERE id = %(id)s FOR UPDATE;
 
--- name: active_run
-SELECT status FROM runs WHERE id = %(id)s AND status IN ('QUEUED', 'RUNNING', 'WAITING');
+-- name: lock_gates_many
+-- The gates of many triggers at once (store/db/gates.py Gates.prefetch), locked in one
+-- order, so two transactions that share keys cannot deadlock.
+INSERT INTO flow_gates AS g (task_id, key, run_id)
+SELECT t, k, r
+FROM unnest(%(task_ids)s::text[], %(keys)s::text[], %(run_ids)s::text[]) AS u (t, k, r)
+ORDER BY t, k
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING task_id, key, run_id;
+
+-- name: lock_runs_many
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs
+WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR UPDATE;
 
 -- name: join_run
 -- a trigger joins the run; a parent in trigger_and_wait is told when it finishes

@@ -319,14 +319,25 @@ RETURNING run_id;
 -- name: set_gate
 UPDATE flow_gates SET run_id = :run_id WHERE task_id = :task_id AND key = :key;
 
--- name: lock_open_run
--- a debounced or batched run that can still take triggers: queued, never started, and
--- not yet due (a trigger at its due time, or later, starts a new run)
-SELECT payload, created_at, run_at, coalesced FROM runs
-WHERE id = :id AND status = 'QUEUED' AND started_at IS NULL AND run_at > :now;
+-- name: lock_gated_run
+-- the run a gate points at (writers are serialised: no lock needed)
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs WHERE id = :id;
 
--- name: active_run
-SELECT status FROM runs WHERE id = :id AND status IN ('QUEUED', 'RUNNING', 'WAITING');
+-- name: lock_gates_many
+-- the gates of many triggers at once (store/db/gates.py Gates.prefetch)
+INSERT INTO flow_gates AS g (task_id, key, run_id)
+SELECT t.value, k.value, r.value
+FROM json_each(:task_ids) AS t
+JOIN json_each(:keys) AS k ON k.key = t.key
+JOIN json_each(:run_ids) AS r ON r.key = t.key
+WHERE true
+ORDER BY t.value, k.value
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING task_id, key, run_id;
+
+-- name: lock_runs_many
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs
+WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: join_run
 -- a trigger joins the run; a parent in trigger_and_wait is told when it finishes
