@@ -165,9 +165,11 @@ class DbRuns(Bound, Runs):
             if not rows:
                 return None
             step_rows = tx.run("get_steps", {"run_id": run_id}) if steps else []
+            # a store not migrated to 0016 yet (a rolling deploy) has no "coalesced"
+            coalesced = rows[0]["coalesced"] if "coalesced" in rows[0].keys() else None  # noqa: SIM118
             sources = (
                 [str(r["source_id"]) for r in tx.run("run_sources", {"run_id": run_id})]
-                if rows[0]["coalesced"] is not None
+                if coalesced is not None
                 else []
             )
         run = to.run(self._db, rows[0], [to.public_step(self._db, r) for r in step_rows])
