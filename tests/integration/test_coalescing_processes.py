@@ -118,3 +118,31 @@ def test_singleton_keeps_one_active_run_per_key(
     for key in ("k0", "k1", "k2"):
         assert peak_overlap(spans[key]) == 1, key
     assert all(w.alive() for w in pool)
+
+
+def test_singleton_cancel_interrupts_an_attempt_in_another_process(
+    pg: PgEnv, pg_workers: Workers, tmp_path: Path
+) -> None:
+    app, out = pg.app, tmp_path / "work.txt"
+    pool = [pg_workers.start(concurrency=2, lease=3, ready=False) for _ in range(3)]
+    for w in pool:
+        w.wait_ready()
+    task = "flow-singleton-cancel"
+    first = app.trigger(task, {"out": str(out), "key": "k", "seconds": 60}).id
+
+    def began(run_id: str) -> bool:
+        return any(r == run_id and w == "start:x" for r, w, _, _ in read_stamps(out))
+
+    wait_until(lambda: began(first), 30, "the first run's work to begin")
+    second = app.trigger(task, {"out": str(out), "key": "k", "seconds": 0.1})
+    assert second.created
+    # the worker holding the first run learns of the cancel at its next lease renewal
+    wait_until(
+        lambda: any(r == first and w == "interrupted:x" for r, w, _, _ in read_stamps(out)),
+        20,
+        "the first attempt to be interrupted",
+    )
+    wait_until(lambda: app.get_run(second.id).status is RunStatus.COMPLETED, 30, "the second run")
+    assert app.get_run(first).status is RunStatus.CANCELLED
+    assert not any(r == first and w == "end:x" for r, w, _, _ in read_stamps(out))
+    assert all(w.alive() for w in pool)

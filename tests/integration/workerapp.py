@@ -229,6 +229,22 @@ async def flow_singleton(ctx: Context, payload: dict[str, Any]) -> None:
     await ctx.step("work", _flow_work, *args)
 
 
+async def _until_cancelled(out: str, run_id: str, seconds: float) -> None:
+    stamp(out, run_id, "start:x")
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        stamp(out, run_id, "interrupted:x")
+        raise
+    stamp(out, run_id, "end:x")
+
+
+@app.task(singleton=Singleton(key="key", on_conflict="cancel"))
+async def flow_singleton_cancel(ctx: Context, payload: dict[str, Any]) -> None:
+    """A newer trigger of the same ``key`` cancels this run, interrupting its work."""
+    await ctx.step("work", _until_cancelled, payload["out"], ctx.run_id, payload["seconds"])
+
+
 def trigger_burst(db: str, task: str, first: int, count: int, keys: int, out: str) -> None:
     """Trigger ``count`` runs of ``task`` numbered from ``first`` over ``keys`` keys,
     printing ``<n> <run id>`` for each (the triggering side of several processes)."""
