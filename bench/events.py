@@ -17,6 +17,9 @@ worker`` runs it) and this process is the client, on its own connection.
 3. Timer lateness: N runs ``ctx.sleep_until`` instants spread uniformly over one minute;
    lateness is the sleep step's completion (the worker resuming the run) minus its wake
    time.
+4. Debounce and batch (bench/coalescing.py): 2,000 triggers a second over 1,000 keys for
+   30 s (10 s with --quick): runs created, and each run's start lateness against its due
+   time (p50, p99). ``--only coalescing`` measures this part alone.
 
 Prints one JSON object to stdout (progress goes to stderr) and writes its section of
 bench/RESULTS.md (between the events markers; other sections are left as they are).
@@ -24,6 +27,7 @@ bench/RESULTS.md (between the events markers; other sections are left as they ar
     .venv/bin/python bench/events.py                  # full sizes (about 15 minutes)
     .venv/bin/python bench/events.py --quick          # 10,000 waiting / sleeping runs
     .venv/bin/python bench/events.py --store sqlite   # one store only
+    .venv/bin/python bench/events.py --quick --only coalescing   # debounce and batch
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from psycopg import sql
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench import coalescing
 from bench.common import RESULTS, WorkerProcess, log, section, write_section
 from bench.core import (
     CONCURRENCY,
@@ -89,9 +94,11 @@ class Sizes:
     starts: int  # sequential events for event → start
     timers: int  # sleeping runs due across WINDOW
 
+    coalescing_s: float  # seconds of triggers at coalescing.RATE
 
-FULL = Sizes(waiting=100_000, sends=500, starts=200, timers=100_000)
-QUICK = Sizes(waiting=10_000, sends=100, starts=50, timers=10_000)
+
+FULL = Sizes(waiting=100_000, sends=500, starts=200, timers=100_000, coalescing_s=30)
+QUICK = Sizes(waiting=10_000, sends=100, starts=50, timers=10_000, coalescing_s=10)
 
 
 # -- the tasks under test ------------------------------------------------------------------
@@ -114,6 +121,7 @@ def build_app(url: str) -> Tidings:
     async def timer(ctx: Context, payload: dict[str, Any]) -> None:
         await ctx.sleep_until(datetime.fromtimestamp(float(payload["at"]), UTC))
 
+    coalescing.add_tasks(app)
     return app
 
 
@@ -484,6 +492,15 @@ def read_lateness(kind: str, app: Tidings, run_ids: list[str], first_wake: float
 
 
 # -- one store, every measurement ----------------------------------------------------------
+def measure_coalescing(kind: str, tmp: Path, sizes: Sizes) -> dict[str, Any]:
+    log(f"{kind}: debounce and batch, {coalescing.RATE:,} triggers/s over {coalescing.KEYS:,} keys")
+    return with_retries(
+        kind,
+        "coalescing",
+        lambda: coalescing.measure(kind, tmp, sizes.coalescing_s, fresh_store, session, stats),
+    )
+
+
 def measure_store(kind: str, tmp: Path, sizes: Sizes) -> dict[str, Any]:
     log(f"{kind}: send_event with 0 and {sizes.waiting:,} waiting runs")
     out: dict[str, Any] = {
@@ -501,6 +518,7 @@ def measure_store(kind: str, tmp: Path, sizes: Sizes) -> dict[str, Any]:
     out["timers"] = with_retries(
         kind, "timers", lambda: measure_timers(kind, tmp, sizes.timers, lead)
     )
+    out["coalescing"] = measure_coalescing(kind, tmp, sizes)
     return out
 
 
@@ -715,7 +733,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
     result["environment"] = versions(args.quick, stores)
     with tempfile.TemporaryDirectory(prefix="tidings-bench-events-") as d:
         for kind in stores:
-            result[kind] = measure_store(kind, Path(d), sizes)
+            if args.only == "coalescing":
+                result[kind] = {"coalescing": measure_coalescing(kind, Path(d), sizes)}
+            else:
+                result[kind] = measure_store(kind, Path(d), sizes)
     return result
 
 
@@ -726,6 +747,9 @@ def main() -> None:
         "--store", action="append", choices=STORES, help="measure this store only (repeatable)"
     )
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
+    parser.add_argument(
+        "--only", choices=["coalescing"], help="measure debounce and batch only (part 4)"
+    )
     parser.add_argument("--worker", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
@@ -734,9 +758,14 @@ def main() -> None:
     # SIGTERM unwinds like Ctrl-C: workers stopped, PostgreSQL schemas dropped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     result = run_all(args)
-    log(f"claim (no measurable send_event slowdown): {claim(result)}")
+    measured = tuple(k for k in STORES if isinstance(result.get(k), dict))
+    if args.only is None:
+        log(f"claim (no measurable send_event slowdown): {claim(result)}")
     if not args.no_write:
-        write_section("events", markdown(result))
+        if args.only is None:
+            write_section("events", markdown(result))
+        env = result["environment"]
+        write_section("events-coalescing", coalescing.markdown(result, env, measured or STORES))
         log(f"wrote {RESULTS}")
     print(json.dumps(result, indent=2, ensure_ascii=False))
 

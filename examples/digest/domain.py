@@ -260,18 +260,20 @@ class NotesData:
                 )
         return digest_id
 
-    def due_digests(self, now_iso: str) -> list[str]:
-        """Today's unsent digests of users whose local delivery hour has come."""
+    def due_digests(self, now_iso: str) -> list[tuple[str, str]]:
+        """``(digest id, user id)`` of today's unsent digests of users whose local
+        delivery hour has come."""
         now = datetime.fromisoformat(now_iso)
         rows = self.db.query(
-            "SELECT d.id, d.local_date, u.timezone, u.digest_hour FROM dg_note_digests d"
+            "SELECT d.id, d.user_id, d.local_date, u.timezone, u.digest_hour"
+            " FROM dg_note_digests d"
             " JOIN dg_users u ON u.id = d.user_id WHERE d.sent_at IS NULL ORDER BY d.id"
         )
         due = []
         for row in rows:
             local = now.astimezone(ZoneInfo(row["timezone"]))
             if row["local_date"] == local.date().isoformat() and local.hour >= row["digest_hour"]:
-                due.append(str(row["id"]))
+                due.append((str(row["id"]), str(row["user_id"])))
         return due
 
     def digest(self, digest_id: str) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from examples.common.timing import checkpoint
-from tidings import Context, NonRetriableError, RateLimit, Retry, Tidings
+from tidings import Context, NonRetriableError, RateLimit, Retry, Singleton, Tidings
 
 from .domain import NotesData
 from .notion import SourceUnauthorized
@@ -19,6 +19,7 @@ NOTION_RATE_LIMIT = RateLimit(limit=1, period=timedelta(seconds=2))
 
 class DigestSend(BaseModel):
     digestId: str
+    userId: str
 
 
 class SequenceRun(BaseModel):
@@ -54,18 +55,24 @@ def _digest_hourly(app: Tidings, data: NotesData) -> None:
         now = await checkpoint(ctx)
         built = await ctx.step("build-digests", data.build_digests, now.isoformat())
         due = await ctx.step("find-due-digests", data.due_digests, now.isoformat())
-        for digest_id in due:
+        for digest_id, user_id in due:
             await ctx.trigger(
                 "digest-send-for-user",
-                {"digestId": digest_id},
+                {"digestId": digest_id, "userId": user_id},
                 idempotency_key=digest_key(digest_id),
                 name=f"send-{digest_id}",
             )
-        return {"built": built, "due": due}
+        return {"built": built, "due": [digest_id for digest_id, _ in due]}
 
 
 def _digest_send(app: Tidings, data: NotesData) -> None:
-    @app.task(retry=Retry(max_attempts=5, initial=timedelta(seconds=30)))
+    # One send per user at a time: a digest due while the user's previous send still
+    # runs (or waits to retry) is skipped now and found again by the next hourly tick,
+    # so nobody gets two digest emails at once.
+    @app.task(
+        retry=Retry(max_attempts=5, initial=timedelta(seconds=30)),
+        singleton=Singleton(key="userId"),
+    )
     async def digest_send_for_user(ctx: Context, send: DigestSend) -> dict[str, Any]:
         """Send one digest at once; triggered with ``note-digest-<digestId>``, so once."""
         digest = await ctx.step("load-digest", data.digest, send.digestId)
@@ -193,7 +200,9 @@ def _notion_connection(app: Tidings, data: NotesData) -> None:
         )
         if first is not None:
             await ctx.trigger(
-                "digest-send-for-user", {"digestId": first}, idempotency_key=digest_key(first)
+                "digest-send-for-user",
+                {"digestId": first, "userId": synced["userId"]},
+                idempotency_key=digest_key(first),
             )
         return {"pages": synced["pages"], "firstDigest": first}
 

@@ -1,6 +1,7 @@
 """MediLink's notification types: channels and criticality, one line each.
 
-Ten of them reach the in-app inbox (the ten bilingual in-app types of MediLink), plus
+Eleven of them reach the in-app inbox (the ten bilingual in-app types of MediLink and
+"new-quotes", a burst of quotes told once), plus
 the re-engagement email, which goes to people who by definition are not looking at the
 app. Every type has its templates in ``templates/<type>/{vi,en}/``. SMS is reserved for
 critical healthcare events: only the three critical types use it.
@@ -17,6 +18,7 @@ TYPES: dict[str, tuple[tuple[str, ...], bool]] = {
     "first-request-nudge": (("in_app", "email"), False),
     "appointment-reminder": (("in_app", "email", "sms"), True),
     "quote-followup": (("in_app", "email"), False),
+    "new-quotes": (("in_app", "push"), False),
     "prescription-ready": (("in_app", "push", "sms"), True),
     "lab-results-ready": (("in_app", "email", "push"), False),
     "re-engagement": (("email",), False),

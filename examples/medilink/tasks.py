@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from examples.common.timing import checkpoint
-from tidings import CancelOn, Context, Tidings
+from tidings import CancelOn, Context, Debounce, Tidings
 
 from .domain import Directory
 
@@ -21,6 +21,8 @@ PROFILE_REMINDER_AFTER = timedelta(days=3)
 FIRST_REQUEST_NUDGE_AFTER = timedelta(days=7)  # counted from the profile check
 REMIND_BEFORE = timedelta(hours=24)
 QUOTE_ANSWER_WITHIN = timedelta(hours=48)
+NEW_QUOTES_QUIET = timedelta(minutes=10)  # quotes on one request this close are one message
+NEW_QUOTES_AT_MOST = timedelta(hours=1)  # ...but a steady trickle is told at least hourly
 PROVIDER_REMINDER_AFTER = timedelta(hours=24)
 PROVIDER_SMS_AFTER = timedelta(hours=48)
 INACTIVE_AFTER_DAYS = 7
@@ -161,6 +163,25 @@ def _quotes(app: Tidings, data: Directory) -> None:
             },
         )
         return {"reminded": True}
+
+    @app.task(
+        on_event="quote.sent",
+        debounce=Debounce(
+            NEW_QUOTES_QUIET, key="requestId", max_wait=NEW_QUOTES_AT_MOST, keep="all"
+        ),
+    )
+    async def new_quotes(ctx: Context, quotes: list[dict[str, Any]]) -> dict[str, Any]:
+        """One "you have N new quotes" message for a burst of quotes on one request."""
+        sent = [QuoteSent.model_validate(q) for q in quotes]
+        request = await ctx.step("load-request", data.service_request, sent[0].requestId)
+        if request is None:
+            return {"told": False}
+        await ctx.notify(
+            "new-quotes",
+            to=sent[0].hospitalUserId,
+            data={"count": len(sent), "requestTitle": request["title"]},
+        )
+        return {"told": True, "quotes": [q.quoteId for q in sent]}
 
 
 def _prescriptions(app: Tidings, data: Directory) -> None:

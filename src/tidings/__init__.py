@@ -17,7 +17,7 @@ from tidings.errors import (
 )
 from tidings.handle import RunHandle
 from tidings.notify.client import NotifyHandle
-from tidings.options import CancelOn, RateLimit, Retry, TriggerRequest
+from tidings.options import Batch, CancelOn, Debounce, RateLimit, Retry, Singleton, TriggerRequest
 from tidings.records import (
     ErrorInfo,
     Event,
@@ -34,9 +34,11 @@ from tidings.records.notify import Delivery, InboxItem, OutboxEntry, Recipient
 __version__ = "0.1.0"
 
 __all__ = [
+    "Batch",
     "CancelOn",
     "ChildRunFailed",
     "Context",
+    "Debounce",
     "Delivery",
     "ErrorInfo",
     "Event",
@@ -56,6 +58,7 @@ __all__ = [
     "RunHandle",
     "RunStatus",
     "Schedule",
+    "Singleton",
     "Step",
     "Tidings",
     "TidingsError",

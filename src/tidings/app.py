@@ -32,7 +32,17 @@ from tidings.notify.recipients import Recipients
 from tidings.notify.service import Notifications
 from tidings.notify.types import NotificationType
 from tidings.notify.urls import PREFERENCES_TTL, RecipientLinks
-from tidings.options import CancelOn, KeySpec, RateLimit, Retry, TriggerRequest, as_timedelta
+from tidings.options import (
+    Batch,
+    CancelOn,
+    Debounce,
+    KeySpec,
+    RateLimit,
+    Retry,
+    Singleton,
+    TriggerRequest,
+    as_timedelta,
+)
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.schedules import Schedules
@@ -282,6 +292,9 @@ class Tidings:
         concurrency: int | None = None,
         concurrency_key: KeySpec | None = None,
         rate_limit: RateLimit | None = None,
+        debounce: Debounce | None = None,
+        singleton: Singleton | None = None,
+        batch: Batch | None = None,
     ) -> Callable[[F], F]: ...
 
     def task(
@@ -302,6 +315,9 @@ class Tidings:
         concurrency: int | None = None,
         concurrency_key: KeySpec | None = None,
         rate_limit: RateLimit | None = None,
+        debounce: Debounce | None = None,
+        singleton: Singleton | None = None,
+        batch: Batch | None = None,
     ) -> F | Callable[[F], F]:
         """Register an ``async def fn(ctx, payload)`` as a task (usable bare or with options).
 
@@ -325,6 +341,12 @@ class Tidings:
                 payload (``"customer.id"``) or ``callable(payload) -> str``.
             rate_limit: ``RateLimit(limit, period, key=None)``: at most ``limit`` starts
                 per ``period`` (per key value); runs over it are delayed, never dropped.
+            debounce: ``Debounce(period, key=None, max_wait=None, keep="last")``: a burst
+                of triggers of one key becomes one run, started ``period`` after the last.
+            singleton: ``Singleton(key=None, on_conflict="skip")``: at most one queued,
+                running or waiting run per key ("skip" returns it, "cancel" replaces it).
+            batch: ``Batch(max_size, timeout, key=None)``: triggers of one key gathered
+                into one run of their payloads, started when full or at ``timeout``.
         """
 
         def register(func: F) -> F:
@@ -338,7 +360,9 @@ class Tidings:
                 on_event=on_event,
                 cancel_on=cancel_on,
             )
-            task = with_flow(task, concurrency, concurrency_key, rate_limit)
+            task = with_flow(
+                task, concurrency, concurrency_key, rate_limit, debounce, singleton, batch
+            )
             self.kernel.register(with_cron(task, cron, timezone, catch_up))
             return func
 

@@ -37,11 +37,12 @@ def build_event(
     event_id: str | None,
     ts: datetime,
     max_bytes: int,
-    new_run: Callable[[TaskDef, Any], NewRun],
+    new_run: Callable[[TaskDef, Any, str], NewRun],
 ) -> tuple[NewEvent, list[NewRun], list[CancelKey]]:
     """Validate an event and work out its effects; nothing is stored here.
 
     Every subscriber's payload is validated first, so a bad event changes nothing.
+    ``new_run(task, payload, event_id)`` makes each subscriber's run.
     """
     check_event_name(name)
     if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 255):
@@ -53,15 +54,16 @@ def build_event(
             f"{max_bytes:,} (Tidings(max_event_bytes=...))"
         )
     value = json.loads(encoded)
+    event_id = event_id or new_id("evt")
     subscribers = [t for t in tasks if name in t.on_event]
-    runs = [new_run(task, value) for task in subscribers]
+    runs = [new_run(task, value, event_id) for task in subscribers]
     cancels = [
         CancelKey(name, task.id, key)
         for task in tasks
         for rule in task.cancel_on
         if rule.event == name and (key := key_of(value, rule.event_paths)) is not None
     ]
-    event = NewEvent(event_id or new_id("evt"), name, encoded, ts)
+    event = NewEvent(event_id, name, encoded, ts)
     return event, runs, cancels
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from tidings.errors import ValidationError
 from tidings.matching import MISSING, get_path
-from tidings.options import KeySpec, RateLimit, check_key_spec
-from tidings.store.runs import FlowLimit
+from tidings.options import Batch, Debounce, KeySpec, RateLimit, Singleton, check_key_spec
+from tidings.store.runs import FlowLimit, Gate
 
 MAX_KEY_LENGTH = 500
 
@@ -55,10 +55,21 @@ class TaskFlow:
     """What the concurrency limit applies per; None: the whole task."""
     rate_limit: RateLimit | None = None
     """Most starts per period, per rate key value."""
+    debounce: Debounce | None = None
+    """Coalesce bursts of triggers per key into one run."""
+    singleton: Singleton | None = None
+    """At most one active run per key."""
+    batch: Batch | None = None
+    """Gather triggers per key into one run of their payloads."""
 
     @property
     def limited(self) -> bool:
         return self.concurrency is not None or self.rate_limit is not None
+
+    @property
+    def gathers(self) -> bool:
+        """Whether the run gets a list of payloads (a batch, or ``keep="all"``)."""
+        return self.batch is not None or (self.debounce is not None and self.debounce.keep == "all")
 
     def limit(self, task_id: str) -> FlowLimit | None:
         """The limits as the store's claim takes them; None for an unlimited task."""
@@ -103,6 +114,9 @@ def make_flow(
     concurrency: int | None,
     concurrency_key: object,
     rate_limit: object,
+    debounce: object = None,
+    singleton: object = None,
+    batch: object = None,
 ) -> TaskFlow:
     """Validate a task's flow-control options, naming the field at fault."""
     if concurrency is not None and (
@@ -121,9 +135,37 @@ def make_flow(
             f"rate_limit of task {task_id!r} must be a tidings.RateLimit, "
             f"got {type(rate_limit).__name__}"
         )
-    if concurrency is None and rate_limit is None:
+    gates = _check_gates(task_id, debounce=debounce, singleton=singleton, batch=batch)
+    if concurrency is None and rate_limit is None and not gates:
         return NO_FLOW
-    return TaskFlow(concurrency, key, rate_limit)
+    return TaskFlow(concurrency, key, rate_limit, **gates)
+
+
+_GATE_TYPES = {"debounce": Debounce, "singleton": Singleton, "batch": Batch}
+_WHY_NOT = {
+    frozenset({"debounce", "batch"}): "both decide when a group of triggers starts its run; "
+    "use batch to hand the run every payload, or debounce with keep='all'",
+    frozenset({"debounce", "singleton"}): "a debounced key already has one pending run; to "
+    "also run one at a time per key, add concurrency=1 with concurrency_key",
+    frozenset({"batch", "singleton"}): "a batch already gathers a key's triggers into one "
+    "run; to run one batch at a time per key, add concurrency=1 with concurrency_key",
+}
+
+
+def _check_gates(task_id: str, **options: object) -> dict[str, Any]:
+    given = {name: value for name, value in options.items() if value is not None}
+    for name, value in given.items():
+        kind = _GATE_TYPES[name]
+        if not isinstance(value, kind):
+            raise ValidationError(
+                f"{name} of task {task_id!r} must be a tidings.{kind.__name__}, "
+                f"got {type(value).__name__}"
+            )
+    if len(given) > 1:
+        names = sorted(given)
+        reason = _WHY_NOT[frozenset(names[:2])]
+        raise ValidationError(f"task {task_id!r} cannot combine {' and '.join(names)}: {reason}")
+    return given
 
 
 def flow_limits(tasks: Mapping[str, Any]) -> list[FlowLimit]:
@@ -139,11 +181,47 @@ def flow_limits(tasks: Mapping[str, Any]) -> list[FlowLimit]:
 
 
 def with_flow(
-    task: Any, concurrency: int | None, concurrency_key: object, rate_limit: object
+    task: Any,
+    concurrency: int | None,
+    concurrency_key: object,
+    rate_limit: object,
+    debounce: object = None,
+    singleton: object = None,
+    batch: object = None,
 ) -> Any:
     """``task`` (a TaskDef) with its flow-control options validated and set."""
-    flow = make_flow(task.id, concurrency, concurrency_key, rate_limit)
+    flow = make_flow(task.id, concurrency, concurrency_key, rate_limit, debounce, singleton, batch)
+    if flow.gathers and task.payload_model is not None:
+        what = "batch" if flow.batch is not None else "debounce with keep='all'"
+        raise ValidationError(
+            f"task {task.id!r} uses {what}, so its run gets a list of payloads, but its "
+            f"payload is annotated as one {task.payload_model.__name__}: annotate it "
+            f"as list[{task.payload_model.__name__}] (or keep='first' / 'last')"
+        )
     return task if flow is NO_FLOW else replace(task, flow=flow)
+
+
+def run_gate(task: Any, encoded: str, source: str) -> Gate | None:
+    """How a new run of ``task`` (a TaskDef), whose payload is the JSON ``encoded``,
+    meets the other runs of its key: None for a task without debounce, batch or
+    singleton."""
+    flow: TaskFlow = task.flow
+    spec = flow.debounce or flow.batch or flow.singleton
+    if spec is None:
+        return None
+    data = json.loads(encoded)
+    payload = task.decode_payload(encoded) if task.payload_model is not None else data
+    kind = type(spec).__name__.lower()
+    key = compute_key(spec.key, payload, data, f"{kind} key of task {task.id!r}")
+    if isinstance(spec, Debounce):
+        return Gate(
+            kind, key, source, encoded, spec.keep, period=spec.period, max_wait=spec.max_wait
+        )
+    if isinstance(spec, Batch):
+        return Gate(
+            kind, key, source, encoded, "all", max_wait=spec.timeout, max_size=spec.max_size
+        )
+    return Gate(kind, key, cancel=spec.on_conflict == "cancel")
 
 
 def run_keys(task: Any, encoded: str, concurrency_key: object) -> tuple[str | None, str | None]:

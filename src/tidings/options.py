@@ -167,6 +167,108 @@ class RateLimit:
         object.__setattr__(self, "key", check_key_spec(key, "RateLimit.key"))
 
 
+KEEP_CHOICES = ("first", "last", "all")
+ON_CONFLICT_CHOICES = ("skip", "cancel")
+
+
+def _positive(value: timedelta | float, what: str) -> timedelta:
+    span = as_timedelta(value, what)
+    if span <= timedelta(0):
+        raise ValidationError(f"{what} must be positive, got {span}")
+    return span
+
+
+@dataclass(frozen=True, init=False)
+class Debounce:
+    """Coalesce a burst of triggers of one key into one run.
+
+    Triggers (and events) of the same key within ``period`` of the previous one join one
+    run, which starts ``period`` after the last of them, or ``max_wait`` after the
+    first, whichever is earlier.
+    """
+
+    period: timedelta
+    """Quiet time after the last trigger before the run starts (a timedelta or seconds)."""
+    key: str | Callable[[Any], str] | None
+    """What triggers coalesce per: a dotted path into the payload or
+    ``callable(payload) -> str``; None: the whole task."""
+    max_wait: timedelta | None
+    """Start at the latest this long after the first trigger; None: no bound."""
+    keep: str
+    """The payload the run gets: the ``"first"``, the ``"last"``, or ``"all"`` (a list of
+    every coalesced payload, oldest first)."""
+
+    def __init__(
+        self,
+        period: timedelta | float,
+        key: str | Callable[[Any], str] | None = None,
+        max_wait: timedelta | float | None = None,
+        keep: str = "last",
+    ) -> None:
+        span = _positive(period, "Debounce.period")
+        bound = None if max_wait is None else _positive(max_wait, "Debounce.max_wait")
+        if bound is not None and bound < span:
+            raise ValidationError(
+                f"Debounce.max_wait ({bound}) must be at least Debounce.period ({span})"
+            )
+        if keep not in KEEP_CHOICES:
+            raise ValidationError(
+                f"Debounce.keep must be one of {', '.join(map(repr, KEEP_CHOICES))}, got {keep!r}"
+            )
+        object.__setattr__(self, "period", span)
+        object.__setattr__(self, "key", check_key_spec(key, "Debounce.key"))
+        object.__setattr__(self, "max_wait", bound)
+        object.__setattr__(self, "keep", keep)
+
+
+@dataclass(frozen=True, init=False)
+class Singleton:
+    """At most one active (queued, running or waiting) run of a task per key."""
+
+    key: str | Callable[[Any], str] | None
+    """What the one-run rule applies per: a dotted path into the payload or
+    ``callable(payload) -> str``; None: the whole task."""
+    on_conflict: str
+    """A trigger while a run of its key is active: ``"skip"`` returns that run (no new
+    one); ``"cancel"`` cancels it (interrupting a running attempt) and starts anew."""
+
+    def __init__(
+        self, key: str | Callable[[Any], str] | None = None, on_conflict: str = "skip"
+    ) -> None:
+        if on_conflict not in ON_CONFLICT_CHOICES:
+            raise ValidationError(
+                "Singleton.on_conflict must be one of "
+                f"{', '.join(map(repr, ON_CONFLICT_CHOICES))}, got {on_conflict!r}"
+            )
+        object.__setattr__(self, "key", check_key_spec(key, "Singleton.key"))
+        object.__setattr__(self, "on_conflict", on_conflict)
+
+
+@dataclass(frozen=True, init=False)
+class Batch:
+    """Gather triggers of one key into one run that gets the list of their payloads."""
+
+    max_size: int
+    """Start the run as soon as this many payloads are gathered."""
+    timeout: timedelta
+    """Start it at the latest this long after the first trigger (a timedelta or seconds)."""
+    key: str | Callable[[Any], str] | None
+    """What triggers are gathered per: a dotted path into the payload or
+    ``callable(payload) -> str``; None: the whole task."""
+
+    def __init__(
+        self,
+        max_size: int,
+        timeout: timedelta | float,
+        key: str | Callable[[Any], str] | None = None,
+    ) -> None:
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise ValidationError(f"Batch.max_size must be an int >= 1, got {max_size!r}")
+        object.__setattr__(self, "max_size", max_size)
+        object.__setattr__(self, "timeout", _positive(timeout, "Batch.timeout"))
+        object.__setattr__(self, "key", check_key_spec(key, "Batch.key"))
+
+
 @dataclass(frozen=True)
 class TriggerRequest:
     """One run to start in ``Tidings.trigger_batch`` (the options of ``trigger``)."""

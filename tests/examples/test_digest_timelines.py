@@ -91,14 +91,14 @@ async def test_digest_send_for_user_never_sends_twice(dg: Digest) -> None:
         assert first.idempotency_key == digest_key(digest["id"]) == f"note-digest-{digest['id']}"
         again = await t.trigger(
             "digest-send-for-user",
-            {"digestId": digest["id"]},
+            {"digestId": digest["id"], "userId": uid},  # the user is the singleton key
             idempotency_key=first.idempotency_key,
         )
         assert again.id == first.id
         await t.advance(timedelta(days=2))
         later = await t.trigger(
             "digest-send-for-user",
-            {"digestId": digest["id"]},
+            {"digestId": digest["id"], "userId": uid},  # the user is the singleton key
             idempotency_key=first.idempotency_key,
         )
         assert later.id == first.id
@@ -109,6 +109,32 @@ async def test_digest_send_for_user_never_sends_twice(dg: Digest) -> None:
         first_day = [m for m in outbox(dg.app, uid, "note-digest") if m.created_at == START]
         assert len(first_day) == 1
         assert dg.data.digest(digest["id"])["sentAt"] == START.isoformat()  # type: ignore[index]
+
+
+async def test_one_digest_send_per_user_at_a_time(dg: Digest) -> None:
+    """digest-send-for-user is a singleton per user: while one send of a user is queued,
+    running or retrying, another trigger for that user returns it instead of racing."""
+    async with TestEngine(dg.app, start=START) as t:
+        uid, _ = user_with_notes(dg, "Ana", "UTC", hour=20)
+        other, _ = user_with_notes(dg, "Bo", "UTC", hour=20)
+        await t.advance(timedelta(seconds=2))  # Notion's rate limit spaces the two syncs
+        [digest] = dg.data.digests_of(uid)
+        payload = {"digestId": digest["id"], "userId": uid}
+        held = await t.trigger("digest-send-for-user", payload, delay=timedelta(hours=1))
+        again = await t.trigger("digest-send-for-user", payload, idempotency_key="again")
+        elsewhere = await t.trigger(
+            "digest-send-for-user",
+            {"digestId": dg.data.digests_of(other)[0]["id"], "userId": other},
+            delay=timedelta(hours=1),
+        )
+        assert (again.id, again.created) == (held.id, False)
+        assert elsewhere.created
+        await t.advance(timedelta(hours=1))
+        assert (await t.get_run(held.id)).status is RunStatus.COMPLETED
+        # the skipped trigger's idempotency key was not used up: it starts a run now
+        after = await t.trigger("digest-send-for-user", payload, idempotency_key="again")
+        assert after.created
+        assert after.id != held.id
 
 
 # -- email-sequence-runner ----------------------------------------------------------------------

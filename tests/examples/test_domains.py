@@ -170,7 +170,7 @@ def test_one_digest_per_local_day_and_sent_once(notes: tuple[NotesData, FakeNoti
     assert digest is not None
     assert len(digest["items"]) == 5
     assert digest["localDate"] == "2026-03-02"
-    assert data.due_digests(T0.isoformat()) == built  # 09:00 local, hour 8 has come
+    assert data.due_digests(T0.isoformat()) == [(built[0], uid)]  # 09:00 local, hour 8 has come
     first = data.mark_digest_sent(built[0], T0.isoformat())
     assert data.mark_digest_sent(built[0], (T0 + timedelta(hours=1)).isoformat()) == first
     assert data.due_digests(T0.isoformat()) == []

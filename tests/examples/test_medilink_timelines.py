@@ -262,6 +262,39 @@ async def test_unanswered_quote_is_followed_up_at_48_hours(ml: MediLink) -> None
         assert len(outbox(ml.app, user.id, "quote-followup", "email")) == 1
 
 
+async def test_a_burst_of_quotes_on_one_request_is_one_message(ml: MediLink) -> None:
+    """Three providers quote within minutes: the hospital hears "3 new quotes" once,
+    ten quiet minutes after the last; a quote an hour later is a message of its own."""
+    async with TestEngine(ml.app, start=START) as t:
+        user = hospital(ml, complete=True)
+        sellers = [provider(ml, n, "equipment-maintenance") for n in (1, 2, 3)]
+        request = ml.backend.create_service_request(
+            user.id, "equipment-maintenance", "Bảo trì máy siêu âm"
+        )
+        await t.advance(timedelta(hours=1))
+        quotes = []
+        for n, seller in enumerate(sellers):
+            quotes.append(ml.backend.send_quote(request, seller.id, 10_000_000 + n))
+            await t.advance(3 * MINUTE)
+        last = t.now() - 3 * MINUTE
+        await t.advance(7 * MINUTE - timedelta(seconds=1))
+        assert inbox_types(ml.app, user.id).count("new-quotes") == 0
+        await t.advance(timedelta(seconds=1))
+        [told] = [i for i in ml.app.inbox.list(user.id) if i.type == "new-quotes"]
+        assert told.title == '3 báo giá mới cho "Bảo trì máy siêu âm"'
+        assert told.created_at == last + 10 * MINUTE
+        [run] = await t.list_runs("new-quotes")
+        assert run.result == {"told": True, "quotes": quotes}
+        assert run.coalesced == 3
+        await t.advance(timedelta(hours=1))
+        ml.backend.send_quote(request, provider(ml, 4, "equipment-maintenance").id, 9_000_000)
+        await t.advance(10 * MINUTE)
+        titles = [i.title for i in ml.app.inbox.list(user.id) if i.type == "new-quotes"]
+        assert sorted(str(title) for title in titles) == sorted(
+            [str(told.title), '1 báo giá mới cho "Bảo trì máy siêu âm"']
+        )
+
+
 # -- prescription-ready and lab-results-ready --------------------------------------------------
 
 

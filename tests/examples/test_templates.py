@@ -37,6 +37,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "amountVnd": 12_500_000,
         "quoteId": "quo_3f9c0a1b2c4d",
     },
+    "new-quotes": {"count": 3, "requestTitle": "Bảo trì máy siêu âm"},
     "prescription-ready": {"pharmacy": "Nhà thuốc Long Châu Q3", "prescriptionId": "RX-0042"},
     "lab-results-ready": {"testName": "HbA1c", "labOrderId": "LAB-7781"},
     "re-engagement": {"name": "Nguyễn Thu Hà"},
@@ -51,8 +52,9 @@ CASES = [
 ]
 
 
-def test_there_are_ten_in_app_types_and_sms_only_where_critical() -> None:
-    assert sum("in_app" in channels for channels, _ in TYPES.values()) == 10
+def test_there_are_eleven_in_app_types_and_sms_only_where_critical() -> None:
+    # MediLink's ten, and "new-quotes" (a burst of quotes on one request, debounced)
+    assert sum("in_app" in channels for channels, _ in TYPES.values()) == 11
     assert {t for t, (channels, _) in TYPES.items() if "sms" in channels} == {
         t for t, (_, critical) in TYPES.items() if critical
     }

@@ -22,7 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tidings import Context, RateLimit, Retry, Tidings
+from tidings import Batch, Context, Debounce, RateLimit, Retry, Singleton, Tidings
 
 from . import pgeffects
 
@@ -202,8 +202,67 @@ async def flow_rate(ctx: Context, payload: dict[str, Any]) -> None:
     await ctx.step("work", _flow_work, payload["out"], ctx.run_id, payload["key"], 0.0)
 
 
+# -- debounce, batch, singleton: each run stamps every payload it got -----------------
+def _took(out: str, run_id: str, key: str, items: list[Any]) -> None:
+    for item in items:
+        stamp(out, run_id, f"took:{key}:{item['n']}")
+
+
+@app.task(debounce=Debounce(timedelta(seconds=0.3), key="key", keep="all"))
+async def flow_debounce(ctx: Context, payload: list[dict[str, Any]]) -> None:
+    """Every payload of a burst per ``key``, in one run."""
+    first = payload[0]
+    await ctx.step("took", _took, first["out"], ctx.run_id, first["key"], payload)
+
+
+@app.task(batch=Batch(max_size=7, timeout=timedelta(seconds=0.3), key="key"))
+async def flow_batch(ctx: Context, payload: list[dict[str, Any]]) -> None:
+    """At most seven payloads per run, per ``key``."""
+    first = payload[0]
+    await ctx.step("took", _took, first["out"], ctx.run_id, first["key"], payload)
+
+
+@app.task(singleton=Singleton(key="key"))
+async def flow_singleton(ctx: Context, payload: dict[str, Any]) -> None:
+    """One active run per ``key``: its work is stamped to count overlaps."""
+    args = (payload["out"], ctx.run_id, payload["key"], payload["seconds"])
+    await ctx.step("work", _flow_work, *args)
+
+
+async def _until_cancelled(out: str, run_id: str, seconds: float) -> None:
+    stamp(out, run_id, "start:x")
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        stamp(out, run_id, "interrupted:x")
+        raise
+    stamp(out, run_id, "end:x")
+
+
+@app.task(singleton=Singleton(key="key", on_conflict="cancel"))
+async def flow_singleton_cancel(ctx: Context, payload: dict[str, Any]) -> None:
+    """A newer trigger of the same ``key`` cancels this run, interrupting its work."""
+    await ctx.step("work", _until_cancelled, payload["out"], ctx.run_id, payload["seconds"])
+
+
+def trigger_burst(db: str, task: str, first: int, count: int, keys: int, out: str) -> None:
+    """Trigger ``count`` runs of ``task`` numbered from ``first`` over ``keys`` keys,
+    printing ``<n> <run id>`` for each (the triggering side of several processes)."""
+    app.database_url = db
+    lines = []
+    for n in range(first, first + count):
+        payload = {"out": out, "key": f"k{n % keys}", "n": n, "seconds": 0.05}
+        lines.append(f"{n} {app.trigger(task, payload).id}")
+    app.close()
+    print("\n".join(lines), flush=True)
+
+
 # -- worker entry point --------------------------------------------------------------
 def main(argv: list[str] | None = None) -> None:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "trigger":
+        db, task, first, count, keys, out = sys.argv[2:8]
+        trigger_burst(db, task, int(first), int(count), int(keys), out)
+        return
     parser = argparse.ArgumentParser(prog="python -m tests.integration.workerapp")
     parser.add_argument("--db", required=True, help="sqlite:////absolute/path.db or postgresql://")
     parser.add_argument("--concurrency", type=int, default=10)

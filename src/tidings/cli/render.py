@@ -171,6 +171,8 @@ def render_run(run: Run, logs: Sequence[LogEntry] = ()) -> Group:
     rows += [(k, v) for k, v in optional if v]
     if run.tags:
         rows.append(("tags", ", ".join(run.tags)))
+    if run.coalesced:
+        rows.append(("coalesced", f"{run.coalesced}: {', '.join(run.coalesced_ids)}"))
     rows.append(("payload", truncate(run.payload, 500) or "null"))
     if run.status is RunStatus.COMPLETED:
         rows.append(("result", truncate(run.result, 500)))

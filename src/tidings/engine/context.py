@@ -451,8 +451,12 @@ class Context:
             tags=options.get("tags"),
             parent_run_id=self.run_id if wait else None,
         )
-        child, created = await rt.db(rt.store.runs.create, new, self.now(), kernel.idempotency_ttl)
-        if created:
+        cancelled: list[str] = []  # a singleton child's earlier run, cancelled
+        ttl = kernel.idempotency_ttl
+        child, created = await rt.db(rt.store.runs.create, new, self.now(), ttl, cancelled)
+        for run_id in cancelled:
+            kernel.interrupt(run_id, "cancelled")
+        if created or new.gate is not None:
             kernel.wake()
         return child
 

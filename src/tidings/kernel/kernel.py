@@ -26,14 +26,14 @@ from tidings.errors import (
     ValidationError,
 )
 from tidings.events import build_event, cancel_keys
-from tidings.flow import run_keys
+from tidings.flow import run_gate, run_keys
 from tidings.ids import new_id
 from tidings.limits import check_delay_end, check_event_fields, check_run_fields, check_timestamp
 from tidings.options import TriggerRequest, as_timedelta
 from tidings.records import EventReceipt, Run, RunStatus
 from tidings.store import Store, open_store, redact_url
 from tidings.store.events import NewEvent
-from tidings.store.runs import CancelKey, NewRun
+from tidings.store.runs import CancelKey, Gate, NewRun
 from tidings.tasks import TaskDef
 
 from .bus import WakeBus
@@ -197,14 +197,18 @@ class Kernel:
         replay_of: str | None = None,
         parent_run_id: str | None = None,
         concurrency_key: str | None = None,
+        source: str | None = None,
     ) -> NewRun:
         """A run of ``task`` ready to create: payload and options checked, keys computed.
 
-        Raises ValidationError (nothing written) on a bad payload or option.
+        ``source`` names what caused it (an event id) for a debounced or batched run;
+        by default a new trigger id. Raises ValidationError (nothing written) on a bad
+        payload or option.
         """
         definition = self.get_task(task)
         encoded = definition.encode_payload(payload)
-        when = resolve_run_at(self.clock.now(), delay, run_at)
+        now = self.clock.now()
+        when = resolve_run_at(now, delay, run_at)
         if idempotency_key is not None and (
             not isinstance(idempotency_key, str) or not 0 < len(idempotency_key) <= 255
         ):
@@ -217,12 +221,17 @@ class Kernel:
             raise ValidationError("tags must be a list of strings")
         check_run_fields(idempotency_key, tags, queue, concurrency_key)
         flow_key, rate_key = run_keys(definition, encoded, concurrency_key)
+        gate = run_gate(definition, encoded, source or new_id("trg"))
+        stored = encoded
+        if gate is not None and gate.kind != "singleton":
+            when = gated_start(definition.id, gate, now, when)
+            stored = f"[{encoded}]" if gate.keep == "all" else encoded
         return NewRun(
             id=new_id("run"),
             task_id=definition.id,
             queue=queue or definition.queue,
             priority=definition.priority if priority is None else priority,
-            payload=encoded,
+            payload=stored,
             run_at=when,
             idempotency_key=idempotency_key,
             tags=tuple(tags or ()),
@@ -232,22 +241,36 @@ class Kernel:
             concurrency_key=flow_key,
             rate_key=rate_key,
             traceparent=telemetry.current_traceparent(),
+            gate=gate,
         )
 
     def create_run(self, new: NewRun) -> tuple[str, bool]:
-        """Write ``new`` (or find the live run holding its idempotency key) and wake the
-        workers if a run was made: (run id, whether it was created)."""
-        run_id, created = self.store.runs.create(new, self.clock.now(), self.idempotency_ttl)
-        if created:
+        """Write ``new`` (or find the live run holding its idempotency key, or the run a
+        debounced, batched or singleton trigger joins) and wake the workers if a run was
+        made or moved: (run id, whether it was created)."""
+        cancelled: list[str] = []
+        now = self.clock.now()
+        run_id, created = self.store.runs.create(new, now, self.idempotency_ttl, cancelled)
+        self._interrupt_all(cancelled)
+        if created or new.gate is not None:  # a full batch is due now
             self.wake()
         return run_id, created
 
     def create_runs(self, news: Sequence[NewRun]) -> list[tuple[str, bool]]:
         """:meth:`create_run` for many, in one transaction and with one wake-up."""
-        created = self.store.runs.create_many(list(news), self.clock.now(), self.idempotency_ttl)
-        if any(made for _, made in created):
+        cancelled: list[str] = []
+        now = self.clock.now()
+        created = self.store.runs.create_many(list(news), now, self.idempotency_ttl, cancelled)
+        self._interrupt_all(cancelled)
+        if any(made for _, made in created) or any(n.gate is not None for n in news):
             self.wake()
         return created
+
+    def _interrupt_all(self, run_ids: Sequence[str]) -> None:
+        """Interrupt the attempts of runs cancelled by a singleton trigger (here; other
+        processes' workers find out at their next lease renewal)."""
+        for run_id in run_ids:
+            self.interrupt(run_id, "cancelled")
 
     def create_batch(self, requests: Sequence[TriggerRequest]) -> list[tuple[str, bool]]:
         """Runs of any tasks, one per request, in one transaction: (run id, created) each.
@@ -323,7 +346,7 @@ class Kernel:
             event_id=event_id,
             ts=ts or self.clock.now(),
             max_bytes=self.max_event_bytes,
-            new_run=lambda task, payload: self.new_run(task.id, payload),
+            new_run=lambda task, payload, source: self.new_run(task.id, payload, source=source),
         )
 
     def send_event(
@@ -358,6 +381,20 @@ class Kernel:
         # a seen id changes nothing and answers with the first receipt
         first = self.store.events.send(delivered[0], (), (), now, self.idempotency_ttl)
         return EventReceipt(event.id, first.run_ids, False)
+
+
+def gated_start(task_id: str, gate: Gate, now: datetime, when: datetime) -> datetime:
+    """When a new debounced or batched run starts if no trigger joins it."""
+    if when > now:
+        raise ValidationError(
+            f"task {task_id!r} uses {gate.kind}, which decides when its runs start: "
+            "trigger it without delay or run_at"
+        )
+    if gate.max_size == 1:
+        return now
+    span = gate.period if gate.period is not None else gate.max_wait
+    assert span is not None
+    return check_delay_end(now, span)
 
 
 def resolve_run_at(

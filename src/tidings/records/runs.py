@@ -102,6 +102,11 @@ class Run:
     run_at: datetime | None = None
     replay_of: str | None = None
     steps: list[Step] = field(default_factory=list)
+    coalesced: int = 0
+    """How many triggers or events a debounced or batched run gathered (0: not such a run)."""
+    coalesced_ids: tuple[str, ...] = ()
+    """Their ids (trigger ids, or event ids for runs started by events), oldest first;
+    filled by ``get_run``, empty in lists."""
 
 
 @dataclass(frozen=True)

@@ -200,6 +200,14 @@ class RunOut(BaseModel):
     idempotency_key: str | None = None
     tags: list[str]
     replay_of: str | None = None
+    coalesced: int = Field(
+        default=0,
+        description="Triggers or events a debounced or batched run gathered (0: not such a run).",
+    )
+    coalesced_ids: list[str] | None = Field(
+        default=None,
+        description="Their trigger or event ids, oldest first. Only on GET /runs/{id}.",
+    )
     steps: list[StepOut] | None = Field(default=None, description="Only on GET /runs/{id}.")
 
     @classmethod
@@ -222,6 +230,8 @@ class RunOut(BaseModel):
             idempotency_key=run.idempotency_key,
             tags=readable(list(run.tags)),
             replay_of=run.replay_of,
+            coalesced=run.coalesced,
+            coalesced_ids=list(run.coalesced_ids) if steps else None,
             steps=[StepOut.of(s) for s in run.steps] if steps else None,
         )
 

@@ -38,6 +38,38 @@ class NewRun:
     """Flow control: the key the task's rate limit counts per (None: unlimited)."""
     traceparent: str | None = None
     """W3C trace context of the trigger or event that created the run (tracing on)."""
+    gate: Gate | None = None
+    """Debounce, batch or singleton: how this trigger meets the other runs of its key."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    """What a trigger of a debounced, batched or singleton task does with its key.
+
+    Debounce and batch: join the key's open run (queued, never started, not yet due) if
+    there is one, else open a new one. Singleton: return the key's active run (or cancel
+    it) if there is one, else start a new one. The store decides under the key's lock.
+    """
+
+    kind: str
+    """``"debounce"``, ``"batch"`` or ``"singleton"``."""
+    key: str
+    """The key value (``""`` when the option has no key)."""
+    source: str = ""
+    """Debounce and batch: the id of this trigger or of the event behind it."""
+    item: str = ""
+    """Debounce and batch: this trigger's own payload (JSON), to add to an open run."""
+    keep: str = "last"
+    """Debounce: which payload the run gets (``"first"``, ``"last"``, ``"all"``); a batch
+    keeps all."""
+    period: timedelta | None = None
+    """Debounce: a trigger moves its run's start to this long after it."""
+    max_wait: timedelta | None = None
+    """Debounce and batch: the latest start, counted from the run's first trigger."""
+    max_size: int | None = None
+    """Batch: a run holding this many payloads starts at once and takes no more."""
+    cancel: bool = False
+    """Singleton: cancel the active run (True) or return it (False)."""
 
 
 @dataclass(frozen=True)
@@ -153,15 +185,27 @@ class Runs(abc.ABC):
 
     # -- client side -------------------------------------------------------------------
     @abc.abstractmethod
-    def create(self, new: NewRun, now: datetime, idempotency_ttl: timedelta) -> tuple[str, bool]:
+    def create(
+        self,
+        new: NewRun,
+        now: datetime,
+        idempotency_ttl: timedelta,
+        cancelled: list[str] | None = None,
+    ) -> tuple[str, bool]:
         """Insert a run; with an idempotency key already live for the task, return that run.
 
-        Returns ``(run_id, created)``.
+        A gated run (``new.gate``) may join or return another run instead. Returns
+        ``(run_id, created)``; runs a singleton trigger cancelled are added to
+        ``cancelled`` (to interrupt their attempts).
         """
 
     @abc.abstractmethod
     def create_many(
-        self, news: Sequence[NewRun], now: datetime, idempotency_ttl: timedelta
+        self,
+        news: Sequence[NewRun],
+        now: datetime,
+        idempotency_ttl: timedelta,
+        cancelled: list[str] | None = None,
     ) -> list[tuple[str, bool]]:
         """``create`` for each of ``news`` in order, in one transaction (all or none).
 

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from tidings.store.db.database import Bound, Row, Tx
+from tidings.store.db.gates import Gates
 from tidings.store.db.runs import cancel_in, insert_run
 from tidings.store.db.waits import event_json, record_event, resume_waiters
 from tidings.store.events import Events, EventSent, NewEvent
@@ -40,10 +41,14 @@ class DbEvents(Bound, Events):
         if not record_event(db, tx, event, now):
             first = tx.run("get_event", {"id": event.id})
             return EventSent(event.id, tuple(json.loads(first[0]["run_ids"])), False)
-        run_ids = [insert_run(db, tx, new, now, idempotency_ttl)[0] for new in runs]
+        gates = Gates.prefetch(db, tx, runs)
+        cancelled: list[str] = []
+        run_ids = [
+            insert_run(db, tx, new, now, idempotency_ttl, cancelled, gates)[0] for new in runs
+        ]
         if run_ids:
             tx.run("set_event_runs", {"id": event.id, "run_ids": json.dumps(run_ids)})
-        cancelled = self._cancel_matching(tx, cancels, now)
+        cancelled += self._cancel_matching(tx, cancels, now)
         data = json.loads(event.data)
         result = event_json(event.id, event.name, data, event.ts)
         resumed = resume_waiters(db, tx, event.name, data, result, now)

@@ -63,6 +63,7 @@ def run(db: Database, r: Row, steps: list[Step]) -> Run:
         run_at=dt(r["run_at"]),
         replay_of=r["replay_of"],
         steps=steps,
+        coalesced=int(r["coalesced"] or 0) if "coalesced" in r.keys() else 0,  # noqa: SIM118
     )
 
 

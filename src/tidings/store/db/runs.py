@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +17,7 @@ from tidings.errors import LeaseLostError, StoreError
 from tidings.records import LogEntry, Run, RunStatus
 from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Database, Row, Tx
+from tidings.store.db.gates import Gates, pass_gate
 from tidings.store.db.waits import child_finished, register_waits
 from tidings.store.runs import (
     ClaimedRun,
@@ -32,14 +34,38 @@ WAIT_KINDS = ("wait_for_event", "trigger_and_wait")
 
 
 def insert_run(
-    db: Database, tx: Tx, new: NewRun, now: datetime, idempotency_ttl: timedelta
+    db: Database,
+    tx: Tx,
+    new: NewRun,
+    now: datetime,
+    idempotency_ttl: timedelta,
+    cancelled: list[str] | None = None,
+    gates: Gates | None = None,
 ) -> tuple[str, bool]:
-    """Insert ``new`` inside ``tx``; with its idempotency key live, the run holding it."""
+    """Insert ``new`` inside ``tx``; with its idempotency key live, the run holding it.
+
+    A gated run (debounce, batch, singleton) may instead join or return the run its key
+    holds (then that run, not created); runs a singleton trigger cancels are added to
+    ``cancelled``. ``gates``: the transaction's gates, when it prefetched them.
+    """
     if new.idempotency_key is not None:
         holder = _reserve_idempotency_key(db, tx, new, now, idempotency_ttl)
         if holder is not None:
             return holder, False
+    if new.gate is not None:
+        gates = gates or Gates(db, tx)
+        joined = pass_gate(gates, new, now, cancelled, cancel_in)
+        if joined is not None:
+            if new.idempotency_key is not None:
+                held = {"task_id": new.task_id, "key": new.idempotency_key, "run_id": joined}
+                if new.gate.kind == "singleton":  # skipped: a later trigger may use the key
+                    tx.run("release_idempotent", {**held, "run_id": new.id})
+                else:  # the key now names the run that holds its payload
+                    tx.run("repoint_idempotent", held)
+            return joined, False
     tx.run("insert_run", run_params(db, new, now))
+    if gates is not None:
+        gates.inserted(new, now)
     for key in new.cancel_keys:
         tx.run(
             "insert_cancel_key",
@@ -111,15 +137,27 @@ class DbRuns(Bound, Runs):
         self._pipelined = db.pipelined
 
     # -- client side -------------------------------------------------------------------
-    def create(self, new: NewRun, now: datetime, idempotency_ttl: timedelta) -> tuple[str, bool]:
+    def create(
+        self,
+        new: NewRun,
+        now: datetime,
+        idempotency_ttl: timedelta,
+        cancelled: list[str] | None = None,
+    ) -> tuple[str, bool]:
         with self._transaction(write=True) as tx:
-            return insert_run(self._db, tx, new, now, idempotency_ttl)
+            return insert_run(self._db, tx, new, now, idempotency_ttl, cancelled)
 
     def create_many(
-        self, news: Sequence[NewRun], now: datetime, idempotency_ttl: timedelta
+        self,
+        news: Sequence[NewRun],
+        now: datetime,
+        idempotency_ttl: timedelta,
+        cancelled: list[str] | None = None,
     ) -> list[tuple[str, bool]]:
+        db = self._db
         with self._pipelined() as tx:
-            return [insert_run(self._db, tx, new, now, idempotency_ttl) for new in news]
+            gates = Gates.prefetch(db, tx, news)
+            return [insert_run(db, tx, new, now, idempotency_ttl, cancelled, gates) for new in news]
 
     def get(self, run_id: str, *, steps: bool = True) -> Run | None:
         with self._transaction(write=False) as tx:
@@ -127,7 +165,15 @@ class DbRuns(Bound, Runs):
             if not rows:
                 return None
             step_rows = tx.run("get_steps", {"run_id": run_id}) if steps else []
-        return to.run(self._db, rows[0], [to.public_step(self._db, r) for r in step_rows])
+            # a store not migrated to 0016 yet (a rolling deploy) has no "coalesced"
+            coalesced = rows[0]["coalesced"] if "coalesced" in rows[0].keys() else None  # noqa: SIM118
+            sources = (
+                [str(r["source_id"]) for r in tx.run("run_sources", {"run_id": run_id})]
+                if coalesced is not None
+                else []
+            )
+        run = to.run(self._db, rows[0], [to.public_step(self._db, r) for r in step_rows])
+        return replace(run, coalesced_ids=tuple(sources)) if sources else run
 
     def newest(
         self,

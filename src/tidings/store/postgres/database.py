@@ -56,7 +56,10 @@ _UNPREPARED = frozenset({"claim_due", "claim_due_in_queues", "claim_runs_flow", 
 
 
 def _returns_rows(query: str) -> bool:
-    text = query.lstrip().upper()
+    lines = query.strip().splitlines()
+    while lines and lines[0].lstrip().startswith("--"):  # a query's leading comment
+        lines.pop(0)
+    text = "\n".join(lines).lstrip().upper()
     return text.startswith(("SELECT", "WITH")) or "RETURNING" in text
 
 

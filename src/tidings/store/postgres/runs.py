@@ -20,9 +20,15 @@ class PostgresRuns(GroupCommit):
         super().__init__(db)
         self._flow_lock = {"key": lock_key(db.schema, "flow")}
 
-    def create(self, new: NewRun, now: datetime, idempotency_ttl: timedelta) -> tuple[str, bool]:
-        if new.cancel_keys:  # several statements: one transaction (the shared path)
-            return super().create(new, now, idempotency_ttl)
+    def create(
+        self,
+        new: NewRun,
+        now: datetime,
+        idempotency_ttl: timedelta,
+        cancelled: list[str] | None = None,
+    ) -> tuple[str, bool]:
+        if new.cancel_keys or new.gate is not None:  # several statements: the shared path
+            return super().create(new, now, idempotency_ttl, cancelled)
         params = {
             **run_params(self._db, new, now),
             "concurrency_key": new.concurrency_key,

@@ -376,3 +376,68 @@ created AS (
     FROM key WHERE key.run_id = %(id)s::text
 )
 SELECT run_id FROM key;
+
+-- Debounce, batch and singleton (migration 0016; store/db/gates.py).
+
+-- name: lock_gate
+-- Takes the key's gate row lock (held to commit: triggers of one key take turns across
+-- processes) and says which run it points at; a new gate points at the trigger's run.
+INSERT INTO flow_gates AS g (task_id, key, run_id) VALUES (%(task_id)s, %(key)s, %(run_id)s)
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING run_id;
+
+-- name: set_gate
+UPDATE flow_gates SET run_id = %(run_id)s WHERE task_id = %(task_id)s AND key = %(key)s;
+
+-- name: lock_gated_run
+-- The run a gate points at, locked: a claim skips it until the trigger commits, and a
+-- change committed meanwhile (a claim, a finish) is what this returns after waiting.
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs
+WHERE id = %(id)s FOR UPDATE;
+
+-- name: lock_gates_many
+-- The gates of many triggers at once (store/db/gates.py Gates.prefetch), locked in one
+-- order, so two transactions that share keys cannot deadlock.
+INSERT INTO flow_gates AS g (task_id, key, run_id)
+SELECT t, k, r
+FROM unnest(%(task_ids)s::text[], %(keys)s::text[], %(run_ids)s::text[]) AS u (t, k, r)
+ORDER BY t, k
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING task_id, key, run_id;
+
+-- name: lock_runs_many
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs
+WHERE id = ANY(%(ids)s::text[]) ORDER BY id FOR UPDATE;
+
+-- name: join_run
+-- a trigger joins the run; a parent in trigger_and_wait is told when it finishes
+UPDATE runs
+SET payload = %(payload)s, run_at = %(run_at)s, due_at = %(run_at)s,
+    coalesced = %(coalesced)s,
+    parent_run_id = COALESCE(parent_run_id, %(parent_run_id)s::text)
+WHERE id = %(id)s;
+
+-- name: adopt_parent
+UPDATE runs SET parent_run_id = COALESCE(parent_run_id, %(parent_run_id)s::text)
+WHERE id = %(id)s;
+
+-- name: start_sources
+UPDATE runs SET coalesced = 1 WHERE id = %(id)s;
+
+-- name: add_run_source
+INSERT INTO run_sources (run_id, seq, source_id, at)
+VALUES (%(run_id)s, %(seq)s, %(source_id)s, %(at)s);
+
+-- name: run_sources
+SELECT source_id FROM run_sources WHERE run_id = %(run_id)s ORDER BY seq;
+
+-- name: wake_workers
+-- a batch filled: its run is due now, and runs_wake fires only on a status change
+SELECT pg_notify(current_schema() || '_wake', '');
+
+-- name: repoint_idempotent
+UPDATE idempotency_keys SET run_id = %(run_id)s WHERE task_id = %(task_id)s AND key = %(key)s;
+
+-- name: release_idempotent
+DELETE FROM idempotency_keys
+WHERE task_id = %(task_id)s AND key = %(key)s AND run_id = %(run_id)s;

@@ -366,3 +366,65 @@ LIMIT :limit;
 -- runs due now and not yet claimed, and the due time of the oldest of them
 SELECT COUNT(*) AS depth, MIN(due_at) AS oldest FROM runs
 WHERE status = 'QUEUED' AND due_at <= :now;
+
+-- Debounce, batch and singleton (migration 0016; store/db/gates.py). Writers are
+-- serialised here, so the gate row needs no lock: reading and writing it in the
+-- trigger's transaction is enough.
+
+-- name: lock_gate
+-- the run the key's gate points at; a new gate points at the trigger's own run
+INSERT INTO flow_gates AS g (task_id, key, run_id) VALUES (:task_id, :key, :run_id)
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING run_id;
+
+-- name: set_gate
+UPDATE flow_gates SET run_id = :run_id WHERE task_id = :task_id AND key = :key;
+
+-- name: lock_gated_run
+-- the run a gate points at (writers are serialised: no lock needed)
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs WHERE id = :id;
+
+-- name: lock_gates_many
+-- the gates of many triggers at once (store/db/gates.py Gates.prefetch)
+INSERT INTO flow_gates AS g (task_id, key, run_id)
+SELECT t.value, k.value, r.value
+FROM json_each(:task_ids) AS t
+JOIN json_each(:keys) AS k ON k.key = t.key
+JOIN json_each(:run_ids) AS r ON r.key = t.key
+WHERE true
+ORDER BY t.value, k.value
+ON CONFLICT (task_id, key) DO UPDATE SET run_id = g.run_id
+RETURNING task_id, key, run_id;
+
+-- name: lock_runs_many
+SELECT id, payload, created_at, run_at, coalesced, status, started_at FROM runs
+WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: join_run
+-- a trigger joins the run; a parent in trigger_and_wait is told when it finishes
+UPDATE runs
+SET payload = :payload, run_at = :run_at, due_at = :run_at, coalesced = :coalesced,
+    parent_run_id = COALESCE(parent_run_id, :parent_run_id)
+WHERE id = :id;
+
+-- name: adopt_parent
+UPDATE runs SET parent_run_id = COALESCE(parent_run_id, :parent_run_id) WHERE id = :id;
+
+-- name: start_sources
+UPDATE runs SET coalesced = 1 WHERE id = :id;
+
+-- name: add_run_source
+INSERT INTO run_sources (run_id, seq, source_id, at) VALUES (:run_id, :seq, :source_id, :at);
+
+-- name: run_sources
+SELECT source_id FROM run_sources WHERE run_id = :run_id ORDER BY seq;
+
+-- name: wake_workers
+-- a batch filled: its run is due now (other processes see the commit's change marker)
+SELECT 1;
+
+-- name: repoint_idempotent
+UPDATE idempotency_keys SET run_id = :run_id WHERE task_id = :task_id AND key = :key;
+
+-- name: release_idempotent
+DELETE FROM idempotency_keys WHERE task_id = :task_id AND key = :key AND run_id = :run_id;

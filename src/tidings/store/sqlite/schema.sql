@@ -432,6 +432,22 @@ CREATE TABLE provider_sends (
 );
 CREATE INDEX provider_sends_until ON provider_sends (key, until);
 
+-- debounce, batch and singleton (migration 0016): see migrations/0016_coalescing.sql
+CREATE TABLE flow_gates (
+    task_id TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    run_id  TEXT NOT NULL,
+    PRIMARY KEY (task_id, key)
+);
+CREATE TABLE run_sources (
+    run_id    TEXT NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    seq       INTEGER NOT NULL,
+    source_id TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+ALTER TABLE runs ADD COLUMN coalesced INTEGER;
+
 -- Every change of a recipient's preferences: who, when, from where (migration 0017).
 CREATE TABLE preference_changes (
     id           TEXT PRIMARY KEY,
