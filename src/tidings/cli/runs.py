@@ -130,12 +130,19 @@ def events_send(
     receipt = app.send_event(name, data, id=event_id)
     if as_json:
         print_json(
-            {"event_id": receipt.event_id, "run_ids": receipt.run_ids, "accepted": receipt.accepted}
+            {
+                "event_id": receipt.event_id,
+                "run_ids": receipt.run_ids,
+                "accepted": receipt.accepted,
+                "warning": receipt.warning,
+            }
         )
         return
     typer.echo(receipt.event_id)
     for run_id in receipt.run_ids:
         err.print(f"started run {run_id}", soft_wrap=True)
+    if receipt.warning:
+        err.print(f"[yellow]warning:[/] {receipt.warning}", soft_wrap=True, highlight=False)
     if not receipt.accepted:
         err.print(f"event id {receipt.event_id!r} was sent before: nothing was done again")
 

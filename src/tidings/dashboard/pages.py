@@ -183,11 +183,8 @@ def tasks_page(app: Tidings) -> dict[str, Any]:
         counts = stats.get(task.id, {})
         done = counts.get(RunStatus.COMPLETED, 0)
         failed = counts.get(RunStatus.FAILED, 0)
-        schema = (
-            json.dumps(task.payload_model.model_json_schema(), indent=2)
-            if task.payload_model is not None
-            else None
-        )
+        described = task.payload_schema()
+        schema = json.dumps(described, indent=2) if described is not None else None
         rows.append(
             {
                 "task": task,
