@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import typing
@@ -85,6 +86,10 @@ class TaskDef:
         if self.payload_adapter is not None:
             check_json(payload, f"payload of task {self.id!r}")
             value = self._validate_typed(payload)
+            if not dataclasses.is_dataclass(payload) and not isinstance(
+                payload, pydantic.BaseModel
+            ):  # only JSON goes in (no datetime turned into text on the way)
+                serde.dumps(payload, f"payload of task {self.id!r}")
             try:  # what the annotation made of it, so a replay sees what the first run saw
                 value = self.payload_adapter.dump_python(value, mode="json")
             except pydantic_core.PydanticSerializationError as exc:
@@ -227,7 +232,7 @@ def _payload_signature(
     hint = _payload_hint(fn)
     if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
         return True, hint, None
-    if hint is None or hint is Any or hint is object:
+    if hint in (None, type(None), Any, object):  # `payload: None` says "unused"
         return True, None, None
     try:
         adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(hint)

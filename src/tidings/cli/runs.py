@@ -190,14 +190,21 @@ def runs_list(
     task: TaskOpt = None,
     status: StatusOpt = None,
     limit: LimitOpt = 50,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Include tidings' own runs (tidings.* tasks: notification deliveries...).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    """List runs, newest first."""
+    """List runs of your tasks, newest first (--all adds tidings' own)."""
     app = load(app_ref, database_url, env)
-    runs = fetch_runs(app, task_id=task, status=status, limit=limit)
+    runs = fetch_runs(app, task_id=task, status=status, limit=limit, internal=show_all)
     if as_json:
         print_json([run_to_json(r, steps=False) for r in runs])
     else:
