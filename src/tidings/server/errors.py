@@ -91,7 +91,7 @@ def _body_problem(request: Request, exc: RequestValidationError) -> str | None:
             loc = err.get("loc", ())
             at = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
             reason = (err.get("ctx") or {}).get("error") or "not JSON"
-            where = f" at character {at}" if at is not None else ""
+            where = f" at character {at + 1}" if at is not None else ""  # 1-based
             return f"the request body is not valid JSON: {reason}{where}"
     kind = request.headers.get("content-type", "")
     if "json" not in kind.lower() and any(
