@@ -1,5 +1,6 @@
 """The docs run as written: every block of docs/quickstart.md, then the curl examples
-of docs/guides/http-api.md, in an empty folder against a live ``tidings dev``.
+of docs/guides/http-api.md, in an empty folder against a live ``tidings dev``; and the
+tutorial from "Write your own task" on.
 
 How a block is run is read from its info string, as a reader would read it:
 
@@ -7,7 +8,8 @@ How a block is run is read from its info string, as a reader would read it:
 - any other ``python`` block: run with ``python`` in the folder;
 - ``sh``: run with bash (``set -euo pipefail``); ``sh background`` is started and left
   running (``tidings dev``) until the port it serves answers; ``sh no-run`` is shown only
-  (``make demo``, ``pip install``: they need the repository or the network);
+  (``make demo``, ``pip install``: they need the repository or the network), and so
+  is ``python no-run`` (an excerpt of a file in the repository);
 - anything else (``json``, ``text``, ``html``) is output or reference, not run.
 
 Blocks run in the order of the page, in one folder, with the virtual environment's
@@ -35,6 +37,7 @@ from tests.server.harness import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "docs" / "quickstart.md"
+TUTORIAL = ROOT / "docs" / "tutorial.md"
 HTTP_GUIDE = ROOT / "docs" / "guides" / "http-api.md"
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 FILE_LINE = re.compile(r"^# ([\w.-]+\.(?:py|toml|ini))\s*$")
@@ -72,7 +75,7 @@ def blocks(path: Path) -> list[Block]:
 def test_every_block_is_marked_in_a_way_the_runner_knows() -> None:
     """A typo in an info string (``sh no_run``) must not silently skip a block."""
     known_flags = {"no-run", "background"}
-    for path in (QUICKSTART, HTTP_GUIDE):
+    for path in (QUICKSTART, TUTORIAL, HTTP_GUIDE):
         for block in blocks(path):
             assert set(block.flags) <= known_flags, f"{block.where(path)}: {block.flags}"
             assert block.lang, f"{block.where(path)}: a block without a language"
@@ -171,6 +174,8 @@ def run_page(folder: Folder, path: Path) -> list[str]:
     outputs = []
     for block in blocks(path):
         where = block.where(path)
+        if "no-run" in block.flags:
+            continue
         if block.file_name is not None:
             (folder.cwd / block.file_name).write_text(block.text, encoding="utf-8")
         elif block.lang == "python" or (block.lang in SHELLS and not block.flags):
@@ -178,6 +183,15 @@ def run_page(folder: Folder, path: Path) -> list[str]:
         elif block.lang in SHELLS and "background" in block.flags:
             folder.start(block)
     return outputs
+
+
+def test_the_tutorial_runs_as_written_from_your_own_task_on(folder: Folder) -> None:
+    """Sections 1 and 2 are about the demo, in the repository (``no-run``); from
+    section 3 on, the tutorial happens in a folder of one's own."""
+    text = "\n".join(run_page(folder, TUTORIAL))
+    assert "1 passed in " in text
+    assert '"runIds":["run_' in text.replace(" ", "")
+    assert text.count("WAITING") >= 2  # both events started a run, asleep for two hours
 
 
 def test_the_quick_start_runs_as_written_then_the_http_guides_curls(folder: Folder) -> None:
