@@ -181,8 +181,9 @@ async def test_the_worker_logs_one_line_per_run_outcome(
         b = await t.trigger("broken")
         await t.advance(timedelta(seconds=2))
     lines = [r.getMessage() for r in caplog.records if r.name == "tidings.runs"]
-    assert f"run {a.id} (flaky) attempt 1 failed (ConnectionError: timed out); retrying in 1.0s" in (
-        lines
+    assert (
+        f"run {a.id} (flaky) attempt 1 failed (ConnectionError: timed out); retrying in 1.0s"
+        in (lines)
     )
     assert f"run {a.id} (flaky) completed (attempt 2)" in lines
     assert any(line.startswith(f"run {b.id} (broken) failed on attempt 1: ") for line in lines)
