@@ -23,7 +23,7 @@ class Profile(pydantic.BaseModel):
 
 
 def call_undefined() -> None:
-    return send_welcome()  # type: ignore[name-defined]  # noqa: F821 - the point of the test
+    send_welcome()  # type: ignore[name-defined]  # noqa: F821 - the point of the test
 
 
 async def test_a_name_error_in_task_code_fails_the_run_on_its_first_attempt(app: Tidings) -> None:
@@ -36,7 +36,8 @@ async def test_a_name_error_in_task_code_fails_the_run_on_its_first_attempt(app:
         run = await t.get_run(h.id)
     assert run.status is RunStatus.FAILED
     assert run.attempt == 1
-    assert run.error is not None and run.error.type == "NameError"
+    assert run.error is not None
+    assert run.error.type == "NameError"
     assert "send_welcome" in run.error.message
 
 
@@ -46,7 +47,7 @@ async def test_validation_and_unknown_recipient_errors_are_not_retried(app: Tidi
     @app.task(retry=Retry(max_attempts=4))
     async def check(ctx: Context, payload: dict[str, Any]) -> bool:
         profile = await ctx.step("load", lambda: Profile.model_validate({"complete": "maybe"}))
-        return profile.complete
+        return bool(profile.complete)
 
     @app.task(retry=Retry(max_attempts=4))
     async def greet(ctx: Context, payload: dict[str, Any]) -> None:
@@ -55,10 +56,14 @@ async def test_validation_and_unknown_recipient_errors_are_not_retried(app: Tidi
     async with TestEngine(app, start=START) as t:
         checked = await t.get_run((await t.trigger("check", {})).id)
         greeted = await t.get_run((await t.trigger("greet", {})).id)
-    assert checked.status is RunStatus.FAILED and checked.attempt == 1
-    assert checked.error is not None and checked.error.type == "ValidationError"
-    assert greeted.status is RunStatus.FAILED and greeted.attempt == 1
-    assert greeted.error is not None and greeted.error.type == "UnknownRecipientError"
+    assert checked.status is RunStatus.FAILED
+    assert checked.attempt == 1
+    assert checked.error is not None
+    assert checked.error.type == "ValidationError"
+    assert greeted.status is RunStatus.FAILED
+    assert greeted.attempt == 1
+    assert greeted.error is not None
+    assert greeted.error.type == "UnknownRecipientError"
 
 
 async def test_non_retriable_is_configurable(app: Tidings) -> None:
@@ -91,9 +96,11 @@ async def test_non_retriable_is_configurable(app: Tidings) -> None:
         await t.advance(timedelta(minutes=5))
         a = await t.get_run(everything.id)
         b = await t.get_run(charged.id)
-    assert a.status is RunStatus.FAILED and a.attempt == 3
+    assert a.status is RunStatus.FAILED
+    assert a.attempt == 3
     assert calls.count("undefined") == 3
-    assert b.status is RunStatus.FAILED and b.attempt == 1
+    assert b.status is RunStatus.FAILED
+    assert b.attempt == 1
     assert calls.count("declined") == 1
 
 
@@ -145,7 +152,8 @@ async def test_annotated_payloads_reach_the_task_as_their_type(app: Tidings) -> 
         packed = await t.trigger("pack", {"order_id": "o1", "qty": "3"})
         counted = await t.trigger("count", 7)
         a, b = await t.get_run(packed.id), await t.get_run(counted.id)
-    assert a.status is RunStatus.COMPLETED and a.result == 3
+    assert a.status is RunStatus.COMPLETED
+    assert a.result == 3
     assert a.payload == {"order_id": "o1", "qty": 3}  # stored as the annotation made it
     assert b.result == 7
 
@@ -154,12 +162,14 @@ def test_an_event_nothing_listens_for_is_recorded_with_a_warning(app: Tidings) -
     typed_tasks(app)
     heard = app.send_event("order.placed", {"orderId": "o1"})
     unheard = app.send_event("order.plcaed", {"orderId": "o1"})
-    assert heard.warning is None and len(heard.run_ids) == 1
+    assert heard.warning is None
+    assert len(heard.run_ids) == 1
     assert unheard.run_ids == ()
     assert unheard.warning is not None
     assert "nothing listens for event 'order.plcaed'" in unheard.warning
     later = app.send_event("nobody.cares", {}, deliver_at=START.replace(year=2100))
-    assert later.warning is not None and "no task has on_event" in later.warning
+    assert later.warning is not None
+    assert "no task has on_event" in later.warning
 
 
 async def test_the_worker_logs_one_line_per_run_outcome(

@@ -42,14 +42,16 @@ def test_runs_list_leaves_out_tidings_own_runs_unless_all(cli: Cli) -> None:
         internal = {r.task_id for r in app.list_runs()}
     finally:
         app.close()
-    assert internal and all(t.startswith("tidings.") for t in internal)
+    assert internal
+    assert all(t.startswith("tidings.") for t in internal)
     mine = cli.ok("trigger", "greet", '{"name": "Ada"}').strip()
     listed = cli.json("runs", "list")
     assert [r["id"] for r in listed] == [mine]
     every = cli.json("runs", "list", "--all")
     assert {r["task_id"] for r in every} == internal | {"greet"}
     named = cli.json("runs", "list", "--task", next(iter(internal)))
-    assert named and all(r["task_id"].startswith("tidings.") for r in named)
+    assert named
+    assert all(r["task_id"].startswith("tidings.") for r in named)
 
 
 def test_help_keeps_each_sentence_on_one_line(cli: Cli) -> None:
@@ -66,11 +68,13 @@ def test_help_keeps_each_sentence_on_one_line(cli: Cli) -> None:
 def test_an_event_nothing_listens_for_prints_a_warning(cli: Cli) -> None:
     heard = cli("events", "send", "user.registered", '{"userId": "u1"}')
     unheard = cli("events", "send", "user.registred", '{"userId": "u1"}')
-    assert heard.returncode == 0 and "warning" not in heard.stderr
+    assert heard.returncode == 0
+    assert "warning" not in heard.stderr
     assert unheard.returncode == 0
     assert "warning: nothing listens for event 'user.registred'" in " ".join(unheard.stderr.split())
     as_json = cli.json("events", "send", "nobody.cares")
-    assert as_json["run_ids"] == [] and "nothing listens" in as_json["warning"]
+    assert as_json["run_ids"] == []
+    assert "nothing listens" in as_json["warning"]
 
 
 def test_the_demo_names_the_command_that_started_it(monkeypatch: pytest.MonkeyPatch) -> None:

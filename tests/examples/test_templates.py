@@ -114,7 +114,9 @@ def test_every_email_extends_the_shared_responsive_layout(type_id: str, locale: 
     html = rendered.html or ""
     assert f'<html lang="{locale}">' in html
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
-    assert "max-width:560px" in html and "@media (max-width: 600px)" in html
+    assert "max-width:560px" in html
+    assert "@media (max-width: 600px)" in html
     settings = "Cài đặt thông báo" if locale == "vi" else "Notification settings"
     assert settings in html  # the layout's footer, in the email's language
-    assert html.count("<body") == 1 and html.rstrip().endswith("</html>")
+    assert html.count("<body") == 1
+    assert html.rstrip().endswith("</html>")

@@ -58,7 +58,8 @@ def test_an_event_nothing_listens_for_comes_back_with_a_warning(
     with client(base_url, key) as c:
         heard = c.post("/api/v1/events", json={"name": "user.registered", "payload": {}})
         unheard = c.post("/api/v1/events", json={"name": "user.registred", "payload": {}})
-    assert heard.status_code == 200 and heard.json()["warning"] is None
+    assert heard.status_code == 200
+    assert heard.json()["warning"] is None
     assert unheard.status_code == 200
     assert unheard.json()["runIds"] == []
     assert "nothing listens for event 'user.registred'" in unheard.json()["warning"]
@@ -71,4 +72,5 @@ def test_the_favicon_is_served(api_app: Tidings, base_url: str) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"] == "image/x-icon"
     assert r.content[:4] == b"\x00\x00\x01\x00"  # an ICO header
-    assert svg.status_code == 200 and b"<svg" in svg.content
+    assert svg.status_code == 200
+    assert b"<svg" in svg.content
