@@ -75,7 +75,8 @@ def client(app: Tidings) -> Iterator[httpx.Client]:
         token = re.search(r'name="login_token" value="([^"]+)"', form.text)
         assert token is not None
         signed = c.post(
-            "/dashboard/login", data={"login_token": token.group(1), "secret": PASSWORD, "next": "/"}
+            "/dashboard/login",
+            data={"login_token": token.group(1), "secret": PASSWORD, "next": "/"},
         )
         assert signed.status_code in (200, 303), signed.text
         yield c
