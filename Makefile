@@ -32,7 +32,7 @@ endif
 # DEMO_ARGS="--reset" starts over; see `tidings demo --help`.
 DEMO_ARGS ?=
 demo: install
-	$(BIN)/tidings demo --time-scale 3600 $(DEMO_ARGS)
+	TIDINGS_DEMO_LAUNCHER=make $(BIN)/tidings demo --time-scale 3600 $(DEMO_ARGS)
 
 lint: install
 	$(BIN)/ruff format --check src tests bench examples

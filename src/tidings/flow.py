@@ -238,5 +238,5 @@ def run_keys(task: Any, encoded: str, concurrency_key: object) -> tuple[str | No
     if not flow.limited:
         return flow.keys(task.id, None, None, concurrency_key)  # rejects an override
     data = json.loads(encoded)
-    payload = task.decode_payload(encoded) if task.payload_model is not None else data
+    payload = task.decode_payload(encoded) if task.validates_payload else data
     return flow.keys(task.id, payload, data, concurrency_key)

@@ -6,9 +6,11 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Union
+from typing import Any, ClassVar, Union
 
-from tidings.errors import ValidationError
+import pydantic
+
+from tidings.errors import UnknownRecipientError, ValidationError
 
 KeySpec = Union[str, Callable[[Any], str]]  # noqa: UP007 - a runtime alias
 """A dotted path into the payload (``"customer.id"``) or ``callable(payload) -> str``."""
@@ -42,8 +44,20 @@ def as_timedelta(value: timedelta | float, what: str) -> timedelta:
 class Retry:
     """How a failing run is retried: exponential backoff with jitter, budget per step.
 
-    Durations are timedeltas or numbers of seconds.
+    Durations are timedeltas or numbers of seconds. An exception that is an instance of
+    one of ``non_retriable`` fails the run at once, as ``NonRetriableError`` always does.
     """
+
+    DEFAULT_NON_RETRIABLE: ClassVar[tuple[type[BaseException], ...]] = (
+        pydantic.ValidationError,
+        ValidationError,
+        UnknownRecipientError,
+        NameError,
+        ImportError,
+    )
+    """Errors no retry can fix: a payload or value that fails validation (pydantic's or
+    tidings' ValidationError), a notification to a recipient that does not exist, and
+    code that cannot run (NameError, ImportError: a typo or a missing module)."""
 
     max_attempts: int
     """Attempts allowed per step (and for code outside steps), the first included."""
@@ -55,6 +69,9 @@ class Retry:
     """Upper bound of any single delay."""
     jitter: bool
     """Spread each delay uniformly over [delay / 2, delay] so retries do not stampede."""
+    non_retriable: tuple[type[BaseException], ...]
+    """Exception classes that fail the run at once, without a retry (subclasses
+    included); default ``Retry.DEFAULT_NON_RETRIABLE``, ``()`` retries everything."""
 
     def __init__(
         self,
@@ -63,6 +80,7 @@ class Retry:
         factor: float = 2.0,
         maximum: timedelta | float = timedelta(hours=1),
         jitter: bool = True,
+        non_retriable: tuple[type[BaseException], ...] | None = None,
     ) -> None:
         if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
             raise ValidationError("Retry.max_attempts must be an int")
@@ -76,14 +94,28 @@ class Retry:
             raise ValidationError(f"Retry.factor must be >= 1, got {factor!r}")
         if cap < start:
             raise ValidationError("Retry.maximum must be >= Retry.initial")
+        never = self.DEFAULT_NON_RETRIABLE if non_retriable is None else non_retriable
+        if isinstance(never, type):
+            never = (never,)
+        if not isinstance(never, tuple | list) or not all(
+            isinstance(c, type) and issubclass(c, BaseException) for c in never
+        ):
+            raise ValidationError(
+                f"Retry.non_retriable must be a tuple of exception classes, got {never!r}"
+            )
         for name, value in [
             ("max_attempts", max_attempts),
             ("initial", start),
             ("factor", float(factor)),
             ("maximum", cap),
             ("jitter", bool(jitter)),
+            ("non_retriable", tuple(never)),
         ]:
             object.__setattr__(self, name, value)
+
+    def retriable(self, exc: BaseException) -> bool:
+        """Whether a retry may fix ``exc`` (it is none of ``non_retriable``)."""
+        return not isinstance(exc, self.non_retriable)
 
     def delay(self, failures: int, rng: random.Random | None = None) -> timedelta:
         """Delay before the retry that follows the ``failures``-th failure (1-based)."""

@@ -157,6 +157,12 @@ def env_log_format(environ: Mapping[str, str] | None = None) -> str | None:
     return _variable("TIDINGS_LOG_FORMAT", environ)
 
 
+def env_demo_launcher(environ: Mapping[str, str] | None = None) -> str | None:
+    """``$TIDINGS_DEMO_LAUNCHER``: ``make`` when ``make demo`` started ``tidings demo``
+    (the Makefile sets it), so the demo names the command the user typed."""
+    return _variable("TIDINGS_DEMO_LAUNCHER", environ)
+
+
 def default_lease(environ: Mapping[str, str] | None = None) -> timedelta:
     """How long a claimed run stays claimed: ``$TIDINGS_LEASE_SECONDS``, else 30 s."""
     return env_seconds("TIDINGS_LEASE_SECONDS", timedelta(seconds=30), environ)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 import typing
@@ -43,6 +44,28 @@ class TaskDef:
     """Concurrency and rate limits (flow control)."""
     schedule: CronSpec | None = None
     """The static schedule of ``cron=`` (engine/scheduler.py fires it)."""
+    payload_adapter: pydantic.TypeAdapter[Any] | None = None
+    """Validates payloads annotated with another type than a model (``dict``,
+    ``list[int]``, a TypedDict, a dataclass...); None when the payload is not annotated
+    (or annotated ``Any``/``object``)."""
+    payload_type: Any = None
+    """The payload's annotation that ``payload_adapter`` checks."""
+
+    @property
+    def validates_payload(self) -> bool:
+        """Whether payloads are checked against the payload's annotation."""
+        return self.payload_model is not None or self.payload_adapter is not None
+
+    def payload_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema of the annotated payload type, if there is one."""
+        if self.payload_model is not None:
+            return self.payload_model.model_json_schema()
+        if self.payload_adapter is not None:
+            try:
+                return self.payload_adapter.json_schema()
+            except pydantic.PydanticUserError:  # a type JSON Schema cannot describe
+                return None
+        return None
 
     def encode_payload(self, payload: Any) -> str:
         """Validate a payload on trigger and return the JSON to store."""
@@ -60,11 +83,28 @@ class TaskDef:
                 return model.model_dump_json()
             except pydantic_core.PydanticSerializationError as exc:
                 raise NotSerializableError(f"payload of task {self.id!r}: {exc}") from None
-        return serde.dumps(payload, f"payload of task {self.id!r}")
+        if self.payload_adapter is not None:
+            check_json(payload, f"payload of task {self.id!r}")
+            value = self._validate_typed(payload)
+            if not dataclasses.is_dataclass(payload) and not isinstance(
+                payload, pydantic.BaseModel
+            ):  # only JSON goes in (no datetime turned into text on the way)
+                serde.dumps(payload, f"payload of task {self.id!r}")
+            try:  # what the annotation made of it, so a replay sees what the first run saw
+                value = self.payload_adapter.dump_python(value, mode="json")
+            except pydantic_core.PydanticSerializationError as exc:
+                raise NotSerializableError(f"payload of task {self.id!r}: {exc}") from None
+        else:
+            value = payload
+        return serde.dumps(value, f"payload of task {self.id!r}")
 
     def decode_payload(self, text: str) -> Any:
         value = serde.loads(text)
-        return self._validate(value) if self.payload_model is not None else value
+        if self.payload_model is not None:
+            return self._validate(value)
+        if self.payload_adapter is not None:
+            return self._validate_typed(value)
+        return value
 
     def _validate(self, payload: Any) -> pydantic.BaseModel:
         assert self.payload_model is not None
@@ -75,14 +115,32 @@ class TaskDef:
         try:
             return self.payload_model.model_validate(payload)
         except pydantic.ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ValidationError(
-                f"payload of task {self.id!r} does not match {self.payload_model.__name__}: "
-                f"{problems}"
-            ) from None
+            raise self._mismatch(self.payload_model.__name__, exc) from None
+
+    def _validate_typed(self, payload: Any) -> Any:
+        assert self.payload_adapter is not None
+        if isinstance(payload, pydantic.BaseModel):
+            payload = payload.model_dump(mode="json")
+        try:
+            return self.payload_adapter.validate_python(payload)
+        except pydantic.ValidationError as exc:
+            raise self._mismatch(_type_name(self.payload_type), exc) from None
+
+    def _mismatch(self, type_name: str, exc: pydantic.ValidationError) -> ValidationError:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '(payload)'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        return ValidationError(
+            f"payload of task {self.id!r} does not match {type_name}: {problems}"
+        )
+
+
+def _type_name(hint: Any) -> str:
+    """``dict``, ``list[int]``, ``Order``: an annotation as its author wrote it."""
+    if isinstance(hint, type) and not typing.get_args(hint):
+        return hint.__name__
+    return str(hint).replace("typing.", "")
 
 
 def default_task_id(fn: Callable[..., Any]) -> str:
@@ -120,7 +178,8 @@ def make_task(
     limit = None if timeout is None else as_timedelta(timeout, f"timeout of task {task_id!r}")
     if limit is not None and limit <= timedelta(0):
         raise ValidationError(f"timeout of task {task_id!r} must be positive")
-    takes_payload, model = _payload_signature(fn, task_id)
+    takes_payload, model, adapter = _payload_signature(fn, task_id)
+    hint = _payload_hint(fn) if adapter is not None else None
     return TaskDef(
         task_id,
         fn,
@@ -132,6 +191,8 @@ def make_task(
         takes_payload,
         on_event=_event_names(task_id, on_event),
         cancel_on=_cancel_on(task_id, cancel_on),
+        payload_adapter=adapter,
+        payload_type=hint,
     )
 
 
@@ -153,7 +214,9 @@ def _cancel_on(task_id: str, cancel_on: Sequence[CancelOn]) -> tuple[CancelOn, .
     return tuple(items)
 
 
-def _payload_signature(fn: TaskFn, task_id: str) -> tuple[bool, type[pydantic.BaseModel] | None]:
+def _payload_signature(
+    fn: TaskFn, task_id: str
+) -> tuple[bool, type[pydantic.BaseModel] | None, pydantic.TypeAdapter[Any] | None]:
     params = [
         p
         for p in inspect.signature(fn).parameters.values()
@@ -165,12 +228,28 @@ def _payload_signature(fn: TaskFn, task_id: str) -> tuple[bool, type[pydantic.Ba
             f"not {len(params)} positional parameters"
         )
     if len(params) == 1:
-        return False, None
+        return False, None, None
+    hint = _payload_hint(fn)
+    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
+        return True, hint, None
+    if hint in (None, type(None), Any, object):  # `payload: None` says "unused"
+        return True, None, None
+    try:
+        adapter: pydantic.TypeAdapter[Any] = pydantic.TypeAdapter(hint)
+    except Exception:  # a type pydantic cannot check (an arbitrary class): take any JSON
+        return True, None, None
+    return True, None, adapter
+
+
+def _payload_hint(fn: TaskFn) -> Any:
+    """The annotation of the payload parameter (the second positional one), or None."""
+    params = [
+        p
+        for p in inspect.signature(fn).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
     try:
         hints = typing.get_type_hints(fn)
-    except Exception:  # unresolvable forward references: no model validation
-        hints = {}
-    hint = hints.get(params[1].name)
-    if isinstance(hint, type) and issubclass(hint, pydantic.BaseModel):
-        return True, hint
-    return True, None
+    except Exception:  # unresolvable forward references: no validation
+        return None
+    return hints.get(params[1].name) if len(params) == 2 else None

@@ -216,8 +216,8 @@ async def test_rate_limit_counts_starts_in_a_sliding_window(app: Tidings) -> Non
 
 async def test_rate_limit_per_key(app: Tidings) -> None:
     @app.task(rate_limit=RateLimit(1, timedelta(seconds=5), key="workspace"))
-    async def per_workspace(ctx: Context, payload: dict[str, str]) -> str:
-        return payload["workspace"]
+    async def per_workspace(ctx: Context, payload: dict[str, Any]) -> str:
+        return str(payload["workspace"])
 
     async with TestEngine(app, start=START) as t:
         handles = [

@@ -109,13 +109,15 @@ STARTED: list[DemoProcess] = []
 TIDINGS = str(Path(sys.executable).with_name("tidings"))  # the installed console script
 
 
-def start(cwd: Path, *args: str) -> DemoProcess:
+def start(cwd: Path, *args: str, launcher: str | None = None) -> DemoProcess:
     """``tidings demo`` from the repository root, as ``make demo`` runs it, keeping its
     files in ``cwd/.tidings``."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TIDINGS_", "MEDILINK_"))}
     env.pop("PYTHONPATH", None)  # examples/ must be found from the working directory
     env["COLUMNS"] = "200"
+    if launcher is not None:  # what the Makefile sets for `make demo`
+        env["TIDINGS_DEMO_LAUNCHER"] = launcher
     data = str(cwd / ".tidings")
     proc = subprocess.Popen(
         [TIDINGS, "demo", "--port", str(port), "--time-scale", SCALE, "--data-dir", data, *args],
@@ -206,7 +208,13 @@ def test_demo_runs_resumes_and_stops_cleanly(demo_dir: Path) -> None:
     # 1. A fresh story for a few seconds (--duration): exits 0 on its own.
     first = start(demo_dir, "--duration", "9")
     check_first_run(first, demo_dir)
+    links = demo_dir / ".tidings" / "demo-links.txt"
+    assert state(demo_dir)["api_key"] in links.read_text()  # findable while it runs
+    assert links.stat().st_mode & 0o777 == 0o600  # it holds the admin key
+    assert f"(these links are also in {links} while the demo runs)" in first.out
     assert first.finish() == 0, first.out + first.stderr()
+    assert not links.exists()
+    assert "Run `tidings demo` again to resume, or `tidings demo --reset`" in first.out
     assert "new story (seed 7)" in first.out
     assert "Traceback" not in first.out
     assert "stopped at engine time" in first.out
@@ -222,8 +230,9 @@ def test_demo_runs_resumes_and_stops_cleanly(demo_dir: Path) -> None:
 
     # 2. A second start resumes the story; Ctrl-C stops it with exit status 0, promptly,
     #    even with a browser's inbox stream open.
-    second = start(demo_dir)
+    second = start(demo_dir, launcher="make")
     second.wait_for("resumed story (seed 7)")
+    second.wait_for(".venv/bin/tidings runs list --app examples.medilink.app:app")
     link = second.wait_for("/demo/inbox?")
     stream = open_stream(second, link.rsplit("token=", 1)[1].split()[0])
     summary = second.wait_for("[engine ", timeout=30)
@@ -235,6 +244,7 @@ def test_demo_runs_resumes_and_stops_cleanly(demo_dir: Path) -> None:
     assert "Traceback" not in second.stderr()
     assert any(line.startswith("event: ready") for line in stream)
     assert "stopped at engine time" in second.out
+    assert "Run `make demo` again to resume, or `make demo DEMO_ARGS=--reset`" in second.out
     # engine time went on from where it stopped, not from the wall clock of now
     # the line shows local time to the minute
     local = summary.split("]")[0].removeprefix("[engine ")

@@ -108,3 +108,17 @@ def test_digest_app_emails_render(type_id: str) -> None:
     rendered = Templates(DIGEST_TEMPLATES).render(type_id, "email", "en", data)
     assert rendered.subject
     assert "Unsubscribe" in (rendered.text or "")
+
+
+@pytest.mark.parametrize(("type_id", "locale"), [(t, loc) for t, c, loc in CASES if c == "email"])
+def test_every_email_extends_the_shared_responsive_layout(type_id: str, locale: str) -> None:
+    rendered = Templates(TEMPLATES).render(type_id, "email", locale, SAMPLES[type_id])
+    html = rendered.html or ""
+    assert f'<html lang="{locale}">' in html
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in html
+    assert "max-width:560px" in html
+    assert "@media (max-width: 600px)" in html
+    settings = "Cài đặt thông báo" if locale == "vi" else "Notification settings"
+    assert settings in html  # the layout's footer, in the email's language
+    assert html.count("<body") == 1
+    assert html.rstrip().endswith("</html>")

@@ -29,9 +29,13 @@ def test_packets_are_decoded_and_tidings_bodies_stay_strict(
             headers=SDK,
             json={"payload": superjson, "options": {"payloadType": "application/super+json"}},
         )
-        text = c.post(
-            "/api/v1/tasks/welcome/trigger",
+        text = c.post(  # `slow` takes any payload; `welcome` a dict, so not "hi"
+            "/api/v1/tasks/slow/trigger",
             json={"payload": "hi", "options": {"payloadType": "text/plain", "newOption": 1}},
+        )
+        not_a_dict = c.post(
+            "/api/v1/tasks/welcome/trigger",
+            json={"payload": "hi", "options": {"payloadType": "text/plain"}},
         )
         store = c.post(
             "/api/v1/tasks/welcome/trigger",
@@ -50,6 +54,8 @@ def test_packets_are_decoded_and_tidings_bodies_stay_strict(
         "n": [1],
     }
     assert api_app.get_run(text.json()["id"]).payload == "hi"
+    assert not_a_dict.status_code == 422
+    assert "does not match dict" in not_a_dict.json()["error"]["message"]
     assert store.status_code == 422
     assert "application/store" in store.json()["error"]["message"]
     assert broken.status_code == 422

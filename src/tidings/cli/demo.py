@@ -53,6 +53,8 @@ def demo(
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.WARNING, handlers=[redaction.guard(handler)], force=True)
+    # The panel shows runs by status; a line per failed run would scroll it away.
+    logging.getLogger("tidings.runs").setLevel(logging.ERROR)
     options = DemoOptions(
         time_scale=time_scale,
         host=host,

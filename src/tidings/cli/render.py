@@ -236,13 +236,44 @@ def fetch_runs(
     status: Sequence[str] | None = None,
     limit: int = 50,
     steps: bool = False,
+    internal: bool = False,
 ) -> list[Run]:
-    """Runs newest first, each re-read with its steps when ``steps`` is set."""
-    runs = app.list_runs(task_id=task_id, status=list(status) if status else None, limit=limit)
+    """Runs newest first, each re-read with its steps when ``steps`` is set.
+
+    tidings' own runs (tasks ``tidings.*``: deliveries, receipts) are left out unless
+    ``internal`` is set or ``task_id`` names one."""
+    wanted = list(status) if status else None
+    if internal or (task_id is not None and is_internal(task_id)):
+        runs = app.list_runs(task_id=task_id, status=wanted, limit=limit)
+    else:
+        runs = _user_runs(app, task_id, wanted, limit)
     if not steps:
         return runs
     detailed = [app.store.runs.get(r.id) for r in runs]  # one query each: fine for a screen
     return [r for r in detailed if r is not None]
+
+
+INTERNAL_PREFIX = "tidings."
+MAX_SCAN = 20_000
+"""Runs read at most to find ``limit`` user runs among tidings' own."""
+
+
+def is_internal(task_id: str) -> bool:
+    """Whether ``task_id`` is one of tidings' own tasks (notification deliveries...)."""
+    return task_id.startswith(INTERNAL_PREFIX)
+
+
+def _user_runs(
+    app: Tidings, task_id: str | None, status: list[str] | None, limit: int
+) -> list[Run]:
+    """The newest ``limit`` runs of user tasks: read more while tidings' own fill a page."""
+    scan = limit
+    while True:
+        runs = app.list_runs(task_id=task_id, status=status, limit=scan)
+        mine = [r for r in runs if not is_internal(r.task_id)]
+        if len(mine) >= limit or len(runs) < scan or scan >= MAX_SCAN:
+            return mine[:limit]
+        scan = min(scan * 4, MAX_SCAN)
 
 
 async def follow_runs(

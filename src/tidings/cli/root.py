@@ -7,6 +7,8 @@ one red ``error: ...`` line on stderr and exit code 1; usage errors exit 2.
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Sequence
 from typing import Annotated
 
@@ -49,6 +51,29 @@ runs.register(cli)  # trigger, migrate; runs, schedules, events
 ops.register(cli)  # backup, restore, doctor, mcp
 server.register(cli)  # serve; keys, env, config
 demo.register(cli)  # demo
+
+
+def unwrap(text: str) -> str:
+    """Help text with each paragraph on one line: the terminal wraps it, not the source
+    (a docstring's line breaks would otherwise cut sentences in ``tidings --help``)."""
+    paragraphs = re.split(r"\n\s*\n", inspect.cleandoc(text))
+    return "\n\n".join(" ".join(p.split()) for p in paragraphs)
+
+
+def _unwrap_help(app: typer.Typer) -> None:
+    for command in app.registered_commands:
+        doc = command.help or (command.callback.__doc__ if command.callback else None)
+        if doc:
+            command.help = unwrap(doc)
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            info = group.typer_instance.info
+            if isinstance(info.help, str):
+                info.help = unwrap(info.help)
+            _unwrap_help(group.typer_instance)
+
+
+_unwrap_help(cli)
 
 
 def main(argv: Sequence[str] | None = None) -> None:

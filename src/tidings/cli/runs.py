@@ -130,12 +130,19 @@ def events_send(
     receipt = app.send_event(name, data, id=event_id)
     if as_json:
         print_json(
-            {"event_id": receipt.event_id, "run_ids": receipt.run_ids, "accepted": receipt.accepted}
+            {
+                "event_id": receipt.event_id,
+                "run_ids": receipt.run_ids,
+                "accepted": receipt.accepted,
+                "warning": receipt.warning,
+            }
         )
         return
     typer.echo(receipt.event_id)
     for run_id in receipt.run_ids:
         err.print(f"started run {run_id}", soft_wrap=True)
+    if receipt.warning:
+        err.print(f"[yellow]warning:[/] {receipt.warning}", soft_wrap=True, highlight=False)
     if not receipt.accepted:
         err.print(f"event id {receipt.event_id!r} was sent before: nothing was done again")
 
@@ -183,14 +190,21 @@ def runs_list(
     task: TaskOpt = None,
     status: StatusOpt = None,
     limit: LimitOpt = 50,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help="Include tidings' own runs (tidings.* tasks: notification deliveries...).",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    """List runs, newest first."""
+    """List runs of your tasks, newest first (--all adds tidings' own)."""
     app = load(app_ref, database_url, env)
-    runs = fetch_runs(app, task_id=task, status=status, limit=limit)
+    runs = fetch_runs(app, task_id=task, status=status, limit=limit, internal=show_all)
     if as_json:
         print_json([run_to_json(r, steps=False) for r in runs])
     else:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tidings.app import Tidings
+from tidings.clock import clock_scale
 from tidings.errors import ValidationError
 from tidings.limits import check_name, check_timestamp
 from tidings.records import Run, RunStatus
@@ -183,11 +184,8 @@ def tasks_page(app: Tidings) -> dict[str, Any]:
         counts = stats.get(task.id, {})
         done = counts.get(RunStatus.COMPLETED, 0)
         failed = counts.get(RunStatus.FAILED, 0)
-        schema = (
-            json.dumps(task.payload_model.model_json_schema(), indent=2)
-            if task.payload_model is not None
-            else None
-        )
+        described = task.payload_schema()
+        schema = json.dumps(described, indent=2) if described is not None else None
         rows.append(
             {
                 "task": task,
@@ -218,28 +216,48 @@ def events_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     }
 
 
+OVERVIEW_WINDOWS = {"1h": ("hour", 12), "24h": ("day", 24), "7d": ("7 days", 28)}
+"""The overview chart's windows (engine time): their name and how many bars they have."""
+MIN_REAL_WINDOW = 60.0
+"""Real seconds the default window lasts at least, on a clock running faster than real
+time (the demo): at 3,600x an engine hour passes in a second, a week in 2.8 minutes."""
+
+
+def default_window(scale: float) -> str:
+    """The first window that lasts MIN_REAL_WINDOW real seconds at ``scale`` (else 7d)."""
+    if scale <= 1:
+        return "1h"
+    for name in OVERVIEW_WINDOWS:
+        if RANGES[name].total_seconds() / scale >= MIN_REAL_WINDOW:
+            return name
+    return "7d"
+
+
 def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
-    window = q.get("window", "1h")
-    if window not in ("1h", "24h"):
-        raise ValidationError(f"unknown window {window!r}; use 1h or 24h")
+    scale = clock_scale(app.clock)
+    window = q.get("window") or default_window(scale)
+    if window not in OVERVIEW_WINDOWS:
+        raise ValidationError(f"unknown window {window!r}; use 1h, 24h or 7d")
     span = RANGES[window]
+    label, buckets = OVERVIEW_WINDOWS[window]
     now = app.clock.now()
-    ov = app.store.dashboard.overview(
-        now, span, 24 if window == "24h" else 12, lookback=timedelta(days=1)
-    )
+    ov = app.store.dashboard.overview(now, span, buckets, lookback=timedelta(days=1))
     counts = app.store.dashboard.count_runs_by_status(RunFilter(), COUNT_CAP)
     failing = app.store.dashboard.failing_providers(now - span)
     return {
         "ov": ov,
         "window": window,
+        "window_label": label,
+        "windows": [(name, name_label) for name, (name_label, _) in OVERVIEW_WINDOWS.items()],
+        "scale": scale,
         "counts": counts,
         "cap": COUNT_CAP,
-        "chart": chart(ov),
+        "chart": chart(ov, "%a %H:%M" if span > timedelta(days=1) else "%H:%M"),
         "failing": failing,
     }
 
 
-def chart(ov: Any) -> dict[str, Any]:
+def chart(ov: Any, label_format: str = "%H:%M") -> dict[str, Any]:
     """Coordinates of a small bar chart (completed, failed) and a queue-depth line."""
     s = ov.series
     n = len(s.completed)
@@ -257,7 +275,7 @@ def chart(ov: Any) -> dict[str, Any]:
                 "hc": round(hc, 1),
                 "yf": round(height - hc - hf, 1),
                 "hf": round(hf, 1),
-                "label": (s.start + timedelta(seconds=s.bucket_seconds * i)).strftime("%H:%M"),
+                "label": (s.start + timedelta(seconds=s.bucket_seconds * i)).strftime(label_format),
                 "c": c,
                 "f": f,
                 "q": s.queued[i],

@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -77,6 +78,8 @@ def _environment() -> jinja2.Environment:
     env.filters["pretty"] = _pretty
     env.filters["when"] = _when
     env.filters["ago"] = _duration
+    env.filters["seconds"] = humanize_seconds
+    env.filters["clip"] = clip
     env.filters["qs"] = lambda params: urlencode(params)
     return env
 
@@ -88,21 +91,38 @@ def _pretty(value: Any) -> str:
         return repr(value)
 
 
-def _when(value: datetime | None) -> str:
-    return "" if value is None else value.strftime("%Y-%m-%d %H:%M:%S")
+def _when(value: datetime | None) -> Markup:
+    """A time as ``<time>``: one unbroken line in any column (see app.css)."""
+    if value is None:
+        return Markup("")
+    return Markup('<time datetime="{}">{}</time>').format(
+        value.isoformat(), value.strftime("%Y-%m-%d %H:%M:%S")
+    )
 
 
-def _duration(start: datetime | None, end: datetime | None = None) -> str:
-    if start is None or end is None:
-        return ""
-    seconds = (end - start).total_seconds()
+def humanize_seconds(seconds: float) -> str:
+    """A duration in the unit a person would say: 120 ms, 4.2 s, 12 min, 5.5 h, 3.0 d."""
     if seconds < 1:
         return f"{seconds * 1000:.0f} ms"
     if seconds < 120:
         return f"{seconds:.1f} s"
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def clip(text: str | None, limit: int = 80) -> str:
+    """``text`` on one line, at most ``limit`` characters, ending in "…" when cut."""
+    flat = " ".join((text or "").split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
+
+
+def _duration(start: datetime | None, end: datetime | None = None) -> str:
+    if start is None or end is None:
+        return ""
+    return humanize_seconds((end - start).total_seconds())
 
 
 class Dashboard:

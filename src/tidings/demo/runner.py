@@ -33,7 +33,14 @@ from tidings.errors import ConfigError, InvalidApiKeyError
 from tidings.keys import create_key, verify_key
 
 from .display import Panel, Snapshot, delivery_line, summary_line, take_snapshot
-from .state import DemoPaths, DemoState, load_state, save_state
+from .state import (
+    DemoPaths,
+    DemoState,
+    load_state,
+    restart_command,
+    save_state,
+    tidings_command,
+)
 from .web import INBOX_PATH, demo_asgi
 
 if TYPE_CHECKING:
@@ -52,6 +59,8 @@ MIN_PAUSE, MAX_PAUSE = 0.25, 5.0
 """Real seconds between actions, whatever the scale: lively, never a flood."""
 REFRESH = 0.5
 PLAIN_EVERY = 2.0
+LINKS_EVERY = 60.0
+"""Seconds between repeats of the links when the output is not a terminal (a log)."""
 SHUTDOWN_GRACE = 2
 """Seconds the HTTP server waits for open requests (inbox streams) when stopping."""
 INBOX_TTL = timedelta(hours=12)
@@ -225,7 +234,7 @@ class Demo:
         rows.append(
             (
                 "runs from a shell",
-                f"tidings runs list --app examples.medilink.app:app "
+                f"{tidings_command()} runs list --app examples.medilink.app:app "
                 f"--database-url {self.paths.database_url}",
             )
         )
@@ -320,12 +329,28 @@ class Demo:
             late = until is not None and time.monotonic() >= until
             return self.stopping.is_set() or working.done() or serving.done() or late
 
-        # The links first, outside the live panel: they stay put above it.
+        # The links first, outside the live panel: they stay put above it. They are in a
+        # file too (it holds the admin key: readable by its owner only).
+        await asyncio.to_thread(self._write_links, header)
         self.console.print(header, soft_wrap=True)
-        if self.console.is_terminal:
-            await self._live(Panel(), user, over)
-        else:
-            await self._plain(user, over)
+        self.console.print(
+            f"  (these links are also in {self.paths.links} while the demo runs)",
+            style="dim",
+            soft_wrap=True,
+        )
+        try:
+            if self.console.is_terminal:
+                await self._live(Panel(), user, over)
+            else:
+                await self._plain(user, over, header)
+        finally:
+            self.paths.links.unlink(missing_ok=True)
+
+    def _write_links(self, header: Text) -> None:
+        path = self.paths.links
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(header.plain)
 
     async def _live(self, panel: Panel, user: str | None, over: Any) -> None:
         with Live(panel.render(None), console=self.console, refresh_per_second=4) as live:
@@ -336,8 +361,11 @@ class Demo:
                 self._tick(snap)
                 await self._pause(REFRESH)
 
-    async def _plain(self, user: str | None, over: Any) -> None:
+    async def _plain(self, user: str | None, over: Any, header: Text) -> None:
+        """Line by line for a log; the links again every LINKS_EVERY seconds, so they
+        can be found without scrolling back to the start."""
         seen: set[str] = set()
+        links_shown = time.monotonic()
         if self.resumed:  # what the last session already printed
             first = await asyncio.to_thread(take_snapshot, self.app, user)
             seen.update(d.id for d in first.latest)
@@ -353,6 +381,9 @@ class Demo:
             if time.monotonic() - last_summary >= PLAIN_EVERY:
                 last_summary = time.monotonic()
                 self.console.print(summary_line(snap), soft_wrap=True, markup=False)
+            if time.monotonic() - links_shown >= LINKS_EVERY:
+                links_shown = time.monotonic()
+                self.console.print(header, soft_wrap=True)
             self._tick(snap)
             await self._pause(REFRESH)
         snap = await asyncio.to_thread(take_snapshot, self.app, user)
@@ -375,8 +406,8 @@ class Demo:
         state = self.keeper.state
         self.console.print(
             f"stopped at engine time {self.clock.now().astimezone():%Y-%m-%d %H:%M}; "
-            f"{state.actions} simulated actions so far. Run `tidings demo` again to resume, "
-            "or with --reset to start over.",
+            f"{state.actions} simulated actions so far. Run {restart_command()} again to "
+            f"resume, or {restart_command('--reset')} to start over.",
             soft_wrap=True,
         )
         self.app.close()

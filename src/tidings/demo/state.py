@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.errors import ConfigError
+from tidings.settings import env_demo_launcher
 
 STATE_VERSION = 1
 
@@ -39,6 +40,11 @@ class DemoPaths:
         return self.folder / "demo-state.json"
 
     @property
+    def links(self) -> Path:
+        """The addresses and key of the running demo, for when its output scrolls away."""
+        return self.folder / "demo-links.txt"
+
+    @property
     def database_url(self) -> str:
         return f"sqlite:///{self.database}"
 
@@ -52,6 +58,7 @@ class DemoPaths:
             for suffix in ("", "-wal", "-shm", "-journal"):
                 Path(f"{db}{suffix}").unlink(missing_ok=True)
         self.state.unlink(missing_ok=True)
+        self.links.unlink(missing_ok=True)
 
 
 @dataclass
@@ -108,8 +115,21 @@ def load_state(paths: DemoPaths) -> DemoState | None:
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"cannot read the demo's saved state {paths.state} ({exc}); "
-            "start over with `tidings demo --reset`"
+            f"start over with {restart_command('--reset')}"
         ) from None
+
+
+def restart_command(*args: str) -> str:
+    """The command that starts the demo again, as the user started it (with ``args``)."""
+    if env_demo_launcher() == "make":
+        extra = f" DEMO_ARGS={' '.join(args)}" if args else ""
+        return f"`make demo{extra}`"
+    return f"`{' '.join(('tidings demo', *args))}`"
+
+
+def tidings_command() -> str:
+    """How to call the ``tidings`` command from where the demo was started."""
+    return ".venv/bin/tidings" if env_demo_launcher() == "make" else "tidings"
 
 
 def save_state(paths: DemoPaths, state: DemoState) -> None:

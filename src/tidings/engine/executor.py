@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from tidings.tasks import TaskDef
 
 log = logging.getLogger("tidings.worker")
+outcomes = logging.getLogger("tidings.runs")
+"""One line per attempt's end: completed, failed, retrying (internal runs at DEBUG)."""
 UNKNOWN_TASK_DELAY = timedelta(seconds=60)
 MAX_RECLAIMS = 5
 """Consecutive takeovers from vanished workers after which a run is failed."""
@@ -87,6 +89,7 @@ async def _execute(
                 logs=tuple(ctx._logs),
             )
         )
+        _log_outcome(claimed, task, outcome)
     except LeaseLostError:
         log.info(
             "run %s was cancelled or reclaimed while it ran; dropping this attempt", claimed.id
@@ -96,6 +99,43 @@ async def _execute(
         log.exception("could not record the end of run %s; it will be retried", claimed.id)
     finally:
         rt.attempts.pop(claimed.id, None)
+
+
+def _log_outcome(claimed: ClaimedRun, task: TaskDef, outcome: Outcome) -> None:
+    """Say how the attempt ended, in one line (a wait says nothing: it is not an end)."""
+    level = logging.DEBUG if task.id.startswith("tidings.") else logging.INFO
+    what = f"run {claimed.id} ({task.id})"
+    error = outcome.error
+    reason = f"{error.type}: {_first_line(error.message)}" if error is not None else ""
+    if outcome.status is RunStatus.COMPLETED:
+        outcomes.log(level, "%s completed (attempt %d)", what, claimed.attempt)
+    elif outcome.status is RunStatus.FAILED:
+        failed = logging.DEBUG if level == logging.DEBUG else logging.WARNING
+        outcomes.log(failed, "%s failed on attempt %d: %s", what, claimed.attempt, reason)
+    elif outcome.status is RunStatus.QUEUED and error is not None and outcome.due_at:
+        wait = max(outcome.due_at - outcome.ended_at, timedelta(0)) if outcome.ended_at else None
+        outcomes.log(
+            level,
+            "%s attempt %d failed (%s); retrying in %s",
+            what,
+            claimed.attempt,
+            reason,
+            _short(wait) if wait is not None else "a moment",
+        )
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _short(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
 
 
 def _span_error(outcome: Outcome) -> str | None:
@@ -233,7 +273,11 @@ def _retry_or_fail(
     body_attempts: int | None = None,
 ) -> Outcome:
     error = ErrorInfo.from_exception(exc)
-    if isinstance(exc, NonRetriableError) or failures >= task.retry.max_attempts:
+    if (
+        isinstance(exc, NonRetriableError)
+        or not task.retry.retriable(exc)
+        or failures >= task.retry.max_attempts
+    ):
         return Outcome(
             RunStatus.FAILED,
             error=error,

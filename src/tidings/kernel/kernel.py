@@ -370,11 +370,34 @@ class Kernel:
             self.interrupt(run_id, "cancelled")
         if sent.run_ids or sent.resumed:
             self.wake()
-        return EventReceipt(sent.event_id, sent.run_ids, sent.accepted)
+        unheard = sent.accepted and not (
+            sent.run_ids or sent.resumed or sent.cancelled or self._listened(name)
+        )
+        warning = (
+            f"nothing listens for event {name!r}: no task has on_event={name!r} or a "
+            "cancel_on rule for it, and no run was waiting for it; it was recorded and "
+            "did nothing"
+            if unheard
+            else None
+        )
+        return EventReceipt(sent.event_id, sent.run_ids, sent.accepted, warning)
+
+    def _listened(self, name: str) -> bool:
+        """Whether a task declares ``on_event`` or ``cancel_on`` for event ``name``."""
+        return any(
+            name in task.on_event or any(rule.event == name for rule in task.cancel_on)
+            for task in self.tasks.values()
+        )
 
     def _send_later(self, event: NewEvent, deliver_at: datetime, now: datetime) -> EventReceipt:
         if self.store.events.schedule(event, deliver_at, now):
-            return EventReceipt(event.id, (), True)
+            warning = (
+                None
+                if self._listened(event.name)
+                else f"no task has on_event={event.name!r} or a cancel_on rule for it: at "
+                "delivery it will only resume runs then waiting for it"
+            )
+            return EventReceipt(event.id, (), True, warning)
         delivered = self.store.events.get(event.id)
         if delivered is None:  # still waiting for its delivery time
             return EventReceipt(event.id, (), False)

@@ -36,15 +36,15 @@ def schema_uri(task_id: str) -> str:
 
 
 def payload_schema(task: TaskDef) -> dict[str, Any]:
-    """The JSON Schema a task's payload must match (its pydantic model's, if annotated)."""
+    """The JSON Schema a task's payload must match (its annotation's, if annotated)."""
     if not task.takes_payload:
         return {"title": task.id, "type": "null", "description": "This task takes no payload."}
-    if task.payload_model is not None:
-        schema = task.payload_model.model_json_schema()
+    schema = task.payload_schema()
+    if schema is not None:
         return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
     return {
         "title": task.id,
-        "description": "Any JSON value: the task's payload is not annotated with a model.",
+        "description": "Any JSON value: the task's payload is not annotated with a type.",
     }
 
 

@@ -137,6 +137,9 @@ class EventReceipt:
     """Runs the event started (tasks with ``on_event``); the first send's for a repeat."""
     accepted: bool = True
     """False when this event id had been sent before: nothing was done again."""
+    warning: str | None = None
+    """Set when nothing listens for the event: it was recorded and did nothing (no
+    ``on_event`` task, no ``cancel_on`` rule, no run waiting for it)."""
 
 
 @dataclass(frozen=True)

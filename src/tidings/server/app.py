@@ -97,6 +97,7 @@ def create_app(
     api.include_router(webhooks_router)
     api.state.inbox_hub = InboxHub(app)
     _inbox_script(api)
+    _favicon(api)
     _health_routes(api, app, registry)
     api.state.dashboards = dashboards  # the CLI closes it when uvicorn runs without lifespan
     api.mount("/dashboard", dashboards)
@@ -165,6 +166,18 @@ def _pending_migrations(app: Tidings) -> list[str]:
             return store.pending_migrations()
         finally:
             store.close()
+
+
+def _favicon(api: FastAPI) -> None:
+    """The icon browsers ask every site for (the dashboard's pages also link its SVG)."""
+    icon = resources.files("tidings.dashboard").joinpath("static/favicon.ico")
+
+    @api.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        body = await asyncio.to_thread(icon.read_bytes)
+        return Response(
+            body, media_type="image/x-icon", headers={"Cache-Control": "public, max-age=86400"}
+        )
 
 
 def _inbox_script(api: FastAPI) -> None:

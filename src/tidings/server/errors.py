@@ -83,6 +83,28 @@ def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _body_problem(request: Request, exc: RequestValidationError) -> str | None:
+    """Why the body could not be read as JSON at all, said plainly; None if it was."""
+    errors = exc.errors()
+    for err in errors:
+        if err.get("type") == "json_invalid":
+            loc = err.get("loc", ())
+            at = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+            reason = (err.get("ctx") or {}).get("error") or "not JSON"
+            where = f" at character {at + 1}" if at is not None else ""  # 1-based
+            return f"the request body is not valid JSON: {reason}{where}"
+    kind = request.headers.get("content-type", "")
+    if "json" not in kind.lower() and any(
+        tuple(err.get("loc", ()))[:1] == ("body",) for err in errors
+    ):
+        sent = f"it was sent as {kind.split(';')[0]!r}" if kind else "it had no Content-Type"
+        return (
+            f"the request body must be JSON sent with 'Content-Type: application/json' "
+            f"({sent}; with curl add -H 'Content-Type: application/json')"
+        )
+    return None
+
+
 def route_of(scope: Scope) -> str:
     """The matched route's template (``/api/v1/runs/{run_id}``), never the raw path:
     paths may hold keys (``/e/{key}``) and ids without bound."""
@@ -101,6 +123,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         details = _validation_details(exc)
+        if message := _body_problem(request, exc):
+            return error_response(422, message, details=details)
         # With a union of body shapes the deepest error is the one that names the field.
         first = max(details, key=lambda d: len(d["loc"]), default={"loc": [], "msg": "invalid"})
         where = ".".join(first["loc"]) or "request"

@@ -101,6 +101,11 @@ class EventOut(BaseModel):
     cancelledAt: datetime | None = None
     accepted: bool = Field(description="False when this id was sent before (nothing redone).")
     runIds: list[str] = Field(description="Runs the event started (none yet if delayed).")
+    warning: str | None = Field(
+        default=None,
+        description="Set when nothing listens for the event (no task, no waiting run): "
+        "it was recorded and did nothing.",
+    )
 
 
 class InngestEvent(BaseModel):

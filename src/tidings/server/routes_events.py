@@ -76,6 +76,7 @@ async def send_event(request: Request, body: EventBody, key: Publisher) -> Event
         deliveredAt=None if later else now,
         accepted=receipt.accepted,
         runIds=list(receipt.run_ids),
+        warning=receipt.warning,
     )
 
 
