@@ -7,10 +7,14 @@ claiming stays pure SQL. A run of a limited task always carries a key for each l
 
 from __future__ import annotations
 
+import collections.abc
 import json
-from collections.abc import Mapping
+import typing
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
+
+import pydantic
 
 from tidings.errors import ValidationError
 from tidings.matching import MISSING, get_path
@@ -198,7 +202,26 @@ def with_flow(
             f"payload is annotated as one {task.payload_model.__name__}: annotate it "
             f"as list[{task.payload_model.__name__}] (or keep='first' / 'last')"
         )
+    if flow.gathers and task.payload_adapter is not None:
+        return replace(task, flow=flow, **_item_check(task, flow))
     return task if flow is NO_FLOW else replace(task, flow=flow)
+
+
+def _item_check(task: Any, flow: TaskFlow) -> dict[str, Any]:
+    """The element type of a gathering task's ``list[X]`` annotation, to check each
+    trigger's payload against (ValidationError if the annotation is not a list)."""
+    hint = task.payload_type
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin not in (list, collections.abc.Sequence) and hint not in (list, Sequence):
+        what = "batch" if flow.batch is not None else "debounce with keep='all'"
+        raise ValidationError(
+            f"task {task.id!r} uses {what}, so its run gets a list of payloads, but its "
+            f"payload is annotated {hint!r}: annotate it as a list (list[...])"
+        )
+    item = args[0] if args else Any
+    if item in (Any, object):
+        return {"item_adapter": None, "item_type": None}
+    return {"item_adapter": pydantic.TypeAdapter(item), "item_type": item}
 
 
 def run_gate(task: Any, encoded: str, source: str) -> Gate | None:

@@ -50,6 +50,10 @@ class TaskDef:
     (or annotated ``Any``/``object``)."""
     payload_type: Any = None
     """The payload's annotation that ``payload_adapter`` checks."""
+    item_adapter: pydantic.TypeAdapter[Any] | None = None
+    """For a task whose run gathers a list of payloads (a batch, or a debounce keeping
+    all): checks each trigger's payload against the list's element type (None: any)."""
+    item_type: Any = None
 
     @property
     def validates_payload(self) -> bool:
@@ -83,15 +87,16 @@ class TaskDef:
                 return model.model_dump_json()
             except pydantic_core.PydanticSerializationError as exc:
                 raise NotSerializableError(f"payload of task {self.id!r}: {exc}") from None
-        if self.payload_adapter is not None:
+        adapter, hint = self._trigger_adapter()
+        if adapter is not None:
             check_json(payload, f"payload of task {self.id!r}")
-            value = self._validate_typed(payload)
+            value = self._validate_typed(payload, adapter, hint)
             if not dataclasses.is_dataclass(payload) and not isinstance(
                 payload, pydantic.BaseModel
             ):  # only JSON goes in (no datetime turned into text on the way)
                 serde.dumps(payload, f"payload of task {self.id!r}")
             try:  # what the annotation made of it, so a replay sees what the first run saw
-                value = self.payload_adapter.dump_python(value, mode="json")
+                value = adapter.dump_python(value, mode="json")
             except pydantic_core.PydanticSerializationError as exc:
                 raise NotSerializableError(f"payload of task {self.id!r}: {exc}") from None
         else:
@@ -103,8 +108,15 @@ class TaskDef:
         if self.payload_model is not None:
             return self._validate(value)
         if self.payload_adapter is not None:
-            return self._validate_typed(value)
+            return self._validate_typed(value, self.payload_adapter, self.payload_type)
         return value
+
+    def _trigger_adapter(self) -> tuple[pydantic.TypeAdapter[Any] | None, Any]:
+        """What one trigger's payload is checked against: the annotation, or its element
+        type when the run gathers the payloads of several triggers into a list."""
+        if self.flow.gathers:
+            return self.item_adapter, self.item_type
+        return self.payload_adapter, self.payload_type
 
     def _validate(self, payload: Any) -> pydantic.BaseModel:
         assert self.payload_model is not None
@@ -117,14 +129,13 @@ class TaskDef:
         except pydantic.ValidationError as exc:
             raise self._mismatch(self.payload_model.__name__, exc) from None
 
-    def _validate_typed(self, payload: Any) -> Any:
-        assert self.payload_adapter is not None
+    def _validate_typed(self, payload: Any, adapter: pydantic.TypeAdapter[Any], hint: Any) -> Any:
         if isinstance(payload, pydantic.BaseModel):
             payload = payload.model_dump(mode="json")
         try:
-            return self.payload_adapter.validate_python(payload)
+            return adapter.validate_python(payload)
         except pydantic.ValidationError as exc:
-            raise self._mismatch(_type_name(self.payload_type), exc) from None
+            raise self._mismatch(_type_name(hint), exc) from None
 
     def _mismatch(self, type_name: str, exc: pydantic.ValidationError) -> ValidationError:
         problems = "; ".join(

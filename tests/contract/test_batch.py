@@ -160,6 +160,27 @@ def test_a_list_of_payloads_needs_a_list_annotation(app: Tidings) -> None:
     assert "latest" in app.tasks
 
 
+async def test_each_trigger_is_checked_against_the_lists_element_type(app: Tidings) -> None:
+    with pytest.raises(ValidationError, match="annotate it as a list"):
+
+        @app.task(batch=Batch(10, 60))
+        async def counts(ctx: Context, payload: dict[str, int]) -> None: ...
+
+    got: list[list[Quote]] = []
+
+    @app.task(batch=Batch(2, 60))
+    async def quotes(ctx: Context, payload: list[Quote]) -> int:
+        got.append(payload)
+        return len(payload)
+
+    async with TestEngine(app, start=START) as t:
+        with pytest.raises(ValidationError, match=r"does not match Quote: id"):
+            await t.trigger("quotes", {"id": ["not", "text"]})
+        await t.trigger("quotes", {"id": "q1"})
+        await t.trigger("quotes", {"id": "q2"})
+    assert [[q.id for q in batch] for batch in got] == [["q1", "q2"]]
+
+
 def test_a_missing_key_is_refused_at_trigger(app: Tidings) -> None:
     record(app, max_size=2, timeout=5, key="user")
     with pytest.raises(ValidationError, match="batch key of task 'send' 'user' is missing"):
