@@ -20,7 +20,7 @@ from typing import Any
 
 from tidings.kernel import Kernel, TaskContext
 from tidings.notify.budget import admit, finish
-from tidings.notify.service import Notifications
+from tidings.notify.service import DELIVER_TASK, Notifications
 from tidings.providers.base import (
     Message,
     PermanentProviderError,
@@ -97,8 +97,17 @@ async def _send(provider: Provider, message: Message) -> dict[str, Any]:
 class _Send:
     """The failover loop over one address."""
 
-    def __init__(self, ctx: TaskContext, service: Notifications, d: Delivery, data: Any) -> None:
+    def __init__(
+        self,
+        ctx: TaskContext,
+        service: Notifications,
+        d: Delivery,
+        data: Any,
+        prior: dict[str, Any] | None = None,
+    ) -> None:
         self.ctx, self.service, self.d, self.data = ctx, service, d, data
+        self.prior = prior
+        """A batch run's first attempt of the first provider (it handed the rest here)."""
         self.store = service.kernel.store
         # rebuilt from the memoized attempts on every execution
         self.history: list[dict[str, Any]] = []
@@ -111,8 +120,15 @@ class _Send:
         else:
             providers = self.service.providers(d.channel)
         last: dict[str, Any] = {"outcome": "failed", "error": "no provider for this channel"}
-        for provider in providers:
+        for index, provider in enumerate(providers):
             attempt = 0
+            if index == 0 and self.prior is not None and self.prior.get("outcome") == "retry":
+                last = self.prior
+                attempt = 1
+                self.history.append(last)
+                await self._progress(last)
+                if attempt < provider.max_attempts:
+                    await ctx.sleep(backoff(attempt, last.get("retry_after")), name="backoff")
             while attempt < provider.max_attempts:
                 last = await ctx.step(
                     f"send {d.channel} via {provider.name}",
@@ -194,8 +210,127 @@ async def deliver(
     data = None
     if d.channel == Channel.PUSH:
         data = await asyncio.to_thread(store.notifications.data, d.notification_id)
-    send = _Send(ctx, service, d, data)
+    prior = payload.get("prior")
+    send = _Send(ctx, service, d, data, prior if isinstance(prior, dict) else None)
     outcomes = [await send.to(address) for address in d.addresses]
     update = _final(d, outcomes, send.history, ctx.now())
     await asyncio.to_thread(store.notifications.update_delivery, d.id, update, ctx.now())
     return {"delivery_id": d.id, "status": update.status, "provider": update.provider}
+
+
+def _handoff(service: Notifications, handed: list[tuple[str, dict[str, Any] | None]]) -> int:
+    """Runs of ``tidings.deliver`` for the deliveries a batch does not finish (keyed by
+    delivery, so a re-executed batch makes each once)."""
+    kernel = service.kernel
+    news = [
+        kernel.new_run(
+            DELIVER_TASK,
+            {"delivery_id": delivery_id, "prior": prior},
+            idempotency_key=f"delivery:{delivery_id}",
+        )
+        for delivery_id, prior in handed
+    ]
+    kernel.create_runs(news)
+    return len(news)
+
+
+async def _attempt_batch(
+    kernel: Kernel, provider: Provider, messages: list[Message], at: str
+) -> list[dict[str, Any]]:
+    """One batch call of an unlimited provider; one outcome per message, as :func:`_send`
+    gives it (a failure of the whole call is a retry of each)."""
+    base = {"provider": provider.name, "at": at}
+    try:
+        results = await provider.send_batch(messages)
+    except Exception as exc:  # the request as a whole: every message is worth another try
+        error = f"{type(exc).__name__}: {exc}"
+        return [
+            {**base, "to": m.to, "delivery_id": m.delivery_id, "outcome": "retry", "error": error}
+            for m in messages
+        ]
+    out: list[dict[str, Any]] = []
+    for message, result in zip(messages, results, strict=True):
+        item: dict[str, Any] = {**base, "to": message.to, "delivery_id": message.delivery_id}
+        if isinstance(result, RetryableProviderError):
+            item |= {"outcome": "retry", "error": str(result), "code": result.code,
+                     "retry_after": result.retry_after}  # fmt: skip
+        elif isinstance(result, PermanentProviderError):
+            item |= {"outcome": "failed", "error": str(result), "code": result.code,
+                     "suppress": result.suppress_address,
+                     "deactivate": result.deactivate_token}  # fmt: skip
+        elif isinstance(result, Exception):
+            item |= {"outcome": "retry", "error": f"{type(result).__name__}: {result}"}
+        else:
+            details = json.loads(json.dumps(dict(result.details), default=str))
+            item |= {"outcome": result.status, "message_id": result.provider_message_id,
+                     "details": details}  # fmt: skip
+        out.append(item)
+    return out
+
+
+async def deliver_batch(
+    service: Notifications, ctx: TaskContext, payload: dict[str, Any]
+) -> dict[str, Any]:
+    """The built-in ``tidings.deliver_batch`` task: send a broadcast page's deliveries of
+    one channel, up to 100, in one provider call per provider (``Provider.send_batch``).
+
+    Each delivery with one address whose first provider has no shared rate limit goes
+    in the batch call (a memoized step); a message the provider took is recorded with
+    the others in one statement, one it rejected for good fails alone, and one worth
+    another try (or a push to several tokens, or a rate-limited provider) is handed to a
+    run of ``tidings.deliver`` of its own, which retries and fails over as for a single
+    notification.
+    """
+    ids = [str(i) for i in payload["delivery_ids"]]
+    kernel = service.kernel
+    store = kernel.store
+    found = await asyncio.to_thread(store.notifications.deliveries_many, ids)
+    todo = [d for d in found if not d.status.final]
+    handed: list[tuple[str, dict[str, Any] | None]] = []
+    groups: dict[int, tuple[Provider, list[Delivery]]] = {}
+    for d in todo:
+        if len(d.addresses) != 1:
+            handed.append((d.id, None))
+            continue
+        providers = service.divert(d, d.addresses[0])
+        if providers is not None:
+            await asyncio.to_thread(store.notifications.mark_sandboxed, d.id)
+        else:
+            providers = service.providers(d.channel)
+        first = providers[0] if providers else None
+        if first is None or first.rate_limit is not None:
+            handed.append((d.id, None))
+            continue
+        groups.setdefault(id(first), (first, []))[1].append(d)
+    updates: list[tuple[str, SendUpdate]] = []
+    for provider, members in groups.values():
+        datas: dict[str, Any] = {}
+        for d in members:
+            if d.channel == Channel.PUSH and d.notification_id not in datas:
+                datas[d.notification_id] = await asyncio.to_thread(
+                    store.notifications.data, d.notification_id
+                )
+        messages = [message_for(d, d.addresses[0], datas.get(d.notification_id)) for d in members]
+        outcomes = await ctx.step(
+            f"send {members[0].channel} batch via {provider.name}",
+            _attempt_batch,
+            kernel,
+            provider,
+            messages,
+            ctx.now().isoformat(),
+        )
+        # by delivery: a re-execution may find fewer of them still to send
+        by_id = {o["delivery_id"]: o for o in outcomes}
+        for d in members:
+            outcome = by_id.get(d.id)
+            if outcome is None:
+                handed.append((d.id, None))
+            elif outcome["outcome"] == "retry":
+                handed.append((d.id, outcome))
+            else:
+                updates.append((d.id, _final(d, [outcome], [outcome], ctx.now())))
+    if handed:
+        await ctx.step("hand off", _handoff, service, handed)
+    if updates:
+        await asyncio.to_thread(store.notifications.update_deliveries, updates, ctx.now())
+    return {"deliveries": len(ids), "finished": len(updates), "handed_off": len(handed)}

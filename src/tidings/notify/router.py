@@ -40,8 +40,9 @@ from tidings.store.runs import NewRun
 QUIET_CHANNELS = (Channel.PUSH, Channel.SMS)
 """Quiet hours hold these back; in-app and email are delivered at once."""
 
-RunFactory = Callable[[str, datetime | None], NewRun]
-"""``(delivery id, send at) -> the run that sends it``."""
+RunFactory = Callable[[str, Channel, datetime | None], NewRun | None]
+"""``(delivery id, channel, send at) -> the run that sends it`` (None: a broadcast page
+sends it in a batch run of its own)."""
 
 
 @dataclass(frozen=True)
@@ -174,4 +175,5 @@ def _delivery(
     )
     if channel == Channel.IN_APP:
         return replace(delivery, inbox_item_id=new_id("inb"))
-    return replace(delivery, send_at=decision.send_at, run=run_for(delivery.id, decision.send_at))
+    run = run_for(delivery.id, channel, decision.send_at)
+    return replace(delivery, send_at=decision.send_at, run=run)
