@@ -200,6 +200,7 @@ def _outcome(d: Delivery) -> tuple[Any, ...]:
             d.html, d.text, d.title, d.body, json.dumps(d.sms, sort_keys=True), d.critical)  # fmt: skip
 
 
+@pytest.mark.timeout(900)  # 6,000 single notifies beside it, on a shared machine
 @pytest.mark.parametrize("type_id", ["alert", "urgent"])
 async def test_broadcast_routes_every_recipient_as_one_by_one_notify(
     make_app: Callable[..., Tidings], tmp_path: Path, type_id: str

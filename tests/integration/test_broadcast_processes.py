@@ -85,7 +85,8 @@ def test_sigkill_mid_broadcast_then_a_second_worker_finishes_exactly_once(
         assert outbox == Counter({rid: 1 for rid in ids})
         inbox = Counter(r for r in ids for _ in app.inbox.list(r))
         assert inbox == Counter({rid: 1 for rid in ids})
-        assert done.counts == {"in_app": {"delivered": N}, "email": {"sent": N}}
+        final = app.broadcasts.get(handle.id).counts
+        assert final == {"in_app": {"delivered": N}, "email": {"sent": N}}
     finally:
         for w in started:
             w.kill()
