@@ -268,6 +268,30 @@ async def _attempt_batch(
     return out
 
 
+async def _group(
+    service: Notifications, todo: list[Delivery]
+) -> tuple[dict[int, tuple[Provider, list[Delivery]]], list[tuple[str, dict[str, Any] | None]]]:
+    """The deliveries a batch call can take, by first provider; and the others."""
+    store = service.kernel.store
+    handed: list[tuple[str, dict[str, Any] | None]] = []
+    groups: dict[int, tuple[Provider, list[Delivery]]] = {}
+    for d in todo:
+        if len(d.addresses) != 1:
+            handed.append((d.id, None))
+            continue
+        providers = service.divert(d, d.addresses[0])
+        if providers is not None:
+            await asyncio.to_thread(store.notifications.mark_sandboxed, d.id)
+        else:
+            providers = service.providers(d.channel)
+        first = providers[0] if providers else None
+        if first is None or first.rate_limit is not None:
+            handed.append((d.id, None))
+            continue
+        groups.setdefault(id(first), (first, []))[1].append(d)
+    return groups, handed
+
+
 async def deliver_batch(
     service: Notifications, ctx: TaskContext, payload: dict[str, Any]
 ) -> dict[str, Any]:
@@ -285,23 +309,7 @@ async def deliver_batch(
     kernel = service.kernel
     store = kernel.store
     found = await asyncio.to_thread(store.notifications.deliveries_many, ids)
-    todo = [d for d in found if not d.status.final]
-    handed: list[tuple[str, dict[str, Any] | None]] = []
-    groups: dict[int, tuple[Provider, list[Delivery]]] = {}
-    for d in todo:
-        if len(d.addresses) != 1:
-            handed.append((d.id, None))
-            continue
-        providers = service.divert(d, d.addresses[0])
-        if providers is not None:
-            await asyncio.to_thread(store.notifications.mark_sandboxed, d.id)
-        else:
-            providers = service.providers(d.channel)
-        first = providers[0] if providers else None
-        if first is None or first.rate_limit is not None:
-            handed.append((d.id, None))
-            continue
-        groups.setdefault(id(first), (first, []))[1].append(d)
+    groups, handed = await _group(service, [d for d in found if not d.status.final])
     updates: list[tuple[str, SendUpdate]] = []
     for provider, members in groups.values():
         datas: dict[str, Any] = {}

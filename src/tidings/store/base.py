@@ -1,11 +1,12 @@
 """The store: one object per database, composed of one object per concept.
 
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
-``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``, ``store.receipts``, ``store.budgets``,
-``store.keys``, ``store.ops`` and ``store.dashboard`` each implement the interface of
-the module of that name; the store itself holds only its lifecycle (migrations, close)
-and the wake-up subscriptions. Every method is synchronous and thread-safe, and takes
-the time it needs (``now``) from the engine clock.
+``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``,
+``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops`` and
+``store.dashboard`` each implement the interface of the module of that name; the store
+itself holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every
+method is synchronous and thread-safe, and takes the time it needs (``now``) from the
+engine clock.
 """
 
 from __future__ import annotations

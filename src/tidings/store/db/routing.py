@@ -66,6 +66,32 @@ def read_inputs(db: Database, tx: Tx, ids: Sequence[str]) -> dict[str, RoutingIn
     return out
 
 
+def _reserve(
+    db: Database, tx: Tx, notifications: Sequence[NewNotification], now: datetime, ttl: timedelta
+) -> dict[str, str]:
+    """Reserve every dedup key: ``{key: the notification holding it}``."""
+    reserve = [{"key": n.dedup_key, "id": n.id} for n in notifications]
+    params = {"rows": json.dumps(reserve), "now": db.ts(now), "expires_at": db.ts(now + ttl)}
+    holders = {
+        str(r["key"]): str(r["notification_id"]) for r in tx.run("reserve_dedup_many", params)
+    }
+    mine = {n.dedup_key: n.id for n in notifications}
+    others = {k: h for k, h in holders.items() if h != mine[k]}
+    if not others:
+        return holders
+    # A key held by a notification that no longer exists (deleted): take it over.
+    alive = {
+        str(r["id"])
+        for r in tx.run("existing_notifications", {"ids": db.array(list(others.values()))})
+    }
+    for key, holder in others.items():
+        if holder not in alive:
+            take = {"key": key, "notification_id": mine[key], "expires_at": params["expires_at"]}
+            tx.run("take_dedup", take)
+            holders[key] = mine[key]
+    return holders
+
+
 def record_notifications(
     db: Database,
     tx: Tx,
@@ -81,29 +107,7 @@ def record_notifications(
     if not notifications:
         return {}
     ts_now = db.ts(now)
-    reserve = [{"key": n.dedup_key, "id": n.id} for n in notifications]
-    rows = tx.run(
-        "reserve_dedup_many",
-        {"rows": json.dumps(reserve), "now": ts_now, "expires_at": db.ts(now + dedup_ttl)},
-    )
-    holders = {str(r["key"]): str(r["notification_id"]) for r in rows}
-    mine = {n.dedup_key: n.id for n in notifications}
-    others = {k: h for k, h in holders.items() if h != mine[k]}
-    if others:
-        # A key held by a notification that no longer exists (deleted): take it over.
-        alive = {
-            str(r["id"])
-            for r in tx.run("existing_notifications", {"ids": db.array(list(others.values()))})
-        }
-        for n in notifications:
-            holder = others.get(n.dedup_key)
-            if holder is not None and holder not in alive:
-                tx.run(
-                    "take_dedup",
-                    {"key": n.dedup_key, "notification_id": n.id,
-                     "expires_at": db.ts(now + dedup_ttl)},
-                )  # fmt: skip
-                holders[n.dedup_key] = n.id
+    holders = _reserve(db, tx, notifications, now, dedup_ttl)
     fresh = [n for n in notifications if holders.get(n.dedup_key) == n.id]
     if not fresh:
         return holders
