@@ -26,6 +26,7 @@ from tidings.providers.base import (
     PermanentProviderError,
     Provider,
     RetryableProviderError,
+    SendResult,
 )
 from tidings.records.notify import Channel, Delivery, DeliveryStatus
 from tidings.store.notifications import SendUpdate
@@ -237,35 +238,94 @@ def _handoff(service: Notifications, handed: list[tuple[str, dict[str, Any] | No
 async def _attempt_batch(
     kernel: Kernel, provider: Provider, messages: list[Message], at: str
 ) -> list[dict[str, Any]]:
-    """One batch call of an unlimited provider; one outcome per message, as :func:`_send`
-    gives it (a failure of the whole call is a retry of each)."""
-    base = {"provider": provider.name, "at": at}
+    """One batch call; one outcome per message, as :func:`_send` gives it. A call that
+    fails as a whole is a ``retry`` of each marked ``whole``; under a rate-limited
+    provider the call (one request) is first admitted by the shared budget, and when it
+    is full every outcome is ``throttled`` with the time to try again."""
+    base = [{"provider": provider.name, "at": at, "to": m.to, "delivery_id": m.delivery_id}
+            for m in messages]  # fmt: skip
+    admitted, until = await _admit_batch(kernel, provider, len(messages))
+    if until is not None and not admitted:
+        return [{**b, "outcome": "throttled", "until": until.isoformat()} for b in base]
+    # a budget counting messages may have room for some: the rest wait in single runs
+    taken = len(messages) if provider.batch_is_one_request or until is None else len(admitted)
+    later = [
+        {**b, "outcome": "throttled", "until": until.isoformat() if until else at}
+        for b in base[taken:]
+    ]
+    messages, base = messages[:taken], base[:taken]
     try:
         results = await provider.send_batch(messages)
-    except Exception as exc:  # the request as a whole: every message is worth another try
+    except RetryableProviderError as exc:
+        return [{**b, "outcome": "retry", "whole": True, "error": str(exc), "code": exc.code,
+                 "retry_after": exc.retry_after} for b in base]  # fmt: skip
+    except Exception as exc:  # a permanent refusal of the whole request, a network error
         error = f"{type(exc).__name__}: {exc}"
-        return [
-            {**base, "to": m.to, "delivery_id": m.delivery_id, "outcome": "retry", "error": error}
-            for m in messages
-        ]
-    out: list[dict[str, Any]] = []
-    for message, result in zip(messages, results, strict=True):
-        item: dict[str, Any] = {**base, "to": message.to, "delivery_id": message.delivery_id}
-        if isinstance(result, RetryableProviderError):
-            item |= {"outcome": "retry", "error": str(result), "code": result.code,
-                     "retry_after": result.retry_after}  # fmt: skip
-        elif isinstance(result, PermanentProviderError):
-            item |= {"outcome": "failed", "error": str(result), "code": result.code,
-                     "suppress": result.suppress_address,
-                     "deactivate": result.deactivate_token}  # fmt: skip
-        elif isinstance(result, Exception):
-            item |= {"outcome": "retry", "error": f"{type(result).__name__}: {result}"}
-        else:
-            details = json.loads(json.dumps(dict(result.details), default=str))
-            item |= {"outcome": result.status, "message_id": result.provider_message_id,
-                     "details": details}  # fmt: skip
-        out.append(item)
-    return out
+        return [{**b, "outcome": "retry", "whole": True, "error": error} for b in base]
+    finally:
+        for send_id in admitted:
+            await finish(kernel, provider, send_id)
+    return [{**b, **_one(result)} for b, result in zip(base, results, strict=True)] + later
+
+
+async def _admit_batch(
+    kernel: Kernel, provider: Provider, n: int
+) -> tuple[list[str], datetime | None]:
+    """Places in the shared budget for a batch call: one for a provider counting requests
+    (``batch_is_one_request``), else one per message while there is room. Returns the
+    admitted send ids and, if the budget filled up first, when to ask again."""
+    if provider.rate_limit is None:
+        return [], None
+    admitted: list[str] = []
+    for _ in range(1 if provider.batch_is_one_request else n):
+        found = await admit(kernel, provider)
+        if isinstance(found, datetime):
+            return admitted, found
+        if found is not None:
+            admitted.append(found)
+    return admitted, None
+
+
+def _one(result: SendResult | Exception) -> dict[str, Any]:
+    if isinstance(result, RetryableProviderError):
+        return {"outcome": "retry", "error": str(result), "code": result.code,
+                "retry_after": result.retry_after}  # fmt: skip
+    if isinstance(result, PermanentProviderError):
+        return {"outcome": "failed", "error": str(result), "code": result.code,
+                "suppress": result.suppress_address,
+                "deactivate": result.deactivate_token}  # fmt: skip
+    if isinstance(result, Exception):
+        return {"outcome": "retry", "error": f"{type(result).__name__}: {result}"}
+    details = json.loads(json.dumps(dict(result.details), default=str))
+    return {"outcome": result.status, "message_id": result.provider_message_id,
+            "details": details}  # fmt: skip
+
+
+async def _send_group(
+    ctx: TaskContext, kernel: Kernel, provider: Provider, messages: list[Message]
+) -> list[dict[str, Any]]:
+    """The batch call, waiting out a full budget and retrying a call that failed as a
+    whole (same messages, so the same batch idempotency key) up to the provider's
+    ``max_attempts``; what still fails then is handed to single runs."""
+    attempt = 0
+    while True:
+        outcomes: list[dict[str, Any]] = await ctx.step(
+            f"send {messages[0].channel} batch via {provider.name}",
+            _attempt_batch,
+            kernel,
+            provider,
+            messages,
+            ctx.now().isoformat(),
+        )
+        if outcomes and all(o["outcome"] == "throttled" for o in outcomes):
+            await ctx.sleep_until(datetime.fromisoformat(outcomes[0]["until"]), name="rate limit")
+            continue
+        if not outcomes or not all(o.get("whole") for o in outcomes):
+            return outcomes
+        attempt += 1
+        if attempt >= provider.max_attempts:
+            return outcomes
+        await ctx.sleep(backoff(attempt, outcomes[0].get("retry_after")), name="backoff")
 
 
 async def _group(
@@ -285,7 +345,7 @@ async def _group(
         else:
             providers = service.providers(d.channel)
         first = providers[0] if providers else None
-        if first is None or first.rate_limit is not None:
+        if first is None:
             handed.append((d.id, None))
             continue
         groups.setdefault(id(first), (first, []))[1].append(d)
@@ -319,19 +379,12 @@ async def deliver_batch(
                     store.notifications.data, d.notification_id
                 )
         messages = [message_for(d, d.addresses[0], datas.get(d.notification_id)) for d in members]
-        outcomes = await ctx.step(
-            f"send {members[0].channel} batch via {provider.name}",
-            _attempt_batch,
-            kernel,
-            provider,
-            messages,
-            ctx.now().isoformat(),
-        )
+        outcomes = await _send_group(ctx, kernel, provider, messages)
         # by delivery: a re-execution may find fewer of them still to send
         by_id = {o["delivery_id"]: o for o in outcomes}
         for d in members:
             outcome = by_id.get(d.id)
-            if outcome is None:
+            if outcome is None or outcome["outcome"] == "throttled":
                 handed.append((d.id, None))
             elif outcome["outcome"] == "retry":
                 handed.append((d.id, outcome))
