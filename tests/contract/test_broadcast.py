@@ -95,7 +95,8 @@ async def test_broadcast_to_a_topic_reaches_each_subscriber_once(
         handle = app.notify(
             "alert", to=Topic("everyone"), data={"name": "An"}, channels=["in_app", "email"]
         )
-        assert isinstance(handle, BroadcastHandle) and handle.created
+        assert isinstance(handle, BroadcastHandle)
+        assert handle.created
         again = app.notify("alert", to=Topic("everyone"), data={"name": "An"}, dedup_key=handle.id)
         assert again.created
         await t.run_due()
