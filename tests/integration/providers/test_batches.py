@@ -10,13 +10,23 @@ from tests.conftest import START
 from tests.contract.notify_support import notify_app
 from tests.fakes.fake_expo import FakeExpo
 from tests.fakes.fake_resend import FakeResend
+from tests.fakes.fake_twilio import FakeTwilio
 from tidings import Tidings
-from tidings.providers import Expo, PermanentProviderError, Resend, SendResult
+from tidings.providers import Expo, PermanentProviderError, Resend, SendResult, Smtp, Twilio
+from tidings.providers.base import Message
+from tidings.records.notify import Channel
 from tidings.testing import TestEngine
 
 from .conftest import email_message
+from .smtp_server import Relay, relay
 
 KEY = "re_test_key"
+SID = "AC" + "0" * 32
+
+
+def sms_message(n: int) -> Message:
+    return Message(delivery_id=f"dlv_{n}", idempotency_key=f"idem-{n}", channel=Channel.SMS,
+                   type_id="alert", to=f"+8490{n:07d}", locale="en", text="Hi")  # fmt: skip
 
 
 def resend(server: FakeResend, **options: object) -> Resend:
@@ -100,3 +110,40 @@ async def test_broadcast_goes_out_in_provider_batches(
     assert sorted(len(r.json()) for r in ex.requests) == [30, 100, 100]
     (failed,) = app.deliveries.list(to="u0017", channel="email")
     assert (failed.status, failed.attempts) == ("failed", 1)
+
+
+async def test_smtp_batch_reuses_one_connection_and_a_refusal_fails_alone() -> None:
+    seen = Relay(rcpt_replies={"p2@example.com": "550 5.1.1 Mailbox unavailable"})
+    with relay(seen) as port:
+        provider = Smtp("127.0.0.1", port, sender="MediLink <noreply@medilink.vn>", timeout=5)
+        messages = [email_message(i, to=f"p{i}@example.com") for i in range(6)]
+        outcomes = await provider.send_batch(messages)
+    assert [type(o).__name__ for o in outcomes] == [
+        "SendResult", "SendResult", "PermanentProviderError", "SendResult", "SendResult",
+        "SendResult",
+    ]  # fmt: skip
+    assert isinstance(outcomes[2], PermanentProviderError)
+    assert outcomes[2].suppress_address
+    assert [r.rcpt_tos for r in seen.received] == [[f"p{i}@example.com"] for i in (0, 1, 3, 4, 5)]
+    peers = [r.peer for r in seen.received]
+    assert len(set(peers[:2])) == 1  # one connection until the refusal
+    assert len(set(peers[2:])) == 1  # and one after it
+    assert len(set(peers)) == 2
+
+
+async def test_twilio_batch_sends_with_bounded_concurrency() -> None:
+    with FakeTwilio(account_sid=SID).running() as tw:
+        assert isinstance(tw, FakeTwilio)
+        provider = Twilio(
+            account_sid=SID, auth_token="twilio_test_token", from_="+15005550006",
+            base_url=tw.url, timeout=5, rate_limit=None,
+        )  # fmt: skip
+        tw.delay = 0.05
+        messages = [sms_message(i) for i in range(25)]
+        try:
+            outcomes = await provider.send_batch(messages)
+        finally:
+            await provider.aclose()
+    assert all(isinstance(o, SendResult) for o in outcomes)
+    assert len(tw.requests) == 25
+    assert 1 < tw.max_in_flight <= 8
