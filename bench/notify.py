@@ -161,15 +161,15 @@ def _bulk_recipients(url: str, n: int) -> list[str]:
     rows = [(rid, f"{rid}@example.com", "en") for rid in ids]
     if url.startswith("sqlite"):
         now = int(time.time() * 1_000_000)
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
-            conn.executemany(
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as lite:
+            lite.executemany(
                 "INSERT INTO recipients (id, email, locale, timezone, data, created_at, "
                 "updated_at) VALUES (?, ?, ?, 'UTC', '{}', ?, ?)",
                 [(*r, now, now) for r in rows],
             )
         return ids
     base, schema = url.split("?schema=")
-    with psycopg.connect(base, autocommit=True) as conn, conn.cursor() as cur:
+    with psycopg.connect(base, autocommit=True) as pg, pg.cursor() as cur:
         cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
         with cur.copy("COPY recipients (id, email, locale, timezone, data, created_at, "
                       "updated_at) FROM STDIN") as copy:  # fmt: skip

@@ -128,13 +128,23 @@ def plan(
     now: datetime,
     run_for: RunFactory,
 ) -> list[NewDelivery]:
-    """One new delivery per channel, rendered, with its send run where it has one."""
-    locale = inputs.recipient.locale or templates.default_locale
+    """One new delivery per channel, rendered, with its send run where it has one.
+
+    Templates see the notification's data and, as ``recipient``, the recipient's id,
+    locale and profile ``data`` (so one broadcast can greet each recipient by name);
+    a data key ``recipient`` of the notification's own wins."""
+    r = inputs.recipient
+    locale = r.locale or templates.default_locale
+    context = data if "recipient" in data else {**data, "recipient": _profile(r, locale)}
     out: list[NewDelivery] = []
     for channel in channels:
         decision = decide(ntype, channel, inputs, now)
-        out.append(_delivery(ntype, channel, decision, locale, data, templates, run_for))
+        out.append(_delivery(ntype, channel, decision, locale, data, templates, run_for, context))
     return out
+
+
+def _profile(r: Recipient, locale: str) -> dict[str, Any]:
+    return {**r.data, "id": r.id, "locale": locale}
 
 
 def _delivery(
@@ -145,6 +155,7 @@ def _delivery(
     data: dict[str, Any],
     templates: Templates,
     run_for: RunFactory,
+    context: dict[str, Any],
 ) -> NewDelivery:
     delivery = NewDelivery(
         id=new_id("dlv"),
@@ -158,7 +169,7 @@ def _delivery(
     if decision.status in (DeliveryStatus.SKIPPED, DeliveryStatus.SUPPRESSED):
         return delivery
     try:
-        rendered = templates.render(ntype.id, channel, locale, data, root=ntype.templates)
+        rendered = templates.render(ntype.id, channel, locale, context, root=ntype.templates)
     except ValidationError as exc:  # TemplateError, or no templates root at all
         return replace(delivery, status=DeliveryStatus.FAILED, error=str(exc))
     sms = rendered.sms
