@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from tidings.records.notify import Delivery
 from tidings.store.notifications import NewNotification
 from tidings.store.runs import NewRun
 
@@ -96,6 +97,12 @@ class Broadcasts(abc.ABC):
         the delivery runs, and the advanced cursor, in one transaction. If the broadcast
         has moved past ``page.cursor`` already, write nothing. Returns the broadcast as
         it now is and how many notifications this call recorded."""
+
+    @abc.abstractmethod
+    def deliveries(
+        self, broadcast_id: str, channel: str | None, status: str | None, limit: int
+    ) -> builtins.list[Delivery]:
+        """The broadcast's deliveries, newest first."""
 
     @abc.abstractmethod
     def counts(self, broadcast_id: str) -> dict[str, dict[str, int]]:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import builtins
 from datetime import datetime, timedelta
 
+from tidings.records.notify import Delivery
 from tidings.store.broadcasts import BroadcastRow, Broadcasts, NewBroadcast, PageRecord
+from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Row
 from tidings.store.db.routing import record_notifications
 from tidings.store.db.runs import insert_run
@@ -86,6 +88,14 @@ class DbBroadcasts(Bound, Broadcasts):
                     insert_run(self._db, tx, run, now, idempotency_ttl)
             row = tx.run("get_broadcast", {"id": page.broadcast_id})[0]
         return self._row(row), recorded
+
+    def deliveries(
+        self, broadcast_id: str, channel: str | None, status: str | None, limit: int
+    ) -> builtins.list[Delivery]:
+        params = {"id": broadcast_id, "channel": channel, "status": status, "limit": limit}
+        with self._autocommit(write=False) as tx:
+            rows = tx.run("broadcast_deliveries", params)
+        return [to.delivery(self._db, r) for r in rows]
 
     def counts(self, broadcast_id: str) -> dict[str, dict[str, int]]:
         with self._autocommit(write=False) as tx:

@@ -48,3 +48,11 @@ SELECT * FROM broadcasts ORDER BY created_at DESC, id DESC LIMIT %(limit)s;
 
 -- name: add_routed
 UPDATE broadcasts SET routed = routed + %(routed)s WHERE id = %(id)s;
+
+-- name: broadcast_deliveries
+SELECT * FROM deliveries
+WHERE broadcast_id = %(id)s
+  AND (%(channel)s::text IS NULL OR channel = %(channel)s::text)
+  AND (%(status)s::text IS NULL OR status = %(status)s::text)
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s;

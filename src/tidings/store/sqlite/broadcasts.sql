@@ -48,3 +48,11 @@ SELECT * FROM broadcasts ORDER BY created_at DESC, id DESC LIMIT :limit;
 
 -- name: add_routed
 UPDATE broadcasts SET routed = routed + :routed WHERE id = :id;
+
+-- name: broadcast_deliveries
+SELECT * FROM deliveries
+WHERE broadcast_id = :id
+  AND (:channel IS NULL OR channel = :channel)
+  AND (:status IS NULL OR status = :status)
+ORDER BY created_at DESC, id DESC
+LIMIT :limit;
