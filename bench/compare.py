@@ -50,6 +50,9 @@ FIGURES: dict[str, list[Figure]] = {
         ("SQLite notifications/s", ("stores", "sqlite", "notifications_per_s"), True),
         ("PostgreSQL notifications/s", ("stores", "postgres", "notifications_per_s"), True),
         ("SQLite worker RSS growth MB", ("stores", "sqlite", "rss_growth_mb"), False),
+        ("SQLite broadcast notifications/s", ("broadcast", "sqlite", "notifications_per_s"), True),
+        ("PostgreSQL broadcast notifications/s",
+         ("broadcast", "postgres", "notifications_per_s"), True),
     ],
 }  # fmt: skip
 SCRIPTS = {"peers": "bench/peers.py", "notify": "bench/notify.py"}

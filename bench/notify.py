@@ -1,5 +1,15 @@
-"""Notification fan-out benchmark on SQLite and PostgreSQL.
+"""Notification benchmarks on SQLite and PostgreSQL: a broadcast, and the single path.
 
+**Broadcast** (``broadcast``): 100,000 recipients subscribed to one topic get one
+notification of a type sent over ``in_app`` and ``email`` (the outbox provider) through
+ONE ``app.notify(..., to=Topic(...))``: one ``tidings.broadcast`` run routes the audience
+500 recipients per transaction and hands the emails to ``tidings.deliver_batch`` runs of
+100, which capture them in the outbox in one statement each. The clock runs from the
+start of ONE worker process until every email is captured; the worker's resident memory
+is sampled (it must stay flat). PostgreSQL's own rate for one-row INSERT+COMMIT
+transactions with 4 clients (``pgbench``) is measured in the same run, as the yardstick.
+
+**Single path** (``stores``, as before this benchmark had broadcasts):
 10,000 recipients each get one notification of a type sent over ``in_app`` and
 ``email`` (the outbox provider): routing reads the recipient, both channels are rendered
 from Jinja2 templates, the delivery log, the inbox row and its change-feed entry are
@@ -12,8 +22,8 @@ captured. The worker's resident memory is sampled as it goes (it must stay flat)
 Prints one JSON object to stdout (progress on stderr) and writes the block between
 ``<!-- notify:begin -->`` and ``<!-- notify:end -->`` in bench/RESULTS.md.
 
-    .venv/bin/python bench/notify.py                  # 10,000 recipients, both stores
-    .venv/bin/python bench/notify.py --quick          # 1,000 recipients
+    .venv/bin/python bench/notify.py                  # 100,000 broadcast, 10,000 single
+    .venv/bin/python bench/notify.py --quick          # 10,000 broadcast, 1,000 single
     .venv/bin/python bench/notify.py --store sqlite
 """
 
@@ -41,7 +51,7 @@ if __package__ in (None, ""):  # run as a script: the repository root is not on 
 
 import tidings
 from bench.common import RESULTS, WorkerProcess, log, section, write_section
-from tidings import Context, RunStatus, Tidings
+from tidings import Context, RunStatus, Tidings, Topic
 
 BEGIN, END = section("notify")
 PG_SERVER = os.environ.get(
@@ -145,6 +155,130 @@ def measure(url: str, templates: Path, recipients: int) -> dict[str, Any]:
     return result
 
 
+def _bulk_recipients(url: str, n: int) -> list[str]:
+    """``n`` recipients written straight into the table (setup, not measured)."""
+    ids = [f"user-{i:06d}" for i in range(n)]
+    rows = [(rid, f"{rid}@example.com", "en") for rid in ids]
+    if url.startswith("sqlite"):
+        now = int(time.time() * 1_000_000)
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as lite:
+            lite.executemany(
+                "INSERT INTO recipients (id, email, locale, timezone, data, created_at, "
+                "updated_at) VALUES (?, ?, ?, 'UTC', '{}', ?, ?)",
+                [(*r, now, now) for r in rows],
+            )
+        return ids
+    base, schema = url.split("?schema=")
+    with psycopg.connect(base, autocommit=True) as pg, pg.cursor() as cur:
+        cur.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+        with cur.copy("COPY recipients (id, email, locale, timezone, data, created_at, "
+                      "updated_at) FROM STDIN") as copy:  # fmt: skip
+            for r in rows:
+                copy.write_row((*r, "UTC", "{}", datetime.now(UTC), datetime.now(UTC)))
+    return ids
+
+
+def measure_broadcast(url: str, templates: Path, recipients: int) -> dict[str, Any]:
+    app = build_app(url, templates)
+    app.migrate()
+    started = time.perf_counter()
+    ids = _bulk_recipients(url, recipients)
+    for i in range(0, len(ids), 10_000):
+        app.topics.subscribe("patients", ids[i : i + 10_000])
+    handle = app.notify(
+        "results-ready",
+        to=Topic("patients"),
+        data={"name": "Patient", "test": "blood panel", "clinic": "MediLink", "id": "r1"},
+    )
+    log(f"{recipients} recipients subscribed, broadcast queued in "
+        f"{time.perf_counter() - started:.1f}s")  # fmt: skip
+    worker = notify_worker(url, templates)
+    t0 = time.perf_counter()
+    samples: list[tuple[int, float]] = []
+    routed_at: float | None = None
+    try:
+        while True:
+            progress = app.broadcasts.get(handle.id)
+            sent = progress.counts.get("email", {}).get("sent", 0)
+            samples.append((sent, worker.rss_mb()))
+            if routed_at is None and progress.finished:
+                routed_at = time.perf_counter() - t0
+            if app.store.runs.count()[RunStatus.FAILED]:
+                raise RuntimeError("runs failed")
+            if sent == recipients:
+                break
+            time.sleep(0.5)
+        elapsed = time.perf_counter() - t0
+    finally:
+        worker.stop()
+    final = app.broadcasts.get(handle.id)
+    assert final.counts == {"in_app": {"delivered": recipients}, "email": {"sent": recipients}}, (
+        final.counts
+    )
+    app.close()
+    tenth = next(rss for done, rss in samples if done >= recipients // 10)
+    end = samples[-1][1]
+    result = {
+        "recipients": recipients,
+        "seconds": round(elapsed, 2),
+        "routed_seconds": round(routed_at or elapsed, 2),
+        "notifications_per_s": round(recipients / elapsed, 1),
+        "deliveries_per_s": round(2 * recipients / elapsed, 1),
+        "rss_at_10pct_mb": round(tenth, 1),
+        "rss_at_end_mb": round(end, 1),
+        "rss_peak_mb": round(max(r for _, r in samples), 1),
+        "rss_growth_mb": round(end - tenth, 1),
+        "flat": end - tenth <= RSS_FLAT_MB,
+    }
+    log(json.dumps(result))
+    return result
+
+
+def pgbench_rate(seconds: int = 10) -> dict[str, Any]:
+    """pgbench: one-row INSERT + COMMIT transactions per second, 4 clients, on a scratch
+    table of this server."""
+    schema = f"tidings_bench_pgbench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        conn.execute(
+            sql.SQL("CREATE TABLE {}.t (id bigserial PRIMARY KEY, v int)").format(
+                sql.Identifier(schema)
+            )
+        )
+    try:
+        with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+            script.write(f"INSERT INTO {schema}.t (v) VALUES (1);\n")
+        done = subprocess.run(
+            ["pgbench", "-n", "-c", "4", "-j", "2", "-T", str(seconds), "-f", script.name,
+             PG_SERVER],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        os.unlink(script.name)
+        tps = next(
+            float(line.split("=")[1].split()[0])
+            for line in done.stdout.splitlines()
+            if line.startswith("tps")
+        )
+    finally:
+        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+    log(f"pgbench one-row INSERT+COMMIT, 4 clients: {tps:,.0f} tps")
+    return {"clients": 4, "seconds": seconds, "tps": round(tps, 1)}
+
+
+def run_broadcast(store: str, recipients: int, workdir: Path) -> dict[str, Any]:
+    templates = write_templates(workdir / "templates")
+    if store == "sqlite":
+        return measure_broadcast(f"sqlite:///{workdir / 'broadcast.db'}", templates, recipients)
+    schema = f"tidings_bench_bcast_{uuid.uuid4().hex[:12]}"
+    url = f"{PG_SERVER}{'&' if '?' in PG_SERVER else '?'}schema={schema}"
+    try:
+        return measure_broadcast(url, templates, recipients)
+    finally:
+        with psycopg.connect(PG_SERVER, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
 def run_store(store: str, recipients: int, workdir: Path) -> dict[str, Any]:
     templates = write_templates(workdir / "templates")
     if store == "sqlite":
@@ -178,49 +312,72 @@ def environment() -> dict[str, str]:
     }
 
 
+def _row(store: str, r: dict[str, Any]) -> str:
+    return (
+        f"| {store} | {r['recipients']:,} | {r['seconds']} | {r['notifications_per_s']} | "
+        f"{r['deliveries_per_s']} | {r['rss_at_10pct_mb']} / {r['rss_at_end_mb']} MB "
+        f"({r['rss_peak_mb']}) | {'yes' if r['flat'] else 'NO'} (Δ {r['rss_growth_mb']:+.1f} MB) |"
+    )
+
+
+HEADER = [
+    "| store | recipients | seconds | notifications/s | deliveries/s "
+    "| worker RSS at 10% / end (peak) | flat |",
+    "|---|---:|---:|---:|---:|---|---|",
+]
+
+
 def markdown(result: dict[str, Any]) -> str:
     env = result["environment"]
     lines = [
         BEGIN,
-        "## Notification fan-out (`bench/notify.py`)",
+        "## Notifications (`bench/notify.py`)",
         "",
         f"Generated by `.venv/bin/python bench/notify.py` on {env['when']}: {env['cores']} cores,"
         f" Python {env['python']}, SQLite {env['sqlite']}, {env['postgres']}, tidings "
         f"{env['tidings']}; load average at start {env['load']}.",
+    ]
+    if result.get("broadcast"):
+        lines += [
+            "",
+            "### Broadcast",
+            "",
+            "Every recipient subscribed to one topic gets one notification over `in_app` +",
+            "`email` (outbox) through ONE `app.notify(..., to=Topic(...))`: the broadcast run",
+            "routes 500 recipients per transaction (4 reads, multi-row writes), in-app is",
+            "delivered in that transaction, and emails go to `tidings.deliver_batch` runs of",
+            "100 that capture them in one statement each. The clock runs from the start of ONE",
+            f"worker process (concurrency {CONCURRENCY}) until every email is captured.",
+            "",
+            *HEADER,
+        ]
+        lines += [_row(store, r) for store, r in result["broadcast"].items()]
+        if "pgbench" in result:
+            tps = result["pgbench"]["tps"]
+            lines += [
+                "",
+                f"- pgbench on the same server, same run: {tps:,.0f} one-row INSERT+COMMIT "
+                "transactions/s with 4 clients; the goal for the PostgreSQL broadcast is 20% "
+                f"of it ({tps * 0.2:,.0f}/s).",
+            ]
+    lines += [
+        "",
+        "### Single notifications",
         "",
         "Each recipient gets one notification over `in_app` + `email` (outbox): route, render",
         "both channels (Jinja2), record two deliveries, the inbox row and its change, then the",
-        "email's own `tidings.deliver` run captures it in the outbox. All runs are queued",
-        "first; the clock runs from the start of ONE worker process (concurrency "
-        f"{CONCURRENCY}) until every email is captured.",
+        "email's own `tidings.deliver` run captures it in the outbox. Each notification is one",
+        "run of a task calling `ctx.notify`; all runs are queued first; the clock runs from",
+        f"the start of ONE worker process (concurrency {CONCURRENCY}) until every email is",
+        "captured.",
         "",
-        "| store | recipients | seconds | notifications/s | deliveries/s "
-        "| worker RSS at 10% / end (peak) | flat |",
-        "|---|---:|---:|---:|---:|---|---|",
+        *HEADER,
     ]
-    for store, r in result["stores"].items():
-        lines.append(
-            f"| {store} | {r['recipients']:,} | {r['seconds']} | {r['notifications_per_s']} | "
-            f"{r['deliveries_per_s']} | {r['rss_at_10pct_mb']} / {r['rss_at_end_mb']} MB "
-            f"({r['rss_peak_mb']}) | {'yes' if r['flat'] else 'NO'} "
-            f"(Δ {r['rss_growth_mb']:+.1f} MB) |"
-        )
-    lines += [
-        "",
-        "- Per notification the two runs cost about 5.4 transactions and 32 statements",
-        "  (counted on SQLite): routing reads the recipient, tokens, preferences and",
-        "  suppressions (4), recording writes the notification, 2 deliveries, the send run",
-        "  with its idempotency key, the inbox row and its change (about 10), the send run",
-        "  reads its delivery, captures it and records the outcome, and each run saves its",
-        "  step and ends. On PostgreSQL every statement is a round trip, which is why it is",
-        "  the slower store here; fewer statements (one routing query, no re-read of the",
-        "  deliveries just written, the delivery's content in the send run's payload) are",
-        "  the next gains.",
-    ]
+    lines += [_row(store, r) for store, r in result["stores"].items()]
     cores = int(env["cores"]) if env["cores"].isdigit() else 1
     if float(env["load"].split()[0]) > cores:
         lines.append(
-            f"- The machine was shared (load average {env['load'].split()[0]} on {cores} "
+            f"\n- The machine was shared (load average {env['load'].split()[0]} on {cores} "
             "cores): absolute rates are low and noisy; memory is the stable result."
         )
     lines += ["", END, ""]
@@ -230,8 +387,10 @@ def markdown(result: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--worker", nargs=2, metavar=("URL", "TEMPLATES"), help=argparse.SUPPRESS)
-    parser.add_argument("--quick", action="store_true", help="1,000 recipients")
-    parser.add_argument("--recipients", type=int, default=None)
+    parser.add_argument("--quick", action="store_true", help="10,000 / 1,000 recipients")
+    parser.add_argument("--recipients", type=int, default=None, help="single path")
+    parser.add_argument("--broadcast", type=int, default=None, help="broadcast recipients")
+    parser.add_argument("--only", choices=("broadcast", "single"), default=None)
     parser.add_argument("--store", action="append", choices=("sqlite", "postgres"))
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
@@ -239,11 +398,20 @@ def main() -> None:
         worker_main(*args.worker)
         return
     recipients = args.recipients or (1000 if args.quick else 10_000)
-    result: dict[str, Any] = {"environment": environment(), "stores": {}}
-    for store in args.store or ["sqlite", "postgres"]:
-        log(f"{store}: {recipients} recipients")
-        with tempfile.TemporaryDirectory(prefix="tidings-bench-notify-") as tmp:
-            result["stores"][store] = run_store(store, recipients, Path(tmp))
+    audience = args.broadcast or (10_000 if args.quick else 100_000)
+    stores = args.store or ["sqlite", "postgres"]
+    result: dict[str, Any] = {"environment": environment(), "stores": {}, "broadcast": {}}
+    if "postgres" in stores:
+        result["pgbench"] = pgbench_rate()
+    for store in stores:
+        if args.only != "single":
+            log(f"{store}: broadcast to {audience} recipients")
+            with tempfile.TemporaryDirectory(prefix="tidings-bench-notify-") as tmp:
+                result["broadcast"][store] = run_broadcast(store, audience, Path(tmp))
+        if args.only != "broadcast":
+            log(f"{store}: {recipients} single notifications")
+            with tempfile.TemporaryDirectory(prefix="tidings-bench-notify-") as tmp:
+                result["stores"][store] = run_store(store, recipients, Path(tmp))
     print(json.dumps(result, indent=2))
     if not args.no_write:
         write_section("notify", markdown(result))

@@ -15,7 +15,7 @@ from typing import Any
 
 from tidings import Tidings
 
-from .domain import Role, SqlDirectory, User
+from .domain import PROVIDER_TOPIC, Role, SqlDirectory, User, provider_topic
 
 Clock = Callable[[], datetime]
 
@@ -82,7 +82,17 @@ class Backend:
             phone=user.phone,
             locale=user.locale,
             timezone=user.timezone,
+            data={"name": user.name},  # templates greet a broadcast's recipients by name
         )
+        # A provider is in the topic of the category its profile names (and only that).
+        wanted = (
+            provider_topic(user.category) if user.role == "provider" and user.category else None
+        )
+        for topic in self.app.topics.of(user.id):
+            if topic.startswith(PROVIDER_TOPIC) and topic != wanted:
+                self.app.topics.unsubscribe(topic, [user.id])
+        if wanted is not None:
+            self.app.topics.subscribe(wanted, [user.id])
 
     def register_device(
         self, user_id: str, token: str, platform: str, device_name: str | None = None

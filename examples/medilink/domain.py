@@ -23,6 +23,13 @@ from examples.common.sqldb import Database, Row, from_epoch, to_epoch
 
 Role = Literal["hospital", "provider"]
 CATEGORIES = ("imaging", "laboratory", "equipment-maintenance", "staffing", "pharmacy-supply")
+PROVIDER_TOPIC = "providers:"
+
+
+def provider_topic(category: str) -> str:
+    """The tidings topic of a category's providers (``providers:imaging``)."""
+    return f"{PROVIDER_TOPIC}{category}"
+
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS ml_users (

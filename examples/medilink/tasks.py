@@ -13,9 +13,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from examples.common.timing import checkpoint
-from tidings import CancelOn, Context, Debounce, Tidings
+from tidings import CancelOn, Context, Debounce, Tidings, Topic
 
-from .domain import Directory
+from .domain import Directory, provider_topic
 
 PROFILE_REMINDER_AFTER = timedelta(days=3)
 FIRST_REQUEST_NUDGE_AFTER = timedelta(days=7)  # counted from the profile check
@@ -214,16 +214,17 @@ def _inactive_users(app: Tidings, data: Directory) -> None:
         """Mondays 09:00 Vietnam time: re-engage users idle for 7 days, once a week at most."""
         now = await checkpoint(ctx)
         idle = await ctx.step("find-inactive", data.inactive_users, now.isoformat(), 7)
-        year, week, _ = now.isocalendar()
-        for user in idle:
-            await ctx.notify(
-                "re-engagement",
-                to=user["id"],
-                data={"name": user["name"]},
-                dedup_key=f"re-engagement:{user['id']}:{year}-W{week:02d}",
-            )
-            await ctx.step("mark-reengaged", data.mark_reengaged, user["id"], now.isoformat())
-        return {"reengaged": [u["id"] for u in idle]}
+        ids = [u["id"] for u in idle]
+        if ids:
+            # One broadcast to the whole audience; each email greets its recipient by
+            # the name in the recipient's profile ({{ recipient.name }}).
+            await ctx.notify("re-engagement", to=ids, data={})
+            await ctx.step("mark-reengaged", _mark_all, data, ids, now.isoformat())
+        return {"reengaged": ids}
+
+
+def _mark_all(data: Directory, ids: list[str], now_iso: str) -> int:
+    return sum(data.mark_reengaged(i, now_iso) for i in ids)
 
 
 def _provider_drip(app: Tidings, data: Directory) -> None:
@@ -234,14 +235,15 @@ def _provider_drip(app: Tidings, data: Directory) -> None:
         """Tell every provider in the category at once; remind at 24 h, text at 48 h."""
         request = await ctx.step("load-request", data.service_request, created.requestId)
         providers = await ctx.step("find-providers", data.providers_in_category, created.category)
+        audience = Topic(provider_topic(created.category))
         info = {
             "requestTitle": request["title"],
             "category": request["category"],
             "hospitalName": request["hospitalName"],
             "requestId": created.requestId,
         }
-        for provider in providers:
-            await ctx.notify("service-request-new", to=provider, data=info)
+        # one broadcast to the category's topic (providers join it with their profile)
+        await ctx.notify("service-request-new", to=audience, data=info)
         stages = [("24h", "service-request-reminder"), ("48h", "service-request-urgent")]
         previous = timedelta(0)
         for (label, type_id), after in zip(
@@ -259,8 +261,7 @@ def _provider_drip(app: Tidings, data: Directory) -> None:
             state = await ctx.step(f"check-quotes-{label}", data.service_request, created.requestId)
             if state["quotes"] or state["status"] != "open":
                 return {"providers": len(providers), "quotedAfter": label}
-            for provider in providers:
-                await ctx.notify(type_id, to=provider, data=info)
+            await ctx.notify(type_id, to=audience, data=info)
         return {"providers": len(providers), "quotedAfter": None}
 
 

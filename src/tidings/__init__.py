@@ -10,12 +10,13 @@ from tidings.errors import (
     RunCancelledError,
     RunFailedError,
     TidingsError,
+    UnknownBroadcastError,
     UnknownNotificationTypeError,
     UnknownRecipientError,
     UnknownTaskError,
     ValidationError,
 )
-from tidings.handle import RunHandle
+from tidings.handle import BroadcastHandle, RunHandle
 from tidings.notify.client import NotifyHandle
 from tidings.options import Batch, CancelOn, Debounce, RateLimit, Retry, Singleton, TriggerRequest
 from tidings.records import (
@@ -29,12 +30,22 @@ from tidings.records import (
     Schedule,
     Step,
 )
-from tidings.records.notify import Delivery, InboxItem, OutboxEntry, Recipient
+from tidings.records.notify import (
+    Broadcast,
+    Delivery,
+    InboxItem,
+    OutboxEntry,
+    Recipient,
+    Topic,
+    TopicPage,
+)
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Batch",
+    "Broadcast",
+    "BroadcastHandle",
     "CancelOn",
     "ChildRunFailed",
     "Context",
@@ -62,7 +73,10 @@ __all__ = [
     "Step",
     "Tidings",
     "TidingsError",
+    "Topic",
+    "TopicPage",
     "TriggerRequest",
+    "UnknownBroadcastError",
     "UnknownNotificationTypeError",
     "UnknownRecipientError",
     "UnknownTaskError",

@@ -22,9 +22,10 @@ from tidings.clock import Clock
 from tidings.errors import ConfigError, ValidationError
 from tidings.events import DEFAULT_MAX_EVENT_BYTES
 from tidings.flow import with_flow
-from tidings.handle import RunHandle
+from tidings.handle import BroadcastHandle, RunHandle
 from tidings.kernel import Kernel
 from tidings.kernel.schedules import with_cron
+from tidings.notify.broadcast import Broadcasts, Topics
 from tidings.notify.client import INBOX_TTL, NotifyClient, NotifyHandle
 from tidings.notify.inbox import Deliveries, Inbox, OutboxReader
 from tidings.notify.preferences import Preferences, Suppressions
@@ -45,6 +46,7 @@ from tidings.options import (
 )
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
+from tidings.records.notify import Topic
 from tidings.schedules import Schedules
 from tidings.settings import (
     default_database_url,
@@ -143,6 +145,8 @@ class Tidings:
         self.inbox: Inbox = self._notify.inbox
         self.outbox: OutboxReader = self._notify.outbox
         self.deliveries: Deliveries = self._notify.deliveries
+        self.topics: Topics = self._notify.topics
+        self.broadcasts: Broadcasts = self._notify.broadcasts
 
     # -- settings (held by the kernel and the notification service) --------------------
     @property
@@ -652,6 +656,7 @@ class Tidings:
             id, channels=channels, critical=critical, templates=templates, data_model=data_model
         )
 
+    @overload
     def notify(
         self,
         type: str,
@@ -661,8 +666,38 @@ class Tidings:
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
         tags: Sequence[str] | None = None,
-    ) -> NotifyHandle:
+    ) -> NotifyHandle: ...
+
+    @overload
+    def notify(
+        self,
+        type: str,
+        *,
+        to: Topic | list[str] | tuple[str, ...],
+        data: Any = None,
+        channels: Sequence[str] | None = None,
+        dedup_key: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> BroadcastHandle: ...
+
+    def notify(
+        self,
+        type: str,
+        *,
+        to: str | Topic | Sequence[str],
+        data: Any = None,
+        channels: Sequence[str] | None = None,
+        dedup_key: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> NotifyHandle | BroadcastHandle:
         """Send a notification from outside a task, as a durable run of ``tidings.notify``.
+
+        ``to`` a :class:`~tidings.Topic` or a list of recipient ids makes a broadcast:
+        its audience (the topic's subscribers now, or the list with each id once) is
+        recorded with one run of ``tidings.broadcast``, which routes it a page at a
+        time, every recipient by the same rules as a single notification. Returns a
+        :class:`~tidings.handle.BroadcastHandle`; follow it with ``app.broadcasts.get``.
+        An unknown recipient in the list is an error, nothing recorded.
 
         The call is checked now (unknown type or recipient, data not matching the type's
         model, a channel the type does not declare: an error, nothing recorded). With a
@@ -674,7 +709,7 @@ class Tidings:
             type, to=to, data=data, channels=channels, dedup_key=dedup_key, tags=tags
         )
 
-    async def notify_async(self, type: str, **options: Any) -> NotifyHandle:
+    async def notify_async(self, type: str, **options: Any) -> NotifyHandle | BroadcastHandle:
         return await self._notify.notify_async(type, **options)
 
     def signing_secret(self) -> bytes:

@@ -119,3 +119,7 @@ class UnknownNotificationTypeError(TidingsError, LookupError):
 
 class UnknownDeliveryError(TidingsError, LookupError):
     """No delivery exists with the given id."""
+
+
+class UnknownBroadcastError(TidingsError, LookupError):
+    """No broadcast exists with the given id."""

@@ -7,9 +7,16 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from tidings.errors import RunCancelledError, RunFailedError, UnknownRunError
+from tidings.errors import (
+    RunCancelledError,
+    RunFailedError,
+    UnknownBroadcastError,
+    UnknownRunError,
+)
 from tidings.kernel import Kernel
 from tidings.records import Run, RunStatus
+from tidings.records.notify import Broadcast
+from tidings.store.broadcasts import BroadcastRow
 
 
 class RunHandle:
@@ -55,6 +62,58 @@ class RunHandle:
 
 
 _PENDING = object()
+
+
+def broadcast_record(kernel: Kernel, row: BroadcastRow) -> Broadcast:
+    return Broadcast(
+        id=row.id,
+        type=row.type_id,
+        topic=row.topic,
+        dedup_key=row.dedup_key,
+        run_id=row.run_id,
+        total=row.total,
+        routed=row.routed,
+        counts=kernel.store.broadcasts.counts(row.id),
+        created_at=row.created_at,
+        finished_at=row.finished_at,
+    )
+
+
+class BroadcastHandle:
+    """What ``app.notify`` / ``ctx.notify`` return for a topic or a list: the broadcast
+    (``id``) and the run routing it (``run_id``). ``created`` is False when the dedup
+    key named an earlier broadcast (nothing new was sent)."""
+
+    def __init__(self, kernel: Kernel, broadcast_id: str, run_id: str, *, created: bool) -> None:
+        self._kernel = kernel
+        self.id = broadcast_id
+        self.run_id = run_id
+        self.created = created
+
+    def __repr__(self) -> str:
+        return f"BroadcastHandle(id={self.id!r}, run_id={self.run_id!r})"
+
+    def get(self) -> Broadcast:
+        """Its progress now (see ``app.broadcasts.get``)."""
+        row = self._kernel.store.broadcasts.get(self.id)
+        if row is None:
+            raise UnknownBroadcastError(f"no broadcast with id {self.id!r}")
+        return broadcast_record(self._kernel, row)
+
+    def wait(self, timeout: timedelta | float | None = None) -> Broadcast:
+        """Wait until every page is routed (external sends go on in their own runs)."""
+        RunHandle(self._kernel, self.run_id).result(timeout)
+        return self.get()
+
+    async def get_async(self) -> Broadcast:
+        return await asyncio.to_thread(self.get)
+
+    async def wait_async(self, timeout: timedelta | float | None = None) -> Broadcast:
+        await RunHandle(self._kernel, self.run_id).result_async(timeout)
+        return await self.get_async()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"broadcast_id": self.id, "run_id": self.run_id, "created": self.created}
 
 
 def _deadline(timeout: timedelta | float | None) -> float | None:

@@ -192,6 +192,7 @@ _VARIABLES: dict[str, tuple[str, _Parse]] = {
     "sandbox": ("TIDINGS_SANDBOX", _flag),
     "sandbox_allow": ("TIDINGS_SANDBOX_ALLOW", lambda raw, _: _names(raw)),
     "max_body_bytes": ("TIDINGS_MAX_BODY_BYTES", lambda raw, n: _number(raw, n, int)),
+    "max_notify_list": ("TIDINGS_MAX_NOTIFY_LIST", lambda raw, n: _number(raw, n, int)),
     "rate_limit": ("TIDINGS_RATE_LIMIT", lambda raw, n: _number(raw, n, float)),
     "rate_burst": ("TIDINGS_RATE_BURST", lambda raw, n: _number(raw, n, int)),
     "cors_origins": ("TIDINGS_CORS_ORIGINS", lambda raw, _: _names(raw)),
@@ -229,6 +230,8 @@ class EnvironmentSettings(pydantic.BaseModel):
     """Recipient ids, email addresses or phone numbers a sandbox still really sends to."""
     max_body_bytes: int | None = pydantic.Field(default=None, ge=1024)
     """HTTP API: largest request body (default 256 KiB)."""
+    max_notify_list: int | None = pydantic.Field(default=None, ge=1)
+    """HTTP API: most recipients a notify's ``to`` list may name (default 1,000)."""
     rate_limit: float | None = pydantic.Field(default=None, gt=0)
     """HTTP API: requests per second per API key (default: unlimited)."""
     rate_burst: int | None = pydantic.Field(default=None, ge=1)
@@ -263,6 +266,7 @@ class FileSettings(pydantic.BaseModel):
     sandbox: bool | None = None
     sandbox_allow: tuple[str, ...] = ()
     max_body_bytes: int | None = None
+    max_notify_list: int | None = None
     rate_limit: float | None = None
     rate_burst: int | None = None
     cors_origins: tuple[str, ...] | None = None
@@ -496,7 +500,15 @@ def resolve_settings(
 # -- the HTTP API ----------------------------------------------------------------------
 DEFAULT_MAX_BODY_BYTES = 256 * 1024
 DEFAULT_KEY_CACHE_SECONDS = 5.0
-_SERVER_FIELDS = ("max_body_bytes", "rate_limit", "rate_burst", "cors_origins", "key_cache_seconds")
+DEFAULT_MAX_NOTIFY_LIST = 1000
+_SERVER_FIELDS = (
+    "max_body_bytes",
+    "max_notify_list",
+    "rate_limit",
+    "rate_burst",
+    "cors_origins",
+    "key_cache_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -505,6 +517,9 @@ class ServerSettings:
 
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     """Largest request body accepted; a larger one is answered 413."""
+    max_notify_list: int = DEFAULT_MAX_NOTIFY_LIST
+    """Most recipients ``POST /api/v1/notifications`` takes as a list in ``to``; a longer
+    list is answered 413 (a topic has no such limit)."""
     rate_limit: float | None = None
     """Requests per second allowed per API key (None: unlimited); over it, 429."""
     rate_burst: int | None = None
@@ -524,6 +539,9 @@ class ServerSettings:
             raise ConfigError(f"max_body_bytes must be an int, got {self.max_body_bytes!r}")
         if self.max_body_bytes < 1024:
             raise ConfigError(f"max_body_bytes must be at least 1024, got {self.max_body_bytes}")
+        limit = self.max_notify_list
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ConfigError(f"max_notify_list must be a positive int, got {limit!r}")
         if self.rate_limit is not None and not self.rate_limit > 0:
             raise ConfigError(f"rate_limit must be positive, got {self.rate_limit!r}")
         if self.rate_burst is not None and self.rate_burst < 1:

@@ -40,7 +40,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "new-quotes": {"count": 3, "requestTitle": "Bảo trì máy siêu âm"},
     "prescription-ready": {"pharmacy": "Nhà thuốc Long Châu Q3", "prescriptionId": "RX-0042"},
     "lab-results-ready": {"testName": "HbA1c", "labOrderId": "LAB-7781"},
-    "re-engagement": {"name": "Nguyễn Thu Hà"},
+    "re-engagement": {"recipient": {"name": "Nguyễn Thu Hà"}},
     "service-request-new": REQUEST,
     "service-request-reminder": REQUEST,
     "service-request-urgent": REQUEST,
@@ -60,6 +60,14 @@ def test_there_are_eleven_in_app_types_and_sms_only_where_critical() -> None:
     }
 
 
+def _bare(data: dict[str, Any]) -> dict[str, Any]:
+    """Data values replaced by plain letters (nested ones too, as ``recipient``'s)."""
+    return {
+        k: _bare(v) if isinstance(v, dict) else "X" if k not in KEYS and isinstance(v, str) else v
+        for k, v in data.items()
+    }
+
+
 @pytest.mark.parametrize(("type_id", "channel", "locale"), CASES)
 def test_every_part_exists_in_both_languages_and_renders(
     type_id: str, channel: str, locale: str
@@ -68,7 +76,7 @@ def test_every_part_exists_in_both_languages_and_renders(
     rendered = Templates(TEMPLATES).render(type_id, channel, locale, data)
     assert set(rendered.sources.values()) == {locale}, rendered.sources  # no fallback
     # the template's own words are in the language (data replaced by plain letters)
-    plain = {k: "X" if k not in KEYS and isinstance(v, str) else v for k, v in data.items()}
+    plain = _bare(data)
     bare = Templates(TEMPLATES).render(type_id, channel, locale, plain)
     words = " ".join(p for p in (bare.subject, bare.text, bare.title, bare.body) if p)
     assert bool(VIETNAMESE.search(words)) == (locale == "vi"), words

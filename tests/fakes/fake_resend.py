@@ -1,4 +1,11 @@
-"""Resend's ``POST /emails`` as its API reference documents it.
+"""Resend's ``POST /emails`` and ``POST /emails/batch`` as its API reference documents
+them.
+
+The batch endpoint takes a JSON array of up to 100 emails (no attachments or
+``scheduled_at``), one ``Idempotency-Key`` for the whole request, and answers
+``{"data": [{"id"}...]}``; with ``x-batch-validation: permissive`` an email that fails
+validation is left out and reported in ``"errors": [{"index", "message"}]`` while the
+others are sent (strict, the default, refuses the whole batch with 422).
 
 Validates the bearer key, the JSON content type and the fields; keeps ``Idempotency-Key``
 answers for replay (same key + same body: the first answer again, nothing sent; same key
@@ -39,12 +46,16 @@ class FakeResend(FakeServer):
         self.api_key = api_key
         self.rate_per_second = rate_per_second
         self.sent: list[SentEmail] = []
+        self.refused: set[str] = set()
+        """Addresses refused as invalid (as Resend refuses, say, an unknown domain)."""
+        self.batches: list[tuple[str | None, int]] = []
+        """Each batch request accepted: its idempotency key and how many emails it held."""
         self._idempotent: dict[str, tuple[str, Response]] = {}
         self._window: list[float] = []
         self._state = threading.Lock()
 
     def handle(self, request: Request) -> Response:
-        if request.method != "POST" or request.path != "/emails":
+        if request.method != "POST" or request.path not in ("/emails", "/emails/batch"):
             return error(404, "not_found", "The requested endpoint does not exist.")
         auth = request.headers.get("authorization")
         if not auth:
@@ -69,7 +80,10 @@ class FakeResend(FakeServer):
                         "Same idempotency key used with a different request payload.",
                     )
                 return answer
-            answer = self._send(request, key)
+            if request.path == "/emails/batch":
+                answer = self._send_batch(request, key)
+            else:
+                answer = self._send(request, key)
             if key is not None and answer.status == 200:
                 self._idempotent[key] = (digest, answer)
             return answer
@@ -108,6 +122,43 @@ class FakeResend(FakeServer):
         email = SentEmail(id=str(uuid.uuid4()), body=body, idempotency_key=key)
         self.sent.append(email)
         return Response(200, {"id": email.id})
+
+    def _send_batch(self, request: Request, key: str | None) -> Response:
+        try:
+            bodies = request.json()
+        except ValueError:
+            return error(400, "validation_error", "Invalid JSON body.")
+        if not isinstance(bodies, list) or not bodies:
+            return error(422, "validation_error", "The body must be a non-empty array.")
+        if len(bodies) > 100:
+            return error(422, "validation_error", "A batch holds at most 100 emails.")
+        permissive = request.headers.get("x-batch-validation") == "permissive"
+        problems: list[tuple[int, str]] = []
+        for index, body in enumerate(bodies):
+            problem = (
+                self._validate(body) if isinstance(body, dict) else "Each email must be an object."
+            )
+            if problem is None and set(body["to"]) & self.refused:
+                problem = "Invalid `to` field: the address was refused."
+            if problem is None and ("attachments" in body or "scheduled_at" in body):
+                problem = "Batch emails cannot have attachments or scheduled_at."
+            if problem is not None:
+                problems.append((index, problem))
+        if problems and not permissive:
+            return error(422, "validation_error", problems[0][1])
+        bad = {i for i, _ in problems}
+        data = []
+        for index, body in enumerate(bodies):
+            if index in bad:
+                continue
+            email = SentEmail(id=str(uuid.uuid4()), body=body, idempotency_key=key)
+            self.sent.append(email)
+            data.append({"id": email.id})
+        self.batches.append((key, len(bodies)))
+        answer: dict[str, Any] = {"data": data}
+        if permissive:
+            answer["errors"] = [{"index": i, "message": m} for i, m in problems]
+        return Response(200, answer)
 
     @staticmethod
     def _validate(body: dict[str, Any]) -> str | None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -50,8 +52,25 @@ class FakeTwilio(FakeServer):
         self.unsubscribed: set[str] = set()
         """Numbers that replied STOP: sending to them is error 21610."""
         self.sent: list[SentSms] = []
+        self.delay = 0.0
+        """Seconds each request takes (to see how many a client keeps in flight)."""
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self._flight = threading.Lock()
 
     def handle(self, request: Request) -> Response:
+        with self._flight:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            return self._handle(request)
+        finally:
+            with self._flight:
+                self.in_flight -= 1
+
+    def _handle(self, request: Request) -> Response:
         path = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         expected = base64.b64encode(f"{self.account_sid}:{self.auth_token}".encode()).decode()
         if request.headers.get("authorization") != f"Basic {expected}":

@@ -94,6 +94,9 @@ PAGES = [
     "/outbox",
     "/recipients",
     "/recipients/u1",
+    "/topics",
+    "/broadcasts/bct_x",
+    "/live?page=/broadcasts/bct_x",
 ]
 
 

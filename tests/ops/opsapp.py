@@ -37,6 +37,7 @@ def _pause(seconds: float, gate: str | None) -> None:
 def make_app(database_url: str | None = None, environment: str = "ops") -> Tidings:
     """A new app with this module's tasks (tests open several databases at once)."""
     app = Tidings(database_url, environment=environment)
+    app.notification_type("ping", channels=("in_app",))  # the MCP notify tool's
 
     @app.task
     async def churn(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:

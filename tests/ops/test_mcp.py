@@ -54,6 +54,8 @@ async def test_mcp_tools_and_resources_over_stdio(
             "get_run",
             "cancel_run",
             "replay_run",
+            "notify",
+            "get_broadcast",
         }
         tasks = _data(await client.call_tool("list_tasks", {}))
         assert [t["id"] for t in tasks] == ["charge", "churn", "hold", "nothing"]
@@ -144,3 +146,30 @@ async def test_mcp_tools_and_resources_over_stdio(
         assert fresh["payload"] == {"order_id": "o1", "amount": 12}
         assert fresh["replay_of"] == started["run_id"]
         assert "no run with id" in _error(await client.call_tool("get_run", {"run_id": "run_x"}))
+
+
+async def test_mcp_notify_tool_reaches_one_a_list_or_a_topic(
+    new_url: Callable[[], str], tmp_path: Path
+) -> None:
+    url = new_url()
+    app = make_app(url)
+    for who in ("ann", "bo"):
+        app.recipients.upsert(who)
+    app.topics.subscribe("team", ["ann", "bo"])
+    app.close()
+    async with Client(_server(url, tmp_path)) as client:
+        one = _data(await client.call_tool("notify", {"type": "ping", "to": "ann"}))
+        many = _data(await client.call_tool("notify", {"type": "ping", "to": ["ann", "bo"]}))
+        team = _data(await client.call_tool("notify", {"type": "ping", "topic": "team"}))
+        progress = _data(
+            await client.call_tool("get_broadcast", {"broadcast_id": team["broadcast_id"]})
+        )
+        neither = _error(await client.call_tool("notify", {"type": "ping"}))
+        ghost = _error(await client.call_tool("notify", {"type": "ping", "to": ["ghost"]}))
+        unknown = _error(await client.call_tool("get_broadcast", {"broadcast_id": "bct_x"}))
+    assert one["run_id"].startswith("run_")
+    assert many["broadcast_id"].startswith("bct_")
+    assert (progress["topic"], progress["total"]) == ("team", 2)
+    assert "either to" in neither
+    assert "'ghost'" in ghost
+    assert "no broadcast" in unknown

@@ -37,7 +37,12 @@ def deliveries_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     status = _choice(q, "status", DELIVERY_STATUSES)
     to = q.get("to", "").strip() or None
     type_id = q.get("type", "").strip() or None
-    rows = app.store.notifications.deliveries(to, type_id, channel, status, LIMIT)
+    broadcast = q.get("broadcast", "").strip() or None
+    if broadcast is not None:  # a broadcast's deliveries (recipient and type: its own)
+        app.broadcasts.get(broadcast)  # unknown: a clear error
+        rows = app.store.broadcasts.deliveries(broadcast, channel, status, LIMIT)
+    else:
+        rows = app.store.notifications.deliveries(to, type_id, channel, status, LIMIT)
     counts = app.store.notifications.count_deliveries()
     grid = {c: {s: counts.get((c, s), 0) for s in DELIVERY_STATUSES} for c in CHANNELS}
     failing = app.store.dashboard.failing_providers(app.clock.now() - timedelta(days=1))
@@ -49,7 +54,13 @@ def deliveries_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
         "failing": failing,
         "params": {
             k: v
-            for k, v in {"channel": channel, "status": status, "to": to, "type": type_id}.items()
+            for k, v in {
+                "channel": channel,
+                "status": status,
+                "to": to,
+                "type": type_id,
+                "broadcast": broadcast,
+            }.items()
             if v
         },
     }
@@ -101,3 +112,23 @@ def recipient_page(app: Tidings, recipient_id: str) -> dict[str, Any] | None:
         "changes": store.recipients.preference_changes(recipient_id, 20),
         "deliveries": store.notifications.deliveries(recipient_id, None, None, None, 20),
     }
+
+
+def topics_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    after = q.get("after", "").strip() or None
+    rows = app.topics.list(limit=LIMIT + 1, after=after)
+    more = len(rows) > LIMIT
+    rows = rows[:LIMIT]
+    return {
+        "topics": rows,
+        "next_after": rows[-1][0] if more else None,
+        "broadcasts": app.broadcasts.list(limit=20),
+    }
+
+
+def broadcast_page(app: Tidings, broadcast_id: str) -> dict[str, Any] | None:
+    row = app.store.broadcasts.get(broadcast_id)
+    if row is None:
+        return None
+    b = app.broadcasts.get(broadcast_id)
+    return {"b": b, "channels": [c for c in CHANNELS if c in b.counts]}

@@ -392,6 +392,20 @@ class Dashboard:
             request, "recipients.html", lambda: notify_pages.recipients_page(self.app, q)
         )
 
+    async def topics(self, request: Request) -> Response:
+        q = dict(request.query_params)
+        return await self.page(
+            request, "topics.html", lambda: notify_pages.topics_page(self.app, q)
+        )
+
+    async def broadcast(self, request: Request) -> Response:
+        broadcast_id = request.path_params["broadcast_id"]
+        context = await self.call(notify_pages.broadcast_page, self.app, broadcast_id)
+        if context is None:
+            return self.render(request, "error.html", 404, message=f"No broadcast {broadcast_id}.")
+        live = request.url.path[len(self._base(request)) :]
+        return self.render(request, "broadcast.html", live=live, **context)
+
     async def recipient(self, request: Request) -> Response:
         recipient_id = request.path_params["recipient_id"]
         context = await self.call(notify_pages.recipient_page, self.app, recipient_id)
@@ -532,6 +546,14 @@ class Dashboard:
                 return mark, "" if context is None else html("run", context)
 
             return run_view
+        if path.startswith("/broadcasts/"):
+            broadcast_id = path[len("/broadcasts/") :]
+
+            async def broadcast_view() -> tuple[str | None, str]:
+                context = await self.call(notify_pages.broadcast_page, self.app, broadcast_id)
+                return None, "" if context is None else html("broadcast", context)
+
+            return broadcast_view
         build = builders.get(path)
         if build is None:
             return None
@@ -638,6 +660,8 @@ def dashboard(
         Route("/outbox", d.outbox),
         Route("/recipients", d.recipients),
         Route("/recipients/{recipient_id}", d.recipient),
+        Route("/topics", d.topics),
+        Route("/broadcasts/{broadcast_id}", d.broadcast),
         Route("/live", d.live),
         Mount("/static", static, name="static"),
     ]

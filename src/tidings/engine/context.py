@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol, TypeVar, overload
 
 from tidings import logs, serde, telemetry
 from tidings.errors import (
@@ -25,9 +25,11 @@ from tidings.errors import (
     StoreError,
     ValidationError,
 )
+from tidings.handle import BroadcastHandle
 from tidings.matching import canonical, check_path, shape
 from tidings.options import as_timedelta
 from tidings.records import ErrorInfo, Event, EventReceipt, NotifyResult
+from tidings.records.notify import Topic
 from tidings.store.events import RUN_FINISHED
 from tidings.store.runs import ClaimedRun, EventWait, LogWrite, StepRecord
 
@@ -322,6 +324,7 @@ class Context:
             EventWait(full, RUN_FINISHED, shape(["run_id"]), canonical([child]), since),
         )
 
+    @overload
     async def notify(
         self,
         type: str,
@@ -332,8 +335,37 @@ class Context:
         dedup_key: str | None = None,
         name: str | None = None,
         tags: Sequence[str] | None = None,
-    ) -> NotifyResult:
+    ) -> NotifyResult: ...
+
+    @overload
+    async def notify(
+        self,
+        type: str,
+        *,
+        to: Topic | list[str] | tuple[str, ...],
+        data: Any = None,
+        channels: Sequence[str] | None = None,
+        dedup_key: str | None = None,
+        name: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> BroadcastHandle: ...
+
+    async def notify(
+        self,
+        type: str,
+        *,
+        to: str | Topic | Sequence[str],
+        data: Any = None,
+        channels: Sequence[str] | None = None,
+        dedup_key: str | None = None,
+        name: str | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> NotifyResult | BroadcastHandle:
         """Send a notification once per run (a memoized step of kind ``notify``).
+
+        ``to`` a :class:`~tidings.Topic` or a list of recipient ids makes a broadcast
+        (once per run, like any notify): the handle of it is returned at once and its
+        own run routes every recipient (see ``app.notify``).
 
         Routes it to each channel of the type (or of ``channels``, a subset) by the
         recipient's preferences, addresses and quiet hours, records one delivery per
@@ -343,10 +375,11 @@ class Context:
         idempotency window. ``tags`` are kept on the inbox item (``app.inbox.list``
         filters by them).
         """
-        return await self._extension("notify").notify(
+        result: NotifyResult | BroadcastHandle = await self._extension("notify").notify(
             self, type, to=to, data=data, channels=channels, dedup_key=dedup_key, name=name,
             tags=tags,
         )  # fmt: skip
+        return result
 
     async def digest(
         self, key: str, item: Any = None, *, window: timedelta | float, name: str = "digest"

@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from tidings.records import NotifyResult
-
 T = TypeVar("T")
 
 
@@ -55,13 +53,16 @@ class ContextExtension(Protocol):
         ctx: TaskContext,
         type_id: str,
         *,
-        to: str,
+        to: Any,
         data: Any,
         channels: Sequence[str] | None,
         dedup_key: str | None,
         name: str | None,
         tags: Sequence[str] | None = None,
-    ) -> NotifyResult: ...
+    ) -> Any:
+        """A :class:`NotifyResult` for one recipient (``to`` a string), a broadcast handle
+        for a topic or a list."""
+        ...
 
     async def digest(
         self, ctx: TaskContext, key: str, item: Any, window: timedelta | float, name: str

@@ -12,10 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from tidings.errors import ConfigError
-from tidings.handle import RunHandle
+from tidings.handle import BroadcastHandle, RunHandle
 from tidings.ids import new_id
 from tidings.kernel import Kernel, TaskContext
-from tidings.notify.deliver import deliver
+from tidings.notify.broadcast import (
+    BROADCAST_TASK,
+    DELIVER_BATCH_TASK,
+    Broadcasts,
+    Topics,
+    run_broadcast,
+)
+from tidings.notify.broadcast import start as start_broadcast
+from tidings.notify.deliver import deliver, deliver_batch
 from tidings.notify.inbox import UNSNOOZE_TASK, Deliveries, Inbox, OutboxReader, check_tags
 from tidings.notify.preferences import Preferences, Suppressions
 from tidings.notify.recipients import Recipients
@@ -27,6 +35,7 @@ from tidings.options import Retry
 from tidings.providers.base import Provider
 from tidings.providers.receipts import receipt_tasks
 from tidings.records import NotifyResult
+from tidings.records.notify import Topic
 from tidings.tasks import TaskDef, make_task
 
 NOTIFY_TASK = "tidings.notify"
@@ -55,6 +64,12 @@ def internal_tasks(service: Notifications, steps: NotifySteps, inbox: Inbox) -> 
     async def tidings_deliver(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
         return await deliver(service, ctx, payload)
 
+    async def tidings_deliver_batch(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
+        return await deliver_batch(service, ctx, payload)
+
+    async def tidings_broadcast(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
+        return await run_broadcast(service, ctx, payload)
+
     async def tidings_notify(ctx: TaskContext, payload: dict[str, Any]) -> dict[str, Any]:
         result = await steps.notify(
             ctx,
@@ -80,6 +95,10 @@ def internal_tasks(service: Notifications, steps: NotifySteps, inbox: Inbox) -> 
         make_task(tidings_notify, id=NOTIFY_TASK, retry=retry, queue="default", priority=0,
                   timeout=None),
         make_task(tidings_inbox_unsnooze, id=UNSNOOZE_TASK, retry=retry, queue="default",
+                  priority=0, timeout=None),
+        make_task(tidings_deliver_batch, id=DELIVER_BATCH_TASK, retry=retry, queue="default",
+                  priority=0, timeout=None),
+        make_task(tidings_broadcast, id=BROADCAST_TASK, retry=retry, queue="default",
                   priority=0, timeout=None),
     ]  # fmt: skip
 
@@ -117,6 +136,8 @@ class NotifyClient:
         self.inbox = Inbox(kernel)
         self.outbox = OutboxReader(kernel)
         self.deliveries = Deliveries(kernel)
+        self.topics = Topics(kernel)
+        self.broadcasts = Broadcasts(kernel)
         raw = secret_key
         if raw is not None and len(raw) < 16:
             raise ConfigError(
@@ -138,16 +159,22 @@ class NotifyClient:
         self,
         type: str,
         *,
-        to: str,
+        to: str | Topic | Sequence[str],
         data: Any = None,
         channels: Sequence[str] | None = None,
         dedup_key: str | None = None,
         tags: Sequence[str] | None = None,
-    ) -> NotifyHandle:
-        """``app.notify``: checked now, sent by a durable run of ``tidings.notify`` (see
+    ) -> NotifyHandle | BroadcastHandle:
+        """``app.notify``: checked now, sent by a durable run of ``tidings.notify`` (one
+        recipient) or ``tidings.broadcast`` (a topic or a list; see
         :meth:`tidings.Tidings.notify`)."""
-        _, chosen, payload = self.notifications.prepare(type, to, data, channels)
         checked_tags = check_tags(tags)
+        if not isinstance(to, str):
+            key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("bct")
+            return start_broadcast(
+                self.notifications, type, to, data, channels, key, checked_tags
+            )
+        _, chosen, payload = self.notifications.prepare(type, to, data, channels)
         self.recipients.get(to)
         key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("ntf")
         new = self.kernel.new_run(
@@ -165,7 +192,7 @@ class NotifyClient:
         run_id, created = self.kernel.create_run(new)
         return NotifyHandle(self.kernel, run_id, created=created)
 
-    async def notify_async(self, type: str, **options: Any) -> NotifyHandle:
+    async def notify_async(self, type: str, **options: Any) -> NotifyHandle | BroadcastHandle:
         return await asyncio.to_thread(lambda: self.notify(type, **options))
 
     # -- inbox tokens ------------------------------------------------------------------

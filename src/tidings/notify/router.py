@@ -40,8 +40,9 @@ from tidings.store.runs import NewRun
 QUIET_CHANNELS = (Channel.PUSH, Channel.SMS)
 """Quiet hours hold these back; in-app and email are delivered at once."""
 
-RunFactory = Callable[[str, datetime | None], NewRun]
-"""``(delivery id, send at) -> the run that sends it``."""
+RunFactory = Callable[[str, Channel, datetime | None], NewRun | None]
+"""``(delivery id, channel, send at) -> the run that sends it`` (None: a broadcast page
+sends it in a batch run of its own)."""
 
 
 @dataclass(frozen=True)
@@ -132,18 +133,26 @@ def plan(
     """One new delivery per channel, rendered, with its send run where it has one.
 
     ``context``: template variables beside ``data`` (``unsubscribe_url``,
-    ``preferences_url``), not stored with the notification's data.
-    """
-    locale = inputs.recipient.locale or templates.default_locale
+    ``preferences_url``), not stored with the notification's data. Templates also see,
+    as ``recipient``, the recipient's id, locale and profile ``data`` (so one broadcast
+    can greet each recipient by name); a data key ``recipient`` of the notification's
+    own wins."""
+    r = inputs.recipient
+    locale = r.locale or templates.default_locale
     variables = {**data, **(context or {})}
+    if "recipient" not in data:
+        variables["recipient"] = _profile(r, locale)
     out: list[NewDelivery] = []
     for channel in channels:
         decision = decide(ntype, channel, inputs, now)
-        delivery = _delivery(ntype, channel, decision, locale, variables, templates, run_for)
-        if context and delivery.data != "{}":  # push and in_app keep the data as given
-            delivery = replace(delivery, data=json.dumps(data))
-        out.append(delivery)
+        out.append(
+            _delivery(ntype, channel, decision, locale, data, templates, run_for, variables)
+        )
     return out
+
+
+def _profile(r: Recipient, locale: str) -> dict[str, Any]:
+    return {**r.data, "id": r.id, "locale": locale}
 
 
 def _delivery(
@@ -154,6 +163,7 @@ def _delivery(
     data: dict[str, Any],
     templates: Templates,
     run_for: RunFactory,
+    context: dict[str, Any],
 ) -> NewDelivery:
     delivery = NewDelivery(
         id=new_id("dlv"),
@@ -167,7 +177,7 @@ def _delivery(
     if decision.status in (DeliveryStatus.SKIPPED, DeliveryStatus.SUPPRESSED):
         return delivery
     try:
-        rendered = templates.render(ntype.id, channel, locale, data, root=ntype.templates)
+        rendered = templates.render(ntype.id, channel, locale, context, root=ntype.templates)
     except ValidationError as exc:  # TemplateError, or no templates root at all
         return replace(delivery, status=DeliveryStatus.FAILED, error=str(exc))
     sms = rendered.sms
@@ -184,4 +194,5 @@ def _delivery(
     )
     if channel == Channel.IN_APP:
         return replace(delivery, inbox_item_id=new_id("inb"))
-    return replace(delivery, send_at=decision.send_at, run=run_for(delivery.id, decision.send_at))
+    run = run_for(delivery.id, channel, decision.send_at)
+    return replace(delivery, send_at=decision.send_at, run=run)

@@ -264,7 +264,7 @@ class Notifications:
             kernel.wake()
         return _result(type_id, to, dedup_key, recorded, created=created)
 
-    def _run_for(self, delivery_id: str, send_at: datetime | None) -> NewRun:
+    def _run_for(self, delivery_id: str, channel: Channel, send_at: datetime | None) -> NewRun:
         return self.kernel.new_run(
             DELIVER_TASK,
             {"delivery_id": delivery_id},

@@ -16,11 +16,14 @@ from typing import Any
 
 from tidings import serde
 from tidings.errors import ValidationError
+from tidings.handle import BroadcastHandle
 from tidings.kernel import TaskContext
+from tidings.notify.broadcast import start as start_broadcast
 from tidings.notify.inbox import check_tags
 from tidings.notify.service import Notifications, check_dedup_key
 from tidings.options import as_timedelta
 from tidings.records import NotifyResult
+from tidings.records.notify import Topic
 
 MAX_DIGEST_KEY = 200
 
@@ -36,16 +39,20 @@ class NotifySteps:
         ctx: TaskContext,
         type_id: str,
         *,
-        to: str,
+        to: str | Topic | Sequence[str],
         data: Any,
         channels: Sequence[str] | None,
         dedup_key: str | None,
         name: str | None,
         tags: Sequence[str] | None = None,
-    ) -> NotifyResult:
+    ) -> NotifyResult | BroadcastHandle:
         """A memoized step of kind ``notify`` (see ``Context.notify``)."""
         service = self.service
         checked_tags = check_tags(tags)
+        if not isinstance(to, str):
+            return await self._broadcast(
+                ctx, type_id, to, data, channels, dedup_key, name, checked_tags
+            )
 
         async def send(full: str) -> NotifyResult:
             # Validate here, on the loop: bad input fails the run before anything is written.
@@ -66,6 +73,37 @@ class NotifySteps:
             send,
             encode=NotifyResult.to_json,
             decode=NotifyResult.from_json,
+        )
+
+    async def _broadcast(
+        self,
+        ctx: TaskContext,
+        type_id: str,
+        to: Topic | Sequence[str],
+        data: Any,
+        channels: Sequence[str] | None,
+        dedup_key: str | None,
+        name: str | None,
+        tags: tuple[str, ...],
+    ) -> BroadcastHandle:
+        service = self.service
+        kernel = service.kernel
+
+        async def make(full: str) -> BroadcastHandle:
+            key = (
+                check_dedup_key(dedup_key) if dedup_key is not None else f"run:{ctx.run_id}/{full}"
+            )
+            return await asyncio.to_thread(
+                start_broadcast, service, type_id, to, data, channels, key, tags
+            )
+
+        def decode(value: Any) -> BroadcastHandle:
+            return BroadcastHandle(
+                kernel, value["broadcast_id"], value["run_id"], created=bool(value["created"])
+            )
+
+        return await ctx.memoized(
+            name or str(type_id), "notify", make, encode=BroadcastHandle.to_json, decode=decode
         )
 
     async def digest(

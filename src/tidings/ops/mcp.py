@@ -20,7 +20,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from tidings import __version__
 from tidings.app import Tidings
 from tidings.errors import TidingsError
+from tidings.handle import BroadcastHandle
 from tidings.jsonview import run_to_json
+from tidings.records.notify import Topic
 from tidings.tasks import TaskDef
 
 T = TypeVar("T")
@@ -70,7 +72,7 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def build_server(app: Tidings) -> MCPServer:
-    """An MCP server exposing ``app``: seven tools, one schema resource per task."""
+    """An MCP server exposing ``app``: nine tools, one schema resource per task."""
     server: MCPServer = MCPServer(
         "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
@@ -134,9 +136,43 @@ def build_server(app: Tidings) -> MCPServer:
         handle = await _call(app.replay, run_id)
         return {"run_id": handle.id, "replay_of": run_id}
 
+    _notify_tools(server, app)
     for task in app.tasks.values():
         _add_schema_resource(server, task)
     return server
+
+
+def _notify_tools(server: MCPServer, app: Tidings) -> None:
+    """``notify`` (one recipient, a list or a topic) and ``get_broadcast``."""
+
+    @server.tool()
+    async def notify(
+        type: str,
+        to: str | list[str] | None = None,
+        topic: str | None = None,
+        data: Any = None,
+        channels: list[str] | None = None,
+        dedup_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Send a notification of a declared type to one recipient (``to`` an id), a
+        list of recipient ids, or every subscriber of a ``topic`` (give ``to`` or
+        ``topic``). One recipient: returns the run that routes it; a list or a topic:
+        the broadcast (follow it with get_broadcast). A dedup_key sends once per key."""
+        if (to is None) == (topic is None):
+            raise ToolError("give either to (a recipient id or a list of ids) or topic")
+        target: str | list[str] | Topic = Topic(topic) if topic is not None else to  # type: ignore[assignment]
+        handle = await _call(
+            app.notify, type, to=target, data=data, channels=channels, dedup_key=dedup_key
+        )
+        if isinstance(handle, BroadcastHandle):
+            return {"broadcast_id": handle.id, "run_id": handle.run_id, "created": handle.created}
+        return {"run_id": handle.id, "created": handle.created}
+
+    @server.tool()
+    async def get_broadcast(broadcast_id: str) -> dict[str, Any]:
+        """A broadcast's progress: total recipients, routed so far, deliveries by channel
+        and status, and finished_at once every recipient is routed."""
+        return (await _call(app.broadcasts.get, broadcast_id)).to_json()
 
 
 def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:

@@ -125,6 +125,11 @@ class Provider(ABC):
     """Sends tried with this provider before the delivery fails over to the next one."""
     rate_limit: ProviderRateLimit | None = None
     """The account's send budget, or None when the provider has none worth enforcing."""
+    batch_is_one_request: bool = False
+    """Whether :meth:`send_batch` makes one request the service counts once against
+    ``rate_limit`` (Resend counts requests): a batch run then takes one place of the
+    shared budget per batch. Otherwise a rate-limited provider's batch messages are
+    sent one by one, each admitted by the budget."""
 
     @abstractmethod
     async def send(self, message: Message) -> SendResult:

@@ -5,10 +5,11 @@ TestEngine; read what it caught with ``app.outbox.list(...)``."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from tidings.ids import new_id
-from tidings.providers.base import Channel, Message, Provider, SendResult
+from tidings.providers.base import Channel, Message, Provider, ProviderError, SendResult
 from tidings.records.notify import DeliveryStatus, OutboxEntry
 
 if TYPE_CHECKING:
@@ -44,13 +45,14 @@ class Outbox(Provider):
         binds each outbox it holds once; the store is looked up at every send)."""
         self._home = home
 
-    async def send(self, message: Message) -> SendResult:
-        home = self._home
-        if home is None:
+    def _home_or_fail(self) -> Home:
+        if self._home is None:
             raise RuntimeError("the outbox provider is not bound to an app's store")
-        entry_id = new_id("out")
-        entry = OutboxEntry(
-            id=entry_id,
+        return self._home
+
+    def _entry(self, home: Home, message: Message) -> OutboxEntry:
+        return OutboxEntry(
+            id=new_id("out"),
             delivery_id=message.delivery_id,
             channel=message.channel,
             to=message.to,
@@ -65,5 +67,16 @@ class Outbox(Provider):
             data=dict(message.data),
             created_at=home.clock.now(),
         )
+
+    async def send(self, message: Message) -> SendResult:
+        home = self._home_or_fail()
+        entry = self._entry(home, message)
         await asyncio.to_thread(home.store.notifications.capture_outbox, entry)
-        return SendResult(provider_message_id=entry_id, status=DeliveryStatus.SENT)
+        return SendResult(provider_message_id=entry.id, status=DeliveryStatus.SENT)
+
+    async def send_batch(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
+        """Capture every message in one statement."""
+        home = self._home_or_fail()
+        entries = [self._entry(home, m) for m in messages]
+        await asyncio.to_thread(home.store.notifications.capture_outbox_many, entries)
+        return [SendResult(provider_message_id=e.id, status=DeliveryStatus.SENT) for e in entries]

@@ -12,6 +12,8 @@ sends nothing). Success is ``200 {"id": "..."}``; an error is ``{"statusCode", "
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -40,6 +42,8 @@ Resend's current API reference states 2 requests/s per team for new teams; set
 ``rate_limit`` to what your team's Settings > Usage page shows."""
 
 MAX_IDEMPOTENCY_KEY = 256
+MAX_BATCH = 100
+"""Emails per ``POST /emails/batch`` request (Resend's documented limit)."""
 
 # Names Resend documents for 409: a concurrent request with the same key is still in
 # flight (try again), versus the same key reused with another body (never succeeds).
@@ -63,6 +67,7 @@ class Resend(HttpProvider):
 
     name: ClassVar[str] = "resend"
     channels: ClassVar[frozenset[Channel]] = frozenset({Channel.EMAIL})
+    batch_is_one_request = True
 
     def __init__(
         self,
@@ -144,6 +149,68 @@ class Resend(HttpProvider):
                 code="bad_response",
             )
         raise self._error(response)
+
+    async def send_batch(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
+        """Send through ``POST /emails/batch``, up to 100 emails per request, each request
+        with one ``Idempotency-Key`` derived from its messages' keys (a retried batch is
+        the same request to Resend). Permissive validation: an email Resend refuses fails
+        alone and the rest are sent. A request that fails as a whole raises."""
+        outcomes: list[SendResult | ProviderError | None] = [None] * len(messages)
+        valid: list[int] = []
+        for i, message in enumerate(messages):
+            try:
+                require_content(message, "resend")
+            except ProviderError as exc:
+                outcomes[i] = exc
+                continue
+            valid.append(i)
+        for start in range(0, len(valid), MAX_BATCH):
+            chunk = valid[start : start + MAX_BATCH]
+            for i, outcome in zip(
+                chunk, await self._batch([messages[i] for i in chunk]), strict=True
+            ):
+                outcomes[i] = outcome
+        return [o for o in outcomes if o is not None]
+
+    async def _batch(self, chunk: list[Message]) -> list[SendResult | ProviderError]:
+        key = (
+            "batch-"
+            + hashlib.sha256("\n".join(m.idempotency_key for m in chunk).encode()).hexdigest()
+        )
+        headers = {"Idempotency-Key": key, "x-batch-validation": "permissive"}
+        async with self._throttle():
+            response = await self._request(
+                "POST", "/emails/batch", json=[self.body(m) for m in chunk], headers=headers
+            )
+        if response.status_code not in (200, 201):
+            raise self._error(response)
+        data = json_body(response)
+        ids = data.get("data") if isinstance(data, dict) else None
+        errors = data.get("errors") if isinstance(data, dict) else None
+        failed: dict[int, str] = {}
+        for e in errors if isinstance(errors, list) else []:
+            if isinstance(e, dict) and isinstance(e.get("index"), int):
+                failed[e["index"]] = str(e.get("message") or "refused")
+        sent = [d.get("id") for d in ids if isinstance(d, dict)] if isinstance(ids, list) else []
+        if len(sent) != len(chunk) - len(failed) or not all(isinstance(x, str) for x in sent):
+            raise RetryableProviderError(
+                f"resend: batch answered {len(sent)} ids for {len(chunk) - len(failed)} emails",
+                code="bad_response",
+            )
+        out: list[SendResult | ProviderError] = []
+        ids_left = iter(sent)
+        for index, message in enumerate(chunk):
+            if index in failed:
+                out.append(
+                    PermanentProviderError(
+                        f"resend: email for delivery {message.delivery_id} refused: "
+                        f"{redact(failed[index], self._secrets())}",
+                        code="validation_error",
+                    )
+                )
+            else:
+                out.append(SendResult(provider_message_id=str(next(ids_left))))
+        return out
 
     def _error(self, response: httpx.Response) -> ProviderError:
         status = response.status_code

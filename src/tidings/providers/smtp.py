@@ -1,6 +1,8 @@
 """Email over SMTP (aiosmtplib): any relay, Postfix, Amazon SES SMTP, Mailpit in dev.
 
-One connection per send, so a relay restart never leaves a broken pooled session behind.
+One connection per send, so a relay restart never leaves a broken pooled session behind;
+a batch (``send_batch``, a broadcast's batch run) reuses one connection across its
+messages, opening a new one after any error.
 The reply codes decide the outcome (RFC 5321 section 4.2): 4xx is transient, 5xx
 permanent; a 550/551/553 refusal of the *recipient* means the mailbox does not exist and
 the address is suppressed. A refusal of our own session (authentication, the envelope
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import email.utils
 import ssl as _ssl
+from collections.abc import Sequence
 from email.message import EmailMessage
 from typing import ClassVar
 
@@ -165,6 +168,65 @@ class Smtp(Provider):
                 code="connect_error",
             ) from None
 
+    async def send_batch(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
+        """Send over one connection, reused message after message; a message the relay
+        refuses fails alone (the connection is then replaced for the next one)."""
+        outcomes: list[SendResult | ProviderError] = []
+        client: aiosmtplib.SMTP | None = None
+        try:
+            for message in messages:
+                try:
+                    mime = self.build(message)
+                    if client is None:
+                        client = await self._connect()
+                    if self.rate_limit is None:
+                        await self._over(client, mime, message.to)
+                    else:
+                        async with shared_limiter(self.rate_limit).permit():
+                            await self._over(client, mime, message.to)
+                    outcomes.append(SendResult(provider_message_id=mime["Message-ID"]))
+                except ProviderError as exc:
+                    outcomes.append(exc)
+                    await _drop(client)
+                    client = None
+        finally:
+            await _drop(client, quit=True)
+        return outcomes
+
+    async def _connect(self) -> aiosmtplib.SMTP:
+        client = aiosmtplib.SMTP(
+            hostname=self.host,
+            port=self.port,
+            username=self.username,
+            password=self._password,
+            use_tls=self.ssl,
+            start_tls=self.starttls,
+            timeout=self.timeout,
+            tls_context=self.tls_context,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPException as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise RetryableProviderError(
+                f"smtp: cannot talk to {self.host}:{self.port}: {self._redact(str(exc))}",
+                code="connect_error",
+            ) from None
+        return client
+
+    async def _over(self, client: aiosmtplib.SMTP, mime: EmailMessage, to: str) -> None:
+        envelope_from = email.utils.parseaddr(self.sender)[1]
+        try:
+            await client.send_message(mime, sender=envelope_from, recipients=[to])
+        except aiosmtplib.SMTPException as exc:
+            raise self._error(exc) from None
+        except OSError as exc:
+            raise RetryableProviderError(
+                f"smtp: cannot talk to {self.host}:{self.port}: {self._redact(str(exc))}",
+                code="connect_error",
+            ) from None
+
     def _redact(self, text: str) -> str:
         return redact(text, (self._password,))
 
@@ -207,3 +269,16 @@ class Smtp(Provider):
             return RetryableProviderError(text, code=str(exc.code))
         gone = exc.code in MAILBOX_GONE and "5.7." not in exc.message  # 5.7.x: policy
         return PermanentProviderError(text, code=str(exc.code), suppress_address=gone)
+
+
+async def _drop(client: aiosmtplib.SMTP | None, *, quit: bool = False) -> None:
+    """Close a batch's connection (politely with QUIT at the end); never raises."""
+    if client is None or not client.is_connected:
+        return
+    try:
+        if quit:
+            await client.quit()
+        else:
+            client.close()
+    except (aiosmtplib.SMTPException, OSError):
+        client.close()

@@ -13,6 +13,8 @@ requests and any 5xx (retry), 20003 authentication (retry so the router can fail
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -40,6 +42,10 @@ _PERMANENT_NUMBER_ERRORS = {
     21612: "'To' number is not currently reachable",
     21614: "'To' number is not a mobile number",
 }
+
+
+BATCH_CONCURRENCY = 8
+"""Requests a batch keeps in flight at once."""
 
 
 class Twilio(HttpProvider):
@@ -136,6 +142,20 @@ class Twilio(HttpProvider):
         if self.status_callback:
             form["StatusCallback"] = self.status_callback
         return form
+
+    async def send_batch(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
+        """One request per message (Twilio has no batch endpoint), at most
+        :data:`BATCH_CONCURRENCY` in flight; one outcome per message, in order."""
+        gate = asyncio.Semaphore(BATCH_CONCURRENCY)
+
+        async def one(message: Message) -> SendResult | ProviderError:
+            async with gate:
+                try:
+                    return await self.send(message)
+                except ProviderError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(m) for m in messages)))
 
     async def send(self, message: Message) -> SendResult:
         form = self.form(message)

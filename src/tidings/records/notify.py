@@ -296,3 +296,63 @@ class InboxPage:
 
     items: list[InboxItem]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """An audience by name: ``app.notify(type, to=Topic("providers:imaging"))`` notifies
+    every recipient subscribed to it (``app.topics.subscribe``)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class TopicPage:
+    """One page of a topic's subscribers, in id order; ``cursor`` fetches the next
+    (None: this was the last)."""
+
+    topic: str
+    subscribers: tuple[str, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """A broadcast's progress (``app.broadcasts.get``): one notification type to a
+    whole audience, routed a page at a time by one durable run.
+
+    ``total`` recipients were in the audience when it was made; ``routed`` of them have
+    been routed so far (a recipient deleted meanwhile is passed over, a dedup key already
+    held skips it); ``counts`` is ``{channel: {status: n}}`` over its deliveries as they
+    are now; ``finished_at`` is set once every page is routed.
+    """
+
+    id: str
+    type: str
+    topic: str | None
+    """The topic it went to; None for a list of recipients."""
+    dedup_key: str
+    run_id: str
+    total: int
+    routed: int
+    counts: dict[str, dict[str, int]]
+    created_at: datetime
+    finished_at: datetime | None
+
+    @property
+    def finished(self) -> bool:
+        return self.finished_at is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "topic": self.topic,
+            "dedup_key": self.dedup_key,
+            "run_id": self.run_id,
+            "total": self.total,
+            "routed": self.routed,
+            "counts": self.counts,
+            "created_at": self.created_at.isoformat(),
+            "finished_at": None if self.finished_at is None else self.finished_at.isoformat(),
+        }

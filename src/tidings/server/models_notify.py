@@ -9,7 +9,15 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from tidings.limits import readable
-from tidings.records.notify import Channel, Delivery, InboxItem, Preference, PushToken, Recipient
+from tidings.records.notify import (
+    Broadcast,
+    Channel,
+    Delivery,
+    InboxItem,
+    Preference,
+    PushToken,
+    Recipient,
+)
 
 
 class _Strict(BaseModel):
@@ -93,9 +101,15 @@ class PreferenceOut(BaseModel):
         return cls(type=p.type, channel=p.channel, enabled=p.enabled)
 
 
+class TopicRef(_Strict):
+    topic: str = Field(min_length=1, max_length=200)
+
+
 class NotifyIn(_Strict):
     type: str = Field(min_length=1, max_length=200)
-    to: str = Field(min_length=1, max_length=255)
+    to: str | TopicRef | list[str] = Field(
+        description='A recipient id, {"topic": name} or a list of recipient ids (a broadcast)'
+    )
     data: dict[str, Any] | None = None
     channels: list[Channel] | None = None
     dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
@@ -107,6 +121,50 @@ class NotifyIn(_Strict):
 class NotifyOut(BaseModel):
     run_id: str
     created: bool = Field(description="False when the dedup key matched an earlier call.")
+    broadcast_id: str | None = Field(
+        default=None, description="A topic or a list: the broadcast (GET /broadcasts/{id})."
+    )
+
+
+class SubscribersIn(_Strict):
+    recipients: list[str] = Field(max_length=10_000)
+
+
+class SubscribersOut(BaseModel):
+    topic: str
+    subscribers: list[str]
+    cursor: str | None = Field(description="Pass as ?cursor= for the next page; null: last.")
+
+
+class SubscribedOut(BaseModel):
+    topic: str
+    subscribers: int = Field(description="How many the topic has now.")
+
+
+class UnsubscribedOut(BaseModel):
+    topic: str
+    removed: int
+
+
+class BroadcastOut(BaseModel):
+    id: str
+    type: str
+    topic: str | None
+    dedup_key: str
+    run_id: str
+    total: int
+    routed: int
+    counts: dict[str, dict[str, int]]
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, b: Broadcast) -> BroadcastOut:
+        return cls(
+            id=b.id, type=b.type, topic=b.topic, dedup_key=b.dedup_key, run_id=b.run_id,
+            total=b.total, routed=b.routed, counts=b.counts, created_at=b.created_at,
+            finished_at=b.finished_at,
+        )  # fmt: skip
 
 
 class DeliveryOut(BaseModel):

@@ -9,9 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from tidings.app import Tidings
-from tidings.records.notify import Channel, DeliveryStatus
+from tidings.handle import BroadcastHandle
+from tidings.records.notify import Channel, DeliveryStatus, Topic
 from tidings.server.auth import require
+from tidings.server.errors import ApiError
 from tidings.server.models_notify import (
+    BroadcastOut,
     Deactivated,
     DeactivateIn,
     DeliveryOut,
@@ -23,6 +26,11 @@ from tidings.server.models_notify import (
     PushTokenOut,
     RecipientIn,
     RecipientOut,
+    SubscribedOut,
+    SubscribersIn,
+    SubscribersOut,
+    TopicRef,
+    UnsubscribedOut,
 )
 from tidings.server.tracing import caller_trace
 from tidings.store.keys import ApiKeyRecord
@@ -152,16 +160,35 @@ async def set_preference(
 @router.post(
     "/notifications",
     response_model=NotifyOut,
+    response_model_exclude_none=True,
     status_code=202,
     summary="Send a notification (a durable run routes and delivers it)",
 )
 async def notify(request: Request, response: Response, body: NotifyIn, key: Admin) -> NotifyOut:
+    """``to``: one recipient id, ``{"topic": name}`` or a list of recipient ids (each
+    notified once). A list longer than the server's ``max_notify_list`` is refused
+    with 413: notify a topic instead."""
     app = _app(request)
+    to: str | Topic | list[str]
+    if isinstance(body.to, TopicRef):
+        to = Topic(body.to.topic)
+    elif isinstance(body.to, list):
+        limit = request.app.state.settings.max_notify_list
+        if len(body.to) > limit:
+            raise ApiError(
+                413,
+                f"'to' lists {len(body.to)} recipients, more than this server takes in one "
+                f"request ({limit}): subscribe them to a topic (PUT /api/v1/topics/{{topic}}/"
+                'subscribers) and notify {"topic": ...} instead',
+            )
+        to = body.to
+    else:
+        to = body.to
     with caller_trace(request):
         handle = await asyncio.to_thread(
             lambda: app.notify(
                 body.type,
-                to=body.to,
+                to=to,
                 data=body.data,
                 channels=body.channels,
                 dedup_key=body.dedup_key,
@@ -170,7 +197,69 @@ async def notify(request: Request, response: Response, body: NotifyIn, key: Admi
         )
     if not handle.created:
         response.status_code = 200
+    if isinstance(handle, BroadcastHandle):
+        return NotifyOut(run_id=handle.run_id, created=handle.created, broadcast_id=handle.id)
     return NotifyOut(run_id=handle.id, created=handle.created)
+
+
+TopicName = Annotated[str, Path(min_length=1, max_length=200)]
+
+
+@router.put(
+    "/topics/{topic:path}/subscribers",
+    response_model=SubscribedOut,
+    summary="Subscribe recipients to a topic (idempotent)",
+)
+async def subscribe(
+    request: Request, topic: TopicName, body: SubscribersIn, key: Admin
+) -> SubscribedOut:
+    app = _app(request)
+
+    def run() -> SubscribedOut:
+        app.topics.subscribe(topic, body.recipients)
+        return SubscribedOut(topic=topic, subscribers=app.topics.count(topic))
+
+    return await asyncio.to_thread(run)
+
+
+@router.delete(
+    "/topics/{topic:path}/subscribers",
+    response_model=UnsubscribedOut,
+    summary="Unsubscribe recipients from a topic",
+)
+async def unsubscribe(
+    request: Request, topic: TopicName, body: SubscribersIn, key: Admin
+) -> UnsubscribedOut:
+    app = _app(request)
+    removed = await asyncio.to_thread(app.topics.unsubscribe, topic, body.recipients)
+    return UnsubscribedOut(topic=topic, removed=removed)
+
+
+@router.get(
+    "/topics/{topic:path}/subscribers",
+    response_model=SubscribersOut,
+    summary="A page of a topic's subscribers, in id order",
+)
+async def subscribers(
+    request: Request,
+    topic: TopicName,
+    key: Admin,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=255)] = None,
+) -> SubscribersOut:
+    app = _app(request)
+    page = await asyncio.to_thread(
+        lambda: app.topics.subscribers(topic, limit=limit, cursor=cursor)
+    )
+    return SubscribersOut(topic=page.topic, subscribers=list(page.subscribers), cursor=page.cursor)
+
+
+@router.get("/broadcasts/{broadcast_id}", response_model=BroadcastOut, summary="A broadcast")
+async def get_broadcast(
+    request: Request, broadcast_id: Annotated[str, Path(max_length=64)], key: Admin
+) -> BroadcastOut:
+    app = _app(request)
+    return BroadcastOut.of(await asyncio.to_thread(app.broadcasts.get, broadcast_id))
 
 
 StatusQuery = Annotated[str | None, Query(description=", ".join(DeliveryStatus))]

@@ -1,11 +1,12 @@
 """The store: one object per database, composed of one object per concept.
 
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
-``store.notifications``, ``store.inbox``, ``store.receipts``, ``store.budgets``,
-``store.keys``, ``store.ops`` and ``store.dashboard`` each implement the interface of
-the module of that name; the store itself holds only its lifecycle (migrations, close)
-and the wake-up subscriptions. Every method is synchronous and thread-safe, and takes
-the time it needs (``now``) from the engine clock.
+``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``,
+``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops`` and
+``store.dashboard`` each implement the interface of the module of that name; the store
+itself holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every
+method is synchronous and thread-safe, and takes the time it needs (``now``) from the
+engine clock.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
+from tidings.store.broadcasts import Broadcasts
 from tidings.store.budgets import Budgets
 from tidings.store.dashboard import Dashboard
 from tidings.store.events import Events
@@ -24,6 +26,7 @@ from tidings.store.receipts import Receipts
 from tidings.store.recipients import Recipients
 from tidings.store.runs import Runs
 from tidings.store.schedules import Schedules
+from tidings.store.topics import Topics
 
 
 class Store(abc.ABC):
@@ -35,6 +38,8 @@ class Store(abc.ABC):
     schedules: Schedules
     recipients: Recipients
     notifications: Notifications
+    topics: Topics
+    broadcasts: Broadcasts
     inbox: Inbox
     receipts: Receipts
     budgets: Budgets

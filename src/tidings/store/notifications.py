@@ -114,6 +114,14 @@ class Notifications(abc.ABC):
         """Record a send's progress or end; suppress addresses / deactivate tokens with it."""
 
     @abc.abstractmethod
+    def deliveries_many(self, delivery_ids: Sequence[str]) -> list[Delivery]:
+        """The deliveries among ``delivery_ids`` that exist, in the order given."""
+
+    @abc.abstractmethod
+    def update_deliveries(self, updates: Sequence[tuple[str, SendUpdate]], now: datetime) -> None:
+        """Record the end of many sends in one transaction (as :meth:`update_delivery`)."""
+
+    @abc.abstractmethod
     def mark_sandboxed(self, delivery_id: str) -> None:
         """Record that the sandbox sent this delivery to the outbox."""
 
@@ -124,6 +132,11 @@ class Notifications(abc.ABC):
     @abc.abstractmethod
     def capture_outbox(self, entry: OutboxEntry) -> bool:
         """Store a captured message once per (delivery, address); False if already there."""
+
+    @abc.abstractmethod
+    def capture_outbox_many(self, entries: Sequence[OutboxEntry]) -> None:
+        """Store many captured messages in one statement, each once per (delivery,
+        address)."""
 
     @abc.abstractmethod
     def outbox(

@@ -4,6 +4,7 @@ reads about a recipient."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -62,7 +63,8 @@ class Recipients(abc.ABC):
 
     @abc.abstractmethod
     def delete(self, recipient_id: str) -> bool:
-        """Delete the profile, tokens, preferences and inbox (the delivery log stays)."""
+        """Delete the profile, tokens, preferences, topic subscriptions and inbox (the
+        delivery log stays)."""
 
     @abc.abstractmethod
     def add_push_token(
@@ -116,3 +118,12 @@ class Recipients(abc.ABC):
 
     @abc.abstractmethod
     def routing_inputs(self, recipient_id: str) -> RoutingInputs | None: ...
+
+    @abc.abstractmethod
+    def missing(self, recipient_ids: Sequence[str]) -> list[str]:
+        """The ids among ``recipient_ids`` that name no recipient, sorted."""
+
+    @abc.abstractmethod
+    def routing_inputs_many(self, recipient_ids: Sequence[str]) -> dict[str, RoutingInputs]:
+        """Routing inputs of every existing recipient among ``recipient_ids``, read in
+        one transaction with one statement per table."""

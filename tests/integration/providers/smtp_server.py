@@ -30,6 +30,8 @@ class Received:
     message: EmailMessage
     tls: bool
     login: str | None
+    peer: Any = None
+    """The client's address and port: one per connection."""
     at: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` when DATA was accepted."""
 
@@ -68,6 +70,7 @@ class Relay:
                 message=parsed,
                 tls=session.ssl is not None or _implicit_tls(server),
                 login=login,
+                peer=session.peer,
             )
         )
         return "250 Message accepted"

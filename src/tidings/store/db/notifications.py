@@ -4,18 +4,17 @@ and inbox items written in the same transaction), the outbox, digests and settin
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from tidings.ids import new_id
 from tidings.records.notify import Channel, Delivery, OutboxEntry
 from tidings.store.db import rows as to
-from tidings.store.db.database import Bound, Row, Tx
-from tidings.store.db.inbox import inbox_change
-from tidings.store.db.runs import insert_run
+from tidings.store.db.database import Bound, Row
+from tidings.store.db.routing import json_ts, record_notifications
 from tidings.store.notifications import (
     DigestSlot,
-    NewDelivery,
     NewNotification,
     Notifications,
     SendUpdate,
@@ -35,86 +34,11 @@ class DbNotifications(Bound, Notifications):
         self, new: NewNotification, now: datetime, dedup_ttl: timedelta, idempotency_ttl: timedelta
     ) -> tuple[list[Delivery], bool]:
         with self._transaction(write=True) as tx:
-            key = {
-                "key": new.dedup_key,
-                "notification_id": new.id,
-                "now": self._ts(now),
-                "expires_at": self._ts(now + dedup_ttl),
-            }
-            holder = str(tx.run("reserve_dedup", key)[0]["notification_id"])
-            if holder != new.id:
-                rows = tx.run("notification_deliveries", {"id": holder})
-                if rows:
-                    return [to.delivery(self._db, r) for r in rows], False
-                # the key outlived its notification (deleted): take it over
-                tx.run("take_dedup", key)
-            tx.run(
-                "insert_notification",
-                {
-                    "id": new.id,
-                    "type_id": new.type_id,
-                    "recipient_id": new.recipient_id,
-                    "dedup_key": new.dedup_key,
-                    "data": new.data,
-                    "run_id": new.run_id,
-                    "now": self._ts(now),
-                },
-            )
-            for delivery in new.deliveries:
-                self._insert_delivery(tx, new, delivery, now, idempotency_ttl)
-            rows = tx.run("notification_deliveries", {"id": new.id})
-        return [to.delivery(self._db, r) for r in rows], True
-
-    def _insert_delivery(
-        self,
-        tx: Tx,
-        new: NewNotification,
-        d: NewDelivery,
-        now: datetime,
-        idempotency_ttl: timedelta,
-    ) -> None:
-        tx.run(
-            "insert_delivery",
-            {
-                "id": d.id,
-                "notification_id": new.id,
-                "channel": d.channel,
-                "type_id": new.type_id,
-                "recipient_id": new.recipient_id,
-                "addresses": json.dumps(list(d.addresses)),
-                "locale": d.locale,
-                "critical": new.critical,
-                "status": d.status,
-                "reason": d.reason,
-                "error": d.error,
-                "subject": d.subject,
-                "html": d.html,
-                "text": d.text,
-                "title": d.title,
-                "body": d.body,
-                "sms": d.sms,
-                "data": d.data,
-                "send_at": self._ts(d.send_at),
-                "now": self._ts(now),
-                "sent_at": self._ts(now) if d.status == "delivered" else None,
-            },
-        )
-        if d.run is not None:
-            insert_run(self._db, tx, d.run, now, idempotency_ttl)
-        if d.inbox_item_id is not None:
-            item = {
-                "id": d.inbox_item_id,
-                "recipient_id": new.recipient_id,
-                "delivery_id": d.id,
-                "type_id": new.type_id,
-                "title": d.title,
-                "body": d.body,
-                "data": new.data,
-                "now": self._ts(now),
-                "tags": json.dumps(list(new.tags)),
-            }
-            tx.run("insert_inbox_item", item)
-            inbox_change(self._db, tx, new.recipient_id, "created", d.inbox_item_id, now)
+            holder = record_notifications(self._db, tx, [new], now, dedup_ttl, idempotency_ttl)[
+                new.dedup_key
+            ]
+            rows = tx.run("notification_deliveries", {"id": holder})
+        return [to.delivery(self._db, r) for r in rows], holder == new.id
 
     def delivery(self, delivery_id: str) -> Delivery | None:
         with self._transaction(write=False) as tx:
@@ -174,6 +98,60 @@ class DbNotifications(Bound, Notifications):
                 tx.run(
                     "deactivate_push_token", {"token": token, "now": params["now"], "off": False}
                 )
+
+    def deliveries_many(self, delivery_ids: Sequence[str]) -> list[Delivery]:
+        with self._autocommit(write=False) as tx:
+            rows = tx.run("deliveries_many", {"ids": self._array(list(delivery_ids))})
+        found = {str(r["id"]): to.delivery(self._db, r) for r in rows}
+        return [found[i] for i in delivery_ids if i in found]
+
+    def update_deliveries(self, updates: Sequence[tuple[str, SendUpdate]], now: datetime) -> None:
+        plain = [(i, u) for i, u in updates if not u.suppress and not u.deactivate]
+        rows = [
+            {
+                "id": i,
+                "status": u.status.value,
+                "provider": u.provider,
+                "provider_message_id": u.provider_message_id,
+                "attempts": u.attempts,
+                "error": u.error,
+                "history": u.history,
+                "sent_at": json_ts(self._db, u.sent_at),
+            }
+            for i, u in plain
+        ]
+        if rows:
+            with self._transaction(write=True) as tx:
+                tx.run("update_deliveries_many", {"rows": json.dumps(rows), "now": self._ts(now)})
+        for i, u in updates:  # suppressing or deactivating too: one by one (rare)
+            if u.suppress or u.deactivate:
+                self.update_delivery(i, u, now)
+
+    def capture_outbox_many(self, entries: Sequence[OutboxEntry]) -> None:
+        if not entries:
+            return
+        rows = [
+            {
+                "id": e.id,
+                "delivery_id": e.delivery_id,
+                "channel": e.channel.value,
+                "to_address": e.to,
+                "type_id": e.type,
+                "locale": e.locale,
+                "subject": e.subject,
+                "html": e.html,
+                "text": e.text,
+                "title": e.title,
+                "body": e.body,
+                "data": json.dumps(dict(e.data)),
+            }
+            for e in entries
+        ]
+        with self._transaction(write=True) as tx:
+            tx.run(
+                "insert_outbox_many",
+                {"rows": json.dumps(rows), "now": self._ts(entries[0].created_at)},
+            )
 
     def mark_sandboxed(self, delivery_id: str) -> None:
         with self._transaction(write=True) as tx:

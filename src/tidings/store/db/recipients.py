@@ -4,12 +4,14 @@ suppressions, and what routing reads about a recipient in one transaction."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from tidings.records.notify import Channel, Preference, PreferenceChange, PushToken, Recipient
 from tidings.store.db import rows as to
 from tidings.store.db.database import Bound, Row, Tx
+from tidings.store.db.routing import read_inputs
 from tidings.store.recipients import (
     GLOBAL_TYPE,
     ChangeNote,
@@ -56,6 +58,7 @@ class DbRecipients(Bound, Recipients):
                 tx.run("delete_recipient_inbox", params)
                 tx.run("delete_recipient_changes", params)
                 tx.run("delete_recipient_sequence", params)
+                tx.run("delete_recipient_topics", params)
         return found
 
     def add_push_token(
@@ -192,6 +195,15 @@ class DbRecipients(Bound, Recipients):
             preferences={(str(p["type_id"]), str(p["channel"])): bool(p["enabled"]) for p in prefs},
             suppressed={(str(s["channel"]), str(s["address"])) for s in suppressed},
         )
+
+    def missing(self, recipient_ids: Sequence[str]) -> list[str]:
+        with self._autocommit(write=False) as tx:
+            rows = tx.run("missing_recipients", {"ids": self._array(list(recipient_ids))})
+        return [str(r["id"]) for r in rows]
+
+    def routing_inputs_many(self, recipient_ids: Sequence[str]) -> dict[str, RoutingInputs]:
+        with self._transaction(write=False) as tx:
+            return read_inputs(self._db, tx, recipient_ids)
 
     def _token(self, r: Row) -> PushToken:
         return PushToken(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tidings.store.base import Store
+from tidings.store.db.broadcasts import DbBroadcasts
 from tidings.store.db.budgets import DbBudgets
 from tidings.store.db.dashboard import DbDashboard
 from tidings.store.db.database import Database
@@ -17,6 +18,7 @@ from tidings.store.db.receipts import DbReceipts
 from tidings.store.db.recipients import DbRecipients
 from tidings.store.db.runs import DbRuns
 from tidings.store.db.schedules import DbSchedules
+from tidings.store.db.topics import DbTopics
 
 
 class DatabaseStore(Store):
@@ -33,6 +35,8 @@ class DatabaseStore(Store):
         self.schedules = DbSchedules(db)
         self.recipients = DbRecipients(db)
         self.notifications = DbNotifications(db)
+        self.topics = DbTopics(db)
+        self.broadcasts = DbBroadcasts(db)
         self.inbox = DbInbox(db)
         self.receipts = DbReceipts(db)
         self.budgets = DbBudgets(db)
