@@ -133,6 +133,22 @@ async def test_list_duplicates_once_and_empty_topic_completes(
     assert len(app.broadcasts.list()) == 2
 
 
+async def test_a_broadcasts_tags_are_on_every_inbox_item(
+    make_app: Callable[..., Tidings], tmp_path: Path
+) -> None:
+    app = notify_app(make_app, tmp_path)
+    ids = _people(app, 3)
+    async with TestEngine(app, start=START) as t:
+        app.notify("alert", to=ids, data={"name": "An"}, channels=["in_app"], tags=["billing"])
+        app.notify("alert", to=ids, data={"name": "An"}, channels=["in_app"])
+        await t.run_due()
+    for rid in ids:
+        assert len(app.inbox.list(rid)) == 2
+        assert [i.tags for i in app.inbox.list(rid, tags=["billing"])] == [("billing",)]
+    with pytest.raises(ValidationError, match="tags"):
+        app.notify("alert", to=ids, data={"name": "An"}, tags="billing")
+
+
 async def test_ctx_notify_to_a_topic_is_memoized(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:

@@ -19,7 +19,7 @@ from tidings.testing import TestEngine
 
 
 async def _send(app: Tidings, t: TestEngine, to: str, name: str, **options: object) -> str:
-    app.notify("alert", to=to, data={"name": name}, channels=["in_app"], **options)  # type: ignore[arg-type]
+    app.notify("alert", to=to, data={"name": name}, channels=["in_app"], **options)  # type: ignore[call-overload]
     await t.run_due()
     await t.advance(timedelta(seconds=1))
     return app.inbox.list(to, status="all", limit=1)[0].id

@@ -171,9 +171,7 @@ class NotifyClient:
         checked_tags = check_tags(tags)
         if not isinstance(to, str):
             key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("bct")
-            return start_broadcast(
-                self.notifications, type, to, data, channels, key, checked_tags
-            )
+            return start_broadcast(self.notifications, type, to, data, channels, key, checked_tags)
         _, chosen, payload = self.notifications.prepare(type, to, data, channels)
         self.recipients.get(to)
         key = check_dedup_key(dedup_key) if dedup_key is not None else new_id("ntf")

@@ -388,7 +388,10 @@ async def deliver_batch(
                 datas[d.notification_id] = await asyncio.to_thread(
                     store.notifications.data, d.notification_id
                 )
-        messages = [message_for(d, d.addresses[0], datas.get(d.notification_id)) for d in members]
+        messages = [
+            message_for(d, d.addresses[0], datas.get(d.notification_id), email_headers(service, d))
+            for d in members
+        ]
         outcomes = await _send_group(ctx, kernel, provider, messages)
         # by delivery: a re-execution may find fewer of them still to send
         by_id = {o["delivery_id"]: o for o in outcomes}

@@ -145,9 +145,7 @@ def plan(
     out: list[NewDelivery] = []
     for channel in channels:
         decision = decide(ntype, channel, inputs, now)
-        out.append(
-            _delivery(ntype, channel, decision, locale, data, templates, run_for, variables)
-        )
+        out.append(_delivery(ntype, channel, decision, locale, data, templates, run_for, variables))
     return out
 
 

@@ -137,6 +137,29 @@ async def test_resend_request_carries_the_headers_and_the_next_email_is_skipped(
     await resend.aclose()
 
 
+async def test_a_broadcast_signs_each_recipients_own_links(
+    make_app: Callable[..., Tidings], tmp_path: Path
+) -> None:
+    seen = Relay()
+    with relay(seen) as port:
+        smtp = Smtp("127.0.0.1", port, sender="MediLink <noreply@medilink.vn>", timeout=5)
+        app = _app(make_app, tmp_path, smtp)
+        app.recipients.upsert("bo", email="bo@example.com")
+        async with TestEngine(app, start=START, outbox=False) as t:
+            app.notify("results", to=["an", "bo"], data={"name": "All"})
+            for _ in range(3):
+                await t.run_due()
+    assert len(seen.received) == 2
+    paths = set()
+    for r in seen.received:
+        mime = r.message
+        assert mime["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        path = _path(" ".join(str(mime["List-Unsubscribe"]).split()))
+        assert f"{PUBLIC}/preferences?token=" in mime.get_content()
+        paths.add(path)
+    assert len(paths) == 2  # one link per recipient, not one for the whole broadcast
+
+
 def test_without_a_public_url_emails_carry_no_link(
     make_app: Callable[..., Tidings], tmp_path: Path
 ) -> None:
