@@ -10,7 +10,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
-.PHONY: install demo test lint format bench bench-peers bench-compare lock clean browser sdk-peers
+.PHONY: install demo test lint format bench bench-peers bench-compare lock clean browser sdk-peers faketime
 
 install: $(STAMP)
 
@@ -44,7 +44,7 @@ format: install
 	$(BIN)/ruff format src tests bench examples
 	$(BIN)/ruff check --fix src tests bench examples
 
-test: lint browser sdk-peers
+test: lint browser sdk-peers faketime
 	$(BIN)/pytest
 
 # The real Trigger.dev (4.x, 3.x) and Inngest (4.x, 3.x) SDKs that tests/integration/
@@ -65,6 +65,14 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# libfaketime for the clock-skew test (tests/integration/test_many_hosts.py): worker
+# processes whose clocks run a minute ahead of or behind the database's. Debian's package.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime >/dev/null; }
 
 bench: install
 	$(BIN)/python bench/core.py

@@ -198,8 +198,9 @@ def check_clock(store: Store, target: Target, clock: Clock) -> Check:
     limit = target.lease / 3
     text = f"this host is {abs(skew):.3f}s {'ahead of' if skew >= 0 else 'behind'} the database"
     fix = (
-        "synchronise clocks with NTP (timedatectl set-ntp true / chrony); leases and due "
-        "times are judged by each worker's clock"
+        "synchronise clocks with NTP (timedatectl set-ntp true / chrony); tidings judges "
+        "leases and due times in the database's time, but this host's logs, ctx.now() "
+        "between two measurements of the offset and anything else reading its clock drift"
     )
     if abs(skew) >= limit.total_seconds():
         return Check("clock", "fail", f"{text} (limit {limit.total_seconds():g}s: lease/3)", fix)

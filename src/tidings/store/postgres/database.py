@@ -28,8 +28,10 @@ from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
+from tidings.clock import DatabaseClock
 from tidings.errors import StoreError, UnstorableTextError
 from tidings.store.db.database import Database, Row, Tx
+from tidings.store.postgres.dbtime import TimeKeeper
 from tidings.store.postgres.listen import InboxListener, WakeListener
 from tidings.store.queries import load_all_queries, load_migrations
 from tidings.store.upgrade import Applied, MigrationCompatibility
@@ -229,6 +231,7 @@ class PostgresDatabase(MigrationCompatibility, Database):
         )
         self._listener: WakeListener | None = None
         self._listener_lock = threading.Lock()
+        self._time = TimeKeeper(self._pool, self.queries["database_clock"], self._where())
 
     def _where(self) -> str:
         parts = urlsplit(self.conninfo)
@@ -288,7 +291,11 @@ class PostgresDatabase(MigrationCompatibility, Database):
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
 
+    def keep_time(self, clock: DatabaseClock) -> None:
+        self._time.add(clock)
+
     def close(self) -> None:
+        self._time.stop()
         with self._listener_lock:
             listener, self._listener = self._listener, None
         if listener is not None:
