@@ -106,8 +106,9 @@ WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
--- last write failed) must be left to expire and be reclaimed
-UPDATE runs SET due_at = :lease_until
+-- last write failed) must be left to expire and be reclaimed. Never shortens a lease: a
+-- renewal that waited on a lock may land after a newer claim by the same worker
+UPDATE runs SET due_at = MAX(COALESCE(due_at, :lease_until), :lease_until)
 WHERE status = 'RUNNING' AND worker_id = :worker_id
   AND id IN (SELECT value FROM json_each(:run_ids))
 RETURNING id;
