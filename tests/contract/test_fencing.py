@@ -30,13 +30,13 @@ def renewals_blocked(app: Tidings, run_id: str) -> Iterator[None]:
     """Hold what the run's lease renewal must wait for until the block exits."""
     url = app.database_url
     if url.startswith("sqlite:"):
-        conn = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
-        conn.execute("BEGIN IMMEDIATE")  # every other writer waits
+        lite = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
+        lite.execute("BEGIN IMMEDIATE")  # every other writer waits
         try:
             yield
         finally:
-            conn.execute("ROLLBACK")
-            conn.close()
+            lite.execute("ROLLBACK")
+            lite.close()
         return
     db = app.store.db  # type: ignore[attr-defined]
     with psycopg.connect(db.conninfo) as conn:  # one transaction until the block exits
@@ -64,9 +64,10 @@ def test_a_worker_that_cannot_renew_abandons_its_attempt_before_the_lease_expire
     seen: list[tuple[str, float]] = []
     lock = threading.Lock()
 
-    def note(what: str) -> None:
+    def note(what: str) -> str:
         with lock:
             seen.append((what, time.monotonic()))
+        return what
 
     def count(what: str) -> int:
         with lock:
@@ -84,9 +85,9 @@ def test_a_worker_that_cannot_renew_abandons_its_attempt_before_the_lease_expire
 
     @app.task
     async def fenced(ctx: Context) -> list[str]:
-        one = await ctx.step("one", lambda: note("one") or "one")
+        one = await ctx.step("one", lambda: note("one"))
         two = await ctx.step("two", slow_once)
-        three = await ctx.step("three", lambda: note("three") or "three")
+        three = await ctx.step("three", lambda: note("three"))
         return [one, two, three]
 
     with running(app, concurrency=2):
