@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
@@ -48,6 +49,13 @@ CLAIM_POOL_MAX = 2
 _CLAIM_SETTINGS = (
     "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off -c synchronous_commit=off"
 )
+_TCP_SETTINGS = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # ms unacknowledged before the connection is dropped
+}
 _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
 
@@ -193,6 +201,12 @@ class PostgresDatabase(MigrationCompatibility, Database):
             "options": f"-c search_path={self.schema}",
             "application_name": "tidings",
         }
+        # A connection whose server vanished (a partition, a failed-over host) must fail
+        # within seconds, not after the kernel's retransmissions give up (minutes), so a
+        # worker reconnects and rejoins soon after the network heals. The URL may say
+        # otherwise.
+        given = conninfo_to_dict(self.conninfo)
+        self._kwargs.update({k: v for k, v in _TCP_SETTINGS.items() if k not in given})
         # Connect once up front: an unreachable server or a bad password is reported
         # now, plainly, instead of as a pool timeout later.
         self._connect().close()
