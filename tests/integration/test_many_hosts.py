@@ -24,8 +24,10 @@ from ..conftest import PG_SERVER
 from . import netns
 from .conftest import PgEnv, WorkerProcess, Workers, wait_until
 from .netns import Forwarder, Host
-from .pgeffects import FX_DSN_ENV, check_runs
-from .test_postgres_chaos import assert_clean, completed
+from .pgeffects import FX_DSN_ENV, EffectsTable, check_runs
+from .pgreplica import ReplicatedPair
+from .test_postgres_chaos import STEPS, TriggerStream, assert_clean, completed, retrying
+from .workerapp import app as worker_app
 from .workerapp import pg_slow_effects
 
 pytestmark = pytest.mark.timeout(300)
@@ -217,3 +219,77 @@ def test_a_host_cut_off_longer_than_the_lease_is_taken_over_and_rejoins(
     for w in pool:
         assert w.alive(), w.log()
         assert "attempt crashed" not in w.log(), w.log()
+
+
+# -- failover to a streaming standby ---------------------------------------------------
+@pytest.fixture
+def replicated() -> Iterator[ReplicatedPair]:
+    """A throwaway primary + synchronous standby (never the machine's own cluster)."""
+    try:
+        pair = ReplicatedPair()
+    except (LookupError, RuntimeError, OSError, KeyError) as exc:
+        if os.environ.get("TIDINGS_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"cannot make a primary and standby: {exc}")
+        pytest.skip(f"cannot make a primary and standby: {exc}")
+    try:
+        yield pair
+    finally:
+        pair.remove()
+
+
+def test_workers_follow_a_promoted_standby_and_lose_no_run(
+    replicated: ReplicatedPair, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    concurrency, lease = 8, 3.0
+    url = replicated.multi_host_url(schema="tidings_failover")
+    effects = EffectsTable(replicated.multi_host_url())
+    effects.create()
+    worker_app.close()
+    worker_app.database_url = url
+    workers = Workers(url, tmp_path)
+    try:
+        worker_app.store  # noqa: B018 - migrate before the workers start
+        pool = [workers.start(concurrency=concurrency, lease=lease, ready=False) for _ in range(2)]
+        for w in pool:
+            w.wait_ready(60)
+        stream = TriggerStream(worker_app, lambda i: effects.payload(), rate=40)
+        stream.start()
+        try:
+            wait_until(lambda: completed(worker_app) >= 50, 60, "runs before the failover", 0.1)
+            before = completed(worker_app)
+            failed_at = time.monotonic()
+            replicated.failover()
+            promoted = time.monotonic() - failed_at
+            wait_until(
+                lambda: retrying(lambda: completed(worker_app)) > before + 20,
+                60,
+                "runs to complete on the promoted standby",
+                0.05,
+            )
+            resumed = time.monotonic() - failed_at
+            time.sleep(3)  # keep triggering on the new primary
+        finally:
+            run_ids = stream.stop()
+        wait_until(
+            lambda: retrying(lambda: completed(worker_app)) >= len(run_ids),
+            120,
+            "every run to complete",
+            0.2,
+        )
+        report = check_runs(worker_app, run_ids, effects.rows(), STEPS, sleep=False)
+        with capsys.disabled():
+            print(
+                f"\n[failover] {len(run_ids)} runs on 2 workers x {concurrency}: the primary "
+                f"stopped and the standby promoted in {promoted:.1f}s; 20 more runs "
+                f"completed {resumed:.1f}s after the primary went down; {stream.retries} "
+                f"trigger retries; {report.summary()}"
+            )
+        assert_clean(report)
+        for w in pool:
+            assert w.alive(), w.log()
+            assert "LISTEN connection lost" in w.log(), w.log()
+            assert "attempt crashed" not in w.log(), w.log()
+    finally:
+        workers.kill_all()
+        workers.dump_logs()
+        worker_app.close()

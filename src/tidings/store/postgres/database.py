@@ -248,9 +248,12 @@ class PostgresDatabase(MigrationCompatibility, Database):
         self._time = TimeKeeper(self._pool, self.queries["database_clock"], self._where())
 
     def _where(self) -> str:
+        """``host:port/db`` for messages; every ``host:port`` of a multi-host URL."""
         parts = urlsplit(self.conninfo)
-        host = parts.hostname or "localhost"
-        return f"{host}:{parts.port or 5432}{parts.path or '/'}"
+        hosts = parts.netloc.rpartition("@")[2] or "localhost"
+        if "," not in hosts:
+            hosts = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        return f"{hosts}{parts.path or '/'}"
 
     def _connect(self, **extra: Any) -> psycopg.Connection[Any]:
         try:
