@@ -280,7 +280,10 @@ def run_checks(
         except TidingsError as exc:
             checks.append(Check("clock", "fail", str(exc), "see the database check"))
         if migrations.status == "ok":
-            checks.append(check_stuck(store, target, now, overdue_after))
+            # leases and due times are in the database's time (PostgreSQL): judge them so
+            local = clock is not None or target.url.startswith("sqlite:")
+            stuck_now = now if local else store.ops.database_now
+            checks.append(check_stuck(store, target, stuck_now, overdue_after))
         else:
             checks += _skipped("stuck runs")
     finally:
