@@ -4,6 +4,7 @@ measured from this host; on SQLite (one host) it is this host's clock."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
@@ -67,3 +68,24 @@ async def test_testengine_and_configured_clocks_replace_database_time(app: Tidin
     app.configure(clock=ScaledClock(START, 60))
     assert abs((app.kernel.clock.now() - START).total_seconds()) < 60
     assert PG_SERVER  # the PostgreSQL case runs on the test server
+
+
+def test_a_multi_host_url_opens_on_the_writable_server(pg_schema: tuple[str, str]) -> None:
+    """The first host refuses connections: libpq moves on to the next one."""
+    url, schema = pg_schema
+    server = urlsplit(url)
+    netloc = f"{server.netloc.rpartition('@')[0]}@127.0.0.1:1,{server.hostname}:{server.port}"
+    query = f"{server.query}&target_session_attrs=read-write"
+    app = Tidings(urlunsplit(server._replace(netloc=netloc, query=query)))
+    try:
+
+        @app.task
+        async def ping(ctx: Context) -> str:
+            return "pong"
+
+        run = app.trigger(ping)
+        assert app.get_run(run.id).task_id == "ping"
+        assert app.kernel.database_clock.offset is not None
+    finally:
+        app.close()
+    assert schema in url
