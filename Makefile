@@ -10,7 +10,7 @@ BENCH_VENV  := .venv-bench
 BENCH_STAMP := $(BENCH_VENV)/.installed
 BENCH_ARGS  ?=
 
-.PHONY: install demo test lint format bench bench-peers bench-compare lock clean browser sdk-peers
+.PHONY: install demo test lint format bench bench-peers bench-compare lock clean browser sdk-peers faketime
 
 install: $(STAMP)
 
@@ -48,7 +48,7 @@ format: install
 # the CPU); the `exclusive` tests, which restart the shared PostgreSQL server, run after
 # them, alone. TEST_WORKERS=1 runs everything in one process.
 TEST_WORKERS ?= 2
-test: lint browser sdk-peers
+test: lint browser sdk-peers faketime
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadscope -m "not exclusive"
 	$(BIN)/pytest -m exclusive
 
@@ -70,6 +70,14 @@ browser:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq >/dev/null && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# libfaketime for the clock-skew test (tests/integration/test_many_hosts.py): worker
+# processes whose clocks run a minute ahead of or behind the database's. Debian's package.
+faketime:
+	@command -v faketime >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq faketime >/dev/null; }
 
 bench: install
 	$(BIN)/python bench/core.py

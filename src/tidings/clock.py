@@ -1,9 +1,11 @@
 """The engine clock. Everything reads time through it so tests can skip days.
 
-Three clocks: :class:`SystemClock` (wall time, the default), :class:`VirtualClock` (moves
-only when told to; TestEngine) and :class:`ScaledClock` (runs ``scale`` times faster than
-wall time from a fixed origin; ``tidings demo --time-scale``). Engine time is what due
-times, sleeps, retries, rate-limit windows and cron ticks are measured in; a worker that
+Four clocks: :class:`DatabaseClock` (the default: wall time, corrected to the database's
+clock by a PostgreSQL store), :class:`SystemClock` (this host's wall time),
+:class:`VirtualClock` (moves only when told to; TestEngine) and :class:`ScaledClock`
+(runs ``scale`` times faster than wall time from a fixed origin; ``tidings demo
+--time-scale``). Engine time is what due times, sleeps, retries, rate-limit windows and
+cron ticks are measured in; a worker that
 waits for a due time converts the engine duration to real seconds with
 :func:`real_seconds`. Leases stay real durations (a heartbeat is a real event), so the
 worker stretches them into engine time with :func:`engine_duration`.
@@ -30,6 +32,52 @@ class SystemClock:
 
     def now(self) -> datetime:
         return datetime.now(UTC)
+
+
+def elapsed() -> float:
+    """Seconds on a clock that never steps and keeps counting while the machine is
+    suspended (``CLOCK_BOOTTIME`` on Linux, else ``time.monotonic``): for measuring how
+    long ago something happened, e.g. the last renewal of a lease."""
+    return time.clock_gettime(_ELAPSED)
+
+
+_ELAPSED = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+
+
+class DatabaseClock:
+    """This host's time, corrected to the database's clock once a store has measured it.
+
+    Workers on many hosts share only the database: leases, due times and rate-limit
+    windows written by one are judged by the others, so they must all read one clock.
+    A PostgreSQL store measures the database's clock (``clock_timestamp()``) when it
+    opens and every 30 seconds after, and calls :meth:`correct`; from then on
+    :meth:`now` is that reading plus the time elapsed since on :func:`elapsed`, so a step
+    of this host's wall clock does not move it. Until a measurement (and on SQLite,
+    where every process shares one host's clock) it is the wall clock.
+    """
+
+    scale = 1.0
+
+    def __init__(self) -> None:
+        self._anchor: tuple[datetime, float] | None = None
+        self.offset: float | None = None
+        """Database time minus this host's wall time at the last measurement, seconds."""
+        self.uncertainty: float | None = None
+        """Half the round trip of the last measurement, seconds: the most it can be off."""
+
+    def now(self) -> datetime:
+        anchor = self._anchor
+        if anchor is None:
+            return datetime.now(UTC)
+        at_database, at = anchor
+        return at_database + timedelta(seconds=elapsed() - at)
+
+    def correct(self, database_time: datetime, at: float, wall: datetime, rtt: float) -> None:
+        """The database's clock read ``database_time`` when :func:`elapsed` read ``at``
+        and this host's wall clock ``wall``, measured over a round trip of ``rtt`` s."""
+        self._anchor = (database_time.astimezone(UTC), at)
+        self.offset = (database_time - wall).total_seconds()
+        self.uncertainty = rtt / 2
 
 
 class VirtualClock:

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -109,7 +109,11 @@ class Workers:
         lease: float = 30.0,
         grace: float = 30.0,
         ready: bool = True,
+        prefix: Sequence[str] = (),
+        env_extra: Mapping[str, str] | None = None,
     ) -> WorkerProcess:
+        """Start a worker process; ``prefix`` goes before the interpreter (``faketime``,
+        ``ip netns exec``), ``env_extra`` is added to its environment."""
         name = f"w{len(self.started) + 1}"
         log_path = self.tmp_path / f"{name}.log"
         log = log_path.open("wb")
@@ -120,7 +124,9 @@ class Workers:
         env.pop("TIDINGS_DATABASE_URL", None)
         env.pop("TIDINGS_LEASE_SECONDS", None)
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(env_extra or {})
         cmd = [
+            *prefix,
             sys.executable,
             "-m",
             WORKER_MODULE,

@@ -36,6 +36,9 @@ from psycopg import sql
 from tidings import Tidings
 from tidings.records import RunStatus
 
+FX_DSN_ENV = "TIDINGS_TEST_FX_DSN"
+"""Where a worker process writes effects instead of the payload's DSN (a worker in a
+network namespace reaches the server at another address)."""
 RETRY_FOR = 120.0
 """How long a step keeps trying to write its effect while the server is unreachable."""
 MAX_CONNECTIONS = 4
@@ -55,12 +58,17 @@ def _connection(dsn: str) -> Iterator[psycopg.Connection[Any]]:
     Deliberately not a psycopg_pool: its reconnection backs off for seconds after an
     outage, which would delay effects well past the moment the server is back.
     """
+    dsn = os.environ.get(FX_DSN_ENV) or dsn
     with _slots:
         with _idle_lock:
             conn = _idle[dsn].pop() if _idle[dsn] else None
         if conn is None:
             conn = psycopg.connect(
-                dsn, autocommit=True, connect_timeout=2, application_name=EFFECTS_APP_NAME
+                dsn,
+                autocommit=True,
+                connect_timeout=2,
+                application_name=EFFECTS_APP_NAME,
+                tcp_user_timeout=5000,  # a cut link fails the write in seconds: retried
             )
         try:
             yield conn

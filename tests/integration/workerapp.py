@@ -173,6 +173,31 @@ async def pg_cut(ctx: Context, payload: dict[str, Any]) -> list[str]:
     return [d["exec"] for d in done]
 
 
+async def _effect_then_work(
+    fx: str, table: str, run_id: str, step: str, seconds: float, stamps: str | None
+) -> dict[str, Any]:
+    """Record the effect, then work ``seconds`` (an async step: cancellable)."""
+    if stamps is not None:
+        stamp(stamps, run_id, f"start:{step}")
+    done = await asyncio.to_thread(pgeffects.record, fx, table, run_id, step)
+    await asyncio.sleep(seconds)
+    return done
+
+
+@app.task
+async def pg_slow_effects(ctx: Context, payload: dict[str, Any]) -> list[str]:
+    """Steps ``payload['steps']`` (default ``["effect"]``), each recording its effect and
+    then working ``payload['seconds']``. With ``payload['stamps']`` each execution also
+    appends ``<run_id> start:<step> <pid> <unix time>`` to that file before its effect
+    (a file, so it is written even while the database cannot be reached)."""
+    fx, table, seconds = payload["fx"], payload["table"], float(payload["seconds"])
+    done = []
+    for name in payload.get("steps", ["effect"]):
+        args = (fx, table, ctx.run_id, name, seconds, payload.get("stamps"))
+        done.append(await ctx.step(name, _effect_then_work, *args))
+    return [d["exec"] for d in done]
+
+
 # -- flow control: wall-clock stamps of when work began and ended ---------------------
 def stamp(out: str, run_id: str, what: str) -> None:
     """Append ``<run_id> <what> <pid> <unix time>`` to ``out`` (one write)."""

@@ -69,6 +69,10 @@ class AttemptHost(Protocol):
         """Run a sync step function on the step thread pool."""
         ...
 
+    async def held(self, run_id: str) -> None:
+        """Return once the run's lease is fresh enough to start a step (fencing)."""
+        ...
+
     async def save_step(
         self, claimed: ClaimedRun, record: StepRecord, logs: list[LogWrite]
     ) -> None:
@@ -159,6 +163,7 @@ class Context:
         recorded = self._recorded.get(full)
         if recorded is not None and recorded.status == "completed":
             return serde.loads(recorded.result)
+        await self._runtime.held(self.run_id)  # no new step on a lease we may have lost
         self._check_live()
         attempts = (recorded.attempts if recorded else 0) + 1
         started = self.now()
@@ -431,6 +436,7 @@ class Context:
     async def _fresh(self, full: str) -> AsyncIterator[None]:
         """Around work a memoized call does for the first time: not once the run has
         suspended, and in flight (so a sibling's suspend waits for it) until done."""
+        await self._runtime.held(self.run_id)
         self._check_live()
         self._track(full)
         try:

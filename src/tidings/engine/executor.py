@@ -40,8 +40,9 @@ class AttemptTimeout(TimeoutError):
     """The attempt ran longer than the task's ``timeout``."""
 
 
-async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
-    """Run one claimed attempt to its end and commit the outcome."""
+async def execute(rt: Runtime, claimed: ClaimedRun, held_since: float | None = None) -> None:
+    """Run one claimed attempt to its end and commit the outcome. ``held_since``: when
+    the claim's lease was written (:attr:`Attempt.held_since`), for the worker's fence."""
     task = rt.tasks.get(claimed.task_id)
     if task is None:
         await _unknown_task(rt, claimed)
@@ -53,7 +54,7 @@ async def execute(rt: Runtime, claimed: ClaimedRun) -> None:
         logs.run_scope(claimed.id, task.id, claimed.attempt),
         telemetry.attempt_span(claimed.id, task.id, claimed.attempt, traceparent) as span,
     ):
-        await _execute(rt, claimed, task, span)
+        await _execute(rt, claimed, task, span, held_since)
 
 
 async def _traceparent(rt: Runtime, claimed: ClaimedRun) -> str | None:
@@ -65,10 +66,14 @@ async def _traceparent(rt: Runtime, claimed: ClaimedRun) -> str | None:
 
 
 async def _execute(
-    rt: Runtime, claimed: ClaimedRun, task: TaskDef, span: telemetry.AttemptSpan
+    rt: Runtime,
+    claimed: ClaimedRun,
+    task: TaskDef,
+    span: telemetry.AttemptSpan,
+    held_since: float | None,
 ) -> None:
     ctx = Context(rt, claimed, task.id)
-    attempt = Attempt(claimed, ctx)
+    attempt = Attempt(claimed, ctx, held_since=held_since)
     rt.attempts[claimed.id] = attempt
     try:
         decided = await _run(rt, task, attempt)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from tidings.clock import Clock, engine_duration
+from tidings.clock import Clock, elapsed, engine_duration
 from tidings.kernel import ContextExtension, Kernel
 from tidings.store.base import Store
 from tidings.store.runs import ClaimedRun, LogWrite, StepRecord, WriteOp
@@ -33,8 +33,39 @@ class Attempt:
     ctx: Context
     body: asyncio.Task[Any] | None = None
     reason: str | None = None
-    """Set before the body is cancelled: ``cancelled``, ``lost`` or ``drain``."""
+    """Set before the body is cancelled: ``cancelled``, ``lost``, ``fenced`` or ``drain``."""
     finishing: bool = False
+    held_since: float | None = None
+    """:func:`~tidings.clock.elapsed` when the lease was last written (claimed or renewed)
+    with this process's clock reading; None where nothing fences (TestEngine)."""
+
+
+@dataclass(frozen=True)
+class Fencing:
+    """How a worker that cannot renew its leases stops before another can take over.
+
+    A lease written at ``t`` (this host's steady clock, when it read the time it wrote)
+    expires ``lease`` seconds later in the database's time. ``stale`` seconds after ``t``
+    without a renewal the attempt starts no new step (it waits: a renewal may still get
+    through); at ``t + lease - margin`` it is abandoned, its task cancelled and anything
+    a step thread still returns discarded, so it is over before any other worker may
+    claim the run. ``margin`` covers the error of both workers' database time and the
+    moment it takes to cancel.
+    """
+
+    lease: float
+    margin: float
+    stale: float
+
+    @classmethod
+    def for_lease(cls, lease: timedelta, heartbeat: timedelta) -> Fencing:
+        seconds = lease.total_seconds()
+        margin = min(max(seconds * 0.25, 0.2), 5.0)
+        stale = min(max(2 * heartbeat.total_seconds() + 0.5, 1.0), (seconds - margin) / 2)
+        return cls(seconds, margin, stale)
+
+    def fence_at(self, held_since: float) -> float:
+        return held_since + self.lease - self.margin
 
 
 class Runtime:
@@ -59,6 +90,8 @@ class Runtime:
         self._sync = DaemonThreadPool(sync_threads, "tidings-step")
         self._writes: list[tuple[WriteOp, asyncio.Future[None]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self.fencing: Fencing | None = None
+        """Set by a worker: attempts stop when their leases could not be renewed."""
 
     @property
     def clock(self) -> Clock:
@@ -82,6 +115,22 @@ class Runtime:
     async def db(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._db, functools.partial(fn, *args))
+
+    async def held(self, run_id: str) -> None:
+        """Return once ``run_id``'s lease was renewed recently enough to start a step.
+
+        While renewals do not get through, a step waits here rather than start work the
+        worker may no longer own; if its lease cannot be renewed in time the fence
+        cancels the attempt, and this wait with it.
+        """
+        fencing, attempt = self.fencing, self.attempts.get(run_id)
+        if fencing is None or attempt is None:
+            return
+        while True:  # polled: a renewal is a write of another task, not an event here
+            since = attempt.held_since
+            if since is None or elapsed() - since <= fencing.stale:
+                return
+            await asyncio.sleep(0.02)
 
     async def run_sync(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)

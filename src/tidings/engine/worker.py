@@ -10,9 +10,10 @@ import signal
 import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from tidings.clock import real_seconds
+from tidings.clock import elapsed, real_seconds
 from tidings.errors import ValidationError
 from tidings.flow import flow_limits
 from tidings.ids import new_id
@@ -20,7 +21,7 @@ from tidings.kernel import Kernel
 from tidings.store.runs import ClaimedRun
 
 from .executor import execute
-from .runtime import Runtime
+from .runtime import Fencing, Runtime
 from .scheduler import Scheduler
 
 log = logging.getLogger("tidings.worker")
@@ -28,6 +29,8 @@ MAX_BACKOFF = 5.0
 CHANGE_POLL = 0.025
 """How often an idle worker asks the store whether another process wrote (cheap), on a
 store that cannot push wake-ups (SQLite: ``PRAGMA data_version``)."""
+FENCE_CHECK = 0.05
+"""How often (seconds) the worker looks for attempts whose leases are about to expire."""
 
 
 class Worker:
@@ -63,6 +66,10 @@ class Worker:
         self.heartbeat = heartbeat or min(kernel.lease / 3, timedelta(seconds=1))
         self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
         self.rt = Runtime(kernel, sync_threads=max(concurrency, 4))
+        self.rt.fencing = Fencing.for_lease(kernel.lease, self.heartbeat)
+        # Renewals have a thread of their own: queued behind a long group commit on the
+        # database thread they would come late, and the fence would stop live attempts.
+        self._lease_thread = ThreadPoolExecutor(1, thread_name_prefix="tidings-lease")
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -113,6 +120,7 @@ class Worker:
         self.kernel.bus.add_worker(self)
         unsubscribe = await self._subscribe()
         heartbeat = asyncio.create_task(self._heartbeat())
+        fence = asyncio.create_task(self._fence())
         scheduler = asyncio.create_task(Scheduler(self.rt, self.wake).run(self._stopping))
         log.info(
             "worker %s started (concurrency %d, queues %s)",
@@ -125,7 +133,10 @@ class Worker:
             await self._drain()
         finally:
             heartbeat.cancel()
+            fence.cancel()
             scheduler.cancel()
+            # a renewal stuck on an unreachable server must not hold up the stop
+            self._lease_thread.shutdown(wait=False, cancel_futures=True)
             if unsubscribe is not None:
                 unsubscribe()
             last = self.kernel.bus.remove_worker(self)
@@ -154,7 +165,7 @@ class Worker:
             timeout = self.poll_interval
             marker = None
             if want > 0:
-                now = rt.clock.now()
+                held_since, now = elapsed(), rt.clock.now()
                 try:
                     marker, claimed, due = await rt.db(self._look, now, want)
                 except Exception as exc:
@@ -162,7 +173,7 @@ class Worker:
                     continue
                 self._outage = 0
                 for run in claimed:
-                    task = asyncio.create_task(execute(rt, run), name=f"run {run.id}")
+                    task = asyncio.create_task(execute(rt, run, held_since), name=f"run {run.id}")
                     self._tasks.add(task)
                     task.add_done_callback(self._finished)
                 if len(claimed) == want:
@@ -228,6 +239,7 @@ class Worker:
 
     async def _heartbeat(self) -> None:
         rt = self.rt
+        loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self.heartbeat.total_seconds())
             if not rt.attempts:
@@ -236,16 +248,51 @@ class Worker:
             # for the database thread are not in it and must not be taken for lost.
             mine = dict(rt.attempts)
             try:
-                held = await rt.db(
-                    rt.store.runs.renew_leases, self.id, list(mine), rt.clock.now() + rt.lease
+                renewed_at, held = await loop.run_in_executor(
+                    self._lease_thread, self._renew, list(mine)
                 )
             except Exception:
                 log.exception("lease renewal failed; retrying")
                 continue
             for run_id, attempt in mine.items():
-                if run_id not in held and rt.attempts.get(run_id) is attempt:
+                if run_id in held:
+                    attempt.held_since = renewed_at
+                elif rt.attempts.get(run_id) is attempt:
                     # cancelled, or reclaimed by another worker after our lease expired
                     log.info(
                         "run %s is no longer ours (cancelled or reclaimed); stopping it", run_id
                     )
                     rt.interrupt(run_id, "lost")
+
+    def _renew(self, run_ids: list[str]) -> tuple[float, set[str]]:
+        """On the lease thread: extend the leases from now; when now was read, and the
+        runs still held. The time is read here, not when the renewal was queued, so the
+        fence counts from the moment the new expiry was computed."""
+        renewed_at, now = elapsed(), self.rt.clock.now()
+        held = self.rt.store.runs.renew_leases(self.id, run_ids, now + self.rt.lease)
+        return renewed_at, set(held)
+
+    async def _fence(self) -> None:
+        """Abandon attempts whose leases could not be renewed, before they expire.
+
+        Without a renewal the database lets another worker claim the run once its lease
+        runs out (in the database's time): by then this worker must have stopped, so it
+        cancels the attempt ``margin`` seconds before (see :class:`Fencing`). Nothing is
+        written for it: the run is taken over, or resumed here, from its last commit.
+        """
+        rt, fencing = self.rt, self.rt.fencing
+        assert fencing is not None
+        while True:
+            await asyncio.sleep(FENCE_CHECK)
+            now = elapsed()
+            for run_id, attempt in list(rt.attempts.items()):
+                if attempt.held_since is None or attempt.reason is not None:
+                    continue
+                if now >= fencing.fence_at(attempt.held_since) and rt.interrupt(run_id, "fenced"):
+                    log.warning(
+                        "run %s: lease not renewed for %.1fs (database unreachable?); "
+                        "abandoning this attempt before the lease (%gs) expires",
+                        run_id,
+                        now - attempt.held_since,
+                        fencing.lease,
+                    )

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings import telemetry
-from tidings.clock import Clock, SystemClock
+from tidings.clock import Clock, DatabaseClock
 from tidings.errors import (
     ConfigError,
     DuplicateTaskError,
@@ -51,8 +51,9 @@ class Kernel:
             open one with pending migrations).
         idempotency_ttl: how long an idempotency key, event id or dedup key holds.
         max_event_bytes: the largest event data accepted, in bytes of JSON.
-        clock: the engine clock every part reads time from (replaced by TestEngine and
-            ``app.configure(clock=...)``).
+        clock: the engine clock every part reads time from: by default a
+            :class:`~tidings.clock.DatabaseClock`, kept on the database's time by the
+            store once opened (replaced by TestEngine and ``app.configure(clock=...)``).
         tasks: every registered task by id, the built-in ones included.
         bus: the workers and runtimes of this process (:class:`WakeBus`).
     """
@@ -74,7 +75,9 @@ class Kernel:
         self.auto_migrate = auto_migrate
         self.idempotency_ttl = idempotency_ttl
         self.max_event_bytes = max_event_bytes
-        self.clock: Clock = clock or SystemClock()
+        self.database_clock = DatabaseClock()
+        """This host's clock corrected to the database's (kept by the store once open)."""
+        self.clock: Clock = clock or self.database_clock
         self.tasks: dict[str, TaskDef] = {}
         self.internal: set[str] = set()
         """Ids of built-in tasks: they run like any other but are not the app's tasks."""
@@ -153,6 +156,9 @@ class Kernel:
                     f"the database at {redact_url(self.database_url)} needs migrations "
                     f"({', '.join(pending)}): run `tidings migrate`"
                 )
+            # On PostgreSQL, leases, due times and every write's `now` are in the
+            # database's time, whatever this host's clock says.
+            store.keep_time(self.database_clock)
         except BaseException:
             store.close()
             raise

@@ -198,8 +198,9 @@ def check_clock(store: Store, target: Target, clock: Clock) -> Check:
     limit = target.lease / 3
     text = f"this host is {abs(skew):.3f}s {'ahead of' if skew >= 0 else 'behind'} the database"
     fix = (
-        "synchronise clocks with NTP (timedatectl set-ntp true / chrony); leases and due "
-        "times are judged by each worker's clock"
+        "synchronise clocks with NTP (timedatectl set-ntp true / chrony); tidings judges "
+        "leases and due times in the database's time, but this host's logs, ctx.now() "
+        "between two measurements of the offset and anything else reading its clock drift"
     )
     if abs(skew) >= limit.total_seconds():
         return Check("clock", "fail", f"{text} (limit {limit.total_seconds():g}s: lease/3)", fix)
@@ -279,7 +280,10 @@ def run_checks(
         except TidingsError as exc:
             checks.append(Check("clock", "fail", str(exc), "see the database check"))
         if migrations.status == "ok":
-            checks.append(check_stuck(store, target, now, overdue_after))
+            # leases and due times are in the database's time (PostgreSQL): judge them so
+            local = clock is not None or target.url.startswith("sqlite:")
+            stuck_now = now if local else store.ops.database_now
+            checks.append(check_stuck(store, target, stuck_now, overdue_after))
         else:
             checks += _skipped("stuck runs")
     finally:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable
 
+from tidings.clock import DatabaseClock
 from tidings.store.broadcasts import Broadcasts
 from tidings.store.budgets import Budgets
 from tidings.store.dashboard import Dashboard
@@ -57,6 +58,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def keep_time(self, clock: DatabaseClock) -> None:
+        """Keep ``clock`` corrected to the database server's clock (database time), from
+        now until the store is closed.
+
+        A store that processes on several hosts share (PostgreSQL) measures the
+        server's clock now and periodically; a store of one host (SQLite) leaves
+        ``clock`` on that host's wall clock, which every process already shares.
+        """
+        return None
 
     def change_marker(self) -> int | None:
         """A value that changes when another connection commits; None if unsupported.

@@ -13,6 +13,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from tidings.clock import DatabaseClock
+
 Row = Mapping[str, Any]
 
 
@@ -87,6 +89,11 @@ class Database(abc.ABC):
 
     @abc.abstractmethod
     def close(self) -> None: ...
+
+    def keep_time(self, clock: DatabaseClock) -> None:
+        """Keep ``clock`` on the server's time (see :meth:`Store.keep_time`); one host's
+        database (SQLite) has nothing to correct."""
+        return None
 
     def change_marker(self) -> int | None:
         return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tidings.clock import DatabaseClock
 from tidings.store.base import Store
 from tidings.store.db.broadcasts import DbBroadcasts
 from tidings.store.db.budgets import DbBudgets
@@ -52,6 +53,9 @@ class DatabaseStore(Store):
 
     def close(self) -> None:
         self.db.close()
+
+    def keep_time(self, clock: DatabaseClock) -> None:
+        self.db.keep_time(clock)
 
     def change_marker(self) -> int | None:
         return self.db.change_marker()

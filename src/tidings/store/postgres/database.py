@@ -24,12 +24,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg_pool import ConnectionPool
 
+from tidings.clock import DatabaseClock
 from tidings.errors import StoreError, UnstorableTextError
 from tidings.store.db.database import Database, Row, Tx
+from tidings.store.postgres.dbtime import TimeKeeper
 from tidings.store.postgres.listen import InboxListener, WakeListener
 from tidings.store.queries import load_all_queries, load_migrations
 from tidings.store.upgrade import Applied, MigrationCompatibility
@@ -46,6 +49,13 @@ CLAIM_POOL_MAX = 2
 _CLAIM_SETTINGS = (
     "-c enable_seqscan=off -c enable_bitmapscan=off -c enable_sort=off -c synchronous_commit=off"
 )
+_TCP_SETTINGS = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,  # ms unacknowledged before the connection is dropped
+}
 _LISTEN_POLL = 0.2  # seconds; how often the listener looks at its stop flag
 
 
@@ -194,6 +204,12 @@ class PostgresDatabase(MigrationCompatibility, Database):
             "options": f"-c search_path={self.schema}",
             "application_name": "tidings",
         }
+        # A connection whose server vanished (a partition, a failed-over host) must fail
+        # within seconds, not after the kernel's retransmissions give up (minutes), so a
+        # worker reconnects and rejoins soon after the network heals. The URL may say
+        # otherwise.
+        given = conninfo_to_dict(self.conninfo)
+        self._kwargs.update({k: v for k, v in _TCP_SETTINGS.items() if k not in given})
         # Connect once up front: an unreachable server or a bad password is reported
         # now, plainly, instead of as a pool timeout later.
         self._connect().close()
@@ -232,11 +248,15 @@ class PostgresDatabase(MigrationCompatibility, Database):
         )
         self._listener: WakeListener | None = None
         self._listener_lock = threading.Lock()
+        self._time = TimeKeeper(self._pool, self.queries["database_clock"], self._where())
 
     def _where(self) -> str:
+        """``host:port/db`` for messages; every ``host:port`` of a multi-host URL."""
         parts = urlsplit(self.conninfo)
-        host = parts.hostname or "localhost"
-        return f"{host}:{parts.port or 5432}{parts.path or '/'}"
+        hosts = parts.netloc.rpartition("@")[2] or "localhost"
+        if "," not in hosts:
+            hosts = f"{parts.hostname or 'localhost'}:{parts.port or 5432}"
+        return f"{hosts}{parts.path or '/'}"
 
     def _connect(self, **extra: Any) -> psycopg.Connection[Any]:
         try:
@@ -291,7 +311,11 @@ class PostgresDatabase(MigrationCompatibility, Database):
         except psycopg.Error as exc:
             raise StoreError(f"PostgreSQL at {self._where()}: {exc}") from exc
 
+    def keep_time(self, clock: DatabaseClock) -> None:
+        self._time.add(clock)
+
     def close(self) -> None:
+        self._time.stop()
         with self._listener_lock:
             listener, self._listener = self._listener, None
         if listener is not None:

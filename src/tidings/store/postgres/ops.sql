@@ -23,3 +23,7 @@ SELECT COUNT(*) AS n FROM runs WHERE status = 'RUNNING' AND due_at < %(before)s;
 
 -- name: count_overdue_runs
 SELECT COUNT(*) AS n FROM runs WHERE status IN ('QUEUED', 'WAITING') AND due_at < %(before)s;
+
+-- name: database_clock
+-- The server's clock now (not at the start of the transaction): database time
+SELECT clock_timestamp() AS now;

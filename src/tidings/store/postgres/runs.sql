@@ -134,8 +134,9 @@ LIMIT 1;
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
--- last write failed) must be left to expire and be reclaimed
-UPDATE runs SET due_at = %(lease_until)s
+-- last write failed) must be left to expire and be reclaimed. Never shortens a lease: a
+-- renewal that waited on a lock may land after a newer claim by the same worker
+UPDATE runs SET due_at = GREATEST(due_at, %(lease_until)s)
 WHERE status = 'RUNNING' AND worker_id = %(worker_id)s AND id = ANY(%(run_ids)s::text[])
 RETURNING id;
 

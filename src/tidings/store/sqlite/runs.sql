@@ -149,10 +149,11 @@ WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at IS NOT NULL
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
--- last write failed) must be left to expire and be reclaimed
--- (looked up by id: "+status" keeps the planner from reading every RUNNING run through
--- runs_status_created instead)
-UPDATE runs SET due_at = :lease_until
+-- last write failed) must be left to expire and be reclaimed. Never shortens a lease: a
+-- renewal that waited on a lock may land after a newer claim by the same worker.
+-- (Looked up by id: "+status" keeps the planner from reading every RUNNING run through
+-- runs_status_created instead.)
+UPDATE runs SET due_at = MAX(COALESCE(due_at, :lease_until), :lease_until)
 WHERE id IN (SELECT value FROM json_each(:run_ids))
   AND +status = 'RUNNING' AND worker_id = :worker_id
 RETURNING id;
