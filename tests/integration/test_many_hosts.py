@@ -30,7 +30,10 @@ from .test_postgres_chaos import STEPS, TriggerStream, assert_clean, completed, 
 from .workerapp import app as worker_app
 from .workerapp import pg_slow_effects
 
-pytestmark = pytest.mark.timeout(300)
+# Timed against leases of a few seconds, with processes under skewed clocks and cut
+# links: `make test` runs them alone, after the rest (the `exclusive` marker), so the
+# load of other tests cannot stretch a step past its lease.
+pytestmark = [pytest.mark.timeout(300), pytest.mark.exclusive]
 
 
 def _faketime() -> str:
