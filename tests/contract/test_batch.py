@@ -181,6 +181,25 @@ async def test_each_trigger_is_checked_against_the_lists_element_type(app: Tidin
     assert [[q.id for q in batch] for batch in got] == [["q1", "q2"]]
 
 
+def test_a_full_batch_takes_no_more_from_a_trigger_whose_clock_was_read_earlier(
+    app: Tidings,
+) -> None:
+    # Two processes: the second read its clock, then waited for the key's lock while the
+    # first filled the batch and made it due "now" (a moment after the second's now).
+    record(app, max_size=2, timeout=60 * SECOND)
+    first = app.trigger("send", 1)
+    app.trigger("send", 2)
+    full = app.get_run(first.id)
+    assert full.coalesced == 2
+    assert full.run_at is not None
+    late = app.kernel.new_run("send", 3)
+    earlier = full.run_at - timedelta(milliseconds=5)
+    run_id, created = app.kernel.store.runs.create(late, earlier, app.kernel.idempotency_ttl, [])
+    assert (run_id != first.id, created) == (True, True)
+    assert app.get_run(first.id).coalesced == 2
+    assert app.get_run(run_id).payload == [3]
+
+
 def test_a_missing_key_is_refused_at_trigger(app: Tidings) -> None:
     record(app, max_size=2, timeout=5, key="user")
     with pytest.raises(ValidationError, match="batch key of task 'send' 'user' is missing"):

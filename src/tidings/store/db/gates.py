@@ -141,7 +141,12 @@ def pass_gate(
     if run is None:
         pass
     elif gate.kind != "singleton":
-        found = _join(gates, new, gate, held, run, now) if run.open(now) else None
+        # A full batch is closed by its count, not only by its due time: ``now`` is read
+        # before this transaction waited for the gate's lock, so it may be earlier than
+        # the "due now" another process gave the batch when it filled it.
+        full = gate.max_size is not None and run.coalesced >= gate.max_size
+        joins = run.open(now) and not full
+        found = _join(gates, new, gate, held, run, now) if joins else None
     elif gate.cancel:
         if cancel(gates.db, gates.tx, held, now):
             run.status = "CANCELLED"
