@@ -71,9 +71,10 @@ HOT: dict[str, tuple[dict[str, Any], str, bool]] = {
     "next_schedule_due": ({"task_ids": '["job"]'}, "schedules", False),
     # notification record, inbox page
     "find_dedup": ({"key": "k"}, "(key=?)", False),
-    "insert_notification": ({}, "", False),
-    "insert_delivery": ({}, "", False),
-    "insert_inbox_item": ({}, "", False),
+    "reserve_dedup_many": ({"rows": "[]"}, "", False),
+    "insert_notifications_many": ({"rows": "[]"}, "", False),
+    "insert_deliveries_many": ({"rows": "[]"}, "", False),
+    "insert_inbox_items_many": ({"rows": "[]"}, "", False),
     "list_inbox": ({"recipient_id": "u", "limit": 20}, "inbox_items_recipient", False),
     "unread_count": ({"recipient_id": "u"}, "inbox_items_unread", False),
     # dashboard lists

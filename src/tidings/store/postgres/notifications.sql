@@ -6,34 +6,12 @@
 -- name: find_dedup
 SELECT notification_id FROM notify_dedup WHERE key = %(key)s AND expires_at > %(now)s;
 
--- name: reserve_dedup
--- Takes the key, or tells who holds it; an expired key is taken over.
-INSERT INTO notify_dedup AS k (key, notification_id, expires_at)
-VALUES (%(key)s, %(notification_id)s, %(expires_at)s)
-ON CONFLICT (key) DO UPDATE
-SET notification_id = CASE WHEN k.expires_at > %(now)s THEN k.notification_id
-                           ELSE excluded.notification_id END,
-    expires_at = CASE WHEN k.expires_at > %(now)s THEN k.expires_at ELSE excluded.expires_at END
-RETURNING notification_id;
-
 -- name: take_dedup
 UPDATE notify_dedup SET notification_id = %(notification_id)s, expires_at = %(expires_at)s
 WHERE key = %(key)s;
 
--- name: insert_notification
-INSERT INTO notifications (id, type_id, recipient_id, dedup_key, data, run_id, created_at)
-VALUES (%(id)s, %(type_id)s, %(recipient_id)s, %(dedup_key)s, %(data)s, %(run_id)s, %(now)s);
-
 -- name: get_notification
 SELECT * FROM notifications WHERE id = %(id)s;
-
--- name: insert_delivery
-INSERT INTO deliveries (id, notification_id, channel, type_id, recipient_id, addresses,
-                        locale, critical, status, reason, error, subject, html, text, title,
-                        body, sms, data, send_at, created_at, updated_at, sent_at)
-VALUES (%(id)s, %(notification_id)s, %(channel)s, %(type_id)s, %(recipient_id)s, %(addresses)s, %(locale)s,
-        %(critical)s, %(status)s, %(reason)s, %(error)s, %(subject)s, %(html)s, %(text)s, %(title)s, %(body)s, %(sms)s,
-        %(data)s, %(send_at)s, %(now)s, %(now)s, %(sent_at)s);
 
 -- name: notification_deliveries
 SELECT * FROM deliveries WHERE notification_id = %(id)s
@@ -60,11 +38,6 @@ WHERE id = %(id)s;
 
 -- name: count_deliveries
 SELECT channel, status, COUNT(*) AS n FROM deliveries GROUP BY channel, status;
-
--- name: insert_inbox_item
-INSERT INTO inbox_items (id, recipient_id, delivery_id, type_id, title, body, data,
-                         created_at, tags)
-VALUES (%(id)s, %(recipient_id)s, %(delivery_id)s, %(type_id)s, %(title)s, %(body)s, %(data)s, %(now)s, %(tags)s);
 
 -- name: insert_outbox
 -- The recipient is the delivery's.

@@ -83,11 +83,6 @@ FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(recipient_id text, seq bigint, ite
 -- name: deliveries_many
 SELECT * FROM deliveries WHERE id = ANY(%(ids)s::text[]);
 
--- name: notifications_deliveries_many
-SELECT * FROM deliveries WHERE notification_id = ANY(%(ids)s::text[])
-ORDER BY notification_id,
-         CASE channel WHEN 'in_app' THEN 0 WHEN 'email' THEN 1 WHEN 'push' THEN 2 ELSE 3 END;
-
 -- name: update_deliveries_many
 UPDATE deliveries AS d
 SET status = r.status, provider = r.provider, provider_message_id = r.provider_message_id,
@@ -97,9 +92,6 @@ FROM jsonb_to_recordset(%(rows)s::jsonb)
      AS r(id text, status text, provider text, provider_message_id text, attempts int,
           error text, history text, sent_at timestamptz)
 WHERE d.id = r.id;
-
--- name: notification_data_many
-SELECT id, data FROM notifications WHERE id = ANY(%(ids)s::text[]);
 
 -- name: insert_outbox_many
 -- The recipient is the delivery's; a message captured before is kept once.

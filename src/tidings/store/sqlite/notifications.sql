@@ -5,34 +5,12 @@
 -- name: find_dedup
 SELECT notification_id FROM notify_dedup WHERE key = :key AND expires_at > :now;
 
--- name: reserve_dedup
--- Takes the key, or tells who holds it; an expired key is taken over.
-INSERT INTO notify_dedup AS k (key, notification_id, expires_at)
-VALUES (:key, :notification_id, :expires_at)
-ON CONFLICT (key) DO UPDATE
-SET notification_id = CASE WHEN k.expires_at > :now THEN k.notification_id
-                           ELSE excluded.notification_id END,
-    expires_at = CASE WHEN k.expires_at > :now THEN k.expires_at ELSE excluded.expires_at END
-RETURNING notification_id;
-
 -- name: take_dedup
 UPDATE notify_dedup SET notification_id = :notification_id, expires_at = :expires_at
 WHERE key = :key;
 
--- name: insert_notification
-INSERT INTO notifications (id, type_id, recipient_id, dedup_key, data, run_id, created_at)
-VALUES (:id, :type_id, :recipient_id, :dedup_key, :data, :run_id, :now);
-
 -- name: get_notification
 SELECT * FROM notifications WHERE id = :id;
-
--- name: insert_delivery
-INSERT INTO deliveries (id, notification_id, channel, type_id, recipient_id, addresses,
-                        locale, critical, status, reason, error, subject, html, text, title,
-                        body, sms, data, send_at, created_at, updated_at, sent_at)
-VALUES (:id, :notification_id, :channel, :type_id, :recipient_id, :addresses, :locale,
-        :critical, :status, :reason, :error, :subject, :html, :text, :title, :body, :sms,
-        :data, :send_at, :now, :now, :sent_at);
 
 -- name: notification_deliveries
 SELECT * FROM deliveries WHERE notification_id = :id
@@ -59,11 +37,6 @@ WHERE id = :id;
 
 -- name: count_deliveries
 SELECT channel, status, COUNT(*) AS n FROM deliveries GROUP BY channel, status;
-
--- name: insert_inbox_item
-INSERT INTO inbox_items (id, recipient_id, delivery_id, type_id, title, body, data,
-                         created_at, tags)
-VALUES (:id, :recipient_id, :delivery_id, :type_id, :title, :body, :data, :now, :tags);
 
 -- name: insert_outbox
 -- The recipient is the delivery's.

@@ -85,11 +85,6 @@ FROM json_each(:rows);
 -- name: deliveries_many
 SELECT * FROM deliveries WHERE id IN (SELECT value FROM json_each(:ids));
 
--- name: notifications_deliveries_many
-SELECT * FROM deliveries WHERE notification_id IN (SELECT value FROM json_each(:ids))
-ORDER BY notification_id,
-         CASE channel WHEN 'in_app' THEN 0 WHEN 'email' THEN 1 WHEN 'push' THEN 2 ELSE 3 END;
-
 -- name: update_deliveries_many
 UPDATE deliveries
 SET status = json_extract(j.value, '$.status'),
@@ -102,9 +97,6 @@ SET status = json_extract(j.value, '$.status'),
     updated_at = :now
 FROM json_each(:rows) j
 WHERE deliveries.id = json_extract(j.value, '$.id');
-
--- name: notification_data_many
-SELECT id, data FROM notifications WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: insert_outbox_many
 -- The recipient is the delivery's; a message captured before is kept once.
