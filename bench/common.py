@@ -1,5 +1,7 @@
-"""What every benchmark script shares: progress lines, its section of RESULTS.md, and a
-worker subprocess it can time, sample and stop.
+"""What every benchmark script shares: progress lines, its section of RESULTS.md, a
+worker subprocess it can time, sample and stop, and the measurement of a worker parking
+sleeping runs (``bench/core.py`` at 100,000 on SQLite, ``bench/scale.py --park`` at a
+million on both stores).
 
 Each script owns one section of ``bench/RESULTS.md`` between ``<!-- NAME:begin -->``
 and ``<!-- NAME:end -->`` and rewrites only that one; ``bench/core.py`` owns the head of
@@ -12,8 +14,12 @@ import re
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
+
+from tidings import RunStatus, Tidings
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 FIRST_SECTION = re.compile(r"^<!-- [\w-]+:begin -->", re.M)
@@ -84,3 +90,81 @@ class WorkerProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+def wait_for(
+    app: Tidings,
+    status: RunStatus,
+    n: int,
+    *,
+    timeout: float,
+    every: float = 0.05,
+    on_poll: Callable[[], None] | None = None,
+) -> dict[RunStatus, int]:
+    """Poll the store's run counts until ``n`` runs are in ``status``; the last counts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = app.store.runs.count()
+        if on_poll is not None:
+            on_poll()
+        if counts[status] >= n:
+            return counts
+        if counts[RunStatus.FAILED]:
+            raise RuntimeError(f"runs failed: {counts}")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"waited {timeout}s for {n} {status} runs: {counts}")
+        time.sleep(every)
+
+
+def park_sleepers(
+    app: Tidings,
+    queue: Callable[[], object],
+    start_worker: Callable[[], WorkerProcess],
+    n: int,
+    first: int,
+    *,
+    idle_poll: float = 1.0,
+    timeout: float = 3600,
+) -> dict[str, Any]:
+    """``queue`` puts ``n`` runs of a task that sleeps on the queue (timed: runs queued/s),
+    then a worker (``start_worker``) parks them all: runs parked/s from the worker's
+    start to the last WAITING, and its RSS idle, after the ``first`` parked, after all
+    (and a couple of idle polls), and the peak of samples taken every half second."""
+    t0 = time.perf_counter()
+    queue()
+    queued_s = time.perf_counter() - t0
+    worker = start_worker()
+    samples: list[float] = []
+    try:
+        start = time.perf_counter()
+        rss_idle = worker.rss_mb()
+        early = wait_for(app, RunStatus.WAITING, first, timeout=timeout, every=0.01)
+        rss_first = worker.rss_mb()
+        wait_for(
+            app,
+            RunStatus.WAITING,
+            n,
+            timeout=timeout,
+            every=0.5,
+            on_poll=lambda: samples.append(worker.rss_mb()),
+        )
+        elapsed = time.perf_counter() - start
+        time.sleep(2 * idle_poll)  # a couple of idle polls
+        rss_all = worker.rss_mb()
+    finally:
+        worker.stop()
+    delta = rss_all - rss_first
+    return {
+        "runs": n,
+        "seconds_to_queue_all": queued_s,
+        "trigger_runs_per_s": n / queued_s,
+        "seconds_to_park_all": elapsed,
+        "park_runs_per_s": n / elapsed,
+        "rss_idle_mb": rss_idle,
+        "waiting_at_first_sample": early[RunStatus.WAITING],
+        "rss_after_first_mb": rss_first,
+        "rss_after_all_mb": rss_all,
+        "rss_peak_mb": max([rss_first, rss_all, *samples]),
+        "rss_delta_mb": delta,
+        "bytes_per_parked_run": delta * 1024 * 1024 / max(1, n - early[RunStatus.WAITING]),
+    }

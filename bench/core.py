@@ -26,7 +26,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -35,7 +34,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import RESULTS, WorkerProcess, log, write_head
+from bench.common import RESULTS, WorkerProcess, log, park_sleepers, wait_for, write_head
 from tidings import Context, RunStatus, Tidings
 
 # Worker settings, as a user runs `tidings worker`: the library defaults.
@@ -86,6 +85,10 @@ def build_app(url: str) -> Tidings:
     async def sleeper(ctx: Context, payload: dict[str, Any]) -> None:
         await ctx.sleep(timedelta(hours=1))
 
+    @app.task(id="sleeper-day")
+    async def sleeper_day(ctx: Context, payload: dict[str, Any]) -> None:
+        await ctx.sleep(timedelta(days=1))
+
     return app
 
 
@@ -112,29 +115,6 @@ def open_app(tmp: Path, name: str) -> tuple[str, Tidings]:
     app = build_app(url)
     _ = app.store  # create the schema before the worker starts
     return url, app
-
-
-def wait_for(
-    app: Tidings,
-    status: RunStatus,
-    n: int,
-    *,
-    timeout: float,
-    every: float = 0.05,
-    on_poll: Callable[[], None] | None = None,
-) -> dict[RunStatus, int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = app.store.runs.count()
-        if on_poll is not None:
-            on_poll()
-        if counts[status] >= n:
-            return counts
-        if counts[RunStatus.FAILED]:
-            raise RuntimeError(f"runs failed: {counts}")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout}s for {n} {status} runs: {counts}")
-        time.sleep(every)
 
 
 def span(app: Tidings, task_id: str, n: int) -> tuple[float, float]:
@@ -267,45 +247,21 @@ def concurrency_sweep(tmp: Path, n: int, levels: tuple[int, ...]) -> dict[str, f
 def measure_memory(tmp: Path, n: int, first: int, concurrency: int) -> dict[str, Any]:
     """The worker parks N runs in ``ctx.sleep(1 h)``; its RSS after `first` and after N."""
     url, app = open_app(tmp, "sleep")
-    t0, t1 = trigger_many(app, "sleeper", n, None)
-    worker = tidings_worker(url, concurrency)
-    samples: list[float] = []
     try:
-        start = time.time()
-        rss_idle = worker.rss_mb()
-        early = wait_for(app, RunStatus.WAITING, first, timeout=600, every=0.01)
-        rss_first = worker.rss_mb()
-        wait_for(
+        out = park_sleepers(
             app,
-            RunStatus.WAITING,
+            lambda: trigger_many(app, "sleeper", n, None),
+            lambda: tidings_worker(url, concurrency),
             n,
-            timeout=3600,
-            every=0.5,
-            on_poll=lambda: samples.append(worker.rss_mb()),
+            first,
+            idle_poll=POLL_INTERVAL,
         )
-        elapsed = time.time() - start
-        time.sleep(2 * POLL_INTERVAL)  # a couple of idle polls
-        rss_all = worker.rss_mb()
     finally:
-        worker.stop()
         app.close()
-    delta = rss_all - rss_first
-    out = {
-        "runs": n,
-        "trigger_runs_per_s": n / (t1 - t0),
-        "seconds_to_park_all": elapsed,
-        "park_runs_per_s": n / elapsed,
-        "rss_idle_mb": rss_idle,
-        "waiting_at_first_sample": early[RunStatus.WAITING],
-        "rss_after_first_mb": rss_first,
-        "rss_after_all_mb": rss_all,
-        "rss_peak_mb": max([rss_first, rss_all, *samples]),
-        "rss_delta_mb": delta,
-        "bytes_per_parked_run": delta * 1024 * 1024 / (n - early[RunStatus.WAITING]),
-    }
     log(
-        f"memory: {rss_first:.1f} MB at {early[RunStatus.WAITING]} waiting, {rss_all:.1f} MB "
-        f"at {n} (parked in {elapsed:.1f}s)"
+        f"memory: {out['rss_after_first_mb']:.1f} MB at {out['waiting_at_first_sample']} "
+        f"waiting, {out['rss_after_all_mb']:.1f} MB at {n} "
+        f"(parked in {out['seconds_to_park_all']:.1f}s)"
     )
     return out
 

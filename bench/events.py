@@ -60,12 +60,11 @@ if __package__ in (None, ""):  # run as a script: the repository root is not on 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import coalescing
-from bench.common import RESULTS, WorkerProcess, log, section, write_section
+from bench.common import RESULTS, WorkerProcess, log, section, wait_for, write_section
 from bench.core import (
     CONCURRENCY,
     POLL_INTERVAL,
     environment,
-    wait_for,
 )
 from tidings import Context, RunStatus, Tidings
 from tidings.errors import StoreError

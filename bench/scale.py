@@ -18,6 +18,12 @@ store traffic) takes them: timer lateness p50/p99 is how long after its due time
 was claimed. RSS is this process's (it is the claiming process). Measured at the store, the layer
 this benchmark is about; bench/core.py measures a worker process end to end.
 
+``--park N`` measures the same end to end at N runs (a million for the goal): ``trigger_many``
+queues N runs of a task that sleeps a day, then one real worker process (``tidings worker``'s
+``app.run_worker``, concurrency 50) parks them all: runs queued/s, runs parked/s, the
+worker's RSS idle, after the first 1,000 and after all; section ``scale-park`` of
+RESULTS.md. ``--no-sweep`` skips the per-operation backlogs (only the parking).
+
 ``--before FILE`` adds the figures of an earlier run (its JSON output, e.g. measured
 with PYTHONPATH pointing at an older tree) beside these in the table.
 """
@@ -42,7 +48,9 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: the repository root is not on sys.path
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import log, write_section
+import tidings
+from bench.common import log, park_sleepers, write_section
+from bench.core import POLL_INTERVAL, build_app, tidings_worker
 from tidings.matching import canonical, shape
 from tidings.records.notify import Channel, DeliveryStatus
 from tidings.records.runs import RunStatus
@@ -66,6 +74,11 @@ CREATE_CHUNK = 20_000
 COHORT_RATE = 100_000 / 60  # runs coming due per second: 100,000 in a minute
 GOAL_RATIO = 1.5
 GOAL_LATENESS_P99_S = 1.0
+PARK_CONCURRENCY = 50  # the worker of --park, as `tidings worker --concurrency 50`
+PARK_CHUNK = 10_000  # runs per trigger_many call while queueing the sleepers
+PARK_FIRST = 1_000  # RSS is sampled once this many are parked, and again after all
+GOAL_PARK_PER_S = 3_000.0
+RSS_FLAT_MB = 5.0
 
 
 def rss_mb() -> float:
@@ -78,15 +91,14 @@ def rss_mb() -> float:
 
 # -- stores --------------------------------------------------------------------------------
 @contextmanager
-def fresh_store(backend: str, tmp: Path, size: int) -> Iterator[Store]:
+def fresh_url(backend: str, tmp: Path, name: str) -> Iterator[str]:
+    """The URL of an empty store (a new SQLite file, or a new PostgreSQL schema), removed
+    on the way out."""
     if backend == "sqlite":
-        path = tmp / f"scale_{size}.db"
-        store = open_store(f"sqlite:///{path}")
+        path = tmp / f"{name}.db"
         try:
-            store.migrate()
-            yield store
+            yield f"sqlite:///{path}"
         finally:
-            store.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
         return
@@ -94,14 +106,22 @@ def fresh_store(backend: str, tmp: Path, size: int) -> Iterator[Store]:
 
     schema = f"tidings_scale_{uuid.uuid4().hex[:12]}"
     sep = "&" if "?" in PG_SERVER else "?"
-    store = open_store(f"{PG_SERVER}{sep}schema={schema}")
     try:
-        store.migrate()
-        yield store
+        yield f"{PG_SERVER}{sep}schema={schema}"
     finally:
-        store.close()
         with psycopg.connect(PG_SERVER, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def fresh_store(backend: str, tmp: Path, size: int) -> Iterator[Store]:
+    with fresh_url(backend, tmp, f"scale_{size}") as url:
+        store = open_store(url)
+        try:
+            store.migrate()
+            yield store
+        finally:
+            store.close()
 
 
 def cohort_size(size: int) -> int:
@@ -300,6 +320,104 @@ def run_size(backend: str, tmp: Path, size: int, k: int) -> dict[str, Any]:
         }
 
 
+# -- parking a million sleepers, end to end ------------------------------------------------
+def measure_park(backend: str, tmp: Path, n: int, timeout: float) -> dict[str, Any]:
+    """``trigger_many`` queues ``n`` runs that sleep a day; one worker process parks them."""
+    with fresh_url(backend, tmp, "park") as url:
+        app = build_app(url)
+        _ = app.store  # migrate before the worker starts
+
+        def queue() -> None:
+            for lo in range(0, n, PARK_CHUNK):
+                app.trigger_many("sleeper-day", [None] * min(PARK_CHUNK, n - lo))
+
+        load_start = [round(x, 2) for x in os.getloadavg()]
+        try:
+            out = park_sleepers(
+                app,
+                queue,
+                lambda: tidings_worker(url, PARK_CONCURRENCY),
+                n,
+                PARK_FIRST,
+                idle_poll=POLL_INTERVAL,
+                timeout=timeout,
+            )
+        finally:
+            app.close()
+    out["concurrency"] = PARK_CONCURRENCY
+    out["load_average_at_start"] = load_start
+    out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    log(
+        f"{backend} park {n:,}: queued {out['trigger_runs_per_s']:,.0f}/s, parked "
+        f"{out['park_runs_per_s']:,.0f}/s, worker RSS {out['rss_idle_mb']:.0f} / "
+        f"{out['rss_after_first_mb']:.0f} / {out['rss_after_all_mb']:.0f} MB, load "
+        f"{load_start} → {out['load_average_at_end']}"
+    )
+    return out
+
+
+def park_markdown(result: dict[str, Any], before: dict[str, Any] | None) -> str:
+    env = result["environment"]
+    lines = [
+        "<!-- scale-park:begin -->",
+        "### Scale: sleepers parked by one worker process (bench/scale.py --park)",
+        "",
+        f"{env['date']}, {env['cores']} cores, Python {env['python']}, SQLite "
+        f"{env['sqlite']}. `trigger_many` (chunks of {PARK_CHUNK:,}) queues the runs of a "
+        "task that sleeps a day; then one worker process (`app.run_worker`, as `tidings "
+        f"worker`, concurrency {PARK_CONCURRENCY}) parks them all. Parked/s is runs / "
+        "(worker start → last run WAITING); RSS is the worker's VmRSS idle, after the "
+        f"first {PARK_FIRST:,} parked and after all. The machine is shared (2 cores, other "
+        "work running): the load averages (1/5/15 min, `uptime`) at the start and end of "
+        "each measurement are beside its figures.",
+        "",
+        "| tree | store | runs | queued/s | parked/s | worker RSS MB: idle / "
+        f"{PARK_FIRST:,} / all (peak) | load at start → end |",
+        "|---|---|---:|---:|---:|---|---|",
+    ]
+    sides = [(before, (before or {}).get("label", "before"))] if before else []
+    sides.append((result, result["label"]))
+    for side, label in sides:
+        for backend, p in ((side or {}).get("park") or {}).items():
+            name = "SQLite" if backend == "sqlite" else "PostgreSQL"
+            lines.append(
+                f"| {label} | {name} | {p['runs']:,} | {p['trigger_runs_per_s']:,.0f} | "
+                f"{p['park_runs_per_s']:,.0f} | {p['rss_idle_mb']:.0f} / "
+                f"{p['rss_after_first_mb']:.0f} / {p['rss_after_all_mb']:.0f} "
+                f"({p['rss_peak_mb']:.0f}) | {_load(p['load_average_at_start'])} → "
+                f"{_load(p['load_average_at_end'])} |"
+            )
+    lines.append("")
+    for name, g in park_goals(result).items():
+        lines.append(
+            f"- {name}: {g['value']} (target {g['target']}): "
+            + ("met" if g["met"] else "**NOT met**")
+        )
+    lines += ["", "<!-- scale-park:end -->"]
+    return "\n".join(lines)
+
+
+def _load(values: list[float]) -> str:
+    return " / ".join(f"{v:.1f}" for v in values)
+
+
+def park_goals(result: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for backend, p in (result.get("park") or {}).items():
+        rate = p["park_runs_per_s"]
+        out[f"{backend}_parked_per_s_at_{p['runs']}"] = {
+            "value": round(rate),
+            "target": f">= {GOAL_PARK_PER_S:,.0f}",
+            "met": rate >= GOAL_PARK_PER_S,
+        }
+        out[f"{backend}_worker_rss_growth_mb_{PARK_FIRST}_to_{p['runs']}"] = {
+            "value": round(p["rss_delta_mb"], 1),
+            "target": f"<= {RSS_FLAT_MB:.0f} (flat)",
+            "met": p["rss_delta_mb"] <= RSS_FLAT_MB,
+        }
+    return out
+
+
 # -- report --------------------------------------------------------------------------------
 OPS = (
     ("claim_complete_us", "claim+complete"),
@@ -398,10 +516,24 @@ def main() -> None:
     parser.add_argument("--max", type=int, default=1_000_000, help="largest backlog to measure")
     parser.add_argument("--ops", type=int, default=1_000, help="operations timed per hot path")
     parser.add_argument("--stores", default="sqlite,postgres", help="comma-separated")
+    parser.add_argument(
+        "--park", type=int, default=0, metavar="N", help="also: a worker parks N sleepers"
+    )
+    parser.add_argument(
+        "--park-timeout", type=float, default=3600, help="seconds allowed to park them"
+    )
+    parser.add_argument("--no-sweep", action="store_true", help="skip the per-operation backlogs")
     parser.add_argument("--before", type=Path, help="JSON of an earlier run to show beside")
     parser.add_argument("--label", default="this tree", help="what this run measured")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
+    stores = [b.strip() for b in args.stores.split(",") if b.strip()]
+    if unknown := [b for b in stores if b not in ("sqlite", "postgres")]:
+        parser.error(f"unknown store {', '.join(unknown)} (choose from sqlite, postgres)")
+    if args.park < 0 or (args.park and args.park < PARK_FIRST):
+        parser.error(f"--park must be at least {PARK_FIRST:,} (or 0: off)")
+    if args.no_sweep and not args.park:
+        parser.error("--no-sweep leaves nothing to measure without --park N")
     sizes = [s for s in (QUICK_SIZES if args.quick else SIZES) if s <= args.max]
     k = 200 if args.quick else args.ops
     result: dict[str, Any] = {
@@ -411,6 +543,7 @@ def main() -> None:
             "cores": os.cpu_count(),
             "python": platform.python_version(),
             "sqlite": sqlite3.sqlite_version,
+            "tidings_from": str(Path(tidings.__file__).resolve().parent),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
             "quick": args.quick,
             "ops_per_path": k,
@@ -418,14 +551,27 @@ def main() -> None:
         "stores": {},
     }
     with tempfile.TemporaryDirectory(prefix="tidings-scale-") as tmp:
-        for backend in args.stores.split(","):
-            result["stores"][backend] = [run_size(backend, Path(tmp), s, k) for s in sizes]
+        if not args.no_sweep:
+            for backend in stores:
+                result["stores"][backend] = [run_size(backend, Path(tmp), s, k) for s in sizes]
+        if args.park:
+            result["park"] = {
+                backend: measure_park(backend, Path(tmp), args.park, args.park_timeout)
+                for backend in stores
+            }
     result["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    result["goals"] = goals(result)
     before = json.loads(args.before.read_text()) if args.before else None
+    if not args.no_sweep:
+        result["goals"] = goals(result)
+    if args.park:
+        result["park_goals"] = park_goals(result)
     if not args.no_write:
-        write_section("scale", markdown(result, before))
-        log("wrote the scale section of bench/RESULTS.md")
+        if not args.no_sweep:
+            write_section("scale", markdown(result, before))
+            log("wrote the scale section of bench/RESULTS.md")
+        if args.park:
+            write_section("scale-park", park_markdown(result, before))
+            log("wrote the scale-park section of bench/RESULTS.md")
     print(json.dumps(result, indent=2))
 
 
