@@ -347,8 +347,9 @@ def measure_park(backend: str, tmp: Path, n: int, timeout: float) -> dict[str, A
     out["concurrency"] = PARK_CONCURRENCY
     out["load_average_at_start"] = load_start
     out["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    capped = f" (capped: {out['parked']:,} parked)" if out["capped"] else ""
     log(
-        f"{backend} park {n:,}{' (capped: ' + format(out['parked'], ',') + ' parked)' if out['capped'] else ''}: queued {out['trigger_runs_per_s']:,.0f}/s, parked "
+        f"{backend} park {n:,}{capped}: queued {out['trigger_runs_per_s']:,.0f}/s, parked "
         f"{out['park_runs_per_s']:,.0f}/s, worker RSS {out['rss_idle_mb']:.0f} / "
         f"{out['rss_after_first_mb']:.0f} / {out['rss_after_all_mb']:.0f} MB, load "
         f"{load_start} → {out['load_average_at_end']}"
