@@ -24,7 +24,8 @@ queues N runs of a task that sleeps a day, then one real worker process (``tidin
 worker's RSS idle, after the first 1,000 and after all; section ``scale-park`` of
 RESULTS.md. ``--no-sweep`` skips the per-operation backlogs (only the parking).
 
-``--before FILE`` adds the figures of an earlier run (its JSON output, e.g. measured
+``--before FILE`` (repeatable: the park table shows every one, the backlog table the
+first) adds the figures of an earlier run (its JSON output, e.g. measured
 with PYTHONPATH pointing at an older tree) beside these in the table.
 """
 
@@ -357,7 +358,7 @@ def measure_park(backend: str, tmp: Path, n: int, timeout: float) -> dict[str, A
     return out
 
 
-def park_markdown(result: dict[str, Any], before: dict[str, Any] | None) -> str:
+def park_markdown(result: dict[str, Any], befores: list[dict[str, Any]]) -> str:
     env = result["environment"]
     lines = [
         "<!-- scale-park:begin -->",
@@ -376,10 +377,9 @@ def park_markdown(result: dict[str, Any], before: dict[str, Any] | None) -> str:
         f"{PARK_FIRST:,} / all (peak) | load at start → end |",
         "|---|---|---:|---:|---:|---|---|",
     ]
-    sides = [(before, (before or {}).get("label", "before"))] if before else []
-    sides.append((result, result["label"]))
-    for side, label in sides:
-        for backend, p in ((side or {}).get("park") or {}).items():
+    for side in [*befores, result]:
+        label = side.get("label", "before")
+        for backend, p in (side.get("park") or {}).items():
             name = "SQLite" if backend == "sqlite" else "PostgreSQL"
             runs = f"{p['runs']:,}"
             if p.get("capped"):
@@ -516,6 +516,16 @@ def markdown(result: dict[str, Any], before: dict[str, Any] | None) -> str:
     return "\n".join(lines)
 
 
+def report(result: dict[str, Any], befores: list[dict[str, Any]]) -> None:
+    """Write the sections of RESULTS.md that ``result`` has figures for."""
+    if result.get("stores"):
+        write_section("scale", markdown(result, befores[0] if befores else None))
+        log("wrote the scale section of bench/RESULTS.md")
+    if result.get("park"):
+        write_section("scale-park", park_markdown(result, befores))
+        log("wrote the scale-park section of bench/RESULTS.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="tidings cost per operation against backlog")
     parser.add_argument("--quick", action="store_true", help="backlogs of 1k and 10k only")
@@ -529,10 +539,19 @@ def main() -> None:
         "--park-timeout", type=float, default=3600, help="seconds allowed to park them"
     )
     parser.add_argument("--no-sweep", action="store_true", help="skip the per-operation backlogs")
-    parser.add_argument("--before", type=Path, help="JSON of an earlier run to show beside")
+    parser.add_argument(
+        "--before", type=Path, action="append", default=[], help="JSON of an earlier run"
+    )
+    parser.add_argument(
+        "--from-json", type=Path, help="measure nothing: write the tables of this JSON output"
+    )
     parser.add_argument("--label", default="this tree", help="what this run measured")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     args = parser.parse_args()
+    befores = [json.loads(path.read_text()) for path in args.before]
+    if args.from_json:
+        report(json.loads(args.from_json.read_text()), befores)
+        return
     stores = [b.strip() for b in args.stores.split(",") if b.strip()]
     if unknown := [b for b in stores if b not in ("sqlite", "postgres")]:
         parser.error(f"unknown store {', '.join(unknown)} (choose from sqlite, postgres)")
@@ -566,18 +585,12 @@ def main() -> None:
                 for backend in stores
             }
     result["environment"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    before = json.loads(args.before.read_text()) if args.before else None
     if not args.no_sweep:
         result["goals"] = goals(result)
     if args.park:
         result["park_goals"] = park_goals(result)
     if not args.no_write:
-        if not args.no_sweep:
-            write_section("scale", markdown(result, before))
-            log("wrote the scale section of bench/RESULTS.md")
-        if args.park:
-            write_section("scale-park", park_markdown(result, before))
-            log("wrote the scale-park section of bench/RESULTS.md")
+        report(result, befores)
     print(json.dumps(result, indent=2))
 
 
