@@ -15,6 +15,7 @@ from tidings import Context, RunStatus, Tidings
 from tidings.errors import (
     UnknownNotificationTypeError,
     UnknownRecipientError,
+    UnstorableTextError,
     ValidationError,
 )
 from tidings.testing import TestEngine
@@ -160,3 +161,10 @@ async def test_bad_notify_input_is_named_and_records_nothing(
     assert run.error is not None
     assert "count" in run.error.message
     _nothing_recorded(app)
+
+
+def test_the_store_refuses_text_that_is_not_unicode_by_name(app: Tidings) -> None:
+    # The checks above the store refuse lone surrogates first; the store still names one
+    # that reaches it (a 422 to the sender, not a failed store).
+    with pytest.raises(UnstorableTextError, match=r"id is not valid Unicode.*\\ud800"):
+        app.store.recipients.get("a\ud800")

@@ -265,3 +265,22 @@ def test_json_nested_past_the_parser_or_with_huge_numbers_is_a_4xx(
             answer = send(c, "POST", "/api/v1/tasks/slow/trigger", body)
             assert 400 <= answer.status_code < 500, answer.text
     assert api_app.list_runs() == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "alert", "to": "\ud800"},
+        {"type": "alert", "to": ["alice", "b\udfff"]},
+        {"type": "alert", "to": {"topic": "t\ud800"}},
+    ],
+)
+def test_text_that_is_not_unicode_in_a_notification_is_refused_by_name(
+    notify_api: Tidings, notify_url: str, body: dict[str, Any]
+) -> None:
+    notify_api.recipients.upsert("alice", email="alice@example.com")
+    with client(notify_url, new_key(notify_api)) as c:
+        answer = send(c, "POST", "/api/v1/notifications", body)
+    assert answer.status_code == 422, answer.text
+    assert "unicode" in answer.text.lower()
+    assert notify_api.deliveries.list("alice") == []

@@ -32,6 +32,7 @@ from tidings.errors import (
 from tidings.handle import BroadcastHandle, broadcast_record
 from tidings.ids import new_id
 from tidings.kernel import Kernel, TaskContext
+from tidings.limits import check_json
 from tidings.notify.recipients import check_recipient_id
 from tidings.notify.router import plan
 from tidings.notify.service import Notifications
@@ -62,6 +63,7 @@ def check_topic(name: Any) -> str:
         )
     if any(unicodedata.category(c) == "Cc" for c in name):
         raise ValidationError(f"topic name {name!r} holds a control character")
+    check_json(name, "topic name")  # no lone surrogates
     return name
 
 

@@ -15,6 +15,7 @@ import phonenumbers
 from tidings import serde
 from tidings.errors import UnknownRecipientError, ValidationError
 from tidings.kernel import Kernel
+from tidings.limits import check_json
 from tidings.notify.templates import validate_locale
 from tidings.records.notify import PushToken, Recipient
 from tidings.store.recipients import RecipientRow
@@ -31,6 +32,7 @@ def check_recipient_id(recipient_id: Any) -> str:
             f"recipient id {recipient_id!r} is invalid: use a string of 1 to 255 characters "
             "without '/' or leading whitespace"
         )
+    check_json(recipient_id, "recipient id")  # no lone surrogates
     return recipient_id
 
 

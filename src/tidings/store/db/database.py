@@ -14,8 +14,26 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from tidings.clock import DatabaseClock
+from tidings.errors import StoreError, UnstorableTextError
 
 Row = Mapping[str, Any]
+
+
+def unencodable_text(exc: UnicodeEncodeError, params: Mapping[str, Any] | None) -> StoreError:
+    """The error for a parameter holding text that is not valid Unicode (a lone
+    surrogate): refused before anything was sent, named, and a 422 to its sender."""
+    for name, value in (params or {}).items():
+        values = value if isinstance(value, list | tuple) else (value,)
+        for v in values:
+            if isinstance(v, str):
+                try:
+                    v.encode()
+                except UnicodeEncodeError as bad:
+                    return UnstorableTextError(
+                        f"{name} is not valid Unicode (a lone surrogate "
+                        f"{v[bad.start : bad.start + 1]!a}), which the database cannot hold"
+                    )
+    return UnstorableTextError(f"a value is not valid Unicode: {exc.reason}")
 
 
 class Tx(Protocol):

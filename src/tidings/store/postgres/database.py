@@ -31,7 +31,7 @@ from psycopg_pool import ConnectionPool
 
 from tidings.clock import DatabaseClock
 from tidings.errors import StoreError, UnstorableTextError
-from tidings.store.db.database import Database, Row, Tx
+from tidings.store.db.database import Database, Row, Tx, unencodable_text
 from tidings.store.postgres.dbtime import TimeKeeper
 from tidings.store.postgres.listen import InboxListener, WakeListener
 from tidings.store.queries import load_all_queries, load_migrations
@@ -118,6 +118,8 @@ class PgTx:
             raise StoreError(f"query {query!r} failed: {exc}") from exc
         except psycopg.Error as exc:
             raise StoreError(f"query {query!r} failed: {exc}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate: refused before it was sent
+            raise unencodable_text(exc, params) from exc
         self._rowcount = self._cur.rowcount
         return rows
 
@@ -143,6 +145,8 @@ class PgTx:
             rows: list[Row] = list(self._cur.fetchall())
         except psycopg.Error as exc:
             raise StoreError(f"query {query!r} failed: {exc}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate: refused before it was sent
+            raise unencodable_text(exc, params) from exc
         self._rowcount = self._cur.rowcount
         return rows
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from tidings.errors import StoreError
-from tidings.store.db.database import Database, Row
+from tidings.store.db.database import Database, Row, unencodable_text
 from tidings.store.queries import load_all_queries, load_migrations
 from tidings.store.upgrade import Applied, MigrationCompatibility
 from tidings.store.urls import path_from_url
@@ -42,6 +42,8 @@ class _SqliteTx:
             rows: list[Row] = self._cur.fetchall()
         except sqlite3.Error as exc:  # as psycopg.Error on PostgreSQL: a StoreError
             raise StoreError(f"query {query!r} failed: {exc}") from exc
+        except UnicodeEncodeError as exc:  # a lone surrogate: refused before it was sent
+            raise unencodable_text(exc, params) from exc
         self._rowcount = self._cur.rowcount
         return rows
 
