@@ -5,6 +5,7 @@ notifies ``<schema>_wake`` when a run becomes due) and inbox changes (the
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import logging
 import threading
@@ -24,7 +25,7 @@ Connect = Callable[[], "psycopg.Connection[Any]"]
 """Opens a new autocommit connection to the store's database."""
 
 
-class _ListenThread:
+class _ListenThread(abc.ABC):
     """A daemon thread LISTENing on ``channel``: each notification goes to
     :meth:`_notified`; a lost connection is logged, reported to :meth:`_lost` (what was
     notified meanwhile is gone) and retried with backoff until :meth:`stop`."""
@@ -41,13 +42,15 @@ class _ListenThread:
         # Wait for LISTEN so a notification sent right after the start is seen.
         self._listening.wait(10)
 
+    @abc.abstractmethod
     def _notified(self, payload: str) -> None:
-        raise NotImplementedError
+        """Handle one notification's payload (on the listening thread)."""
 
+    @abc.abstractmethod
     def _lost(self) -> None:
-        raise NotImplementedError
+        """The connection was lost: whatever was notified meanwhile is gone."""
 
-    def _relistening(self) -> None:
+    def _relistening(self) -> None:  # noqa: B027 (an optional hook: nothing by default)
         """Called when LISTEN is in place again after a lost connection."""
 
     def _loop(self) -> None:
