@@ -16,7 +16,7 @@ from tidings.kernel import ContextExtension, Kernel
 from tidings.store.base import Store
 from tidings.store.runs import ClaimedRun, LogWrite, StepRecord, WriteOp
 
-from .threads import DaemonThreadPool
+from .threads import DaemonThreadPool, call_in_loop
 
 if TYPE_CHECKING:
     from .context import Context
@@ -184,8 +184,7 @@ class Runtime:
         return True
 
     def interrupt_threadsafe(self, run_id: str, reason: str) -> None:
-        if self.loop is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.interrupt, run_id, reason)
+        call_in_loop(self.loop, self.interrupt, run_id, reason)
 
     def close(self) -> None:
         self._db.shutdown(wait=True)

@@ -8,7 +8,6 @@ daemons: a worker that has handed its runs back can exit whatever they are doing
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import queue
 import threading
 from collections.abc import Callable
@@ -64,5 +63,23 @@ def _resolve(
         else:
             future.set_result(result)
 
-    with contextlib.suppress(RuntimeError):  # a closed loop: nobody is waiting any more
-        loop.call_soon_threadsafe(settle)
+    call_in_loop(loop, settle)  # a closed loop: nobody is waiting any more
+
+
+def call_in_loop(
+    loop: asyncio.AbstractEventLoop | None, callback: Callable[..., object], *args: Any
+) -> None:
+    """Schedule ``callback`` on ``loop`` from any thread; nothing if the loop is gone.
+
+    Checking ``loop.is_closed()`` first cannot do it: a loop whose coroutine ends (a
+    worker stopping with nothing in flight ends in microseconds) closes between the
+    check and the call, so the closed loop's refusal is caught instead. One call, not
+    several in a row, for the same reason.
+    """
+    if loop is None:
+        return
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        if not loop.is_closed():
+            raise

@@ -23,6 +23,7 @@ from tidings.store.runs import ClaimedRun
 from .executor import execute
 from .runtime import Fencing, Runtime
 from .scheduler import Scheduler
+from .threads import call_in_loop
 
 log = logging.getLogger("tidings.worker")
 MAX_BACKOFF = 5.0
@@ -87,9 +88,7 @@ class Worker:
             # sees whatever was committed before this call. Saves the loop a wake-up per
             # notification in a burst of triggers.
             return
-        loop = self.rt.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._wake.set)
+        call_in_loop(self.rt.loop, self._wake.set)
 
     def stop(self) -> None:
         """Stop claiming; in-flight runs finish or are released within the grace period.
@@ -98,12 +97,14 @@ class Worker:
         """
         again = self._stop_requested
         self._stop_requested = True  # seen by run() if the loop has not started yet
-        loop = self.rt.loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self._stopping.set)
-            loop.call_soon_threadsafe(self._wake.set)
-            if again:
-                loop.call_soon_threadsafe(self._release_all)
+        # one call: the loop may close between two
+        call_in_loop(self.rt.loop, self._stop_in_loop, again)
+
+    def _stop_in_loop(self, again: bool) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if again:
+            self._release_all()
 
     def _release_all(self) -> None:
         for run_id in list(self.rt.attempts):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -101,8 +102,10 @@ class InboxHub:
 
     def _from_thread(self, recipient_id: str | None) -> None:
         loop = self._loop
-        if loop is not None and not loop.is_closed():
-            loop.call_soon_threadsafe(self.poke, recipient_id)
+        if loop is not None:
+            # the loop may close between a check and the call: a closed loop has no streams
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self.poke, recipient_id)
 
     def poke(self, recipient_id: str | None) -> None:
         """Wake the streams of ``recipient_id`` (None: all of them)."""
