@@ -58,8 +58,15 @@ class DatabaseClock:
 
     scale = 1.0
 
+    #: A re-measurement that would move the clock back by less than this is absorbed:
+    #: the clock holds still until it catches up, so a lease or due time it wrote a
+    #: moment ago is never "in the future" of its own next reading. A larger step back
+    #: is the database's clock itself stepping, and is followed.
+    max_hold = 1.0
+
     def __init__(self) -> None:
-        self._anchor: tuple[datetime, float] | None = None
+        # (database time, elapsed() at that reading, the floor until the clock catches up)
+        self._anchor: tuple[datetime, float, datetime | None] | None = None
         self.offset: float | None = None
         """Database time minus this host's wall time at the last measurement, seconds."""
         self.uncertainty: float | None = None
@@ -69,13 +76,23 @@ class DatabaseClock:
         anchor = self._anchor
         if anchor is None:
             return datetime.now(UTC)
-        at_database, at = anchor
-        return at_database + timedelta(seconds=elapsed() - at)
+        at_database, at, floor = anchor
+        now = at_database + timedelta(seconds=elapsed() - at)
+        return floor if floor is not None and now < floor else now
 
     def correct(self, database_time: datetime, at: float, wall: datetime, rtt: float) -> None:
         """The database's clock read ``database_time`` when :func:`elapsed` read ``at``
         and this host's wall clock ``wall``, measured over a round trip of ``rtt`` s."""
-        self._anchor = (database_time.astimezone(UTC), at)
+        database_time = database_time.astimezone(UTC)
+        floor = None
+        if self._anchor is not None:
+            # what the clock read at the moment of this measurement, before it
+            before = self._anchor[0] + timedelta(seconds=at - self._anchor[1])
+            if self._anchor[2] is not None:
+                before = max(before, self._anchor[2])
+            if 0 < (before - database_time).total_seconds() < self.max_hold:
+                floor = before
+        self._anchor = (database_time, at, floor)
         self.offset = (database_time - wall).total_seconds()
         self.uncertainty = rtt / 2
 

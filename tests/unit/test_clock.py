@@ -1,4 +1,4 @@
-"""ScaledClock and the conversions between engine time and real time."""
+"""ScaledClock, DatabaseClock and the conversions between engine time and real time."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from tidings.clock import (
+    DatabaseClock,
     ScaledClock,
     SystemClock,
     VirtualClock,
     clock_scale,
+    elapsed,
     engine_duration,
     real_seconds,
 )
@@ -66,3 +68,29 @@ def test_conversions_between_engine_and_real_time() -> None:
         assert clock_scale(plain) == 1.0
         assert real_seconds(plain, timedelta(minutes=1)) == 60.0
         assert engine_duration(plain, timedelta(seconds=30)) == timedelta(seconds=30)
+
+
+def test_database_clock_never_reads_earlier_after_a_small_correction() -> None:
+    clock = DatabaseClock()
+    t0 = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    start = elapsed()
+    clock.correct(t0, start, t0, 0.001)
+    first = clock.now()
+    # measured again 0.3 s of database time behind where this clock had got to
+    clock.correct(t0 - timedelta(seconds=0.3), elapsed(), t0, 0.001)
+    second = clock.now()
+    assert second >= first
+    assert second - first < timedelta(seconds=0.3)  # it holds, it does not jump ahead
+
+
+def test_database_clock_follows_a_large_step_of_the_database_clock() -> None:
+    clock = DatabaseClock()
+    t0 = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    clock.correct(t0, elapsed(), t0, 0.001)
+    clock.correct(t0 - timedelta(seconds=45), elapsed(), t0, 0.001)
+    assert clock.now() < t0 - timedelta(seconds=44)
+
+
+def test_database_clock_is_the_wall_clock_until_measured() -> None:
+    clock = DatabaseClock()
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds()) < 1
