@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import timedelta
 
 import pytest
@@ -96,3 +97,36 @@ async def test_cancel_finished_run_changes_nothing(app: Tidings) -> None:
 def test_cancel_unknown_run(app: Tidings) -> None:
     with pytest.raises(UnknownRunError, match="no run with id 'run_nope'"):
         app.cancel("run_nope")
+
+
+def test_cancel_interrupts_a_real_workers_attempt_in_the_same_process_at_once(
+    app: Tidings,
+) -> None:
+    # heartbeats a minute apart: only the in-process interrupt can stop the step in time
+    app.configure(lease=timedelta(minutes=5))
+    started = threading.Event()
+    stopped = threading.Event()
+
+    @app.task
+    async def long(ctx: Context, payload: None) -> None:
+        async def wait() -> None:
+            started.set()
+            try:
+                await asyncio.sleep(120)
+            finally:
+                stopped.set()
+
+        await ctx.step("wait", wait)
+
+    worker = app.worker(heartbeat=timedelta(minutes=1), poll_interval=0.05)
+    thread = threading.Thread(target=asyncio.run, args=(worker.run(),), daemon=True)
+    thread.start()
+    try:
+        handle = app.trigger("long")
+        assert started.wait(20)
+        assert app.cancel(handle.id).status is RunStatus.CANCELLED
+        assert stopped.wait(10), "the attempt was not interrupted"
+    finally:
+        worker.stop()
+        thread.join(30)
+    assert app.get_run(handle.id).status is RunStatus.CANCELLED

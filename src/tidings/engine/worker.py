@@ -119,6 +119,9 @@ class Worker:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 self.rt.loop.add_signal_handler(sig, self.stop)
         self.kernel.bus.add_worker(self)
+        # app.cancel in this process interrupts an attempt here at once, not at the
+        # next heartbeat that finds the lease gone
+        self.kernel.bus.add_runtime(self.rt)
         unsubscribe = await self._subscribe()
         heartbeat = asyncio.create_task(self._heartbeat())
         fence = asyncio.create_task(self._fence())
@@ -140,6 +143,7 @@ class Worker:
             self._lease_thread.shutdown(wait=False, cancel_futures=True)
             if unsubscribe is not None:
                 unsubscribe()
+            self.kernel.bus.remove_runtime(self.rt)
             last = self.kernel.bus.remove_worker(self)
             self.rt.close()
             if last and self.on_stopped is not None:  # the app's last worker: sends are over
