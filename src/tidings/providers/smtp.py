@@ -38,7 +38,7 @@ from tidings.providers.email import (
     require_content,
     unsubscribe_headers,
 )
-from tidings.providers.limits import LocalRateLimiter, per_second, shared_limiter
+from tidings.providers.limits import per_second, shared_limiter
 
 MAILBOX_GONE = {550, 551, 553}
 """RCPT replies meaning the mailbox does not exist (unavailable, not local, bad name)."""
@@ -135,38 +135,11 @@ class Smtp(Provider):
         return mime
 
     async def send(self, message: Message) -> SendResult:
-        mime = self.build(message)
-        if self.rate_limit is None:
-            await self._deliver(mime, message.to)
-        else:
-            limiter: LocalRateLimiter = shared_limiter(self.rate_limit)
-            async with limiter.permit():
-                await self._deliver(mime, message.to)
-        return SendResult(provider_message_id=mime["Message-ID"])
-
-    async def _deliver(self, mime: EmailMessage, to: str) -> None:
-        envelope_from = email.utils.parseaddr(self.sender)[1]
-        try:
-            await aiosmtplib.send(
-                mime,
-                sender=envelope_from,
-                recipients=[to],
-                hostname=self.host,
-                port=self.port,
-                username=self.username,
-                password=self._password,
-                use_tls=self.ssl,
-                start_tls=self.starttls,
-                timeout=self.timeout,
-                tls_context=self.tls_context,
-            )
-        except aiosmtplib.SMTPException as exc:
-            raise self._error(exc) from None
-        except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
-            raise RetryableProviderError(
-                f"smtp: cannot talk to {self.host}:{self.port}: {self._redact(str(exc))}",
-                code="connect_error",
-            ) from None
+        """One message over a connection of its own: a batch of one."""
+        (outcome,) = await self.send_batch([message])
+        if isinstance(outcome, ProviderError):
+            raise outcome
+        return outcome
 
     async def send_batch(self, messages: Sequence[Message]) -> list[SendResult | ProviderError]:
         """Send over one connection, reused message after message; a message the relay
@@ -208,11 +181,8 @@ class Smtp(Provider):
             await client.connect()
         except aiosmtplib.SMTPException as exc:
             raise self._error(exc) from None
-        except OSError as exc:
-            raise RetryableProviderError(
-                f"smtp: cannot talk to {self.host}:{self.port}: {self._redact(str(exc))}",
-                code="connect_error",
-            ) from None
+        except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
+            raise self._unreachable(exc) from None
         return client
 
     async def _over(self, client: aiosmtplib.SMTP, mime: EmailMessage, to: str) -> None:
@@ -221,11 +191,14 @@ class Smtp(Provider):
             await client.send_message(mime, sender=envelope_from, recipients=[to])
         except aiosmtplib.SMTPException as exc:
             raise self._error(exc) from None
-        except OSError as exc:
-            raise RetryableProviderError(
-                f"smtp: cannot talk to {self.host}:{self.port}: {self._redact(str(exc))}",
-                code="connect_error",
-            ) from None
+        except OSError as exc:  # refused, unreachable, TLS handshake (ssl.SSLError)
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: OSError) -> ProviderError:
+        return RetryableProviderError(
+            f"smtp: cannot talk to {self.host}:{self.port}: {self._redact(str(exc))}",
+            code="connect_error",
+        )
 
     def _redact(self, text: str) -> str:
         return redact(text, (self._password,))
