@@ -123,6 +123,34 @@ async def test_run_failed_fires_once_per_window_to_the_outbox_and_a_signed_webho
     assert receiver.accepted[0].headers["webhook-id"] != receiver.accepted[1].headers["webhook-id"]
 
 
+async def test_a_webhook_that_fails_is_retried_with_the_same_id_and_a_refusal_is_not(
+    make_app: Callable[..., Tidings], receiver: SvixReceiver
+) -> None:
+    app = make_app(alerts=[Alert(on="run.failed", to=Webhook(receiver.url, SECRET))])
+    _failing_task(app)
+    receiver.script = [Response(503, {"error": "busy"}), Response(429)]
+    async with TestEngine(app, start=START) as t:
+        await t.trigger("charge")
+        await t.advance(timedelta(minutes=3))
+        assert len(receiver.requests) == 3
+        assert len(receiver.accepted) == 1
+        assert len({r.headers["webhook-id"] for r in receiver.requests}) == 1
+        (sent,) = await t.list_runs("tidings.alert.send")
+        assert (sent.status.value, sent.attempt) == ("COMPLETED", 3)
+
+        receiver.script = [Response(404, {"error": "no such hook"})]
+        await t.advance(timedelta(minutes=15))
+        await t.trigger("charge")
+        await t.advance(timedelta(minutes=3))
+        refused = [r for r in await t.list_runs("tidings.alert.send") if r.id != sent.id]
+    assert len(receiver.requests) == 4  # a 404 is not retried
+    (run,) = refused
+    assert run.status.value == "FAILED"
+    assert run.error is not None
+    assert "refused the alert with 404" in run.error.message
+    assert receiver.url not in run.error.message  # the URL may hold a token: host only
+
+
 async def test_run_failed_watches_only_the_tasks_named(
     make_app: Callable[..., Tidings], receiver: SvixReceiver
 ) -> None:

@@ -17,7 +17,7 @@ from starlette.routing import Mount
 from tests.integration.test_dashboard_http import HASH, login
 from tests.server.harness import serving
 from tests.serving import serve
-from tidings import Context, Tidings
+from tidings import Alert, Context, Tidings
 from tidings.clock import ScaledClock, VirtualClock
 from tidings.dashboard import dashboard
 from tidings.testing import TestEngine
@@ -44,6 +44,7 @@ async def _three_late_sleeps(app: Tidings) -> datetime:
             await t.trigger("nap")
         t.clock.set(t.now() + timedelta(seconds=65))  # every sleep ends 5 s late
         await t.run_due()
+        await t.advance(timedelta(seconds=60))  # the alert task's next minute
         return t.now()
 
 
@@ -101,8 +102,13 @@ def test_a_real_worker_adds_to_the_same_histogram(make_app: Callable[..., Tiding
     assert after["+Inf"] == after["count"]
 
 
-def test_the_dashboard_overview_shows_p50_and_p99(make_app: Callable[..., Tidings]) -> None:
+def test_the_dashboard_overview_shows_p50_p99_and_the_alert_rules(
+    make_app: Callable[..., Tidings],
+) -> None:
     app = _nap_app(make_app)
+    app.configure(alerts=[Alert(on="timers.late", threshold=1, to="ops"),
+                          Alert(on="queue.backlog", to="ops")])  # fmt: skip
+    app.recipients.upsert("ops", email="ops@example.com")
     now = asyncio.run(_three_late_sleeps(app))
     app.configure(clock=VirtualClock(now))  # the page looks back from the same time
     server = Starlette(
@@ -114,6 +120,11 @@ def test_the_dashboard_overview_shows_p50_and_p99(make_app: Callable[..., Tiding
     section = re.search(r'<section class="card" id="timer-lateness">(.*?)</section>', page, re.S)
     assert section is not None
     text = re.sub(r"<[^>]+>", "", section.group(1))
-    assert "3 timers" in text
+    assert "5 timers" in text  # the three sleeps and the alert task's two cron ticks
     assert "p50 5.0 s" in text
     assert "p99 5.0 s" in text
+    rows = re.findall(r"<tr><td[^>]*><code[^>]*>([^<]+)</code></td>(.*?)</tr>", page, re.S)
+    fired = {on: re.sub(r"<[^>]+>", " ", rest).split() for on, rest in rows}
+    assert fired["timers.late"][:3] == ["ops", "15", "min"]
+    assert "never" not in fired["timers.late"]
+    assert fired["queue.backlog"][-1] == "never"

@@ -68,6 +68,10 @@ class Monitoring(abc.ABC):
         figures, or the ones stored by an earlier attempt of the same run; None if the
         window (or a later one) was already fired by another run."""
 
+    @abc.abstractmethod
+    def last_fired(self) -> dict[str, datetime]:
+        """When each rule last fired, by key (rules that never fired are absent)."""
+
     # -- what the conditions read -----------------------------------------------------
     @abc.abstractmethod
     def failed_runs(

@@ -41,6 +41,11 @@ class DbMonitoring(Bound, Monitoring):
             rows = tx.run("alert_window", {"key": key})
         return self._dt(rows[0]["seen_until"]) if rows else None
 
+    def last_fired(self) -> dict[str, datetime]:
+        with self._autocommit(write=False) as tx:
+            rows = tx.run("alerts_last_fired")
+        return {str(r["key"]): self._req(r["fired_at"]) for r in rows}
+
     def claim_window(
         self, key: str, window: int, run_id: str, figures: str, now: datetime
     ) -> Fired | None:

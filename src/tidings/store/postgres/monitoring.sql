@@ -40,6 +40,9 @@ WHERE key = %(key)s AND fired_window < %(window)s;
 -- name: alert_window
 SELECT fired_window, seen_until, fired_by, figures FROM alert_windows WHERE key = %(key)s;
 
+-- name: alerts_last_fired
+SELECT key, fired_at FROM alert_windows WHERE fired_at IS NOT NULL;
+
 -- name: count_failed_runs
 SELECT COUNT(*) AS n FROM runs
 WHERE status = 'FAILED' AND finished_at > %(since)s AND finished_at <= %(until)s

@@ -39,6 +39,9 @@ WHERE key = :key AND fired_window < :window;
 -- name: alert_window
 SELECT fired_window, seen_until, fired_by, figures FROM alert_windows WHERE key = :key;
 
+-- name: alerts_last_fired
+SELECT key, fired_at FROM alert_windows WHERE fired_at IS NOT NULL;
+
 -- name: count_failed_runs
 SELECT COUNT(*) AS n FROM runs INDEXED BY runs_failed
 WHERE status = 'FAILED' AND finished_at > :since AND finished_at <= :until
