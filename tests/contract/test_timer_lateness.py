@@ -1,6 +1,6 @@
 """Which claims are timers, and how late each was (issue 18, item 5), on both stores:
-a sleep's end, a delayed start, a cron tick and a retry count; a run triggered to start
-at once does not."""
+a sleep's end, a wait's timeout, a delayed start, a cron tick and a retry count; a run
+triggered to start at once, or resumed by the event it waited for, does not."""
 
 from __future__ import annotations
 
@@ -71,6 +71,26 @@ async def test_samples_are_kept_per_minute_and_folded_after_a_day(app: Tidings) 
     monitoring = app.store.monitoring
     assert monitoring.lateness(START) == {}  # no longer a minute of its own...
     assert monitoring.lateness(None) == {lateness_bucket(2.0): (1, 2.0)}  # ...but counted
+
+
+async def test_a_wait_ended_by_its_event_is_no_timer_and_one_ended_by_its_timeout_is(
+    app: Tidings,
+) -> None:
+    @app.task
+    async def await_lab(ctx: Context, payload: dict[str, str]) -> None:
+        await ctx.wait_for_event(
+            "lab.ready", timeout=timedelta(minutes=10), match={"order": payload["order"]}
+        )
+
+    async with TestEngine(app, start=START) as t:
+        await t.trigger("await-lab", {"order": "a"})
+        await t.trigger("await-lab", {"order": "b"})
+        t.clock.set(START + timedelta(minutes=2))
+        await t.send_event("lab.ready", {"order": "a"})  # resumes a: not a timer
+        assert _counted(app) == (0, 0)
+        t.clock.set(START + timedelta(minutes=10, seconds=7))  # b times out, 7 s late
+        await t.run_due()
+    assert _counted(app) == (1, 7.0)
 
 
 def test_buckets_are_inclusive_upper_bounds() -> None:

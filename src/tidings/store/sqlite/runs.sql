@@ -24,6 +24,10 @@
 -- the final sort orders at most n rows per priority.
 
 -- name: claim_due
+-- timer_due_at: the due time of the timer this claim fires (migration 0022): a waiting
+-- run's wake time (a sleep's end, a wait's timeout), or a queued run's start set in
+-- advance (due_at = run_at: a delay, run_at, a retry, a cron tick). NULL for a run
+-- triggered to start at once, made due by an event or a release, or taken over.
 WITH RECURSIVE prio(p) AS (
     SELECT MAX(priority) FROM runs INDEXED BY runs_claim
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
@@ -36,7 +40,9 @@ UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
     due_at = :lease_until, started_at = COALESCE(started_at, :now),
     reclaims = reclaims + (status = 'RUNNING'),
-    timer_due_at = CASE WHEN status <> 'RUNNING' AND (due_at > created_at OR substr(idempotency_key, 1, 9) = 'schedule-')
+    timer_due_at = CASE WHEN (status = 'WAITING' OR (status = 'QUEUED' AND due_at = run_at
+                             AND (due_at > created_at
+                                  OR substr(idempotency_key, 1, 9) = 'schedule-')))
                         THEN due_at END
 WHERE id IN (
     SELECT r.id FROM prio JOIN runs AS r ON r.id IN (
@@ -65,7 +71,9 @@ UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
     due_at = :lease_until, started_at = COALESCE(started_at, :now),
     reclaims = reclaims + (status = 'RUNNING'),
-    timer_due_at = CASE WHEN status <> 'RUNNING' AND (due_at > created_at OR substr(idempotency_key, 1, 9) = 'schedule-')
+    timer_due_at = CASE WHEN (status = 'WAITING' OR (status = 'QUEUED' AND due_at = run_at
+                             AND (due_at > created_at
+                                  OR substr(idempotency_key, 1, 9) = 'schedule-')))
                         THEN due_at END
 WHERE id IN (
     SELECT r.id FROM prio JOIN runs AS r ON r.id IN (
@@ -352,7 +360,9 @@ SET status = CASE d.action WHEN 'claim' THEN 'RUNNING' ELSE 'QUEUED' END,
     started_at = CASE d.action WHEN 'claim' THEN COALESCE(started_at, :now)
                                ELSE started_at END,
     reclaims = reclaims + (d.action = 'claim' AND status = 'RUNNING'),
-    timer_due_at = CASE WHEN d.action = 'claim' AND status <> 'RUNNING' AND (due_at > created_at OR substr(idempotency_key, 1, 9) = 'schedule-')
+    timer_due_at = CASE WHEN d.action = 'claim' AND (status = 'WAITING' OR (status = 'QUEUED' AND due_at = run_at
+                             AND (due_at > created_at
+                                  OR substr(idempotency_key, 1, 9) = 'schedule-')))
                         THEN due_at END
 FROM decided d
 WHERE runs.id = d.id

@@ -1,9 +1,10 @@
 -- compatible: yes
 -- Alerts and timer lateness (migration 0022).
 -- runs.timer_due_at: a claim copies the due time of the timer it fires (a sleep's end,
--- a delayed or scheduled start, a retry) here, in the same UPDATE, so the worker can
--- tell how late it started; NULL when the claim fired no timer (a run triggered to
--- start at once, or one taken over from a vanished worker).
+-- a wait's timeout, a delayed or scheduled start, a retry) here, in the same UPDATE, so
+-- the worker can tell how late it started; NULL when the claim fired no timer (a run
+-- triggered to start at once, made due by an event, or taken over from a vanished
+-- worker).
 -- timer_lateness: those latenesses as histogram buckets, one row per minute, worker and
 -- bucket, added to by each worker; rows older than a day are folded into the totals
 -- row (minute 1970-01-01, worker '*'), so /metrics stays monotonic and the table small.
