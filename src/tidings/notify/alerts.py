@@ -65,6 +65,10 @@ TEMPLATES = Path(__file__).parent / "alert_templates"
 LISTED_RUNS = 10
 """Failed runs named in one ``run.failed`` alert (the count covers them all)."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SETTLE = timedelta(seconds=5)
+"""``run.failed`` looks at failures up to this long ago: a failure is stamped when its
+attempt ends and committed a moment later, and one committed after the rule looked
+past its time would never be reported."""
 
 
 class AlertService:
@@ -125,8 +129,9 @@ class AlertService:
         figures = self.measure(rule, now)
         if figures is None:
             return None
+        seen = now - SETTLE if rule.on == RUN_FAILED else now
         fired = self.kernel.store.monitoring.claim_window(
-            key, window, run_id, json.dumps(figures), now
+            key, window, run_id, json.dumps(figures), now, seen
         )
         if fired is None:
             return None
@@ -150,9 +155,10 @@ class AlertService:
     def _failed_runs(self, rule: Alert, now: datetime) -> dict[str, Any] | None:
         store = self.kernel.store.monitoring
         every = _td(rule.every)
-        since = store.seen_until(rule.key) or now - every
+        until = now - SETTLE
+        since = store.seen_until(rule.key) or until - every
         count, runs = store.failed_runs(
-            since, now, rule.tasks, (ALERTS_TASK, SEND_TASK), LISTED_RUNS
+            since, until, rule.tasks, (ALERTS_TASK, SEND_TASK), LISTED_RUNS
         )
         if not count:
             return None

@@ -61,12 +61,19 @@ class Monitoring(abc.ABC):
 
     @abc.abstractmethod
     def claim_window(
-        self, key: str, window: int, run_id: str, figures: str, now: datetime
+        self,
+        key: str,
+        window: int,
+        run_id: str,
+        figures: str,
+        now: datetime,
+        seen_until: datetime | None = None,
     ) -> Fired | None:
         """Claim window ``window`` of the rule ``key`` for ``run_id`` with a conditional
-        UPDATE (the rule's row is made first if missing). Returns what to send: these
-        figures, or the ones stored by an earlier attempt of the same run; None if the
-        window (or a later one) was already fired by another run."""
+        UPDATE (the rule's row is made first if missing), recording that it fired at
+        ``now`` and looked up to ``seen_until`` (default ``now``). Returns what to send:
+        these figures, or the ones stored by an earlier attempt of the same run; None if
+        the window (or a later one) was already fired by another run."""
 
     @abc.abstractmethod
     def last_fired(self) -> dict[str, datetime]:

@@ -47,10 +47,16 @@ class DbMonitoring(Bound, Monitoring):
         return {str(r["key"]): self._req(r["fired_at"]) for r in rows}
 
     def claim_window(
-        self, key: str, window: int, run_id: str, figures: str, now: datetime
+        self,
+        key: str,
+        window: int,
+        run_id: str,
+        figures: str,
+        now: datetime,
+        seen_until: datetime | None = None,
     ) -> Fired | None:
         params = {"key": key, "window": window, "run_id": run_id, "figures": figures,
-                  "now": self._ts(now)}  # fmt: skip
+                  "now": self._ts(now), "seen_until": self._ts(seen_until or now)}  # fmt: skip
         with self._transaction(write=True) as tx:
             tx.run("open_alert_window", params)
             tx.run("claim_alert_window", params)

@@ -33,7 +33,7 @@ INSERT INTO alert_windows (key) VALUES (%(key)s) ON CONFLICT (key) DO NOTHING;
 -- name: claim_alert_window
 -- a second worker's UPDATE waits for the first's row lock, then sees the window taken
 UPDATE alert_windows
-SET fired_window = %(window)s, seen_until = %(now)s, fired_at = %(now)s,
+SET fired_window = %(window)s, seen_until = %(seen_until)s, fired_at = %(now)s,
     fired_by = %(run_id)s, figures = %(figures)s
 WHERE key = %(key)s AND fired_window < %(window)s;
 

@@ -32,7 +32,7 @@ INSERT INTO alert_windows (key) VALUES (:key) ON CONFLICT (key) DO NOTHING;
 
 -- name: claim_alert_window
 UPDATE alert_windows
-SET fired_window = :window, seen_until = :now, fired_at = :now, fired_by = :run_id,
+SET fired_window = :window, seen_until = :seen_until, fired_at = :now, fired_by = :run_id,
     figures = :figures
 WHERE key = :key AND fired_window < :window;
 
