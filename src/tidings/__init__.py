@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tidings.alerting import Alert, Webhook
 from tidings.app import Tidings
 from tidings.engine.context import Context
 from tidings.errors import (
@@ -43,6 +44,7 @@ from tidings.records.notify import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Alert",
     "Batch",
     "Broadcast",
     "BroadcastHandle",
@@ -81,5 +83,6 @@ __all__ = [
     "UnknownRecipientError",
     "UnknownTaskError",
     "ValidationError",
+    "Webhook",
     "__version__",
 ]

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import pydantic
 
+from tidings.alerting import Alert
 from tidings.clock import Clock
 from tidings.errors import ConfigError, ValidationError
 from tidings.events import DEFAULT_MAX_EVENT_BYTES
@@ -98,6 +99,7 @@ class Tidings:
         sandbox: bool | None = None,
         sandbox_allow: Sequence[str] = (),
         public_url: str | None = None,
+        alerts: Sequence[Alert] | None = None,
     ) -> None:
         """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
@@ -108,7 +110,9 @@ class Tidings:
         SMS to the outbox unless the recipient id or address is in ``sandbox_allow``.
         ``public_url`` (default ``$TIDINGS_PUBLIC_URL``) is the base URL the world reaches
         the tidings server at: emails link to the preference centre and carry one-click
-        ``List-Unsubscribe`` there."""
+        ``List-Unsubscribe`` there. ``alerts`` lists :class:`~tidings.Alert` rules: run
+        failures, failing deliveries, late timers or a queue backlog, sent to an operator
+        recipient or a signed webhook at most once per rule's ``every``."""
         env = resolve_environment(environment)
         lease_value = as_timedelta(lease, "lease") if lease is not None else default_lease()
         if lease_value <= timedelta(0):
@@ -136,6 +140,7 @@ class Tidings:
             sandbox=sandbox,
             sandbox_allow=sandbox_allow,
             public_url=public_url if public_url is not None else env_public_url(),
+            alerts=alerts,
         )
         self.kernel.extend_context(self._notify.steps)
         self.notifications: Notifications = self._notify.notifications
@@ -232,6 +237,11 @@ class Tidings:
     def _secret_key(self, value: bytes | None) -> None:
         self._notify.secret_key = value
 
+    @property
+    def alerts(self) -> tuple[Alert, ...]:
+        """The alert rules (set with ``Tidings(alerts=...)`` or ``configure(alerts=...)``)."""
+        return tuple(self._notify.alerts.rules.values())
+
     def configure(
         self,
         *,
@@ -239,6 +249,7 @@ class Tidings:
         environment: str | None = None,
         lease: timedelta | float | None = None,
         clock: Clock | None = None,
+        alerts: Sequence[Alert] | None = None,
     ) -> Tidings:
         """Change settings after construction (the CLI's flags), before workers start.
 
@@ -246,6 +257,7 @@ class Tidings:
         environment that still uses the default database follows it to its own file.
         ``clock`` replaces the engine clock, e.g. a :class:`~tidings.clock.ScaledClock`
         so days of engine time pass in minutes (``tidings demo --time-scale``).
+        ``alerts`` replaces the alert rules (``[]`` removes them all).
         """
         if self.kernel.bus.busy:
             raise ConfigError("configure() cannot change an app whose workers are running")
@@ -259,6 +271,8 @@ class Tidings:
             if new_lease <= timedelta(0):
                 raise ConfigError("lease must be positive")
             kernel.lease = new_lease
+        if alerts is not None:
+            self._notify.alerts.configure(alerts)
         if database_url is None and environment is None:
             return self
         kernel.close_store()

@@ -22,7 +22,8 @@ A preview environment without its own table takes its database from
 ``preview-`` with ``-`` turned into ``_`` (so it fits a PostgreSQL schema name); without
 that, from its own SQLite file ``.tidings/preview-<name>.db``.
 
-This module is a foundation: it imports nothing of tidings but its errors.
+This module is a foundation: it imports nothing of tidings but its errors and the alert
+rules (:mod:`tidings.alerting`, another foundation).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from urllib.parse import urlsplit
 
 import pydantic
 
+from tidings.alerting import Alert, Webhook
 from tidings.errors import ConfigError
 
 CONFIG_FILE = "tidings.toml"
@@ -215,6 +217,72 @@ def _from_variables(
 
 
 # -- tidings.toml ----------------------------------------------------------------------
+class AlertSettings(pydantic.BaseModel):
+    """One ``[[tidings.alerts]]`` (or ``[[environments.<name>.alerts]]``) table: an
+    :class:`~tidings.Alert` rule. Durations are seconds. A webhook's signing secret is
+    never written in the file: ``webhook_secret_env`` names the variable holding it."""
+
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+    on: str
+    """``run.failed``, ``deliveries.failing``, ``timers.late`` or ``queue.backlog``."""
+    to: str | None = None
+    """An operator recipient id (or give a webhook instead)."""
+    webhook_url: str | None = None
+    """Where to POST the alert (a Slack incoming webhook URL works)."""
+    webhook_url_env: str | None = None
+    """The variable holding the webhook URL instead (Slack's URL holds a token)."""
+    webhook_secret_env: str | None = None
+    """The variable holding the webhook's ``whsec_...`` signing secret."""
+    every: float = 900
+    tasks: tuple[str, ...] | None = None
+    threshold: float | None = None
+    window: float | None = None
+    provider: str | None = None
+    name: str | None = None
+
+    def rule(self, environ: Mapping[str, str] | None = None) -> Alert:
+        """The :class:`Alert` this table describes; ConfigError naming what is wrong."""
+        url = self.webhook_url
+        if self.webhook_url_env is not None:
+            url = _variable(self.webhook_url_env, environ)
+            if url is None:
+                raise ConfigError(f"webhook_url_env names ${self.webhook_url_env}, which is unset")
+        if (self.to is None) == (url is None):
+            raise ConfigError("give either to (a recipient id) or a webhook URL")
+        target: str | Webhook
+        if url is not None:
+            if self.webhook_secret_env is None:
+                raise ConfigError("a webhook needs webhook_secret_env (its whsec_ secret)")
+            secret = _variable(self.webhook_secret_env, environ)
+            if secret is None:
+                raise ConfigError(
+                    f"webhook_secret_env names ${self.webhook_secret_env}, which is unset"
+                )
+            target = Webhook(url, secret)
+        else:
+            assert self.to is not None
+            target = self.to
+        return Alert(
+            on=self.on, to=target, every=self.every, tasks=self.tasks,
+            threshold=self.threshold, window=self.window, provider=self.provider,
+            name=self.name,
+        )  # fmt: skip
+
+
+def alert_rules(
+    settings: EnvironmentSettings, environ: Mapping[str, str] | None = None
+) -> list[Alert]:
+    """The environment's alert rules; ConfigError naming the table at fault."""
+    rules = []
+    for i, table in enumerate(settings.alerts or ()):
+        try:
+            rules.append(table.rule(environ))
+        except ConfigError as exc:
+            raise ConfigError(f"{CONFIG_FILE} alerts[{i}] ({table.on}): {exc}") from None
+    return rules
+
+
 class EnvironmentSettings(pydantic.BaseModel):
     """Settings of one environment (a ``[environments.<name>]`` table, or ``[tidings]``)."""
 
@@ -246,6 +314,8 @@ class EnvironmentSettings(pydantic.BaseModel):
     """Each provider's options, by name (see ``tidings.providers.config``)."""
     dashboard_password_hash: str | None = None
     """Dashboard sign-in password (scrypt hash from ``python -m tidings.dashboard.auth``)."""
+    alerts: tuple[AlertSettings, ...] | None = None
+    """Alert rules, used when the app's code sets none (see :class:`AlertSettings`)."""
 
 
 class FileSettings(pydantic.BaseModel):
@@ -278,6 +348,8 @@ class FileSettings(pydantic.BaseModel):
     """Provider names per channel, in failover order (see ``tidings.providers.config``)."""
     providers: dict[str, dict[str, Any]] | None = None
     """Each provider's options, by name (see ``tidings.providers.config``)."""
+    alerts: tuple[AlertSettings, ...] | None = None
+    """Alert rules of every environment (an environment's own list replaces them)."""
 
 
 _BY_NAME = ("channels", "providers")
@@ -426,6 +498,10 @@ def check_config(
             problems.append("production has sandbox = true: nothing would really be sent")
         if name == "production" and not settings.secret_key:
             problems.append("production has no secret_key (set $TIDINGS_SECRET_KEY)")
+        try:
+            alert_rules(settings)
+        except ConfigError as exc:
+            problems.append(f"{name}: {redact(str(exc), data)}")
         if check_providers is not None and (problem := check_providers(settings)):
             problems.append(f"{name}: {problem}")
     return problems
@@ -617,10 +693,12 @@ __all__ = [
     "CONFIG_FILE",
     "PREVIEWS",
     "STANDARD",
+    "AlertSettings",
     "CommandSettings",
     "EnvironmentSettings",
     "FileSettings",
     "ServerSettings",
+    "alert_rules",
     "check_config",
     "check_name",
     "configured_environments",

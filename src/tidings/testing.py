@@ -124,6 +124,7 @@ class TestEngine:
                 flow_limits(rt.tasks),
             )
             if not claimed:
+                await rt.db(rt.lateness.flush, rt.store, "test-engine", now)
                 return ran
             await asyncio.gather(*(execute(rt, c) for c in claimed))
             ran += len(claimed)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from tidings.alerting import LATENESS_KEEP, Webhook, lateness_quantile
 from tidings.app import Tidings
 from tidings.clock import clock_scale
 from tidings.errors import ValidationError
@@ -245,6 +246,8 @@ def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
     counts = app.store.dashboard.count_runs_by_status(RunFilter(), COUNT_CAP)
     failing = app.store.dashboard.failing_providers(now - span)
     return {
+        "lateness": timer_lateness(app, now, span),
+        "alerts": alert_rules(app),
         "ov": ov,
         "window": window,
         "window_label": label,
@@ -255,6 +258,37 @@ def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
         "chart": chart(ov, "%a %H:%M" if span > timedelta(days=1) else "%H:%M"),
         "failing": failing,
     }
+
+
+def timer_lateness(app: Tidings, now: datetime, span: timedelta) -> dict[str, Any]:
+    """p50 and p99 of timer lateness over the window (per-minute samples are kept a
+    day, so a longer window shows the last day), from every worker's counts."""
+    span = min(span, LATENESS_KEEP)
+    since = (now - span).replace(second=0, microsecond=0)
+    buckets = app.store.monitoring.lateness(since)
+    return {
+        "timers": sum(n for n, _ in buckets.values()),
+        "p50": lateness_quantile(0.5, buckets),
+        "p99": lateness_quantile(0.99, buckets),
+        "span": span.total_seconds(),
+    }
+
+
+def alert_rules(app: Tidings) -> list[dict[str, Any]]:
+    """The app's alert rules, where each goes and when it last fired."""
+    if not app.alerts:
+        return []
+    fired = app.store.monitoring.last_fired()
+    return [
+        {
+            "key": rule.key,
+            "on": rule.on,
+            "to": repr(rule.to) if isinstance(rule.to, Webhook) else rule.to,
+            "every": rule.every.total_seconds() if isinstance(rule.every, timedelta) else 0,
+            "last": fired.get(rule.key),
+        }
+        for rule in app.alerts
+    ]
 
 
 def chart(ov: Any, label_format: str = "%H:%M") -> dict[str, Any]:

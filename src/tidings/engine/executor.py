@@ -43,6 +43,8 @@ class AttemptTimeout(TimeoutError):
 async def execute(rt: Runtime, claimed: ClaimedRun, held_since: float | None = None) -> None:
     """Run one claimed attempt to its end and commit the outcome. ``held_since``: when
     the claim's lease was written (:attr:`Attempt.held_since`), for the worker's fence."""
+    if claimed.late_by is not None:
+        rt.lateness.observe(claimed.late_by, rt.clock.now())
     task = rt.tasks.get(claimed.task_id)
     if task is None:
         await _unknown_task(rt, claimed)

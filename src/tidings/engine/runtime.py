@@ -16,6 +16,7 @@ from tidings.kernel import ContextExtension, Kernel
 from tidings.store.base import Store
 from tidings.store.runs import ClaimedRun, LogWrite, StepRecord, WriteOp
 
+from .lateness import Lateness
 from .threads import DaemonThreadPool, call_in_loop
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ class Runtime:
         self._flusher: asyncio.Task[None] | None = None
         self.fencing: Fencing | None = None
         """Set by a worker: attempts stop when their leases could not be renewed."""
+        self.lateness = Lateness()
+        """Timer lateness of the claims run here, until the worker writes it."""
 
     @property
     def clock(self) -> Clock:

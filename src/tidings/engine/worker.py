@@ -32,6 +32,8 @@ CHANGE_POLL = 0.025
 store that cannot push wake-ups (SQLite: ``PRAGMA data_version``)."""
 FENCE_CHECK = 0.05
 """How often (seconds) the worker looks for attempts whose leases are about to expire."""
+LATENESS_FLUSH = 5.0
+"""Seconds between writes of this worker's timer lateness to the store."""
 
 
 class Worker:
@@ -126,6 +128,7 @@ class Worker:
         heartbeat = asyncio.create_task(self._heartbeat())
         fence = asyncio.create_task(self._fence())
         scheduler = asyncio.create_task(Scheduler(self.rt, self.wake).run(self._stopping))
+        lateness = asyncio.create_task(self._report_lateness())
         log.info(
             "worker %s started (concurrency %d, queues %s)",
             self.id,
@@ -139,6 +142,8 @@ class Worker:
             heartbeat.cancel()
             fence.cancel()
             scheduler.cancel()
+            lateness.cancel()
+            await self._flush_lateness()
             # a renewal stuck on an unreachable server must not hold up the stop
             self._lease_thread.shutdown(wait=False, cancel_futures=True)
             if unsubscribe is not None:
@@ -268,6 +273,17 @@ class Worker:
                         "run %s is no longer ours (cancelled or reclaimed); stopping it", run_id
                     )
                     rt.interrupt(run_id, "lost")
+
+    async def _report_lateness(self) -> None:
+        while True:
+            await asyncio.sleep(LATENESS_FLUSH)
+            await self._flush_lateness()
+
+    async def _flush_lateness(self) -> None:
+        try:
+            await self.rt.db(self.rt.lateness.flush, self.rt.store, self.id, self.rt.clock.now())
+        except Exception as exc:  # kept for the next flush; the store may be down
+            log.warning("could not record timer lateness (%s); will retry", exc)
 
     def _renew(self, run_ids: list[str]) -> tuple[float, set[str]]:
         """On the lease thread: extend the leases from now; when now was read, and the

@@ -11,10 +11,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from tidings.alerting import Alert
 from tidings.errors import ConfigError
 from tidings.handle import BroadcastHandle, RunHandle
 from tidings.ids import new_id
 from tidings.kernel import Kernel, TaskContext
+from tidings.notify.alerts import AlertService
 from tidings.notify.broadcast import (
     BROADCAST_TASK,
     DELIVER_BATCH_TASK,
@@ -123,6 +125,7 @@ class NotifyClient:
         sandbox: bool | None,
         sandbox_allow: Sequence[str],
         public_url: str | None = None,
+        alerts: Sequence[Alert] | None = None,
     ) -> None:
         self.kernel = kernel
         self.notifications = Notifications(
@@ -154,6 +157,9 @@ class NotifyClient:
         ]
         for task in builtin:
             kernel.register(task, internal=True)
+        self.alerts = AlertService(kernel, self.steps, self.links)
+        """The alert rules and their built-in tasks (notify/alerts.py)."""
+        self.alerts.configure(alerts)
 
     def notify(
         self,

@@ -249,6 +249,34 @@ def check_stuck(store: Store, target: Target, clock: Clock, overdue_after: timed
     return Check("stuck runs", "ok", "none: every due run is being picked up")
 
 
+def check_alerts(store: Store, target: Target) -> Check | None:
+    """Whether the app's alert rules can reach someone: each operator recipient exists
+    (with an email address) and each task a rule watches is a task of the app. None when
+    the app has no rules."""
+    app = target.app
+    if app is None or not app.alerts:
+        return None
+    problems, fixes = [], []
+    for rule in app.alerts:
+        if isinstance(rule.to, str):
+            recipient = store.recipients.get(rule.to)
+            if recipient is None:
+                problems.append(f"{rule.on} alerts go to {rule.to!r}, who is not a recipient")
+                fixes.append(f"app.recipients.upsert({rule.to!r}, email=...)")
+            elif not recipient.email:
+                problems.append(
+                    f"{rule.on} alerts go to {rule.to!r}, who has no email (in-app only)"
+                )
+                fixes.append(f"give {rule.to!r} an email address")
+        unknown = [t for t in rule.tasks or () if t not in app.kernel.tasks]
+        if unknown:
+            problems.append(f"{rule.on} watches unknown tasks {', '.join(unknown)}")
+            fixes.append("name registered task ids in tasks=")
+    if problems:
+        return Check("alerts", "warn", "; ".join(problems), "; ".join(dict.fromkeys(fixes)))
+    return Check("alerts", "ok", f"{len(app.alerts)} rules, each can be delivered")
+
+
 def run_checks(
     app_ref: str | None = None,
     database_url: str | None = None,
@@ -284,6 +312,8 @@ def run_checks(
             local = clock is not None or target.url.startswith("sqlite:")
             stuck_now = now if local else store.ops.database_now
             checks.append(check_stuck(store, target, stuck_now, overdue_after))
+            if (alerts := check_alerts(store, target)) is not None:
+                checks.append(alerts)
         else:
             checks += _skipped("stuck runs")
     finally:

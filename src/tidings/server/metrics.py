@@ -5,21 +5,22 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.registry import Collector
 
+from tidings.alerting import LATENESS_BUCKETS
 from tidings.app import Tidings
 from tidings.engine.metrics import REGISTRY as ENGINE_REGISTRY
 
 
 class StoreCollector(Collector):
-    """Runs by status, queue depth, the age of the oldest due run, and deliveries by channel
-    and status, read per scrape."""
+    """Runs by status, queue depth, the age of the oldest due run, deliveries by channel
+    and status, and timer lateness across every worker, read per scrape."""
 
     def __init__(self, app: Tidings) -> None:
         self.app = app
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[GaugeMetricFamily | HistogramMetricFamily]:
         store = self.app.store
         runs = GaugeMetricFamily(
             "tidings_runs", "Runs in the database, by status.", labels=["status"]
@@ -47,9 +48,25 @@ class StoreCollector(Collector):
         for (channel, state), count in sorted(store.notifications.count_deliveries().items()):
             deliveries.add_metric([channel, state], count)
         yield deliveries
+        yield lateness_histogram(store.monitoring.lateness(None))
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())  # collected at scrape time only
+
+
+def lateness_histogram(counts: dict[int, tuple[int, float]]) -> HistogramMetricFamily:
+    """``tidings_timer_lateness_seconds`` from the store's bucket counts (every worker's)."""
+    buckets, running = [], 0
+    for i, bound in enumerate((*LATENESS_BUCKETS, float("inf"))):
+        running += counts.get(i, (0, 0.0))[0]
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), float(running)))
+    return HistogramMetricFamily(
+        "tidings_timer_lateness_seconds",
+        "How late timers (sleep ends, delayed and scheduled starts, retries) started "
+        "after their due time, across every worker.",
+        buckets=buckets,
+        sum_value=sum(total for _, total in counts.values()),
+    )
 
 
 def render(registry: CollectorRegistry) -> bytes:

@@ -2,9 +2,9 @@
 
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
 ``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``,
-``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops`` and
-``store.dashboard`` each implement the interface of the module of that name; the store
-itself holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every
+``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``, ``store.dashboard``
+and ``store.monitoring`` each implement the interface of the module of that name; the
+store itself holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every
 method is synchronous and thread-safe, and takes the time it needs (``now``) from the
 engine clock.
 """
@@ -21,6 +21,7 @@ from tidings.store.dashboard import Dashboard
 from tidings.store.events import Events
 from tidings.store.inbox import Inbox
 from tidings.store.keys import ApiKeys
+from tidings.store.monitoring import Monitoring
 from tidings.store.notifications import Notifications
 from tidings.store.ops import Ops
 from tidings.store.receipts import Receipts
@@ -47,6 +48,7 @@ class Store(abc.ABC):
     keys: ApiKeys
     ops: Ops
     dashboard: Dashboard
+    monitoring: Monitoring
 
     @abc.abstractmethod
     def migrate(self) -> list[str]:

@@ -133,6 +133,9 @@ class ClaimedRun:
     """Times the run was taken over from a vanished worker since an attempt last ended."""
     parent_run_id: str | None = None
     steps: dict[str, StepRecord] = field(default_factory=dict)
+    late_by: float | None = None
+    """Seconds between the due time of the timer this claim fired (a sleep's end, a
+    delayed or scheduled start, a retry) and the claim; None if it fired no timer."""
 
 
 @dataclass(frozen=True)

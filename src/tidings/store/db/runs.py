@@ -292,6 +292,7 @@ class DbRuns(Bound, Runs):
                 reclaims=int(r["reclaims"]),
                 parent_run_id=r["parent_run_id"],
                 steps=steps[str(r["id"])],
+                late_by=_late_by(self._dt(r["timer_due_at"]), now),
             )
             for r in rows
         ]
@@ -432,6 +433,12 @@ class DbRuns(Bound, Runs):
                     "attempt": line.attempt,
                 },
             )
+
+
+def _late_by(due: datetime | None, claimed: datetime) -> float | None:
+    """How late a timer fired: never negative (a due time a hair after the claim's
+    ``now`` is a clock read apart, not early)."""
+    return None if due is None else max((claimed - due).total_seconds(), 0.0)
 
 
 def _fresh(row: Row) -> bool:

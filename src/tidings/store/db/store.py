@@ -13,6 +13,7 @@ from tidings.store.db.database import Database
 from tidings.store.db.events import DbEvents
 from tidings.store.db.inbox import DbInbox
 from tidings.store.db.keys import DbApiKeys
+from tidings.store.db.monitoring import DbMonitoring
 from tidings.store.db.notifications import DbNotifications
 from tidings.store.db.ops import DbOps
 from tidings.store.db.receipts import DbReceipts
@@ -44,6 +45,7 @@ class DatabaseStore(Store):
         self.keys = DbApiKeys(db)
         self.ops = DbOps(db)
         self.dashboard = DbDashboard(db)
+        self.monitoring = DbMonitoring(db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()

@@ -15,10 +15,18 @@
 -- "fresh": the run was never started, so it has no steps to load.
 
 -- name: claim_due
+-- timer_due_at: the due time of the timer this claim fires (migration 0022): a waiting
+-- run's wake time (a sleep's end, a wait's timeout), or a queued run's start set in
+-- advance (due_at = run_at: a delay, run_at, a retry, a cron tick). NULL for a run
+-- triggered to start at once, made due by an event or a release, or taken over.
 UPDATE runs
 SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
     due_at = %(lease_until)s, started_at = COALESCE(runs.started_at, %(now)s),
-    reclaims = runs.reclaims + (runs.status = 'RUNNING')::int
+    reclaims = runs.reclaims + (runs.status = 'RUNNING')::int,
+    timer_due_at = CASE WHEN (runs.status = 'WAITING' OR (runs.status = 'QUEUED' AND runs.due_at = runs.run_at
+                             AND (runs.due_at > runs.created_at
+                                  OR substr(runs.idempotency_key, 1, 9) = 'schedule-')))
+                        THEN runs.due_at END
 FROM (
     SELECT id, started_at IS NULL AS fresh FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
@@ -28,13 +36,17 @@ FROM (
 ) AS picked
 WHERE runs.id = picked.id
 RETURNING runs.id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
-          parent_run_id, picked.fresh;
+          parent_run_id, timer_due_at, picked.fresh;
 
 -- name: claim_due_in_queues
 UPDATE runs
 SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
     due_at = %(lease_until)s, started_at = COALESCE(runs.started_at, %(now)s),
-    reclaims = runs.reclaims + (runs.status = 'RUNNING')::int
+    reclaims = runs.reclaims + (runs.status = 'RUNNING')::int,
+    timer_due_at = CASE WHEN (runs.status = 'WAITING' OR (runs.status = 'QUEUED' AND runs.due_at = runs.run_at
+                             AND (runs.due_at > runs.created_at
+                                  OR substr(runs.idempotency_key, 1, 9) = 'schedule-')))
+                        THEN runs.due_at END
 FROM (
     SELECT id, started_at IS NULL AS fresh FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
@@ -45,7 +57,7 @@ FROM (
 ) AS picked
 WHERE runs.id = picked.id
 RETURNING runs.id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
-          parent_run_id, picked.fresh;
+          parent_run_id, timer_due_at, picked.fresh;
 
 -- name: set_traceparent
 UPDATE runs SET traceparent = %(traceparent)s WHERE id = %(id)s;
@@ -317,11 +329,15 @@ SET status = CASE d.action WHEN 'claim' THEN 'RUNNING' ELSE 'QUEUED' END,
                            WHEN 'delay' THEN d.delay_to END,
     started_at = CASE d.action WHEN 'claim' THEN COALESCE(started_at, %(now)s)
                                ELSE started_at END,
-    reclaims = reclaims + (d.action = 'claim' AND runs.status = 'RUNNING')::int
+    reclaims = reclaims + (d.action = 'claim' AND runs.status = 'RUNNING')::int,
+    timer_due_at = CASE WHEN d.action = 'claim' AND (runs.status = 'WAITING' OR (runs.status = 'QUEUED' AND runs.due_at = runs.run_at
+                             AND (runs.due_at > runs.created_at
+                                  OR substr(runs.idempotency_key, 1, 9) = 'schedule-')))
+                        THEN runs.due_at END
 FROM decided d
 WHERE runs.id = d.id
 RETURNING runs.id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
-          parent_run_id, runs.status;
+          parent_run_id, timer_due_at, runs.status;
 
 -- name: list_runs_page
 -- newest first; the cursor is the (created_at, id) of the last run of the previous page

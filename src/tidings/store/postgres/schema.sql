@@ -536,3 +536,27 @@ CREATE TABLE preference_changes (
     change       TEXT NOT NULL
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
+
+-- Alerts and timer lateness (migration 0022): see migrations/0022_alerts.sql
+ALTER TABLE runs ADD COLUMN timer_due_at TIMESTAMPTZ;
+CREATE INDEX runs_failed ON runs (finished_at) WHERE status = 'FAILED';
+
+CREATE TABLE timer_lateness (
+    minute    TIMESTAMPTZ NOT NULL,
+    worker_id TEXT NOT NULL,
+    bucket    INTEGER NOT NULL,
+    count     BIGINT NOT NULL,
+    total     DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (minute, worker_id, bucket)
+);
+
+CREATE TABLE alert_windows (
+    key          TEXT PRIMARY KEY,
+    fired_window BIGINT NOT NULL DEFAULT -1,
+    seen_until   TIMESTAMPTZ,
+    fired_at     TIMESTAMPTZ,
+    -- the run of tidings.alerts that fired it, and what it found (JSON): the same run
+    -- run again after a crash gets the same figures back instead of a refusal
+    fired_by     TEXT,
+    figures      TEXT
+);

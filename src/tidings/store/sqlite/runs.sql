@@ -24,6 +24,10 @@
 -- the final sort orders at most n rows per priority.
 
 -- name: claim_due
+-- timer_due_at: the due time of the timer this claim fires (migration 0022): a waiting
+-- run's wake time (a sleep's end, a wait's timeout), or a queued run's start set in
+-- advance (due_at = run_at: a delay, run_at, a retry, a cron tick). NULL for a run
+-- triggered to start at once, made due by an event or a release, or taken over.
 WITH RECURSIVE prio(p) AS (
     SELECT MAX(priority) FROM runs INDEXED BY runs_claim
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING')
@@ -35,7 +39,11 @@ WITH RECURSIVE prio(p) AS (
 UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
     due_at = :lease_until, started_at = COALESCE(started_at, :now),
-    reclaims = reclaims + (status = 'RUNNING')
+    reclaims = reclaims + (status = 'RUNNING'),
+    timer_due_at = CASE WHEN (status = 'WAITING' OR (status = 'QUEUED' AND due_at = run_at
+                             AND (due_at > created_at
+                                  OR substr(idempotency_key, 1, 9) = 'schedule-')))
+                        THEN due_at END
 WHERE id IN (
     SELECT r.id FROM prio JOIN runs AS r ON r.id IN (
         SELECT id FROM runs INDEXED BY runs_claim
@@ -48,7 +56,7 @@ WHERE id IN (
     LIMIT :limit
 )
 RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
-          parent_run_id, 0 AS fresh;
+          parent_run_id, timer_due_at, 0 AS fresh;
 
 -- name: claim_due_in_queues
 WITH RECURSIVE prio(p) AS (
@@ -62,7 +70,11 @@ WITH RECURSIVE prio(p) AS (
 UPDATE runs
 SET status = 'RUNNING', worker_id = :worker_id, lease_token = :token,
     due_at = :lease_until, started_at = COALESCE(started_at, :now),
-    reclaims = reclaims + (status = 'RUNNING')
+    reclaims = reclaims + (status = 'RUNNING'),
+    timer_due_at = CASE WHEN (status = 'WAITING' OR (status = 'QUEUED' AND due_at = run_at
+                             AND (due_at > created_at
+                                  OR substr(idempotency_key, 1, 9) = 'schedule-')))
+                        THEN due_at END
 WHERE id IN (
     SELECT r.id FROM prio JOIN runs AS r ON r.id IN (
         SELECT id FROM runs INDEXED BY runs_claim
@@ -76,7 +88,7 @@ WHERE id IN (
     LIMIT :limit
 )
 RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
-          parent_run_id, 0 AS fresh;
+          parent_run_id, timer_due_at, 0 AS fresh;
 
 -- name: set_traceparent
 UPDATE runs SET traceparent = :traceparent WHERE id = :id;
@@ -347,11 +359,15 @@ SET status = CASE d.action WHEN 'claim' THEN 'RUNNING' ELSE 'QUEUED' END,
     due_at = CASE d.action WHEN 'claim' THEN :lease_until WHEN 'delay' THEN d.delay_to END,
     started_at = CASE d.action WHEN 'claim' THEN COALESCE(started_at, :now)
                                ELSE started_at END,
-    reclaims = reclaims + (d.action = 'claim' AND status = 'RUNNING')
+    reclaims = reclaims + (d.action = 'claim' AND status = 'RUNNING'),
+    timer_due_at = CASE WHEN d.action = 'claim' AND (status = 'WAITING' OR (status = 'QUEUED' AND due_at = run_at
+                             AND (due_at > created_at
+                                  OR substr(idempotency_key, 1, 9) = 'schedule-')))
+                        THEN due_at END
 FROM decided d
 WHERE runs.id = d.id
 RETURNING id, task_id, payload, attempt, body_attempts, reclaims, priority, run_at,
-          parent_run_id, status;
+          parent_run_id, timer_due_at, status;
 
 -- name: list_runs_page
 -- newest first; the cursor is the (created_at, id) of the last run of the previous page
