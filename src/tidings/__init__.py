@@ -14,6 +14,7 @@ from tidings.errors import (
     UnknownNotificationTypeError,
     UnknownRecipientError,
     UnknownTaskError,
+    UnknownTokenError,
     ValidationError,
 )
 from tidings.handle import BroadcastHandle, RunHandle
@@ -30,6 +31,7 @@ from tidings.records import (
     Schedule,
     Step,
 )
+from tidings.records.answers import Answer, TokenResult, WaitToken
 from tidings.records.notify import (
     Broadcast,
     Delivery,
@@ -43,6 +45,7 @@ from tidings.records.notify import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Answer",
     "Batch",
     "Broadcast",
     "BroadcastHandle",
@@ -73,6 +76,7 @@ __all__ = [
     "Step",
     "Tidings",
     "TidingsError",
+    "TokenResult",
     "Topic",
     "TopicPage",
     "TriggerRequest",
@@ -80,6 +84,8 @@ __all__ = [
     "UnknownNotificationTypeError",
     "UnknownRecipientError",
     "UnknownTaskError",
+    "UnknownTokenError",
     "ValidationError",
+    "WaitToken",
     "__version__",
 ]
