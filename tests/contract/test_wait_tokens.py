@@ -110,5 +110,6 @@ async def test_bad_token_calls_are_clear_errors(app: Tidings) -> None:
         h = await t.trigger("no-timeout")
         run = await t.get_run(h.id)
     assert run.status is RunStatus.FAILED
-    assert run.error is not None and "needs a timeout" in run.error.message
+    assert run.error is not None
+    assert "needs a timeout" in run.error.message
     assert MissingTimeoutError.__name__ == run.error.type

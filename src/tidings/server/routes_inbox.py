@@ -17,7 +17,9 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
 
 from tidings.app import Tidings
+from tidings.notify.answers import describe
 from tidings.notify.tokens import InvalidTokenError
+from tidings.records.notify import InboxItem
 from tidings.server.auth import Authenticator
 from tidings.server.errors import ApiError
 from tidings.server.models_notify import (
@@ -38,6 +40,21 @@ from tidings.server.realtime import (
 )
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
+
+
+def items_out(app: Tidings, items: list[InboxItem]) -> list[InboxItemOut]:
+    """Inbox items as the API returns them; one asking a question (``ctx.ask``, its data
+    ``question.id``) carries the question's actions and state."""
+    out = []
+    for item in items:
+        shown = InboxItemOut.of(item)
+        asked = item.data.get("question") if isinstance(item.data, dict) else None
+        if isinstance(asked, dict) and isinstance(asked.get("id"), str):
+            found = app.store.tokens.question(asked["id"])
+            if found is not None:
+                shown.question = describe(found)
+        out.append(shown)
+    return out
 
 
 @dataclass(frozen=True)
@@ -107,7 +124,7 @@ async def list_inbox(
     )
     counts = await app.inbox.counts_async(who.recipient_id)
     return InboxPageOut(
-        data=[InboxItemOut.of(i) for i in page.items],
+        data=await asyncio.to_thread(items_out, app, list(page.items)),
         next_cursor=page.next_cursor,
         unread_count=counts.unread,
         counts=InboxCountsOut(**counts.to_json()),
