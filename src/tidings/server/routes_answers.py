@@ -25,12 +25,12 @@ from pydantic import BaseModel, Field
 
 from tidings.app import Tidings
 from tidings.errors import UnknownTokenError
-from tidings.notify.answers import answer_message, describe
+from tidings.notify.answers import answer_message
 from tidings.notify.tokens import InvalidTokenError
 from tidings.records.notify import InboxItem
 from tidings.server.auth import require
 from tidings.server.errors import ApiError
-from tidings.server.routes_inbox import Reader
+from tidings.server.routes_inbox import Reader, described
 from tidings.server.routes_preferences import _page
 from tidings.store.keys import ApiKeyRecord
 from tidings.store.tokens import QuestionRow
@@ -241,5 +241,5 @@ async def inbox_action(
     except UnknownTokenError as exc:
         raise ApiError(404, str(exc)) from None
     return AnswerOut(
-        outcome=outcome, message=answer_message(outcome, after), question=describe(after)
+        outcome=outcome, message=answer_message(outcome, after), question=described(app, after)
     )

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.responses import StreamingResponse
@@ -38,8 +38,21 @@ from tidings.server.realtime import (
     stream_events,
     token_expiry,
 )
+from tidings.store.tokens import QuestionRow
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
+
+
+def described(app: Tidings, question: QuestionRow) -> dict[str, Any]:
+    """A question as JSON with its actions' labels in the recipient's locale."""
+    out = describe(question)
+    try:
+        locale = app.recipients.get(question.recipient_id).locale or "en"
+        labels = app.answers.labels(question.type_id, locale)
+        out["labels"] = {a: labels.label(a) for a in question.actions}
+    except (LookupError, ValueError):  # a removed type or recipient: names only
+        out["labels"] = {a: a for a in question.actions}
+    return out
 
 
 def items_out(app: Tidings, items: list[InboxItem]) -> list[InboxItemOut]:
@@ -52,7 +65,7 @@ def items_out(app: Tidings, items: list[InboxItem]) -> list[InboxItemOut]:
         if isinstance(asked, dict) and isinstance(asked.get("id"), str):
             found = app.store.tokens.question(asked["id"])
             if found is not None:
-                shown.question = describe(found)
+                shown.question = described(app, found)
         out.append(shown)
     return out
 

@@ -125,7 +125,8 @@ class Tokens(abc.ABC):
 
     @abc.abstractmethod
     def open_question_for_phone(self, phone: str, now: datetime) -> QuestionRow | None:
-        """The newest open question of a recipient with this phone number."""
+        """The newest open question of a recipient with this phone number; without one,
+        the newest question at all (answered or closed), or None."""
 
     @abc.abstractmethod
     def open_tokens(self, now: datetime, limit: int) -> list[TokenRow]:

@@ -136,6 +136,8 @@ class DbTokens(Bound, Tokens):
     def open_question_for_phone(self, phone: str, now: datetime) -> QuestionRow | None:
         with self._transaction(write=False) as tx:
             rows = tx.run("open_question_for_phone", {"phone": phone, "now": self._ts(now)})
+            if not rows:
+                rows = tx.run("latest_question_for_phone", {"phone": phone})
         return self._question(rows[0]) if rows else None
 
     def open_tokens(self, now: datetime, limit: int) -> list[TokenRow]:

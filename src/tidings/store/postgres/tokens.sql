@@ -53,6 +53,13 @@ WHERE r.phone = %(phone)s AND q.answered_at IS NULL AND q.expires_at > %(now)s
 ORDER BY q.created_at DESC, q.id DESC
 LIMIT 1;
 
+-- name: latest_question_for_phone
+SELECT q.* FROM questions q
+JOIN recipients r ON r.id = q.recipient_id
+WHERE r.phone = %(phone)s
+ORDER BY q.created_at DESC, q.id DESC
+LIMIT 1;
+
 -- name: open_tokens
 SELECT * FROM wait_tokens WHERE completed_at IS NULL AND expires_at > %(now)s
 ORDER BY expires_at, id LIMIT %(limit)s;
