@@ -42,6 +42,13 @@ Signed = Annotated[str, Path(min_length=1, max_length=4096)]
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such token, question, item or action."}
 }
+_BAD_PAGE: dict[int | str, dict[str, Any]] = {
+    400: {
+        "description": "The link is altered, of another environment or too old: a page "
+        "that says so; nothing is changed.",
+        "content": {"text/html": {}},
+    }
+}
 _BAD_URL: dict[int | str, dict[str, Any]] = {
     400: {"description": "The link is altered, of another environment or too old."},
     **_NOT_FOUND,
@@ -168,6 +175,7 @@ def _label(app: Tidings, question: QuestionRow, action: str) -> str:
     "/a/{signed}",
     response_class=HTMLResponse,
     summary="An action link: shows the question and a confirm button (changes nothing)",
+    responses=_BAD_PAGE,
 )
 async def action_page(request: Request, signed: Signed) -> Response:
     app = _app(request)
@@ -193,6 +201,7 @@ async def action_page(request: Request, signed: Signed) -> Response:
     "/a/{signed}",
     response_class=HTMLResponse,
     summary="Answer a question with the action of this link (first answer wins)",
+    responses=_BAD_PAGE,
 )
 async def action_answer(request: Request, signed: Signed) -> Response:
     app = _app(request)
