@@ -27,7 +27,7 @@ from typing import Any, Literal
 from urllib.parse import quote
 
 from tidings import serde
-from tidings.errors import UnknownTokenError, ValidationError
+from tidings.errors import UnknownRecipientError, UnknownTokenError, ValidationError
 from tidings.ids import new_id
 from tidings.kernel import TaskContext
 from tidings.notify.service import Notifications
@@ -231,6 +231,10 @@ class Answers:
 
         async def send(full: str) -> dict[str, Any]:
             _, _, payload = service.prepare(type_id, to, data, channels)
+            if await asyncio.to_thread(store.recipients.routing_inputs, to) is None:
+                raise UnknownRecipientError(
+                    f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
+                )
             now = ctx.now()
             token = NewToken(new_id("wtk"), ctx.run_id, full, step, now, now + timeout)
             new = NewQuestion(new_id("qst"), token, type_id, to, actions, json.dumps(payload))
