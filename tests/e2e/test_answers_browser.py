@@ -116,7 +116,8 @@ def test_a_click_on_an_action_button_completes_the_run(stack: Stack) -> None:
         assert page.inner_text('tidings-inbox .ti-answer[data-action="decline"]') == "Decline"
         problems = page.evaluate(A11Y)
         assert problems == [], problems
-        accept.click()
+        # by selector: the list re-renders as items are marked seen (a handle may go stale)
+        page.click('tidings-inbox .ti-answer[data-action="accept"]')
         page.wait_for_selector("tidings-inbox .ti-answered")
         shown = page.inner_text("tidings-inbox .ti-answered")
         assert shown == "Answered: Accept the quote (by hospital)"

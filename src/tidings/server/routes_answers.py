@@ -30,7 +30,8 @@ from tidings.notify.tokens import InvalidTokenError
 from tidings.records.notify import InboxItem
 from tidings.server.auth import require
 from tidings.server.errors import ApiError
-from tidings.server.routes_inbox import Reader, described
+from tidings.server.inbox_items import described
+from tidings.server.routes_inbox import Reader
 from tidings.server.routes_preferences import _page
 from tidings.store.keys import ApiKeyRecord
 from tidings.store.tokens import QuestionRow
