@@ -129,6 +129,10 @@ class Directory(Protocol):
 
     def providers_in_category(self, category: str) -> list[str]: ...
 
+    def respond_to_quote(self, quote_id: str, accept: bool, now: datetime) -> dict[str, Any]:
+        """Record the hospital's answer to a quote (once)."""
+        ...
+
     def inactive_users(self, now_iso: str, days: int) -> list[dict[str, str]]:
         """``[{"id", "name"}]``: no activity for ``days`` days, not re-engaged in that time."""
         ...

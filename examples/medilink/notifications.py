@@ -3,8 +3,10 @@
 Eleven of them reach the in-app inbox (the ten bilingual in-app types of MediLink and
 "new-quotes", a burst of quotes told once), plus
 the re-engagement email, which goes to people who by definition are not looking at the
-app. Every type has its templates in ``templates/<type>/{vi,en}/``. SMS is reserved for
-critical healthcare events: only the three critical types use it.
+app, and "quote-answered", which tells a provider by email and push what the hospital
+answered to "quote-followup" (a question: accept or decline, see ``ctx.ask``). Every
+type has its templates in ``templates/<type>/{vi,en}/``. SMS is reserved for critical
+healthcare events: only the three critical types use it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ TYPES: dict[str, tuple[tuple[str, ...], bool]] = {
     "profile-reminder": (("in_app", "email"), False),
     "first-request-nudge": (("in_app", "email"), False),
     "appointment-reminder": (("in_app", "email", "sms"), True),
-    "quote-followup": (("in_app", "email"), False),
+    "quote-followup": (("in_app", "email", "push"), False),
+    "quote-answered": (("email", "push"), False),
     "new-quotes": (("in_app", "push"), False),
     "prescription-ready": (("in_app", "push", "sms"), True),
     "lab-results-ready": (("in_app", "email", "push"), False),

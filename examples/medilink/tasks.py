@@ -21,6 +21,8 @@ PROFILE_REMINDER_AFTER = timedelta(days=3)
 FIRST_REQUEST_NUDGE_AFTER = timedelta(days=7)  # counted from the profile check
 REMIND_BEFORE = timedelta(hours=24)
 QUOTE_ANSWER_WITHIN = timedelta(hours=48)
+QUOTE_DECISION_WITHIN = timedelta(days=5)
+"""How long the follow-up question stays open for the hospital's accept / decline."""
 NEW_QUOTES_QUIET = timedelta(minutes=10)  # quotes on one request this close are one message
 NEW_QUOTES_AT_MOST = timedelta(hours=1)  # ...but a steady trickle is told at least hourly
 PROVIDER_REMINDER_AFTER = timedelta(hours=24)
@@ -140,10 +142,20 @@ def _appointments(app: Tidings, data: Directory) -> None:
             return {"sent": True, "startsAt": current["startsAt"], "deliveries": _statuses(result)}
 
 
+def _record_quote_answer(data: Directory, quote_id: str, accept: bool, now: datetime) -> bool:
+    """Record the hospital's answer unless it answered in the app meanwhile."""
+    quote = data.quote(quote_id)
+    if quote is None or quote["responded"]:
+        return False
+    data.respond_to_quote(quote_id, accept, now)
+    return True
+
+
 def _quotes(app: Tidings, data: Directory) -> None:
     @app.task(on_event="quote.sent")
     async def quote_followup(ctx: Context, sent: QuoteSent) -> dict[str, Any]:
-        """Remind the hospital about a quote nobody answered within 48 h."""
+        """Ask the hospital to accept or decline a quote nobody answered within 48 h, and
+        tell the provider the answer."""
         answer = await ctx.wait_for_event(
             "quote.responded", match={"quoteId": sent.quoteId}, timeout=QUOTE_ANSWER_WITHIN
         )
@@ -152,7 +164,9 @@ def _quotes(app: Tidings, data: Directory) -> None:
         quote = await ctx.step("load-quote", data.quote, sent.quoteId)
         if quote is None or quote["responded"]:
             return {"reminded": False, "response": "answered without an event"}
-        await ctx.notify(
+        # Ask the hospital on every channel of the type (email links, inbox buttons,
+        # push actions); the first answer, wherever it comes from, resumes this run.
+        decision = await ctx.ask(
             "quote-followup",
             to=sent.hospitalUserId,
             data={
@@ -161,8 +175,32 @@ def _quotes(app: Tidings, data: Directory) -> None:
                 "amountVnd": quote["amountVnd"],
                 "quoteId": sent.quoteId,
             },
+            actions=("accept", "decline"),
+            timeout=QUOTE_DECISION_WITHIN,
         )
-        return {"reminded": True}
+        if decision is None:
+            return {"reminded": True, "response": None}
+        accepted = decision.action == "accept"
+        recorded = await ctx.step(
+            "record-answer", _record_quote_answer, data, sent.quoteId, accepted, ctx.now()
+        )
+        request = await ctx.step("load-request", data.service_request, sent.requestId)
+        await ctx.notify(
+            "quote-answered",
+            to=sent.providerId,
+            data={
+                "requestTitle": quote["requestTitle"],
+                "hospitalName": (request or {}).get("hospitalName") or "",
+                "amountVnd": quote["amountVnd"],
+                "accepted": accepted,
+            },
+        )
+        return {
+            "reminded": True,
+            "response": decision.action,
+            "channel": decision.channel,
+            "recorded": recorded,
+        }
 
     @app.task(
         on_event="quote.sent",

@@ -15,6 +15,7 @@ from tidings.errors import (
     UnknownNotificationTypeError,
     UnknownRecipientError,
     UnknownTaskError,
+    UnknownTokenError,
     ValidationError,
 )
 from tidings.handle import BroadcastHandle, RunHandle
@@ -31,6 +32,7 @@ from tidings.records import (
     Schedule,
     Step,
 )
+from tidings.records.answers import Answer, TokenResult, WaitToken
 from tidings.records.notify import (
     Broadcast,
     Delivery,
@@ -45,6 +47,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Alert",
+    "Answer",
     "Batch",
     "Broadcast",
     "BroadcastHandle",
@@ -75,6 +78,7 @@ __all__ = [
     "Step",
     "Tidings",
     "TidingsError",
+    "TokenResult",
     "Topic",
     "TopicPage",
     "TriggerRequest",
@@ -82,7 +86,9 @@ __all__ = [
     "UnknownNotificationTypeError",
     "UnknownRecipientError",
     "UnknownTaskError",
+    "UnknownTokenError",
     "ValidationError",
+    "WaitToken",
     "Webhook",
     "__version__",
 ]

@@ -26,6 +26,7 @@ from tidings.flow import with_flow
 from tidings.handle import BroadcastHandle, RunHandle
 from tidings.kernel import Kernel
 from tidings.kernel.schedules import with_cron
+from tidings.notify.answers import Answers
 from tidings.notify.broadcast import Broadcasts, Topics
 from tidings.notify.client import INBOX_TTL, NotifyClient, NotifyHandle
 from tidings.notify.inbox import Deliveries, Inbox, OutboxReader
@@ -646,6 +647,42 @@ class Tidings:
         return await asyncio.to_thread(
             self.send_event, name, data, id=id, ts=ts, deliver_at=deliver_at
         )
+
+    # -- wait tokens and questions -----------------------------------------------------
+    def complete_token(self, token_id: str, data: Any = None) -> bool:
+        """Complete a wait token (``ctx.create_token``) with ``data`` (JSON) and resume
+        the run waiting on it at once.
+
+        True the first time; False if it was already completed or has expired (nothing
+        changed), whatever races. UnknownTokenError if there is no such token.
+        """
+        return self._notify.answers.complete_token(token_id, data)
+
+    async def complete_token_async(self, token_id: str, data: Any = None) -> bool:
+        return await asyncio.to_thread(self.complete_token, token_id, data)
+
+    def answer_question(
+        self, question_id: str, action: str, *, by: str = "operator", data: Any = None
+    ) -> str:
+        """Answer a question (``ctx.ask``) as an operator: ``"answered"``, or
+        ``"already"`` / ``"closed"`` when an earlier answer or the timeout came first.
+        UnknownTokenError for an unknown question or action."""
+        outcome, _ = self._notify.answers.answer(
+            question_id, action, channel="operator", by=f"operator {by}", data=data
+        )
+        return outcome
+
+    async def answer_question_async(
+        self, question_id: str, action: str, *, by: str = "operator", data: Any = None
+    ) -> str:
+        return await asyncio.to_thread(
+            lambda: self.answer_question(question_id, action, by=by, data=data)
+        )
+
+    @property
+    def answers(self) -> Answers:
+        """Wait tokens and questions: signed links, answers (the server uses it)."""
+        return self._notify.answers
 
     # -- notifications (delegated to the notification client) ---------------------------
     def notification_type(

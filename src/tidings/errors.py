@@ -123,3 +123,7 @@ class UnknownDeliveryError(TidingsError, LookupError):
 
 class UnknownBroadcastError(TidingsError, LookupError):
     """No broadcast exists with the given id."""
+
+
+class UnknownTokenError(TidingsError, LookupError):
+    """No wait token (or question, or action of it) exists with the given id or name."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Union
@@ -321,3 +322,29 @@ class TriggerRequest:
     """Labels to find the run by."""
     concurrency_key: str | None = None
     """Replaces the key the task's ``concurrency_key`` would compute."""
+
+
+_ACTION = re.compile(r"[a-z][a-z0-9_-]{0,39}")
+
+
+def check_actions(actions: object) -> tuple[str, ...]:
+    """The action names of ``ctx.ask``: a non-empty list of distinct names."""
+    if isinstance(actions, str) or not isinstance(actions, Sequence):
+        raise ValidationError(
+            f"ctx.ask actions must be a list of action names like ('accept', 'decline'), "
+            f"got {actions!r}"
+        )
+    names: tuple[object, ...] = tuple(actions)
+    if not names:
+        raise ValidationError("ctx.ask needs at least one action, got actions=()")
+    for name in names:
+        if not isinstance(name, str) or not _ACTION.fullmatch(name):
+            raise ValidationError(
+                f"ctx.ask action {name!r} is not a valid name: lowercase letters, digits, "
+                "'-' and '_', starting with a letter, at most 40 characters"
+            )
+    checked = tuple(str(n) for n in names)
+    if len(set(checked)) != len(checked):
+        twice = sorted({n for n in checked if checked.count(n) > 1})
+        raise ValidationError(f"ctx.ask actions must be distinct; repeated: {', '.join(twice)}")
+    return checked

@@ -51,3 +51,11 @@ async def welcome(ctx: Context, payload: dict[str, Any]) -> str:
 
 
 not_an_app = object()
+
+
+@app.task
+async def approval(ctx: Context, payload: Any) -> Any:
+    """Waits on a wait token (issue 16) until `tidings tokens complete` completes it."""
+    token = await ctx.create_token(timeout=timedelta(hours=1), name="approval")
+    result = await ctx.wait_for_token(token)
+    return None if result is None else result.data

@@ -37,6 +37,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "amountVnd": 12_500_000,
         "quoteId": "quo_3f9c0a1b2c4d",
     },
+    "quote-answered": {
+        "requestTitle": "Bảo trì máy siêu âm",
+        "hospitalName": "Bệnh viện Nhân dân Gia Định",
+        "amountVnd": 12_500_000,
+        "accepted": True,
+    },
     "new-quotes": {"count": 3, "requestTitle": "Bảo trì máy siêu âm"},
     "prescription-ready": {"pharmacy": "Nhà thuốc Long Châu Q3", "prescriptionId": "RX-0042"},
     "lab-results-ready": {"testName": "HbA1c", "labOrderId": "LAB-7781"},

@@ -78,6 +78,28 @@ async def crashable(ctx: Context, payload: dict[str, Any]) -> dict[str, int]:
     return {"one": one, "two": two}
 
 
+def resume_blocked(out: str, run_id: str, release: str) -> int:
+    """Sync step after a token resumed the run: announce, wait for the release file."""
+    append(out, run_id, "resume-start")
+    deadline = time.monotonic() + RELEASE_TIMEOUT
+    while not os.path.exists(release):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"release file {release} never appeared")
+        time.sleep(0.02)
+    return append(out, run_id, "resume-end")
+
+
+@app.task(retry=Retry(max_attempts=5, initial=0.1))
+async def token_waiter(ctx: Context, payload: dict[str, Any]) -> Any:
+    """Create a token (its id written out once), wait on it, then a blocking step."""
+    out = payload["out"]
+    token = await ctx.create_token(timeout=timedelta(minutes=5))
+    await ctx.step("announce", append, out, ctx.run_id, f"token:{token.id}")
+    result = await ctx.wait_for_token(token)
+    await ctx.step("after", resume_blocked, out, ctx.run_id, payload["release"])
+    return None if result is None else result.data
+
+
 @app.task(retry=Retry(max_attempts=3, initial=0.2, jitter=False))
 async def sleep_then_retry(ctx: Context, payload: dict[str, Any]) -> list[int]:
     out = payload["out"]

@@ -63,6 +63,13 @@ def make_app(database_url: str | None = None, environment: str = "ops") -> Tidin
         return "woke"
 
     @app.task
+    async def approval(ctx: Context, payload: Any) -> Any:
+        """Waits on a wait token until it is completed (issue 16)."""
+        token = await ctx.create_token(timeout=3600, name="approval")
+        result = await ctx.wait_for_token(token)
+        return None if result is None else result.data
+
+    @app.task
     async def nothing(ctx: Context) -> None:
         """Takes no payload."""
 

@@ -56,9 +56,12 @@ async def test_mcp_tools_and_resources_over_stdio(
             "replay_run",
             "notify",
             "get_broadcast",
+            "list_waiting",
+            "complete_token",
+            "answer_question",
         }
         tasks = _data(await client.call_tool("list_tasks", {}))
-        assert [t["id"] for t in tasks] == ["charge", "churn", "hold", "nothing"]
+        assert [t["id"] for t in tasks] == ["approval", "charge", "churn", "hold", "nothing"]
         charge = next(t for t in tasks if t["id"] == "charge")
         assert charge["on_event"] == ["order.placed"]
         assert charge["description"].startswith("A payload validated")
@@ -111,6 +114,7 @@ async def test_mcp_tools_and_resources_over_stdio(
         assert again["run_ids"] == sent["run_ids"]
 
         held = _data(await client.call_tool("trigger_task", {"task_id": "hold"}))["run_id"]
+        waiting = _data(await client.call_tool("trigger_task", {"task_id": "approval"}))["run_id"]
         with worker_process(url, tmp_path):
             app = make_app(url)
 
@@ -122,7 +126,25 @@ async def test_mcp_tools_and_resources_over_stdio(
 
             wait_until(done, 60, "the charge runs to complete")
             wait_until(lambda: app.get_run(held).status is RunStatus.WAITING, 60, "hold to wait")
+            wait_until(lambda: app.get_run(waiting).status is RunStatus.WAITING, 60, "a token")
+            listed = _data(await client.call_tool("list_waiting", {}))
+            (token,) = listed["tokens"]
+            assert (token["run_id"], token["name"], listed["questions"]) == (
+                waiting,
+                "approval",
+                [],
+            )
+            args = {"token_id": token["id"], "data": {"ok": True}}
+            completed = _data(await client.call_tool("complete_token", args))
+            assert completed == {"id": token["id"], "completed": True}
+            again = _data(await client.call_tool("complete_token", args))
+            assert again["completed"] is False
+            wait_until(lambda: app.get_run(waiting).status is RunStatus.COMPLETED, 60, "resume")
+            assert app.get_run(waiting).result == {"ok": True}
             app.close()
+        assert "no wait token" in _error(
+            await client.call_tool("complete_token", {"token_id": "wtk_x"})
+        )
 
         run = _data(await client.call_tool("get_run", {"run_id": started["run_id"]}))
         assert run["status"] == "COMPLETED"
@@ -131,7 +153,7 @@ async def test_mcp_tools_and_resources_over_stdio(
         assert [line["message"] for line in run["logs"]] == ["charged order o1"]
 
         listed = _data(await client.call_tool("list_runs", {"status": ["completed"]}))
-        assert {r["id"] for r in listed} == {started["run_id"], *sent["run_ids"]}
+        assert {r["id"] for r in listed} == {started["run_id"], *sent["run_ids"], waiting}
         assert "steps" not in listed[0]
         assert len(_data(await client.call_tool("list_runs", {"limit": 1}))) == 1
         assert "unknown run status" in _error(

@@ -30,6 +30,7 @@ from tidings.cli.render import (
 )
 from tidings.errors import RunCancelledError, RunFailedError, ValidationError
 from tidings.jsonview import run_to_json, schedule_to_json
+from tidings.notify.answers import describe as describe_question
 from tidings.records import ACTIVE_STATUSES, Run, RunStatus
 from tidings.store import redact_url
 
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 runs_cli = typer.Typer(help="List, inspect, cancel, replay and watch runs.", no_args_is_help=True)
 schedules_cli = typer.Typer(help="Inspect cron schedules.", no_args_is_help=True)
 events_cli = typer.Typer(help="Send events.", no_args_is_help=True)
+tokens_cli = typer.Typer(
+    help="Wait tokens and questions: complete a token, answer a question.",
+    no_args_is_help=True,
+)
 
 
 def register(cli: typer.Typer) -> None:
@@ -48,6 +53,7 @@ def register(cli: typer.Typer) -> None:
     cli.add_typer(runs_cli, name="runs")
     cli.add_typer(schedules_cli, name="schedules")
     cli.add_typer(events_cli, name="events")
+    cli.add_typer(tokens_cli, name="tokens")
 
 
 # -- trigger and events ----------------------------------------------------------------
@@ -145,6 +151,92 @@ def events_send(
         err.print(f"[yellow]warning:[/] {receipt.warning}", soft_wrap=True, highlight=False)
     if not receipt.accepted:
         err.print(f"event id {receipt.event_id!r} was sent before: nothing was done again")
+
+
+# -- wait tokens and questions ---------------------------------------------------------
+@tokens_cli.command("complete")
+def tokens_complete(
+    token_id: Annotated[str, typer.Argument(metavar="ID", help="The wait token's id.")],
+    data_json: Annotated[
+        str | None,
+        typer.Option("--data", help="JSON the waiting run receives, or - to read stdin."),
+    ] = None,
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Complete wait token ID and resume the run waiting on it. Exit 1 if it was already
+    completed or has expired (nothing changed)."""
+    data = parse_payload(data_json, "--data")
+    app = load(app_ref, database_url, env)
+    done = app.complete_token(token_id, data)
+    if as_json:
+        print_json({"id": token_id, "completed": done})
+    elif done:
+        typer.echo(f"completed {token_id}")
+    else:
+        err.print(f"token {token_id} was already completed or has expired: nothing changed")
+    if not done:
+        raise typer.Exit(1)
+
+
+@tokens_cli.command("list")
+def tokens_list(
+    as_json: JsonOpt = False,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many.")] = 100,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Open wait tokens and open questions (not completed, not expired)."""
+    app = load(app_ref, database_url, env)
+    now = app.clock.now()
+    tokens = app.store.tokens.open_tokens(now, limit)
+    questions = app.store.tokens.open_questions(now, limit)
+    if as_json:
+        print_json(
+            {
+                "tokens": [
+                    {"id": t.id, "run_id": t.run_id, "name": t.name,
+                     "expires_at": t.expires_at.isoformat()}
+                    for t in tokens
+                ],
+                "questions": [describe_question(q) for q in questions],
+            }
+        )  # fmt: skip
+        return
+    asked = {q.token_id: q for q in questions}
+    for t in tokens:
+        q = asked.get(t.id)
+        what = (
+            f"question {q.id} ({q.type_id} to {q.recipient_id}: {', '.join(q.actions)})"
+            if q
+            else (t.name or "token")
+        )
+        typer.echo(f"{t.id}  run {t.run_id}  expires {t.expires_at.isoformat()}  {what}")
+    if not tokens:
+        err.print("no open tokens or questions")
+
+
+@tokens_cli.command("answer")
+def tokens_answer(
+    question_id: Annotated[str, typer.Argument(metavar="QUESTION", help="The question's id.")],
+    action: Annotated[str, typer.Argument(metavar="ACTION", help="One of its actions.")],
+    by: Annotated[str, typer.Option("--by", help="Who answers (recorded).")] = "cli",
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Answer QUESTION with ACTION as an operator (first answer wins). Exit 1 if it was
+    already answered or has closed."""
+    app = load(app_ref, database_url, env)
+    outcome = app.answer_question(question_id, action, by=by)
+    if outcome == "answered":
+        typer.echo(f"answered {question_id}: {action}")
+        return
+    err.print(f"question {question_id} was not answered now: {outcome}")
+    raise typer.Exit(1)
 
 
 async def _wait(app: Tidings, run_id: str, timeout: float | None) -> Run:

@@ -22,7 +22,7 @@ from tidings.store.dashboard import Cursor, RunFilter
 PAGE_SIZE = 50
 COUNT_CAP = 10_000
 RANGES = {"1h": timedelta(hours=1), "24h": timedelta(days=1), "7d": timedelta(days=7)}
-WAIT_KINDS = ("sleep", "wait_for_event", "trigger_and_wait")
+WAIT_KINDS = ("sleep", "wait_for_event", "trigger_and_wait", "wait_for_token")
 
 
 def encode_cursor(cursor: Cursor) -> str:

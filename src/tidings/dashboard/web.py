@@ -413,7 +413,53 @@ class Dashboard:
             return self.render(request, "error.html", 404, message=f"No recipient {recipient_id}.")
         return self.render(request, "recipient.html", **context)
 
+    async def waiting(self, request: Request, error: str = "", status: int = 200) -> Response:
+        now = self.app.clock.now()
+        tokens = await self.call(self.app.store.tokens.open_tokens, now, 200)
+        questions = await self.call(self.app.store.tokens.open_questions, now, 200)
+        flash = request.query_params.get("done", "")
+        return self.render(
+            request, "waiting.html", status, tokens=tokens, questions=questions,
+            asked={q.token_id for q in questions}, flash=flash, error=error,
+        )  # fmt: skip
+
     # -- actions -----------------------------------------------------------------------
+    async def answer_question(self, request: Request) -> Response:
+        question_id = request.path_params["question_id"]
+        form = await request.form()
+        action = str(form.get("action", ""))
+        session: Session | None = request.scope.get("tidings_session")
+        who = session.who if session is not None else "dashboard"
+        try:
+            outcome = await self.call(
+                lambda: self.app.answer_question(question_id, action, by=f"dashboard {who}")
+            )
+        except TidingsError as exc:
+            return await self.waiting(
+                request, str(exc), 404 if isinstance(exc, LookupError) else 400
+            )
+        done = {"answered": f"Answered {question_id}: {action}.",
+                "already": f"{question_id} was already answered.",
+                "closed": f"{question_id} has closed."}[outcome]  # fmt: skip
+        return self.redirect(request, "/waiting?" + urlencode({"done": done}))
+
+    async def complete_token(self, request: Request) -> Response:
+        token_id = request.path_params["token_id"]
+        form = await request.form()
+        text = str(form.get("data", "")).strip() or "null"
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            return await self.waiting(request, f"The data is not JSON: {exc}", 400)
+        try:
+            ok = await self.call(lambda: self.app.complete_token(token_id, data))
+        except TidingsError as exc:
+            return await self.waiting(
+                request, str(exc), 404 if isinstance(exc, LookupError) else 400
+            )
+        done = f"Completed {token_id}." if ok else f"{token_id} was already completed or expired."
+        return self.redirect(request, "/waiting?" + urlencode({"done": done}))
+
     async def run_action(self, request: Request) -> Response:
         run_id, action = request.path_params["run_id"], request.path_params["action"]
         try:
@@ -662,6 +708,13 @@ def dashboard(
         Route("/recipients/{recipient_id}", d.recipient),
         Route("/topics", d.topics),
         Route("/broadcasts/{broadcast_id}", d.broadcast),
+        Route("/waiting", d.waiting),
+        Route(
+            "/waiting/questions/{question_id}/answer",
+            d.action(d.answer_question),
+            methods=["POST"],
+        ),
+        Route("/waiting/tokens/{token_id}/complete", d.action(d.complete_token), methods=["POST"]),
         Route("/live", d.live),
         Mount("/static", static, name="static"),
     ]

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import functools
 import inspect
+import json
 import logging
 import re
 import time
@@ -27,11 +28,13 @@ from tidings.errors import (
 )
 from tidings.handle import BroadcastHandle
 from tidings.matching import canonical, check_path, shape
-from tidings.options import as_timedelta
+from tidings.options import as_timedelta, check_actions
 from tidings.records import ErrorInfo, Event, EventReceipt, NotifyResult
+from tidings.records.answers import Answer, TokenResult, WaitToken
 from tidings.records.notify import Topic
 from tidings.store.events import RUN_FINISHED
 from tidings.store.runs import ClaimedRun, EventWait, LogWrite, StepRecord
+from tidings.store.tokens import TOKEN_COMPLETED
 
 from .metrics import observe_step
 from .signals import AttemptAborted, StepFailed, Suspend
@@ -398,6 +401,99 @@ class Context:
         """
         return await self._extension("digest").digest(self, key, item, window, name)
 
+    async def create_token(
+        self, *, timeout: timedelta | float | None = None, name: str | None = None
+    ) -> WaitToken:
+        """A wait token, once per run (the same token on every replay): its ``url``
+        completes it on a POST, ``app.complete_token(token.id, data)`` too.
+
+        Wait for it with :meth:`wait_for_token`; it expires ``timeout`` after now.
+        """
+        delta = _positive_timeout(timeout, "create_token")
+        token: WaitToken = await self._extension("create_token").create_token(self, delta, name)
+        return token
+
+    async def wait_for_token(
+        self, token: WaitToken | str, *, name: str | None = None
+    ) -> TokenResult | None:
+        """Wait durably until ``token`` is completed: its :class:`TokenResult`, or None
+        once it has expired. A token completed before the wait began returns at once.
+        The run holds no worker meanwhile and resumes as soon as it is completed."""
+        token_id = token.id if isinstance(token, WaitToken) else token
+        if not isinstance(token_id, str) or not token_id:
+            raise ValidationError(f"wait_for_token needs a WaitToken or its id, got {token!r}")
+        full = self._claim_name(name or "wait_for_token", "wait_for_token")
+        recorded = self._recorded.get(full)
+        if recorded is not None and recorded.status == "completed":
+            return _token_result(serde.loads(recorded.result))
+        if recorded is None:
+            self._check_live()
+        since = self.now()
+        row = await self._runtime.db(self._runtime.store.tokens.get, token_id)
+        if row is None:
+            raise ValidationError(f"wait_for_token: no wait token with id {token_id!r}")
+        started = recorded.started_at if recorded and recorded.started_at else since
+        if row.completed_at is not None or self.now() >= row.expires_at:
+            found = None
+            if row.completed_at is not None:
+                found = json.dumps(
+                    {
+                        "id": f"token:{row.id}",
+                        "name": TOKEN_COMPLETED,
+                        "data": {"token_id": row.id, "data": json.loads(row.data or "null")},
+                        "ts": row.completed_at.isoformat(),
+                    }
+                )
+            await self._save(
+                StepRecord(
+                    full,
+                    "wait_for_token",
+                    "completed",
+                    1,
+                    found or "null",
+                    None,
+                    started,
+                    self.now(),
+                    row.expires_at,
+                )
+            )
+            return None if found is None else _token_result(serde.loads(found))
+        self._suspend_on(
+            StepRecord(
+                full, "wait_for_token", "waiting", 1, None, None, started, None, row.expires_at
+            ),
+            EventWait(full, TOKEN_COMPLETED, shape(["token_id"]), canonical([row.id]), since),
+        )
+
+    async def ask(
+        self,
+        type: str,
+        *,
+        to: str,
+        data: Any = None,
+        actions: Sequence[str] = ("accept", "decline"),
+        timeout: timedelta | float | None = None,
+        channels: Sequence[str] | None = None,
+        name: str | None = None,
+    ) -> Answer | None:
+        """Ask ``to`` a question: send notification ``type`` with ``actions`` rendered
+        on each channel (links in email and push, buttons in the inbox, "reply 1..."
+        by SMS) and wait durably for the first answer on any channel.
+
+        Returns the :class:`Answer`, or None once ``timeout`` has passed unanswered.
+        Sent once per run (a memoized step); preferences, quiet hours and critical
+        rules apply as to any notification.
+        """
+        checked = check_actions(actions)
+        delta = _positive_timeout(timeout, f"ask({type!r})")
+        if not isinstance(to, str):
+            raise ValidationError(f"ctx.ask asks one recipient: to must be an id, got {to!r}")
+        answer: Answer | None = await self._extension("ask").ask(
+            self, type, to=to, data=data, actions=checked, timeout=delta, channels=channels,
+            name=name,
+        )  # fmt: skip
+        return answer
+
     # -- for extensions ----------------------------------------------------------------
     async def memoized(
         self,
@@ -578,6 +674,24 @@ class Context:
 
     def inflight_steps(self) -> list[str]:
         return list(self._inflight)
+
+
+def _positive_timeout(timeout: timedelta | float | None, call: str) -> timedelta:
+    if timeout is None:
+        raise MissingTimeoutError(
+            f"{call} needs a timeout (it may be long, a year if need be): no run may wait "
+            "forever by accident"
+        )
+    delta = as_timedelta(timeout, f"{call} timeout")
+    if delta <= timedelta(0):
+        raise ValidationError(f"{call} timeout must be positive, got {delta}")
+    return delta
+
+
+def _token_result(found: Any) -> TokenResult | None:
+    if found is None:
+        return None
+    return TokenResult(found["data"]["data"], datetime.fromisoformat(found["ts"]))
 
 
 def _receipt_json(receipt: EventReceipt) -> dict[str, Any]:

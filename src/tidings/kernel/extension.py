@@ -3,9 +3,9 @@
 The engine's :class:`~tidings.engine.context.Context` is what a task receives. Code in
 other packages (the notification service, the delivery and receipts tasks) works with a
 running task through :class:`TaskContext`, the part of it they may rely on, and never
-imports the engine. ``ctx.notify`` and ``ctx.digest`` are not engine code: the app
-installs a :class:`ContextExtension` on the kernel (:meth:`Kernel.extend_context`) and
-the context hands those calls to it.
+imports the engine. ``ctx.notify``, ``ctx.digest``, ``ctx.create_token`` and ``ctx.ask``
+are not engine code: the app installs a :class:`ContextExtension` on the kernel
+(:meth:`Kernel.extend_context`) and the context hands those calls to it.
 """
 
 from __future__ import annotations
@@ -33,6 +33,8 @@ class TaskContext(Protocol):
     async def sleep(self, duration: timedelta | float, *, name: str = "sleep") -> None: ...
 
     async def sleep_until(self, when: datetime, *, name: str = "sleep") -> None: ...
+
+    async def wait_for_token(self, token: Any, *, name: str | None = None) -> Any: ...
 
     async def memoized(
         self,
@@ -67,3 +69,22 @@ class ContextExtension(Protocol):
     async def digest(
         self, ctx: TaskContext, key: str, item: Any, window: timedelta | float, name: str
     ) -> list[Any] | None: ...
+
+    async def create_token(self, ctx: TaskContext, timeout: timedelta, name: str | None) -> Any:
+        """A :class:`~tidings.records.answers.WaitToken` (memoized)."""
+        ...
+
+    async def ask(
+        self,
+        ctx: TaskContext,
+        type_id: str,
+        *,
+        to: str,
+        data: Any,
+        actions: tuple[str, ...],
+        timeout: timedelta,
+        channels: Sequence[str] | None,
+        name: str | None,
+    ) -> Any:
+        """The :class:`~tidings.records.answers.Answer`, or None at the timeout."""
+        ...

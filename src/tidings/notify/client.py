@@ -17,6 +17,7 @@ from tidings.handle import BroadcastHandle, RunHandle
 from tidings.ids import new_id
 from tidings.kernel import Kernel, TaskContext
 from tidings.notify.alerts import AlertService
+from tidings.notify.answers import Answers
 from tidings.notify.broadcast import (
     BROADCAST_TASK,
     DELIVER_BATCH_TASK,
@@ -151,6 +152,9 @@ class NotifyClient:
         self.links = RecipientLinks(kernel, self.signing_secret, public_url)
         """Preference-centre and one-click unsubscribe links (notify/urls.py)."""
         self.notifications.links = self.links
+        self.answers = Answers(self.notifications, self.links)
+        """Wait tokens and questions (notify/answers.py)."""
+        self.steps.answers = self.answers
         builtin = [
             *internal_tasks(self.notifications, self.steps, self.inbox),
             *receipt_tasks(kernel, channels, self.notifications.providers),

@@ -217,10 +217,11 @@ async def deliver(
         return {"delivery_id": delivery_id, "status": "missing"}
     if d.status.final:  # a re-execution after the end was recorded
         return {"delivery_id": d.id, "status": d.status}
-    # Only push messages carry the notification's data to the device.
+    # Only push messages carry the notification's data to the device (with what the
+    # channel added: a question's category and action URLs).
     data = None
     if d.channel == Channel.PUSH:
-        data = await asyncio.to_thread(store.notifications.data, d.notification_id)
+        data = await asyncio.to_thread(store.notifications.delivery_data, d.id)
     prior = payload.get("prior")
     send = _Send(ctx, service, d, data, prior if isinstance(prior, dict) else None)
     outcomes = [await send.to(address) for address in d.addresses]

@@ -24,13 +24,13 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from tidings.errors import ValidationError
 from tidings.ids import new_id
 from tidings.notify.recipients import parse_hhmm
-from tidings.notify.templates import Templates
+from tidings.notify.templates import Rendered, Templates
 from tidings.notify.types import NotificationType
 from tidings.records.notify import Channel, DeliveryStatus, Recipient
 from tidings.store.notifications import NewDelivery
@@ -39,6 +39,23 @@ from tidings.store.runs import NewRun
 
 QUIET_CHANNELS = (Channel.PUSH, Channel.SMS)
 """Quiet hours hold these back; in-app and email are delivered at once."""
+
+
+class ChannelExtras(Protocol):
+    """What a notification adds per channel beyond its data (``ctx.ask``'s actions)."""
+
+    def context(self, channel: Channel, locale: str) -> Mapping[str, Any]:
+        """Template variables for this channel's templates."""
+        ...
+
+    def data(self, channel: Channel) -> Mapping[str, Any]:
+        """Keys added to the delivery's data (push and in-app carry data)."""
+        ...
+
+    def finish(self, channel: Channel, locale: str, rendered: Rendered) -> Rendered:
+        """The rendered content, completed (e.g. a default block of links appended)."""
+        ...
+
 
 RunFactory = Callable[[str, Channel, datetime | None], NewRun | None]
 """``(delivery id, channel, send at) -> the run that sends it`` (None: a broadcast page
@@ -129,6 +146,7 @@ def plan(
     run_for: RunFactory,
     *,
     context: Mapping[str, Any] | None = None,
+    extras: ChannelExtras | None = None,
 ) -> list[NewDelivery]:
     """One new delivery per channel, rendered, with its send run where it has one.
 
@@ -136,7 +154,7 @@ def plan(
     ``preferences_url``), not stored with the notification's data. Templates also see,
     as ``recipient``, the recipient's id, locale and profile ``data`` (so one broadcast
     can greet each recipient by name); a data key ``recipient`` of the notification's
-    own wins."""
+    own wins. ``extras`` adds per-channel variables, data and content."""
     r = inputs.recipient
     locale = r.locale or templates.default_locale
     variables = {**data, **(context or {})}
@@ -145,7 +163,9 @@ def plan(
     out: list[NewDelivery] = []
     for channel in channels:
         decision = decide(ntype, channel, inputs, now)
-        out.append(_delivery(ntype, channel, decision, locale, data, templates, run_for, variables))
+        out.append(
+            _delivery(ntype, channel, decision, locale, data, templates, run_for, variables, extras)
+        )
     return out
 
 
@@ -162,7 +182,11 @@ def _delivery(
     templates: Templates,
     run_for: RunFactory,
     context: dict[str, Any],
+    extras: ChannelExtras | None = None,
 ) -> NewDelivery:
+    if extras is not None:
+        context = {**context, **extras.context(channel, locale)}
+        data = {**data, **extras.data(channel)}
     delivery = NewDelivery(
         id=new_id("dlv"),
         channel=channel,
@@ -176,6 +200,8 @@ def _delivery(
         return delivery
     try:
         rendered = templates.render(ntype.id, channel, locale, context, root=ntype.templates)
+        if extras is not None:
+            rendered = extras.finish(channel, locale, rendered)
     except ValidationError as exc:  # TemplateError, or no templates root at all
         return replace(delivery, status=DeliveryStatus.FAILED, error=str(exc))
     sms = rendered.sms

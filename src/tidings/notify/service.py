@@ -28,7 +28,7 @@ from tidings.errors import (
 from tidings.ids import new_id
 from tidings.kernel import Kernel
 from tidings.notify.recipients import check_recipient_id
-from tidings.notify.router import plan
+from tidings.notify.router import ChannelExtras, plan
 from tidings.notify.sandbox import allowed, check_allow_list
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType, describe, make_type
@@ -223,6 +223,7 @@ class Notifications:
         dedup_key: str,
         run_id: str | None,
         tags: tuple[str, ...] = (),
+        extras: ChannelExtras | None = None,
     ) -> NotifyResult:
         """Route, render and record one notification (blocking; the db thread runs it).
 
@@ -244,8 +245,9 @@ class Notifications:
             {} if self.links is None else self.links.template_links(to, ntype.id, ntype.critical)
         )
         deliveries = plan(
-            ntype, chosen, inputs, payload, self.templates, now, self._run_for, context=links
-        )
+            ntype, chosen, inputs, payload, self.templates, now, self._run_for, context=links,
+            extras=extras,
+        )  # fmt: skip
         new = NewNotification(
             id=new_id("ntf"),
             type_id=ntype.id,

@@ -15,9 +15,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tidings import serde
-from tidings.errors import ValidationError
+from tidings.errors import ConfigError, ValidationError
 from tidings.handle import BroadcastHandle
 from tidings.kernel import TaskContext
+from tidings.notify.answers import Answers
 from tidings.notify.broadcast import start as start_broadcast
 from tidings.notify.inbox import check_tags
 from tidings.notify.service import Notifications, check_dedup_key
@@ -33,6 +34,8 @@ class NotifySteps:
 
     def __init__(self, service: Notifications) -> None:
         self.service = service
+        self.answers: Answers | None = None
+        """Wait tokens and questions (set by the client, which holds the signing secret)."""
 
     async def notify(
         self,
@@ -138,3 +141,33 @@ class NotifySteps:
             lambda: store.notifications.digest_close(slot["digest_id"], kernel.clock.now()),
         )
         return items
+
+    # -- wait tokens and questions (notify/answers.py) ---------------------------------
+    def _answers(self) -> Answers:
+        if self.answers is None:
+            raise ConfigError(
+                "wait tokens need the app's signing secret: run through a Tidings app"
+            )
+        return self.answers
+
+    async def create_token(self, ctx: TaskContext, timeout: timedelta, name: str | None) -> Any:
+        """A memoized step of kind ``create_token`` (see ``Context.create_token``)."""
+        return await self._answers().create_token(ctx, timeout, name)
+
+    async def ask(
+        self,
+        ctx: TaskContext,
+        type_id: str,
+        *,
+        to: str,
+        data: Any,
+        actions: tuple[str, ...],
+        timeout: timedelta,
+        channels: Sequence[str] | None,
+        name: str | None,
+    ) -> Any:
+        """Send a question and wait for its first answer (see ``Context.ask``)."""
+        return await self._answers().ask(
+            ctx, type_id, to=to, data=data, actions=actions, timeout=timeout,
+            channels=channels, name=name,
+        )  # fmt: skip

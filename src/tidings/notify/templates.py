@@ -453,6 +453,15 @@ class Templates:
                 env = self._environments[root] = _environment(root)
             return env
 
+    def folder(self, type_id: str, root: str | Path | None = None) -> Path:
+        """The folder of ``type_id`` under ``root`` (else the default root)."""
+        return self._root(root) / _check_type_id(type_id)
+
+    def locales(self, locale: str) -> list[str]:
+        """The locales a file is looked up in for ``locale``, in order (its fallbacks,
+        then the default locale's)."""
+        return self._candidates(validate_locale(locale))
+
     def _candidates(self, locale: str) -> list[str]:
         chain = _locale_chain(locale) + _locale_chain(self.default_locale)
         return list(dict.fromkeys(chain))

@@ -22,6 +22,7 @@ from tidings.app import Tidings
 from tidings.errors import TidingsError
 from tidings.handle import BroadcastHandle
 from tidings.jsonview import run_to_json
+from tidings.notify.answers import describe as describe_question
 from tidings.records.notify import Topic
 from tidings.tasks import TaskDef
 
@@ -72,7 +73,7 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def build_server(app: Tidings) -> MCPServer:
-    """An MCP server exposing ``app``: nine tools, one schema resource per task."""
+    """An MCP server exposing ``app``: twelve tools, one schema resource per task."""
     server: MCPServer = MCPServer(
         "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
@@ -137,6 +138,7 @@ def build_server(app: Tidings) -> MCPServer:
         return {"run_id": handle.id, "replay_of": run_id}
 
     _notify_tools(server, app)
+    _answer_tools(server, app)
     for task in app.tasks.values():
         _add_schema_resource(server, task)
     return server
@@ -173,6 +175,41 @@ def _notify_tools(server: MCPServer, app: Tidings) -> None:
         """A broadcast's progress: total recipients, routed so far, deliveries by channel
         and status, and finished_at once every recipient is routed."""
         return (await _call(app.broadcasts.get, broadcast_id)).to_json()
+
+
+def _answer_tools(server: MCPServer, app: Tidings) -> None:
+    """``list_waiting``, ``complete_token`` and ``answer_question`` (issue 16)."""
+
+    @server.tool()
+    async def list_waiting(limit: int = 50) -> dict[str, Any]:
+        """Open wait tokens (ctx.create_token) and open questions (ctx.ask): not yet
+        completed or answered, not expired. Complete one with complete_token, answer a
+        question with answer_question."""
+        now = app.clock.now()
+        tokens = await _call(app.store.tokens.open_tokens, now, limit)
+        questions = await _call(app.store.tokens.open_questions, now, limit)
+        return {
+            "tokens": [
+                {"id": t.id, "run_id": t.run_id, "name": t.name,
+                 "expires_at": t.expires_at.isoformat()}
+                for t in tokens
+            ],
+            "questions": [describe_question(q) for q in questions],
+        }  # fmt: skip
+
+    @server.tool()
+    async def complete_token(token_id: str, data: Any = None) -> dict[str, Any]:
+        """Complete a wait token with data (JSON) and resume the run waiting on it.
+        completed is false if it was already completed or has expired (nothing changed)."""
+        done = await _call(app.complete_token, token_id, data)
+        return {"id": token_id, "completed": done}
+
+    @server.tool()
+    async def answer_question(question_id: str, action: str, by: str = "mcp") -> dict[str, Any]:
+        """Answer a question (ctx.ask) with one of its actions, as an operator. The first
+        answer on any channel wins: outcome is answered, already or closed."""
+        outcome = await _call(app.answer_question, question_id, action, by=by)
+        return {"id": question_id, "outcome": outcome}
 
 
 def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:

@@ -119,6 +119,11 @@ class Expo(HttpProvider):
             item["body"] = message.body or message.text
         if message.data:
             item["data"] = dict(message.data)
+            # a question's push (ctx.ask): the app registers a notification category
+            # per type whose buttons post to the action URLs carried in data.actions
+            category = message.data.get("categoryId")
+            if isinstance(category, str) and category:
+                item["categoryId"] = category
         if self.sound:
             item["sound"] = self.sound
         return item

@@ -23,6 +23,7 @@ from tidings.server.errors import error_response, install_error_handlers
 from tidings.server.middleware import BodyLimit, HttpMetrics
 from tidings.server.models import ErrorEnvelope, Health
 from tidings.server.realtime import InboxHub
+from tidings.server.routes_answers import router as answers_router
 from tidings.server.routes_events import router as events_router
 from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
@@ -92,6 +93,7 @@ def create_app(
     api.include_router(trigger_dev_runs_router)
     api.include_router(notify_router)
     api.include_router(inbox_router)
+    api.include_router(answers_router)
     api.include_router(preferences_pages)
     api.include_router(preferences_api)
     api.include_router(webhooks_router)

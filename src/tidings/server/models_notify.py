@@ -204,10 +204,15 @@ class InboxItemOut(BaseModel):
     seen_at: datetime | None = None
     snoozed_until: datetime | None = None
     tags: list[str] = Field(default_factory=list)
+    question: dict[str, Any] | None = Field(
+        default=None,
+        description="The question the item asks (ctx.ask): its actions and, once answered, "
+        "who answered what.",
+    )
 
     @classmethod
     def of(cls, i: InboxItem) -> InboxItemOut:
-        fields = {name: getattr(i, name) for name in cls.model_fields}
+        fields = {name: getattr(i, name) for name in cls.model_fields if name != "question"}
         return cls(**readable(fields))
 
 

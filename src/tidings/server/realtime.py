@@ -32,7 +32,7 @@ from typing import Any
 from tidings.app import Tidings
 from tidings.clock import real_seconds
 from tidings.ids import new_id
-from tidings.server.models_notify import InboxItemOut
+from tidings.server.inbox_items import items_out
 
 log = logging.getLogger("tidings.server.realtime")
 
@@ -222,7 +222,8 @@ async def _render(app: Tidings, recipient: str, changes: list[Any]) -> list[str]
     items = {}
     if wanted:
         found = await asyncio.to_thread(app.store.inbox.items, recipient, wanted)
-        items = {i.id: InboxItemOut.of(i).model_dump(mode="json") for i in found}
+        shown = await asyncio.to_thread(items_out, app, list(found))
+        items = {i.id: i.model_dump(mode="json") for i in shown}
     counts = (await app.inbox.counts_async(recipient)).to_json()
     out = []
     for c in changes:

@@ -20,10 +20,10 @@ from tidings.app import Tidings
 from tidings.notify.tokens import InvalidTokenError
 from tidings.server.auth import Authenticator
 from tidings.server.errors import ApiError
+from tidings.server.inbox_items import items_out
 from tidings.server.models_notify import (
     InboxCountsOut,
     InboxIds,
-    InboxItemOut,
     InboxPageOut,
     Marked,
     SnoozeIn,
@@ -107,7 +107,7 @@ async def list_inbox(
     )
     counts = await app.inbox.counts_async(who.recipient_id)
     return InboxPageOut(
-        data=[InboxItemOut.of(i) for i in page.items],
+        data=await asyncio.to_thread(items_out, app, list(page.items)),
         next_cursor=page.next_cursor,
         unread_count=counts.unread,
         counts=InboxCountsOut(**counts.to_json()),

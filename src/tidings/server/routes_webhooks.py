@@ -1,4 +1,5 @@
-"""Provider delivery webhooks: ``POST /webhooks/resend`` and ``POST /webhooks/twilio``.
+"""Provider webhooks: ``POST /webhooks/resend``, ``POST /webhooks/twilio`` (delivery
+status) and ``POST /webhooks/twilio/inbound`` (SMS replies answering questions).
 
 No API key: the provider's signature is the authentication (Svix for Resend, checked with
 each Resend provider's ``webhook_secret``; ``X-Twilio-Signature`` with each Twilio
@@ -11,17 +12,21 @@ too, so the provider does not retry them for days.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl
+from xml.sax.saxutils import escape as xml_escape
 
 from fastapi import APIRouter, Header, Request
+from fastapi.responses import Response
 from pydantic import BaseModel
 
 from tidings.app import Tidings
 from tidings.errors import ValidationError
+from tidings.notify.answers import Labels, answer_message
 from tidings.providers.resend import Resend
 from tidings.providers.tracking import apply_update
 from tidings.providers.twilio import Twilio
@@ -31,6 +36,7 @@ from tidings.providers.webhooks import (
     parse_resend_event,
     twilio_webhook,
     verify_svix,
+    verify_twilio,
 )
 from tidings.server.errors import ApiError
 from tidings.settings import ServerSettings
@@ -218,3 +224,120 @@ async def twilio_status(
         f"Twilio webhook rejected: X-Twilio-Signature {reason} (behind a proxy, set the "
         "server's public_url to the base URL Twilio calls)",
     )
+
+
+# Twilio inbound SMS: answers to questions (ctx.ask) ------------------------------------
+_INBOUND_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["From", "Body"],
+                "properties": {
+                    name: {"type": "string"}
+                    for name in ("MessageSid", "AccountSid", "From", "To", "Body")
+                },
+            }
+        }
+    },
+}
+_TWIML = "application/xml"
+
+
+def _twiml(text: str) -> Response:
+    """A TwiML answer: Twilio sends ``text`` back to the sender as an SMS."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+        f"{xml_escape(text)}</Message></Response>"
+    )
+    return Response(body, media_type=_TWIML)
+
+
+def _chosen(reply: str, actions: tuple[str, ...], labels: Labels) -> str | None:
+    """The action a reply names: its number ("1"), its name or its label."""
+    word = reply.strip().strip(".!").strip().lower()
+    if word.isdigit() and 1 <= int(word) <= len(actions):
+        return actions[int(word) - 1]
+    for action in actions:
+        if word in (action.lower(), labels.label(action).lower()):
+            return action
+    return None
+
+
+def _answer_sms(app: Tidings, phone: str, reply: str) -> str:
+    now = app.clock.now()
+    question = app.store.tokens.open_question_for_phone(phone, now)
+    if question is None:
+        return (
+            "Sorry, there is no open question for this number, so nothing was changed. "
+            "For help, contact the sender directly."
+        )
+    if question.answered_at is not None or now >= question.expires_at:
+        return answer_message("already" if question.answered_at else "closed", question)
+    locale = app.recipients.get(question.recipient_id).locale or "en"
+    labels = app.answers.labels(question.type_id, locale)
+    action = _chosen(reply, question.actions, labels)
+    if action is None:
+        return (
+            "Sorry, we did not understand your reply, so nothing was changed. "
+            + labels.sms_prompt(question.actions)
+        )
+    outcome, after = app.answers.answer(question.id, action, channel="sms")
+    return answer_message(outcome, after)
+
+
+@router.post(
+    "/webhooks/twilio/inbound",
+    summary="Twilio incoming SMS: replies answering questions (X-Twilio-Signature)",
+    description="Point the Twilio number's (or Messaging Service's) incoming message "
+    "webhook at this URL. A reply ('1', '2', an action's name or label) answers the newest "
+    "open question sent to that phone number; anything else gets a polite help reply and "
+    "changes nothing. Answered with TwiML. A bad or missing signature is answered 401.",
+    response_class=Response,
+    responses={200: {"content": {_TWIML: {}}}},
+    openapi_extra={"requestBody": _INBOUND_BODY},
+)
+async def twilio_inbound(
+    request: Request,
+    x_twilio_signature: Annotated[str | None, Header(alias="x-twilio-signature")] = None,
+) -> Response:
+    app = _app(request)
+    twilios = [p for p in app.notifications.configured() if isinstance(p, Twilio)]
+    if not twilios:
+        raise ApiError(
+            404,
+            f"no Twilio provider is configured in environment {app.environment!r}",
+            code="webhook_not_configured",
+        )
+    params = _form(await request.body())
+    account = dict(params).get("AccountSid")
+    tokens = [p.auth_token for p in twilios if p.account_sid == account] or [
+        p.auth_token for p in twilios
+    ]
+    settings: ServerSettings = request.app.state.settings
+    query = f"?{request.url.query}" if request.url.query else ""
+    urls = [str(request.url)]
+    if settings.public_url:
+        urls.insert(0, f"{settings.public_url}{request.url.path}{query}")
+    verified = False
+    for token in dict.fromkeys(tokens):
+        for url in urls:
+            try:
+                verify_twilio(token, url, params, x_twilio_signature)
+            except WebhookSignatureError:
+                continue
+            verified = True
+    if not verified:
+        reason = "missing" if not x_twilio_signature else "does not match"
+        raise ApiError(
+            401,
+            f"Twilio webhook rejected: X-Twilio-Signature {reason} (behind a proxy, set the "
+            "server's public_url to the base URL Twilio calls)",
+        )
+    form = dict(params)
+    phone, reply = form.get("From", ""), form.get("Body", "")
+    if not phone:
+        return _twiml("Sorry, this message had no sender number; nothing was changed.")
+    text = await asyncio.to_thread(_answer_sms, app, phone, reply)
+    return _twiml(text)

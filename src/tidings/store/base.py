@@ -2,9 +2,10 @@
 
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
 ``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``,
-``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``, ``store.dashboard``
-and ``store.monitoring`` each implement the interface of the module of that name; the
-store itself holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every
+``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``, ``store.dashboard``,
+``store.monitoring`` and ``store.tokens`` each implement the interface of the module of
+that name; the store itself holds only its lifecycle (migrations, close) and the wake-up
+subscriptions. Every
 method is synchronous and thread-safe, and takes the time it needs (``now``) from the
 engine clock.
 """
@@ -28,6 +29,7 @@ from tidings.store.receipts import Receipts
 from tidings.store.recipients import Recipients
 from tidings.store.runs import Runs
 from tidings.store.schedules import Schedules
+from tidings.store.tokens import Tokens
 from tidings.store.topics import Topics
 
 
@@ -49,6 +51,7 @@ class Store(abc.ABC):
     ops: Ops
     dashboard: Dashboard
     monitoring: Monitoring
+    tokens: Tokens
 
     @abc.abstractmethod
     def migrate(self) -> list[str]:

@@ -96,6 +96,11 @@ class Notifications(abc.ABC):
         """The data the notification was sent with (None if there is no such one)."""
 
     @abc.abstractmethod
+    def delivery_data(self, delivery_id: str) -> Any:
+        """The data a push or in-app delivery carries: the notification's, plus what its
+        channel added (a question's actions); None if there is no such delivery."""
+
+    @abc.abstractmethod
     def delivery(self, delivery_id: str) -> Delivery | None: ...
 
     @abc.abstractmethod

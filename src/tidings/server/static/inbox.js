@@ -56,6 +56,8 @@
       snoozeTomorrow: "Tomorrow, 08:00",
       snoozeNextWeek: "Next week (Monday, 08:00)",
       snoozed: "Snoozed",
+      answered: function (action, who) { return "Answered: " + action + " (by " + who + ")"; },
+      closed: "This question has closed.",
       preferences: "Notification preferences",
       unread: function (n) { return n === 1 ? "1 unread" : n + " unread"; },
       offline: "Reconnecting…",
@@ -81,6 +83,8 @@
       snoozeTomorrow: "Ngày mai, 08:00",
       snoozeNextWeek: "Tuần sau (thứ Hai, 08:00)",
       snoozed: "Đã tạm ẩn",
+      answered: function (action, who) { return "Đã trả lời: " + action + " (bởi " + who + ")"; },
+      closed: "Câu hỏi này đã đóng.",
       preferences: "Tùy chọn thông báo",
       unread: function (n) { return n + " chưa đọc"; },
       offline: "Đang kết nối lại…",
@@ -122,6 +126,10 @@
     ".ti-menu{position:absolute;top:100%;left:0;z-index:2;display:flex;flex-direction:column;" +
     "background:#fff;border:1px solid #c4c7c5;border-radius:6px;box-shadow:0 2px 8px rgba(0,0,0,.15)}" +
     ".ti-menu button{border:0;border-radius:0;text-align:left;padding:6px 10px}" +
+    ".ti-question{display:flex;flex-wrap:wrap;gap:6px;margin-top:6px;align-items:center}" +
+    ".ti-question button{border:1px solid #0b57d0;background:#0b57d0;color:#fff;border-radius:6px;" +
+    "padding:4px 12px;font-size:13px;cursor:pointer}" +
+    ".ti-answered{color:#1a5e34;font-size:13px}" +
     ".ti-root :focus-visible{outline:2px solid #0b57d0;outline-offset:1px}" +
     ".ti-empty,.ti-status{padding:12px;color:#5f6368}" +
     ".ti-more{display:block;width:100%;border:0;background:none;color:#0b57d0;padding:8px;cursor:pointer}";
@@ -470,6 +478,8 @@
       open.appendChild(when);
       open.addEventListener("click", function () { self.markRead(item.id); });
       row.appendChild(open);
+      var asked = self.question(item);
+      if (asked) row.appendChild(asked);
 
       var actions = el("div", "ti-actions");
       var label = item.title || item.body || "";
@@ -513,6 +523,45 @@
       var again = this.list.querySelector('[data-focus-key="' + CSS.escape(focused) + '"]');
       (again || this.list).focus();
     }
+  };
+
+  // A question (ctx.ask): one button per action until someone answers, then who answered
+  // what. The first answer on any channel wins; the server says which.
+  Inbox.prototype.question = function (item) {
+    var self = this, t = this.t;
+    var asked = item.question || (item.data && item.data.question);
+    if (!asked || !asked.actions) return null;
+    var box = el("div", "ti-question");
+    var labels = asked.labels || {};
+    if (asked.answer) {
+      var action = labels[asked.answer.action] || asked.answer.action;
+      box.appendChild(el("span", "ti-answered", t.answered(action, asked.answer.answered_by)));
+      return box;
+    }
+    if (asked.expires_at && new Date(asked.expires_at) <= new Date()) {
+      box.appendChild(el("span", "ti-answered", t.closed));
+      return box;
+    }
+    asked.actions.forEach(function (name) {
+      var b = el("button", "ti-answer", labels[name] || name);
+      b.type = "button";
+      b.dataset.action = name;
+      b.dataset.focusKey = item.id + ":answer:" + name;
+      b.addEventListener("click", function () { self.answer(item, name); });
+      box.appendChild(b);
+    });
+    return box;
+  };
+
+  Inbox.prototype.answer = function (item, action) {
+    var self = this;
+    var path = "/api/v1/inbox/" + encodeURIComponent(item.id) + "/actions/" +
+      encodeURIComponent(action);
+    return this.api("POST", path).then(function (r) {
+      item.question = r.question;
+      self.announce(r.message);
+      self.render();
+    });
   };
 
   Inbox.prototype.toggleMenu = function (button, menu) {

@@ -50,6 +50,11 @@ class DbNotifications(Bound, Notifications):
             rows = tx.run("get_notification", {"id": notification_id})
         return json.loads(rows[0]["data"]) if rows else None
 
+    def delivery_data(self, delivery_id: str) -> Any:
+        with self._transaction(write=False) as tx:
+            rows = tx.run("get_delivery", {"id": delivery_id})
+        return json.loads(rows[0]["data"]) if rows else None
+
     def deliveries(
         self,
         recipient_id: str | None,

@@ -142,10 +142,13 @@ def record_notifications(
             if d.run is not None:
                 insert_run(db, tx, d.run, now, idempotency_ttl)
             if d.inbox_item_id is not None:
+                # the in-app delivery's data: the notification's, plus what the channel
+                # adds (a question's actions, see notify/answers.py)
+                data = d.data if d.data not in ("", "{}") else n.data
                 items.append(
                     {"id": d.inbox_item_id, "recipient_id": n.recipient_id,
                      "delivery_id": d.id, "type_id": n.type_id, "title": d.title,
-                     "body": d.body, "data": n.data, "tags": json.dumps(list(n.tags))}
+                     "body": d.body, "data": data, "tags": json.dumps(list(n.tags))}
                 )  # fmt: skip
     if deliveries:
         tx.run(

@@ -30,7 +30,7 @@ from tidings.store.runs import (
     WriteOp,
 )
 
-WAIT_KINDS = ("wait_for_event", "trigger_and_wait")
+WAIT_KINDS = ("wait_for_event", "trigger_and_wait", "wait_for_token")
 
 
 def insert_run(

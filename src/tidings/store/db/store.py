@@ -20,6 +20,7 @@ from tidings.store.db.receipts import DbReceipts
 from tidings.store.db.recipients import DbRecipients
 from tidings.store.db.runs import DbRuns
 from tidings.store.db.schedules import DbSchedules
+from tidings.store.db.tokens import DbTokens
 from tidings.store.db.topics import DbTopics
 
 
@@ -46,6 +47,7 @@ class DatabaseStore(Store):
         self.ops = DbOps(db)
         self.dashboard = DbDashboard(db)
         self.monitoring = DbMonitoring(db)
+        self.tokens = DbTokens(db)
 
     def migrate(self) -> list[str]:
         return self.db.migrate()

@@ -537,6 +537,47 @@ CREATE TABLE preference_changes (
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
 
+-- Wait tokens and the questions tied to them (migration 0019): see
+-- migrations/0019_answers.sql
+CREATE TABLE wait_tokens (
+    id           TEXT PRIMARY KEY,
+    run_id       TEXT,
+    -- the run's step that created it (memoized: the same token on replay)
+    step         TEXT,
+    name         TEXT,
+    created_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    completed_at TIMESTAMPTZ,
+    -- JSON given on completion
+    data         TEXT,
+    -- who completed it: "app", "api key <name>", "link", "operator <who>"...
+    completed_by TEXT
+);
+CREATE UNIQUE INDEX wait_tokens_step ON wait_tokens (run_id, step);
+CREATE INDEX wait_tokens_open ON wait_tokens (expires_at) WHERE completed_at IS NULL;
+
+CREATE TABLE questions (
+    id              TEXT PRIMARY KEY,
+    token_id        TEXT NOT NULL UNIQUE REFERENCES wait_tokens (id) ON DELETE CASCADE,
+    run_id          TEXT,
+    type_id         TEXT NOT NULL,
+    recipient_id    TEXT NOT NULL REFERENCES recipients (id) ON DELETE CASCADE,
+    -- JSON list of action names, in order
+    actions         TEXT NOT NULL,
+    -- JSON: the notification's data
+    data            TEXT NOT NULL DEFAULT '{}',
+    notification_id TEXT,
+    created_at      TIMESTAMPTZ NOT NULL,
+    expires_at      TIMESTAMPTZ NOT NULL,
+    answered_at     TIMESTAMPTZ,
+    action          TEXT,
+    channel         TEXT,
+    -- who answered: the recipient's id, or "operator <who>"
+    answered_by     TEXT
+);
+CREATE INDEX questions_recipient ON questions (recipient_id, created_at);
+CREATE INDEX questions_open ON questions (expires_at) WHERE answered_at IS NULL;
+
 -- Alerts and timer lateness (migration 0022): see migrations/0022_alerts.sql
 ALTER TABLE runs ADD COLUMN timer_due_at TIMESTAMPTZ;
 CREATE INDEX runs_failed ON runs (finished_at) WHERE status = 'FAILED';
