@@ -123,3 +123,7 @@ class UnknownDeliveryError(TidingsError, LookupError):
 
 class UnknownBroadcastError(TidingsError, LookupError):
     """No broadcast exists with the given id."""
+
+
+class UnknownBulkActionError(TidingsError, LookupError):
+    """No bulk action exists with the given id."""

@@ -12,7 +12,8 @@
 --
 -- SKIP LOCKED: concurrent claimers take disjoint batches instead of queueing on the
 -- same rows; a row another claimer just took fails the re-checked due_at and is skipped.
--- "fresh": the run was never started, so it has no steps to load.
+-- "fresh": the run was never started, so it has no steps to load (a replay may start
+-- with steps copied from its source run: replay from a step).
 
 -- name: claim_due
 UPDATE runs
@@ -20,7 +21,7 @@ SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
     due_at = %(lease_until)s, started_at = COALESCE(runs.started_at, %(now)s),
     reclaims = runs.reclaims + (runs.status = 'RUNNING')::int
 FROM (
-    SELECT id, started_at IS NULL AS fresh FROM runs
+    SELECT id, started_at IS NULL AND replay_of IS NULL AS fresh FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
     ORDER BY priority DESC, due_at
     LIMIT %(limit)s
@@ -36,7 +37,7 @@ SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
     due_at = %(lease_until)s, started_at = COALESCE(runs.started_at, %(now)s),
     reclaims = runs.reclaims + (runs.status = 'RUNNING')::int
 FROM (
-    SELECT id, started_at IS NULL AS fresh FROM runs
+    SELECT id, started_at IS NULL AND replay_of IS NULL AS fresh FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
       AND queue = ANY(%(queues)s::text[])
     ORDER BY priority DESC, due_at
