@@ -170,12 +170,14 @@ class RunOps:
         tags: str | Sequence[str] | None = None,
         created_after: datetime | None = None,
         created_before: datetime | None = None,
+        *,
+        cancelling: bool = False,
     ) -> int:
-        """How many runs the filter matches now (what ``replay_many`` would go through;
-        ``cancel_many`` counts only the active ones: pass their statuses)."""
+        """How many runs the filter matches now: what ``replay_many`` would go through,
+        or with ``cancelling=True`` ``cancel_many`` (active runs only, its rules)."""
         f = run_filter(
             self.kernel, task=task, status=status, tags=tags,
-            created_after=created_after, created_before=created_before,
+            created_after=created_after, created_before=created_before, cancel=cancelling,
         )  # fmt: skip
         return self.kernel.store.bulk.count(f, self.kernel.clock.now(), BULK_TASK)
 
