@@ -325,3 +325,21 @@ def test_replay_without_a_step_is_unchanged(app: Tidings) -> None:
     assert (run.payload, run.tags, run.replay_of, run.steps) == (4, ("t",), source.id, [])
     other = app.get_run(app.replay(source.id, payload=9).id)
     assert other.payload == 9
+
+
+async def test_tags_match_whole_tags_only(app: Tidings) -> None:
+    @app.task
+    async def job(ctx: Context, payload: int) -> int:
+        return payload
+
+    async with TestEngine(app, start=START) as t:
+        exact = (await t.trigger("job", 0, delay=60, tags=["a", 'q"a"'])).id
+        await t.trigger("job", 1, delay=60, tags=['x"a"', "ab", "[a]"])
+        await t.trigger("job", 2, delay=60, tags=["A"])
+        assert app.runs.count(tags=["a"]) == 1
+        assert app.runs.count(tags=['q"a"', "a"]) == 1
+        assert app.runs.count(tags=["a\x00"]) == 0  # no run can hold it: a zero, no error
+        action = app.runs.cancel_many(tags="a")
+        await t.run_due()
+        assert app.runs.bulk_action(action.id).changed == 1
+        assert (await t.get_run(exact)).status is RunStatus.CANCELLED

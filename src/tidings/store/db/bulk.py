@@ -27,7 +27,7 @@ class DbBulkActions(Bound, BulkActions):
         return {
             "tasks": self._array(f.tasks),
             "statuses": self._array(f.statuses),
-            "tags": _json_list(f.tags),
+            "needles": None if f.tags is None else self._array([json.dumps(t) for t in f.tags]),
             "created_after": self._ts(f.created_after),
             "created_before": self._ts(f.created_before),
             "upto": self._ts(upto),

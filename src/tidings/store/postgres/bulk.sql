@@ -1,7 +1,8 @@
 -- Bulk actions (cancel or replay the runs a filter matches, a page at a time) and
--- replay from a step. Named queries of the PostgreSQL store. Lists are text[], tags a
--- JSON array; a NULL list matches anything. A run matches the tags when it carries
--- every one of them. The bulk task's own runs never match.
+-- replay from a step. Named queries of the PostgreSQL store. Lists are text[]; a NULL
+-- list matches anything. A run matches the tags when it carries every one of them: each tag's JSON string ("needles", quotes included) is found in the
+-- run's JSON list of tags, where only that very tag can hold it (a quote inside a
+-- JSON string is escaped). The bulk task's own runs never match.
 
 -- name: insert_bulk_action
 INSERT INTO bulk_actions (id, kind, tasks, statuses, tags, created_after, created_before,
@@ -14,7 +15,8 @@ SELECT COUNT(*) AS n FROM runs
 WHERE created_at <= %(upto)s AND task_id <> %(bulk_task)s
   AND (%(tasks)s::text[] IS NULL OR task_id = ANY(%(tasks)s::text[]))
   AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
-  AND (%(tags)s::text IS NULL OR runs.tags::jsonb @> %(tags)s::jsonb)
+  AND (%(needles)s::text[] IS NULL OR NOT EXISTS (
+        SELECT 1 FROM unnest(%(needles)s::text[]) AS wanted(t) WHERE strpos(runs.tags, wanted.t) = 0))
   AND (%(created_after)s::timestamptz IS NULL OR created_at > %(created_after)s)
   AND (%(created_before)s::timestamptz IS NULL OR created_at < %(created_before)s);
 
@@ -24,7 +26,8 @@ SELECT id, task_id, status, payload, priority, queue, tags, created_at FROM runs
 WHERE created_at <= %(upto)s AND task_id <> %(bulk_task)s
   AND (%(tasks)s::text[] IS NULL OR task_id = ANY(%(tasks)s::text[]))
   AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
-  AND (%(tags)s::text IS NULL OR runs.tags::jsonb @> %(tags)s::jsonb)
+  AND (%(needles)s::text[] IS NULL OR NOT EXISTS (
+        SELECT 1 FROM unnest(%(needles)s::text[]) AS wanted(t) WHERE strpos(runs.tags, wanted.t) = 0))
   AND (%(created_after)s::timestamptz IS NULL OR created_at > %(created_after)s)
   AND (%(created_before)s::timestamptz IS NULL OR created_at < %(created_before)s)
   AND (%(cursor_at)s::timestamptz IS NULL OR created_at > %(cursor_at)s

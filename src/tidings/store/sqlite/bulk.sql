@@ -1,7 +1,9 @@
 -- Bulk actions (cancel or replay the runs a filter matches, a page at a time) and
 -- replay from a step. Named queries of the SQLite store. Lists are JSON arrays expanded
 -- with json_each; a NULL list matches anything. A run matches the tags when it carries
--- every one of them. The bulk task's own runs never match.
+-- every one of them: each tag's JSON string ("needles", quotes included) is found in the
+-- run's JSON list of tags, where only that very tag can hold it (a quote inside a
+-- JSON string is escaped). The bulk task's own runs never match.
 
 -- name: insert_bulk_action
 INSERT INTO bulk_actions (id, kind, tasks, statuses, tags, created_after, created_before,
@@ -14,9 +16,8 @@ SELECT COUNT(*) AS n FROM runs
 WHERE created_at <= :upto AND task_id <> :bulk_task
   AND (:tasks IS NULL OR task_id IN (SELECT value FROM json_each(:tasks)))
   AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
-  AND (:tags IS NULL OR NOT EXISTS (
-        SELECT 1 FROM json_each(:tags) AS wanted
-        WHERE wanted.value NOT IN (SELECT value FROM json_each(runs.tags))))
+  AND (:needles IS NULL OR NOT EXISTS (
+        SELECT 1 FROM json_each(:needles) AS wanted WHERE instr(runs.tags, wanted.value) = 0))
   AND (:created_after IS NULL OR created_at > :created_after)
   AND (:created_before IS NULL OR created_at < :created_before);
 
@@ -26,9 +27,8 @@ SELECT id, task_id, status, payload, priority, queue, tags, created_at FROM runs
 WHERE created_at <= :upto AND task_id <> :bulk_task
   AND (:tasks IS NULL OR task_id IN (SELECT value FROM json_each(:tasks)))
   AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
-  AND (:tags IS NULL OR NOT EXISTS (
-        SELECT 1 FROM json_each(:tags) AS wanted
-        WHERE wanted.value NOT IN (SELECT value FROM json_each(runs.tags))))
+  AND (:needles IS NULL OR NOT EXISTS (
+        SELECT 1 FROM json_each(:needles) AS wanted WHERE instr(runs.tags, wanted.value) = 0))
   AND (:created_after IS NULL OR created_at > :created_after)
   AND (:created_before IS NULL OR created_at < :created_before)
   AND (:cursor_at IS NULL OR created_at > :cursor_at
