@@ -99,7 +99,9 @@ async def test_act_on_the_filter_and_follow_the_bulk_action(
         assert 'value="0"' in before  # the progress bar, nothing done yet
         await t.run_due()
         after = " ".join(client.get(location).text.split())
-        assert "<strong>2</strong> of 2 runs gone through; 2 cancelled." in after, after[after.index("<main") :]
+        assert "<strong>2</strong> of 2 runs gone through; 2 cancelled." in after, after[
+            after.index("<main") :
+        ]
         assert "completed" in after
         bulk_id = location.rsplit("/", 1)[1]
         params = {"page": f"/bulk/{bulk_id}"}
