@@ -4,6 +4,7 @@ on every run the list's filter matches (a bulk action and its progress page), an
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -86,43 +87,38 @@ async def test_act_on_the_filter_and_follow_the_bulk_action(
         tagged = [(await t.trigger("onboard", {"user": "a"}, delay=3600, tags=["imp"])).id]
         tagged.append((await t.trigger("onboard", {"user": "b"}, delay=3600, tags=["imp"])).id)
         other = (await t.trigger("onboard", {"user": "c"}, delay=3600)).id
-        token = csrf(client)
-        started = client.post(
+        token = await asyncio.to_thread(csrf, client)
+        started = await asyncio.to_thread(
+            client.post,
             "/dashboard/bulk",
             data={"csrf": token, "action": "cancel-filter", "f-tag": "imp", "f-status": "QUEUED"},
         )
         assert started.status_code == 303
         location = started.headers["location"]
         assert re.search(r"/dashboard/bulk/blk_\w+$", location)
-        before = client.get(location).text
+        before = (await asyncio.to_thread(client.get, location)).text
         assert "Bulk cancel" in before
         assert 'value="0"' in before  # the progress bar, nothing done yet
         await t.run_due()
-        after = " ".join(client.get(location).text.split())
+        after = " ".join((await asyncio.to_thread(client.get, location)).text.split())
         assert "<strong>2</strong> of 2 runs gone through; 2 cancelled." in after, after[
             after.index("<main") :
         ]
         assert "completed" in after
         bulk_id = location.rsplit("/", 1)[1]
-        params = {"page": f"/bulk/{bulk_id}"}
-        with client.stream("GET", "/dashboard/live", params=params, timeout=10) as live:
-            assert live.status_code == 200
-            seen = []
-            for line in live.iter_lines():
-                seen.append(line)
-                if "runs gone through" in line:
-                    break
+        seen = await asyncio.to_thread(_first_update, client, f"/bulk/{bulk_id}")
         assert "event: update" in seen
         assert [(await t.get_run(r)).status for r in tagged] == [RunStatus.CANCELLED] * 2
         assert (await t.get_run(other)).status is RunStatus.QUEUED
 
-        keyed = client.post(
+        keyed = await asyncio.to_thread(
+            client.post,
             "/dashboard/bulk",
             data={"csrf": token, "action": "replay-filter", "f-key": "k1"},
         )
         assert keyed.status_code == 400
         assert "an idempotency key names one run" in keyed.text
-        missing = client.get("/dashboard/bulk/blk_missing")
+        missing = await asyncio.to_thread(client.get, "/dashboard/bulk/blk_missing")
         assert missing.status_code == 404
 
 
@@ -132,24 +128,42 @@ async def test_replay_from_here_on_a_step_of_the_timeline(
     async with TestEngine(app) as t:
         failed = await t.trigger("onboard", {"user": "ann"})
         await t.run_due()
-        page = client.get(f"/dashboard/runs/{failed.id}").text
+        page = (await asyncio.to_thread(client.get, f"/dashboard/runs/{failed.id}")).text
         assert page.count("Replay from here") == 2  # load and check-profile
         app.broken["on"] = False  # type: ignore[attr-defined]
-        forked = client.post(
+        forked = await asyncio.to_thread(
+            client.post,
             f"/dashboard/runs/{failed.id}/replay-from",
-            data={"csrf": csrf(client), "step": "check-profile"},
+            data={"csrf": await asyncio.to_thread(csrf, client), "step": "check-profile"},
         )
         assert forked.status_code == 303
         new_id = re.search(r"/runs/(run_\w+)\?done=replayed-from$", forked.headers["location"])
         assert new_id is not None
-        assert "the steps before it were reused" in client.get(forked.headers["location"]).text
+        assert (
+            "the steps before it were reused"
+            in (await asyncio.to_thread(client.get, forked.headers["location"])).text
+        )
         await t.run_due()
         run = await t.get_run(new_id.group(1))
         assert (run.status, run.result) == (RunStatus.COMPLETED, "ann ok")
         assert [s.attempts for s in run.steps] == [1, 1]
-        wrong = client.post(
+        wrong = await asyncio.to_thread(
+            client.post,
             f"/dashboard/runs/{failed.id}/replay-from",
-            data={"csrf": csrf(client), "step": "nope"},
+            data={"csrf": await asyncio.to_thread(csrf, client), "step": "nope"},
         )
         assert wrong.status_code == 400
         assert "has no step" in wrong.text
+
+
+def _first_update(client: httpx.Client, page: str) -> list[str]:
+    """The live stream's lines up to its first rendering of ``page``."""
+    seen = []
+    params = {"page": page}
+    with client.stream("GET", "/dashboard/live", params=params, timeout=10) as live:
+        assert live.status_code == 200
+        for line in live.iter_lines():
+            seen.append(line)
+            if "runs gone through" in line:
+                break
+    return seen
