@@ -343,3 +343,27 @@ async def test_tags_match_whole_tags_only(app: Tidings) -> None:
         await t.run_due()
         assert app.runs.bulk_action(action.id).changed == 1
         assert (await t.get_run(exact)).status is RunStatus.CANCELLED
+
+
+async def test_a_child_cancelled_in_bulk_fails_its_parents_wait(app: Tidings) -> None:
+    @app.task
+    async def child(ctx: Context, payload: int) -> int:
+        await ctx.sleep(timedelta(hours=10))
+        return payload
+
+    @app.task
+    async def parent(ctx: Context, payload: int) -> Any:
+        return await ctx.trigger_and_wait("child", payload)
+
+    async with TestEngine(app, start=START) as t:
+        parents = [(await t.trigger("parent", i)).id for i in range(3)]
+        await t.advance(timedelta(minutes=1))
+        action = app.runs.cancel_many(task="child", status="WAITING")
+        assert action.total == 3
+        await t.advance(timedelta(minutes=1))
+        assert app.runs.bulk_action(action.id).changed == 3
+        for run_id in parents:
+            run = await t.get_run(run_id)
+            assert run.status is RunStatus.FAILED
+            assert run.error is not None
+            assert "cancelled" in run.error.message

@@ -1,10 +1,10 @@
 """Bulk actions carried out by real worker processes, one SIGKILLed midway (issue 18).
 
-10,000 queued runs are cancelled by one bulk action (100 per page). The worker carrying
+10,000 queued runs are cancelled by one bulk action (50 per page). The worker carrying
 it out is killed with SIGKILL partway through; another worker takes its run over when
 the lease expires and resumes from the action's cursor. Every run ends cancelled, and
 every page was acted on once: the action went through exactly 10,000 runs, cancelled
-10,000 and recorded 101 pages (100 full ones and the empty last one).
+10,000 and recorded 201 pages (200 full ones and the empty last one).
 """
 
 from __future__ import annotations
@@ -18,24 +18,24 @@ import pytest
 from tidings import Tidings
 from tidings.records import RunStatus
 
-from .conftest import PgEnv, Workers, wait_until
+from .conftest import PgEnv, Workers, wait_for_status, wait_until
 from .workerapp import parked
 
 pytestmark = pytest.mark.timeout(300)
 
 N = 10_000
-PAGE = 100
+PAGE = 50
 
 
 def _kill_midway(app: Tidings, workers: Workers, action_id: str) -> None:
     """Start a worker, SIGKILL it once the action is partly done, then start another."""
     a = workers.start(concurrency=4, lease=2.0)
-    wait_until(lambda: app.runs.bulk_action(action_id).done >= N // 5, 120, "a fifth done")
+    wait_until(lambda: app.runs.bulk_action(action_id).done >= N // 10, 120, "a tenth done")
     a.signal(signal.SIGKILL)
     assert a.wait_exit(10) == -signal.SIGKILL
     midway = app.runs.bulk_action(action_id)
     assert midway.status == "running"
-    assert N // 5 <= midway.done < N, "the kill must land while pages remain"
+    assert N // 10 <= midway.done < N, "the kill must land while pages remain"
     workers.start(concurrency=4, lease=2.0)
     wait_until(
         lambda: app.runs.bulk_action(action_id).status == "completed", 180, "the action to end"
@@ -55,9 +55,11 @@ def _cancel_ten_thousand(app: Tidings, workers: Workers) -> None:
     done = app.runs.bulk_action(action.id)
     assert (done.total, done.done, done.changed) == (N, N, N)
     assert app.store.bulk.get(action.id).pages == N // PAGE + 1  # type: ignore[union-attr]
-    bulk_run = app.get_run(done.run_id or "")
-    assert bulk_run.status is RunStatus.COMPLETED
-    assert len(bulk_run.steps) == N // PAGE + 1
+    # the action is complete with its last page; its run ends just after
+    bulk_run = wait_for_status(app, done.run_id or "", RunStatus.COMPLETED, timeout=30)
+    # A kill between a page's commit and the save of its step leaves one step fewer:
+    # the step ran again on the next worker and, finding the page done, took the next.
+    assert N // PAGE <= len(bulk_run.steps) <= N // PAGE + 1
     cancelled = app.list_runs(task_id="parked", limit=N + 10)
     assert {r.id for r in cancelled} == ids
     assert collections.Counter(r.status for r in cancelled) == {RunStatus.CANCELLED: N}

@@ -10,7 +10,8 @@ from typing import Any
 
 from tidings.store.bulk import BulkActions, BulkRow, MatchedRun, NewBulkAction, Replay, RunFilter
 from tidings.store.db.database import Bound, Row, Tx
-from tidings.store.db.runs import cancel_in, insert_run
+from tidings.store.db.runs import insert_run
+from tidings.store.db.waits import child_finished
 from tidings.store.runs import NewRun
 
 
@@ -126,13 +127,22 @@ class DbBulkActions(Bound, BulkActions):
         # same page wait, then find the page count moved and write nothing.
         with self._transaction(write=True) as tx:
             if self._advance(tx, row, runs, now) and runs:
-                wanted = row.filter.statuses
-                ids = self._array([r.id for r in runs])
-                for r in tx.run("bulk_run_statuses", {"ids": ids}):
-                    if wanted is None or str(r["status"]) in wanted:
-                        run_id = str(r["id"])
-                        if cancel_in(self._db, tx, run_id, now):
-                            cancelled.append(run_id)
+                # A cancel action's statuses are always set (active ones by default).
+                statuses = list(row.filter.statuses or ("QUEUED", "WAITING", "RUNNING"))
+                params = {
+                    "ids": self._array([r.id for r in runs]),
+                    "statuses": self._array(statuses),
+                    "now": self._ts(now),
+                }
+                done = tx.run("bulk_cancel_runs", params)
+                cancelled = sorted(str(r["id"]) for r in done)
+                if cancelled:
+                    gone = {"ids": self._array(cancelled)}
+                    tx.run("bulk_delete_waits", gone)
+                    tx.run("bulk_delete_cancel_keys", gone)
+                for r in done:  # a parent in trigger_and_wait hears of its child
+                    if r["parent_run_id"]:
+                        child_finished(self._db, tx, str(r["id"]), "CANCELLED", None, None, now)
                 tx.run("add_bulk_changed", {"id": row.id, "changed": len(cancelled)})
             after = tx.run("get_bulk_action", {"id": row.id})[0]
         return self._row(after), cancelled

@@ -62,10 +62,22 @@ WHERE id = %(id)s AND pages = %(pages)s AND finished_at IS NULL;
 -- name: add_bulk_changed
 UPDATE bulk_actions SET changed = changed + %(changed)s WHERE id = %(id)s;
 
--- name: bulk_run_statuses
-SELECT id, status FROM runs WHERE id = ANY(%(ids)s::text[])
-ORDER BY id
-FOR UPDATE;
+-- name: bulk_cancel_runs
+-- A page's runs that still have one of the action's statuses (active ones), cancelled
+-- as cancel_run cancels one; their waits and cancel keys go next, as for one.
+UPDATE runs
+SET status = 'CANCELLED', finished_at = %(now)s, due_at = NULL,
+    worker_id = NULL, lease_token = NULL
+WHERE id = ANY(%(ids)s::text[])
+  AND status = ANY(%(statuses)s::text[])
+  AND status IN ('QUEUED', 'WAITING', 'RUNNING')
+RETURNING id, parent_run_id;
+
+-- name: bulk_delete_waits
+DELETE FROM event_waits WHERE run_id = ANY(%(ids)s::text[]);
+
+-- name: bulk_delete_cancel_keys
+DELETE FROM run_cancel_keys WHERE run_id = ANY(%(ids)s::text[]);
 
 -- name: insert_bulk_replay
 INSERT INTO bulk_replays (bulk_id, source_run_id, run_id)

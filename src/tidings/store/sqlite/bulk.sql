@@ -62,9 +62,22 @@ WHERE id = :id AND pages = :pages AND finished_at IS NULL;
 -- name: add_bulk_changed
 UPDATE bulk_actions SET changed = changed + :changed WHERE id = :id;
 
--- name: bulk_run_statuses
-SELECT id, status FROM runs WHERE id IN (SELECT value FROM json_each(:ids))
-ORDER BY id;
+-- name: bulk_cancel_runs
+-- A page's runs that still have one of the action's statuses (active ones), cancelled
+-- as cancel_run cancels one; their waits and cancel keys go next, as for one.
+UPDATE runs
+SET status = 'CANCELLED', finished_at = :now, due_at = NULL,
+    worker_id = NULL, lease_token = NULL
+WHERE id IN (SELECT value FROM json_each(:ids))
+  AND status IN (SELECT value FROM json_each(:statuses))
+  AND status IN ('QUEUED', 'WAITING', 'RUNNING')
+RETURNING id, parent_run_id;
+
+-- name: bulk_delete_waits
+DELETE FROM event_waits WHERE run_id IN (SELECT value FROM json_each(:ids));
+
+-- name: bulk_delete_cancel_keys
+DELETE FROM run_cancel_keys WHERE run_id IN (SELECT value FROM json_each(:ids));
 
 -- name: insert_bulk_replay
 INSERT INTO bulk_replays (bulk_id, source_run_id, run_id)
