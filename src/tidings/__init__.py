@@ -22,6 +22,7 @@ from tidings.handle import BroadcastHandle, RunHandle
 from tidings.notify.client import NotifyHandle
 from tidings.options import Batch, CancelOn, Debounce, RateLimit, Retry, Singleton, TriggerRequest
 from tidings.records import (
+    BulkAction,
     ErrorInfo,
     Event,
     EventReceipt,
@@ -51,6 +52,7 @@ __all__ = [
     "Batch",
     "Broadcast",
     "BroadcastHandle",
+    "BulkAction",
     "CancelOn",
     "ChildRunFailed",
     "Context",

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 import pydantic
 
 from tidings.alerting import Alert
+from tidings.bulk import RunOps, bulk_task
+from tidings.bulk import replay as replay_run
 from tidings.clock import Clock
 from tidings.errors import ConfigError, ValidationError
 from tidings.events import DEFAULT_MAX_EVENT_BYTES
@@ -82,6 +84,7 @@ class Tidings:
         inbox: each recipient's in-app notifications.
         outbox: messages captured by the outbox provider.
         deliveries: the delivery log.
+        runs: ``app.runs``: cancel or replay every run a filter matches (bulk actions).
     """
 
     def __init__(
@@ -144,6 +147,8 @@ class Tidings:
             alerts=alerts,
         )
         self.kernel.extend_context(self._notify.steps)
+        self.kernel.register(bulk_task(self.kernel), internal=True)
+        self.runs: RunOps = RunOps(self.kernel)
         self.notifications: Notifications = self._notify.notifications
         self.recipients: Recipients = self._notify.recipients
         self.preferences: Preferences = self._notify.preferences
@@ -597,23 +602,23 @@ class Tidings:
     async def cancel_async(self, run_id: str) -> Run:
         return await asyncio.to_thread(self.cancel, run_id)
 
-    def replay(self, run_id: str) -> RunHandle:
-        """Start a new run of the same task with the same payload."""
-        old = self.get_run(run_id)
-        task = self.get_task(old.task_id)
-        new = self.kernel.new_run(
-            task.id,
-            old.payload,
-            priority=old.priority,
-            queue=old.queue,
-            tags=old.tags,
-            replay_of=old.id,
-        )
-        new_id, _ = self.kernel.create_run(new)
-        return RunHandle(self.kernel, new_id)
+    def replay(self, run_id: str, from_step: str | None = None, payload: Any = None) -> RunHandle:
+        """Start a new run of the same task with the same payload (the source run is
+        untouched).
 
-    async def replay_async(self, run_id: str) -> RunHandle:
-        return await asyncio.to_thread(self.replay, run_id)
+        With ``from_step`` (a step name as ``get_run`` lists it, e.g. ``"check-profile"``
+        or ``"page:2"``), the new run starts with copies of the memoized results of the
+        steps the source run completed before that one (in the order it first ran
+        them): they do not run again, and the new run resumes at that step. A name the
+        run has no step of (unknown, or never reached) is a ValidationError listing the
+        run's steps, nothing created. ``payload`` replaces the source's payload.
+        """
+        return replay_run(self.kernel, run_id, from_step, payload)
+
+    async def replay_async(
+        self, run_id: str, from_step: str | None = None, payload: Any = None
+    ) -> RunHandle:
+        return await asyncio.to_thread(self.replay, run_id, from_step, payload)
 
     # -- events ------------------------------------------------------------------------
     def send_event(

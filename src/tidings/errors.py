@@ -127,3 +127,7 @@ class UnknownBroadcastError(TidingsError, LookupError):
 
 class UnknownTokenError(TidingsError, LookupError):
     """No wait token (or question, or action of it) exists with the given id or name."""
+
+
+class UnknownBulkActionError(TidingsError, LookupError):
+    """No bulk action exists with the given id."""

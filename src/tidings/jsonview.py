@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from tidings.records import LogEntry, Run, Schedule
+from tidings.records import BulkAction, LogEntry, Run, Schedule
 
 
 def _json_default(value: object) -> object:
@@ -37,4 +37,11 @@ def schedule_to_json(schedule: Schedule) -> Any:
     return json.loads(json.dumps(dataclasses.asdict(schedule), default=_json_default))
 
 
-__all__ = ["run_to_json", "schedule_to_json"]
+def bulk_to_json(action: BulkAction) -> Any:
+    """A bulk action and its progress as plain JSON values (times in ISO 8601)."""
+    data = dataclasses.asdict(action)
+    data["progress"] = round(action.progress, 4)
+    return json.loads(json.dumps(data, default=_json_default))
+
+
+__all__ = ["bulk_to_json", "run_to_json", "schedule_to_json"]

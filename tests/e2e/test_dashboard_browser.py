@@ -25,7 +25,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from tests.serving import serve
-from tidings import Context, Retry, Tidings
+from tidings import Context, Retry, RunStatus, Tidings
 from tidings.dashboard import dashboard
 from tidings.dashboard.auth import hash_password
 from tidings.dashboard.environments import EnvironmentDashboards
@@ -280,11 +280,47 @@ def test_replay_a_failed_run(stack: Stack, page: Any) -> None:
     live.get_by_text("Traceback").first.click()
     assert "RuntimeError" in live.locator("pre").first.inner_text()
     shoot(page, "run-failed")
-    page.get_by_role("button", name="Replay").click()
+    page.get_by_role("button", name="Replay", exact=True).click()
     page.wait_for_url(re.compile(r"done=replayed"))
     new_id = page.url.split("/runs/")[1].split("?")[0]
     assert new_id != handle.id
     page.locator("#live").get_by_text(handle.id).first.wait_for()  # "Replay of" links back
+    assert stack.app.get_run(new_id).replay_of == handle.id
+
+
+def test_select_runs_and_cancel_them(stack: Stack, page: Any) -> None:
+    ids = [stack.app.trigger("digest", {}, delay=3600, tags=["picked"]).id for _ in range(3)]
+    page.goto(f"{stack.url}/runs?tag=picked")
+    for run_id in ids[:2]:
+        page.get_by_label(f"Select run {run_id}").check()
+    shoot(page, "runs-selected")
+    page.get_by_role("button", name="Cancel selected").click()
+    page.wait_for_url(re.compile(r"done=cancelled%3A2"))
+    page.get_by_text("2 runs cancelled.").wait_for()
+    statuses = [stack.app.get_run(r).status for r in ids]
+    assert statuses == [RunStatus.CANCELLED, RunStatus.CANCELLED, RunStatus.QUEUED]
+
+
+def test_cancel_every_run_matching_the_filter_and_follow_it(stack: Stack, page: Any) -> None:
+    ids = [stack.app.trigger("digest", {}, delay=3600, tags=["sweep"]).id for _ in range(3)]
+    page.goto(f"{stack.url}/runs?tag=sweep&status=QUEUED")
+    page.get_by_role("button", name="Cancel all matching").click()
+    page.wait_for_url(re.compile(r"/dashboard/bulk/blk_\w+$"))
+    page.locator("#live").get_by_text("3 of 3 runs gone through").wait_for()
+    page.locator("#live h1 .badge", has_text="completed").wait_for()
+    assert page.locator("#bulk-progress").get_attribute("value") == "3"
+    shoot(page, "bulk-action")
+    assert {stack.app.get_run(r).status for r in ids} == {RunStatus.CANCELLED}
+
+
+def test_replay_from_a_step_of_the_timeline(stack: Stack, page: Any) -> None:
+    handle = stack.app.trigger("flaky", {"card": "4001"})
+    page.goto(f"{stack.url}/runs/{handle.id}")
+    page.locator("#live h1 .badge", has_text="FAILED").wait_for()
+    page.get_by_role("button", name="Replay from step charge").click()
+    page.wait_for_url(re.compile(r"done=replayed-from"))
+    page.get_by_text("the steps before it were reused").wait_for()
+    new_id = page.url.split("/runs/")[1].split("?")[0]
     assert stack.app.get_run(new_id).replay_of == handle.id
 
 

@@ -118,6 +118,12 @@ async def three_steps(ctx: Context, payload: dict[str, Any]) -> int:
     return int(payload.get("n", 0))
 
 
+@app.task
+async def parked(ctx: Context, payload: dict[str, Any]) -> int:
+    """Triggered with a delay for the bulk actions of test_bulk_processes to act on."""
+    return int(payload["n"])
+
+
 async def _slow(out: str, run_id: str, seconds: float) -> str:
     append(out, run_id, "slow-start")
     await asyncio.sleep(seconds)

@@ -59,6 +59,9 @@ async def test_mcp_tools_and_resources_over_stdio(
             "list_waiting",
             "complete_token",
             "answer_question",
+            "cancel_runs",
+            "replay_runs",
+            "get_bulk_action",
         }
         tasks = _data(await client.call_tool("list_tasks", {}))
         assert [t["id"] for t in tasks] == ["approval", "charge", "churn", "hold", "nothing"]
@@ -195,3 +198,54 @@ async def test_mcp_notify_tool_reaches_one_a_list_or_a_topic(
     assert "either to" in neither
     assert "'ghost'" in ghost
     assert "no broadcast" in unknown
+
+
+async def test_mcp_bulk_tools_and_replay_from_a_step(
+    new_url: Callable[[], str], tmp_path: Path
+) -> None:
+    url = new_url()
+    app = make_app(url)
+    app.migrate()
+    orders = [{"order_id": f"o{i}", "amount": i + 1} for i in range(3)]
+    queued = [h.id for h in app.trigger_many("charge", orders, delay=3600, tags=["import"])]
+    async with Client(_server(url, tmp_path)) as client:
+        zero = _data(await client.call_tool("replay_runs", {"status": ["FAILED"]}))
+        assert (zero["total"], zero["status"]) == (0, "completed")
+        assert "unknown run status 'gone'" in _error(
+            await client.call_tool("cancel_runs", {"status": ["gone"]})
+        )
+        assert "ISO 8601" in _error(
+            await client.call_tool("cancel_runs", {"created_after": "yesterday"})
+        )
+        action = _data(
+            await client.call_tool("cancel_runs", {"task_id": ["charge"], "tags": ["import"]})
+        )
+        assert (action["kind"], action["total"], action["status"]) == ("cancel", 3, "running")
+        done = app.trigger("charge", {"order_id": "o9", "amount": 9}).id
+        with worker_process(url, tmp_path):
+            wait_until(
+                lambda: app.runs.bulk_action(action["id"]).status == "completed", 60, "the action"
+            )
+            wait_until(
+                lambda: app.get_run(done).status is RunStatus.COMPLETED, 60, "the charge run"
+            )
+        followed = _data(await client.call_tool("get_bulk_action", {"bulk_id": action["id"]}))
+        assert (followed["done"], followed["changed"], followed["progress"]) == (3, 3, 1.0)
+        assert {app.get_run(r).status for r in queued} == {RunStatus.CANCELLED}
+
+        forked = _data(
+            await client.call_tool(
+                "replay_run",
+                {
+                    "run_id": done,
+                    "from_step": "charge",
+                    "payload": {"order_id": "o10", "amount": 1},
+                },
+            )
+        )
+        fresh = app.get_run(forked["run_id"])
+        assert (fresh.replay_of, fresh.payload) == (done, {"order_id": "o10", "amount": 1})
+        assert "has no step 'chrge'" in _error(
+            await client.call_tool("replay_run", {"run_id": done, "from_step": "chrge"})
+        )
+    app.close()

@@ -21,7 +21,7 @@ from rich.table import Table
 from rich.text import Text
 
 from tidings.limits import readable
-from tidings.records import LogEntry, Run, RunStatus, Schedule, Step
+from tidings.records import BulkAction, LogEntry, Run, RunStatus, Schedule, Step
 
 if TYPE_CHECKING:
     from tidings.app import Tidings
@@ -82,6 +82,30 @@ def truncate(value: Any, width: int = 60) -> str:
         return ""
     text = json.dumps(readable(value), ensure_ascii=False, separators=(",", ":"), default=str)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def render_bulk_table(actions: Sequence[BulkAction]) -> Table:
+    """Bulk actions: id, kind, status, progress, what they changed, the filter."""
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False)
+    table.add_column("bulk action", no_wrap=True)
+    for name in ("kind", "status", "done", "changed", "created", "finished", "filter"):
+        table.add_column(
+            name,
+            no_wrap=name != "filter",
+            justify="right" if name in ("done", "changed") else "left",
+        )
+    for a in actions:
+        shown = ", ".join(
+            f"{k}={v.isoformat() if isinstance(v, datetime) else ','.join(v)}"
+            for k, v in a.filter.items()
+            if v is not None
+        )
+        table.add_row(
+            a.id, a.kind, a.status, f"{a.done}/{a.total}", str(a.changed),
+            format_time(a.created_at, short=True), format_time(a.finished_at, short=True),
+            shown or "(every run)",
+        )  # fmt: skip
+    return table
 
 
 def render_runs_table(

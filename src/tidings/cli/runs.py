@@ -7,11 +7,13 @@ import asyncio
 import contextlib
 import json
 import sys
+import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Group, RenderableType
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.spinner import Spinner
 from rich.text import Text
 
@@ -22,6 +24,7 @@ from tidings.cli.render import (
     fetch_runs,
     follow_runs,
     next_event,
+    render_bulk_table,
     render_run,
     render_runs_table,
     render_schedules_table,
@@ -29,9 +32,9 @@ from tidings.cli.render import (
     status_text,
 )
 from tidings.errors import RunCancelledError, RunFailedError, ValidationError
-from tidings.jsonview import run_to_json, schedule_to_json
+from tidings.jsonview import bulk_to_json, run_to_json, schedule_to_json
 from tidings.notify.answers import describe as describe_question
-from tidings.records import ACTIVE_STATUSES, Run, RunStatus
+from tidings.records import ACTIVE_STATUSES, BulkAction, Run, RunStatus
 from tidings.store import redact_url
 
 if TYPE_CHECKING:
@@ -321,15 +324,181 @@ def runs_show(
         out.print(render_run(run, logs))
 
 
+BulkTaskOpt = Annotated[
+    list[str] | None,
+    typer.Option("--task", help="Only runs of this task (repeatable).", show_default=False),
+]
+TagOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tag", help="Only runs carrying this tag (repeatable: all of them).", show_default=False
+    ),
+]
+AfterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--created-after",
+        metavar="TIME",
+        help="Only runs created after TIME (ISO 8601 with a timezone, e.g. 2026-03-01T09:00Z).",
+    ),
+]
+BeforeOpt = Annotated[
+    str | None,
+    typer.Option("--created-before", metavar="TIME", help="Only runs created before TIME."),
+]
+YesOpt = Annotated[
+    bool, typer.Option("--yes", help="Act without asking (needed when not on a terminal).")
+]
+NoWaitOpt = Annotated[
+    bool,
+    typer.Option("--no-wait", help="Print the bulk action's id and return; a worker goes on."),
+]
+OptionalRunIdArg = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[RUN_ID]", help="One run (run_...); or give a filter instead.", show_default=False
+    ),
+]
+
+
+def _time_option(value: str | None, flag: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{value!r} is not an ISO 8601 time (e.g. 2026-03-01T09:00:00+00:00)", param_hint=flag
+        ) from None
+    if parsed.tzinfo is None:
+        raise typer.BadParameter(
+            f"{value!r} has no timezone; add one, e.g. {value}Z or {value}+02:00", param_hint=flag
+        )
+    return parsed
+
+
+def _bulk_filter(
+    task: list[str] | None,
+    status: list[str] | None,
+    tag: list[str] | None,
+    created_after: str | None,
+    created_before: str | None,
+) -> dict[str, Any] | None:
+    """The filter flags as ``app.runs`` takes them; None when no flag was given."""
+    if not (task or status or tag or created_after or created_before):
+        return None
+    return {
+        "task": task or None,
+        "status": status or None,
+        "tags": tag or None,
+        "created_after": _time_option(created_after, "--created-after"),
+        "created_before": _time_option(created_before, "--created-before"),
+    }
+
+
+def _bulk(
+    app: Tidings, kind: str, filters: dict[str, Any], yes: bool, no_wait: bool, as_json: bool
+) -> None:
+    """Count, ask (or refuse without --yes off a terminal), start, and follow the action."""
+    n = app.runs.count(**filters, cancelling=kind == "cancel")
+    verb = "cancel" if kind == "cancel" else "replay"
+    if n == 0:
+        if as_json:
+            print_json({"total": 0, "done": 0, "changed": 0, "status": "completed"})
+        else:
+            out.print(f"no run matches this filter: nothing to {verb}")
+        return
+    runs = f"{n} run{'s' if n != 1 else ''}"
+    if not yes:
+        if not sys.stdin.isatty():
+            raise ValidationError(
+                f"refusing to {verb} {runs} without --yes: not on a terminal to ask; "
+                "check the filter, then run again with --yes"
+            )
+        if not typer.confirm(f"{verb} {runs}?"):
+            raise typer.Exit(1)
+    start = app.runs.cancel_many if kind == "cancel" else app.runs.replay_many
+    action = start(**filters)
+    if no_wait:
+        if as_json:
+            print_json(bulk_to_json(action))
+        else:
+            typer.echo(action.id)
+        return
+    err.print(
+        f"bulk action {action.id}: a worker carries it out (start one with `tidings worker` "
+        "if none runs); Ctrl-C stops following, the action goes on",
+        soft_wrap=True,
+    )
+    try:
+        action = _follow_bulk(app, action)
+    except KeyboardInterrupt:
+        err.print(f"stopped following; bulk action {action.id} goes on", soft_wrap=True)
+        raise typer.Exit(130) from None
+    if as_json:
+        print_json(bulk_to_json(action))
+    else:
+        made = "cancelled" if kind == "cancel" else "replayed"
+        out.print(
+            f"{made} {action.changed} of {action.done} runs gone through "
+            f"(bulk action {action.id}: {action.status})",
+            soft_wrap=True,
+        )
+    if action.status != "completed":
+        raise typer.Exit(1)
+
+
+def _follow_bulk(app: Tidings, action: BulkAction, interval: float = 0.25) -> BulkAction:
+    """A progress bar of ``action`` until it has finished (or its run has ended)."""
+    columns = (
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err) as progress:
+        bar = progress.add_task(f"{action.kind} {action.id}", total=action.total or 1)
+        while True:
+            action = app.runs.bulk_action(action.id)
+            progress.update(bar, completed=action.done, total=max(action.total, action.done, 1))
+            if action.status != "running":
+                return action
+            time.sleep(interval)
+
+
 @runs_cli.command("cancel")
 def runs_cancel(
-    run_id: RunIdArg,
+    run_id: OptionalRunIdArg = None,
+    task: BulkTaskOpt = None,
+    status: StatusOpt = None,
+    tag: TagOpt = None,
+    created_after: AfterOpt = None,
+    created_before: BeforeOpt = None,
+    yes: YesOpt = False,
+    no_wait: NoWaitOpt = False,
+    as_json: JsonOpt = False,
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    """Cancel a queued, waiting or running run (a finished run is left as it is)."""
+    """Cancel a run, or every queued, running or waiting run a filter matches.
+
+    With a filter it shows the count and asks (--yes acts without asking), then follows
+    the bulk action with a progress bar. A finished run is left as it is.
+    """
+    filters = _bulk_filter(task, status, tag, created_after, created_before)
+    if run_id is not None and filters is not None:
+        raise typer.BadParameter("give RUN_ID or a filter, not both", param_hint="RUN_ID")
+    if run_id is None and filters is None:
+        raise typer.BadParameter(
+            "give RUN_ID, or a filter: --task, --status, --tag, --created-after, --created-before",
+            param_hint="RUN_ID",
+        )
     app = load(app_ref, database_url, env)
+    if filters is not None:
+        _bulk(app, "cancel", filters, yes, no_wait, as_json)
+        return
+    assert run_id is not None
     before = app.get_run(run_id)
     if before.status.finished:
         out.print(Text.assemble(f"run {run_id} had already finished: ", status_text(before.status)))
@@ -340,14 +509,95 @@ def runs_cancel(
 
 @runs_cli.command("replay")
 def runs_replay(
-    run_id: RunIdArg,
+    run_id: OptionalRunIdArg = None,
+    from_step: Annotated[
+        str | None,
+        typer.Option(
+            "--from-step",
+            metavar="NAME",
+            help="Reuse the steps before NAME from the run; start at NAME.",
+        ),
+    ] = None,
+    payload_json: Annotated[
+        str | None,
+        typer.Option("--payload", metavar="JSON", help="Replace the payload (JSON, - for stdin)."),
+    ] = None,
+    task: BulkTaskOpt = None,
+    status: StatusOpt = None,
+    tag: TagOpt = None,
+    created_after: AfterOpt = None,
+    created_before: BeforeOpt = None,
+    yes: YesOpt = False,
+    no_wait: NoWaitOpt = False,
+    as_json: JsonOpt = False,
     app_ref: AppOpt = None,
     database_url: DbOpt = None,
     env: EnvOpt = None,
 ) -> None:
-    """Start a new run of the same task with the same payload; print its id."""
+    """Replay a run (a new run of its task and payload; print its id), or every run a
+    filter matches (shows the count, asks, then follows with a progress bar).
+
+    --from-step NAME starts the new run at step NAME: the steps before it are not run
+    again, their results are the run's.
+    """
+    filters = _bulk_filter(task, status, tag, created_after, created_before)
+    if run_id is not None and filters is not None:
+        raise typer.BadParameter("give RUN_ID or a filter, not both", param_hint="RUN_ID")
+    if run_id is None and filters is None:
+        raise typer.BadParameter(
+            "give RUN_ID, or a filter: --task, --status, --tag, --created-after, --created-before",
+            param_hint="RUN_ID",
+        )
+    if filters is not None and (from_step is not None or payload_json is not None):
+        raise typer.BadParameter(
+            "--from-step and --payload replay one run: give RUN_ID", param_hint="--from-step"
+        )
+    payload = parse_payload(payload_json, "--payload")
     app = load(app_ref, database_url, env)
-    typer.echo(app.replay(run_id).id)
+    if filters is not None:
+        _bulk(app, "replay", filters, yes, no_wait, as_json)
+        return
+    assert run_id is not None
+    handle = app.replay(run_id, from_step=from_step, payload=payload)
+    if as_json:
+        print_json(run_to_json(handle.get()))
+    else:
+        typer.echo(handle.id)
+
+
+@runs_cli.command("bulk")
+def runs_bulk(
+    bulk_id: Annotated[
+        str | None,
+        typer.Argument(metavar="[BULK_ID]", help="One bulk action (blk_...); none: list them."),
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Follow it with a progress bar until it ends.")
+    ] = False,
+    as_json: JsonOpt = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Show a bulk cancel or replay and its progress (without BULK_ID: the latest ones)."""
+    app = load(app_ref, database_url, env)
+    if bulk_id is None:
+        actions = app.runs.bulk_actions()
+        if as_json:
+            print_json([bulk_to_json(a) for a in actions])
+        else:
+            out.print(render_bulk_table(actions))
+        return
+    action = app.runs.bulk_action(bulk_id)
+    if follow:
+        try:
+            action = _follow_bulk(app, action)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+    if as_json:
+        print_json(bulk_to_json(action))
+    else:
+        out.print(render_bulk_table([action]))
 
 
 @runs_cli.command("watch")

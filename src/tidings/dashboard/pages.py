@@ -63,7 +63,7 @@ class RunQuery:
 
 
 def parse_run_query(app: Tidings, q: Mapping[str, str]) -> RunQuery:
-    params = {k: v.strip() for k, v in q.items() if k != "cursor" and v.strip()}
+    params = {k: v.strip() for k, v in q.items() if k not in ("cursor", "done") and v.strip()}
     status = params.get("status")
     if status is not None and status not in {s.value for s in RunStatus}:
         raise ValidationError(f"unknown status {status!r}")
@@ -320,3 +320,27 @@ def chart(ov: Any, label_format: str = "%H:%M") -> dict[str, Any]:
         for i, q in enumerate(s.queued)
     )
     return {"bars": bars, "line": line, "width": width, "height": height, "top": top}
+
+
+def bulk_filter(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
+    """The run list's filter (its query string) as ``app.runs`` takes it."""
+    query = parse_run_query(app, q)
+    if query.filter.idempotency_key is not None:
+        raise ValidationError(
+            "an idempotency key names one run: open it and act on it there, or clear the key"
+        )
+    f = query.filter
+    return {
+        "task": f.task_id,
+        "status": None if f.status is None else f.status.value,
+        "tags": None if f.tag is None else [f.tag],
+        "created_after": f.since,
+        "created_before": f.until,
+    }
+
+
+def bulk_page(app: Tidings, bulk_id: str) -> dict[str, Any] | None:
+    try:
+        return {"a": app.runs.bulk_action(bulk_id)}
+    except LookupError:
+        return None

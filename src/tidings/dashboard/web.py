@@ -350,7 +350,16 @@ class Dashboard:
             if found:
                 return self.redirect(request, f"/runs/{search}")
             q.pop("q")
-        return await self.page(request, "runs.html", lambda: pages.runs_page(self.app, q))
+        done = q.pop("done", "")
+        verb, _, n = done.partition(":")
+        flash = (
+            f"{n} run{'' if n == '1' else 's'} {verb}."
+            if verb in ("cancelled", "replayed") and n.isdigit()
+            else ""
+        )
+        return await self.page(
+            request, "runs.html", lambda: {**pages.runs_page(self.app, q), "flash": flash}
+        )
 
     async def run(self, request: Request) -> Response:
         run_id = request.path_params["run_id"]
@@ -469,6 +478,10 @@ class Dashboard:
             if action == "replay":
                 handle = await self.call(self.app.replay, run_id)
                 return self.redirect(request, f"/runs/{handle.id}?done=replayed")
+            if action == "replay-from":
+                step = str((await request.form()).get("step", ""))
+                handle = await self.call(self.app.replay, run_id, step)
+                return self.redirect(request, f"/runs/{handle.id}?done=replayed-from")
             if action == "retry":
                 ok = await self.call(
                     self.app.store.dashboard.retry_now, run_id, self.app.clock.now()
@@ -481,6 +494,38 @@ class Dashboard:
         except TidingsError as exc:
             return self.render(request, "error.html", 400, message=str(exc))
         return PlainTextResponse("unknown action", status_code=404)
+
+    async def bulk(self, request: Request) -> Response:
+        """The run list's actions: on the selected runs, or every run the filter matches
+        (a bulk action: its page follows the progress)."""
+        form = await request.form()
+        action = str(form.get("action", ""))
+        picked = [str(v) for v in form.getlist("run")][: pages.PAGE_SIZE]
+        back = {k[2:]: str(v) for k, v in form.items() if k.startswith("f-") and str(v)}
+        try:
+            if action in ("cancel-selected", "replay-selected"):
+                act = self.app.cancel if action == "cancel-selected" else self.app.replay
+                for run_id in picked:
+                    await self.call(act, run_id)
+                verb = "cancelled" if action == "cancel-selected" else "replayed"
+                back["done"] = f"{verb}:{len(picked)}"
+                return self.redirect(request, f"/runs?{urlencode(back)}")
+            if action in ("cancel-filter", "replay-filter"):
+                filters = await self.call(pages.bulk_filter, self.app, dict(back))
+                runs = self.app.runs
+                start = runs.cancel_many if action == "cancel-filter" else runs.replay_many
+                made = await asyncio.to_thread(lambda: start(**filters))
+                return self.redirect(request, f"/bulk/{made.id}")
+        except TidingsError as exc:
+            return self.render(request, "error.html", 400, message=str(exc))
+        return PlainTextResponse("unknown action", status_code=404)
+
+    async def bulk_action(self, request: Request) -> Response:
+        bulk_id = request.path_params["bulk_id"]
+        context = await self.call(pages.bulk_page, self.app, bulk_id)
+        if context is None:
+            return self.render(request, "error.html", 404, message=f"No bulk action {bulk_id}.")
+        return self.render(request, "bulk.html", live=f"/bulk/{bulk_id}", **context)
 
     async def trigger(self, request: Request) -> Response:
         task_id = request.path_params["task_id"]
@@ -592,6 +637,14 @@ class Dashboard:
                 return mark, "" if context is None else html("run", context)
 
             return run_view
+        if path.startswith("/bulk/"):
+            bulk_id = path[len("/bulk/") :]
+
+            async def bulk_view() -> tuple[str | None, str]:
+                context = await self.call(pages.bulk_page, self.app, bulk_id)
+                return None, "" if context is None else html("bulk", context)
+
+            return bulk_view
         if path.startswith("/broadcasts/"):
             broadcast_id = path[len("/broadcasts/") :]
 
@@ -696,6 +749,8 @@ def dashboard(
         Route("/runs", d.runs),
         Route("/runs/{run_id}", d.run),
         Route("/runs/{run_id}/{action}", d.action(d.run_action), methods=["POST"]),
+        Route("/bulk", d.action(d.bulk), methods=["POST"]),
+        Route("/bulk/{bulk_id}", d.bulk_action),
         Route("/tasks", d.tasks),
         Route("/tasks/{task_id}/trigger", d.action(d.trigger), methods=["POST"]),
         Route("/schedules/{ref}/{action}", d.action(d.schedule_action), methods=["POST"]),

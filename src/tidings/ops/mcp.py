@@ -2,7 +2,8 @@
 
 Built on the official ``mcp`` SDK. An AI assistant connected to it can list the app's
 tasks and read each one's payload JSON Schema (resources), trigger runs with validated
-payloads, send events, list runs, read a run's steps and log lines, cancel and replay.
+payloads, send events, list runs, read a run's steps and log lines, cancel and replay
+(one run, from a step, or every run a filter matches).
 It is a client of the database like ``tidings trigger``: runs are executed by the
 environment's workers, not by this process.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 from mcp.server import MCPServer
@@ -21,8 +23,9 @@ from tidings import __version__
 from tidings.app import Tidings
 from tidings.errors import TidingsError
 from tidings.handle import BroadcastHandle
-from tidings.jsonview import run_to_json
+from tidings.jsonview import bulk_to_json, run_to_json
 from tidings.notify.answers import describe as describe_question
+from tidings.records import BulkAction
 from tidings.records.notify import Topic
 from tidings.tasks import TaskDef
 
@@ -132,13 +135,18 @@ def build_server(app: Tidings) -> MCPServer:
         return {"run_id": run.id, "status": run.status.value}
 
     @server.tool()
-    async def replay_run(run_id: str) -> dict[str, Any]:
-        """Start a new run of the same task with the same payload."""
-        handle = await _call(app.replay, run_id)
-        return {"run_id": handle.id, "replay_of": run_id}
+    async def replay_run(
+        run_id: str, from_step: str | None = None, payload: Any = None
+    ) -> dict[str, Any]:
+        """Start a new run of the same task with the same payload (``payload`` replaces
+        it). With ``from_step`` (a step name as get_run lists it) the steps the run
+        completed before that one are reused, not run again: the new run starts there."""
+        handle = await _call(app.replay, run_id, from_step, payload)
+        return {"run_id": handle.id, "replay_of": run_id, "from_step": from_step}
 
     _notify_tools(server, app)
     _answer_tools(server, app)
+    _bulk_tools(server, app)
     for task in app.tasks.values():
         _add_schema_resource(server, task)
     return server
@@ -210,6 +218,74 @@ def _answer_tools(server: MCPServer, app: Tidings) -> None:
         answer on any channel wins: outcome is answered, already or closed."""
         outcome = await _call(app.answer_question, question_id, action, by=by)
         return {"id": question_id, "outcome": outcome}
+
+
+def _when(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise ToolError(f"{what} must be an ISO 8601 time with a timezone, got {value!r}") from None
+
+
+def _bulk_tools(server: MCPServer, app: Tidings) -> None:
+    """``cancel_runs`` and ``replay_runs`` by filter, and ``get_bulk_action``."""
+
+    async def start(
+        fn: Callable[..., BulkAction],
+        task_id: list[str] | None,
+        status: list[str] | None,
+        tags: list[str] | None,
+        created_after: str | None,
+        created_before: str | None,
+    ) -> dict[str, Any]:
+        action = await _call(
+            fn,
+            task=task_id,
+            status=status,
+            tags=tags,
+            created_after=_when(created_after, "created_after"),
+            created_before=_when(created_before, "created_before"),
+        )
+        return dict(bulk_to_json(action))
+
+    @server.tool()
+    async def cancel_runs(
+        task_id: list[str] | None = None,
+        status: list[str] | None = None,
+        tags: list[str] | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+    ) -> dict[str, Any]:
+        """Cancel every queued, running or waiting run matching the filter (runs of
+        these tasks, with these statuses, carrying all these tags, created between these
+        ISO 8601 times; each left out matches any). Returns a bulk action a worker carries
+        out; follow it with get_bulk_action. A filter matching nothing returns total 0."""
+        return await start(
+            app.runs.cancel_many, task_id, status, tags, created_after, created_before
+        )
+
+    @server.tool()
+    async def replay_runs(
+        task_id: list[str] | None = None,
+        status: list[str] | None = None,
+        tags: list[str] | None = None,
+        created_after: str | None = None,
+        created_before: str | None = None,
+    ) -> dict[str, Any]:
+        """Replay every run matching the filter (as cancel_runs), each exactly once: a
+        new run of its task and payload. Returns a bulk action; follow it with
+        get_bulk_action."""
+        return await start(
+            app.runs.replay_many, task_id, status, tags, created_after, created_before
+        )
+
+    @server.tool()
+    async def get_bulk_action(bulk_id: str) -> dict[str, Any]:
+        """A bulk cancel or replay: its filter, total, done, changed, progress and
+        status (running, completed, failed or cancelled)."""
+        return dict(bulk_to_json(await _call(app.runs.bulk_action, bulk_id)))
 
 
 def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:

@@ -8,6 +8,7 @@ here).
 from tidings.records.notify import DeliveryRef, NotifyResult
 from tidings.records.runs import (
     ACTIVE_STATUSES,
+    BulkAction,
     ErrorInfo,
     Event,
     EventReceipt,
@@ -20,6 +21,7 @@ from tidings.records.runs import (
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "BulkAction",
     "DeliveryRef",
     "ErrorInfo",
     "Event",

@@ -164,3 +164,41 @@ class Schedule:
     """Declared with ``@app.task(cron=...)`` (kept in step with the code at worker start)."""
     paused: bool = False
     """A paused schedule fires no tick until resumed (``app.schedules.pause``)."""
+
+
+@dataclass(frozen=True)
+class BulkAction:
+    """A bulk cancel or replay (``app.runs.cancel_many`` / ``replay_many``) and its progress.
+
+    Its filter was fixed when it was made (runs created later never match); one run
+    (``run_id``) acts on the matching runs a page at a time, surviving crashes.
+    """
+
+    id: str
+    kind: str
+    """``"cancel"`` or ``"replay"``."""
+    filter: dict[str, Any]
+    """``tasks``, ``statuses``, ``tags``, ``created_after``, ``created_before`` (None: any)."""
+    total: int
+    """Runs the filter matched when the action was made; once it has finished, how many
+    it went through (runs that stopped matching meanwhile, e.g. queued runs that
+    completed before a cancel reached them, are left out)."""
+    done: int
+    """Runs gone through so far."""
+    changed: int
+    """Runs it cancelled, or new runs it made; a run already finished is not cancelled
+    again."""
+    status: str
+    """``running``, ``completed``, ``failed`` or ``cancelled`` (its run failed or was
+    cancelled before it went through every page)."""
+    created_at: datetime
+    finished_at: datetime | None
+    run_id: str | None = None
+    """The run of ``tidings.runs.bulk`` doing the work (None when nothing matched)."""
+
+    @property
+    def progress(self) -> float:
+        """``done / total`` from 0.0 to 1.0 (1.0 once finished)."""
+        if self.finished_at is not None or self.total == 0:
+            return 1.0
+        return min(1.0, self.done / self.total)

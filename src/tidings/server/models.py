@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tidings.limits import check_timestamp, readable
-from tidings.records import ErrorInfo, Run, RunStatus, Step
+from tidings.records import BulkAction, ErrorInfo, Run, RunStatus, Step
 
 _NAME = Field(
     min_length=1,
@@ -246,6 +246,82 @@ class RunPage(BaseModel):
     next_cursor: str | None = Field(
         description="Pass as ?cursor= for the next page; null at the end."
     )
+
+
+_FilterName = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class BulkBody(_Strict):
+    """Cancel or replay every run the filter matches (None: any)."""
+
+    kind: Literal["cancel", "replay"] = Field(
+        description="cancel: queued, running or waiting runs (as POST /runs/{id}/cancel); "
+        "replay: a new run of each (as POST /runs/{id}/replay)."
+    )
+    task: list[_FilterName] | None = Field(
+        default=None, max_length=100, description="Only runs of these task ids."
+    )
+    status: list[_FilterName] | None = Field(
+        default=None, max_length=6, description="Only runs with these statuses."
+    )
+    tags: list[_FilterName] | None = Field(
+        default=None, max_length=100, description="Only runs carrying every one of these tags."
+    )
+    created_after: InRange = Field(default=None, description="Only runs created after this.")
+    created_before: InRange = Field(default=None, description="Only runs created before this.")
+    page_size: int = Field(default=500, ge=1, le=1000, description="Runs per transaction.")
+
+
+class ReplayBody(_Strict):
+    from_step: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="Start at this step: the run's steps before it are reused, not run again.",
+    )
+    payload: Any = Field(default=None, description="Replace the payload (absent: the run's).")
+
+
+class BulkFilterOut(BaseModel):
+    tasks: list[str] | None = None
+    statuses: list[str] | None = None
+    tags: list[str] | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+class BulkActionOut(BaseModel):
+    id: str
+    kind: str
+    filter: BulkFilterOut
+    total: int = Field(description="Runs matched (counted when made; exact once finished).")
+    done: int = Field(description="Runs gone through so far.")
+    changed: int = Field(description="Runs cancelled, or new runs made.")
+    progress: float
+    status: str = Field(description="running, completed, failed or cancelled.")
+    run_id: str | None = Field(description="The tidings.runs.bulk run doing the work.")
+    created_at: datetime
+    finished_at: datetime | None = None
+
+    @classmethod
+    def of(cls, a: BulkAction) -> BulkActionOut:
+        return cls(
+            id=a.id,
+            kind=a.kind,
+            filter=BulkFilterOut(**readable(a.filter)),
+            total=a.total,
+            done=a.done,
+            changed=a.changed,
+            progress=round(a.progress, 4),
+            status=a.status,
+            run_id=a.run_id,
+            created_at=a.created_at,
+            finished_at=a.finished_at,
+        )
+
+
+class BulkActionList(BaseModel):
+    data: list[BulkActionOut]
 
 
 class ErrorBody(BaseModel):

@@ -14,7 +14,16 @@ from tidings.server import routes_trigger_dev_runs as sdk
 from tidings.server.auth import require
 from tidings.server.cursors import decode_cursor, encode_cursor
 from tidings.server.errors import ApiError
-from tidings.server.models import RunOut, RunPage, TriggerBody, TriggerOut
+from tidings.server.models import (
+    BulkActionList,
+    BulkActionOut,
+    BulkBody,
+    ReplayBody,
+    RunOut,
+    RunPage,
+    TriggerBody,
+    TriggerOut,
+)
 from tidings.server.models_trigger_dev import TriggerDevTrigger, TriggerDevTriggerOut
 from tidings.server.routes_trigger_dev import trigger_one
 from tidings.server.tracing import caller_trace
@@ -123,9 +132,63 @@ async def cancel_run(request: Request, run_id: RunId, key: Admin) -> RunOut:
     "/runs/{run_id}/replay",
     response_model=TriggerOut,
     status_code=201,
-    summary="Start a new run of the same task and payload",
+    summary="Start a new run of the same task and payload (from a step, with a payload)",
     tags=["runs"],
 )
-async def replay_run(request: Request, run_id: RunId, key: Admin) -> TriggerOut:
-    handle = await _app(request).replay_async(run_id)
+async def replay_run(
+    request: Request, run_id: RunId, key: Admin, body: ReplayBody | None = None
+) -> TriggerOut:
+    app = _app(request)
+    if body is None:
+        handle = await app.replay_async(run_id)
+    else:
+        payload = body.payload if "payload" in body.model_fields_set else None
+        handle = await app.replay_async(run_id, body.from_step, payload)
     return TriggerOut(id=handle.id, created=True)
+
+
+BulkId = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+@router.post(
+    "/bulk-actions",
+    response_model=BulkActionOut,
+    status_code=202,
+    summary="Cancel or replay every run a filter matches (a worker carries it out)",
+    tags=["runs"],
+)
+async def start_bulk_action(request: Request, body: BulkBody, key: Admin) -> BulkActionOut:
+    runs = _app(request).runs
+    start = runs.cancel_many_async if body.kind == "cancel" else runs.replay_many_async
+    action = await start(
+        task=body.task,
+        status=body.status,
+        tags=body.tags,
+        created_after=body.created_after,
+        created_before=body.created_before,
+        page_size=body.page_size,
+    )
+    return BulkActionOut.of(action)
+
+
+@router.get(
+    "/bulk-actions",
+    response_model=BulkActionList,
+    summary="Bulk actions, newest first",
+    tags=["runs"],
+)
+async def list_bulk_actions(
+    request: Request, key: Admin, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> BulkActionList:
+    actions = await _app(request).runs.bulk_actions_async(limit=limit)
+    return BulkActionList(data=[BulkActionOut.of(a) for a in actions])
+
+
+@router.get(
+    "/bulk-actions/{bulk_id}",
+    response_model=BulkActionOut,
+    summary="A bulk action and its progress",
+    tags=["runs"],
+)
+async def get_bulk_action(request: Request, bulk_id: BulkId, key: Admin) -> BulkActionOut:
+    return BulkActionOut.of(await _app(request).runs.bulk_action_async(bulk_id))

@@ -1,11 +1,11 @@
 """The store: one object per database, composed of one object per concept.
 
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
-``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``,
-``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``, ``store.dashboard``,
-``store.monitoring`` and ``store.tokens`` each implement the interface of the module of
-that name; the store itself holds only its lifecycle (migrations, close) and the wake-up
-subscriptions. Every
+``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.bulk``,
+``store.inbox``, ``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``,
+``store.dashboard``, ``store.monitoring`` and ``store.tokens`` each implement the
+interface of the module of that name; the store itself holds only its lifecycle
+(migrations, close) and the wake-up subscriptions. Every
 method is synchronous and thread-safe, and takes the time it needs (``now``) from the
 engine clock.
 """
@@ -18,6 +18,7 @@ from collections.abc import Callable
 from tidings.clock import DatabaseClock
 from tidings.store.broadcasts import Broadcasts
 from tidings.store.budgets import Budgets
+from tidings.store.bulk import BulkActions
 from tidings.store.dashboard import Dashboard
 from tidings.store.events import Events
 from tidings.store.inbox import Inbox
@@ -44,6 +45,7 @@ class Store(abc.ABC):
     notifications: Notifications
     topics: Topics
     broadcasts: Broadcasts
+    bulk: BulkActions
     inbox: Inbox
     receipts: Receipts
     budgets: Budgets

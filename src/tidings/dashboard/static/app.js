@@ -9,7 +9,11 @@
       var open = Array.prototype.map.call(el.querySelectorAll("details[open]"), function (d) {
         return d.querySelector("summary") ? d.querySelector("summary").textContent + "|" + indexOf(d) : "";
       });
+      var picked = Array.prototype.map.call(el.querySelectorAll("input[name=run]:checked"), function (c) { return c.value; });
       el.innerHTML = ev.data;
+      Array.prototype.forEach.call(el.querySelectorAll("input[name=run]"), function (c) {
+        if (picked.indexOf(c.value) >= 0) c.checked = true;
+      });
       Array.prototype.forEach.call(el.querySelectorAll("details"), function (d) {
         var key = d.querySelector("summary") ? d.querySelector("summary").textContent + "|" + indexOf(d) : "";
         if (open.indexOf(key) >= 0) d.open = true;
@@ -29,6 +33,21 @@
       });
     });
   }
+  function bindBulk() {
+    var form = document.getElementById("bulk-form");
+    if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      var button = ev.submitter;
+      if (!button) return;
+      var picked = document.querySelectorAll("input[name=run][form=bulk-form]:checked").length;
+      if (button.hasAttribute("data-needs-selection")) {
+        if (!picked) { ev.preventDefault(); window.alert("Select runs first."); return; }
+        if (!window.confirm(button.textContent + ": " + picked + " run" + (picked === 1 ? "" : "s") + "?")) ev.preventDefault();
+      } else if (button.dataset.confirmFilter && !window.confirm(button.dataset.confirmFilter)) {
+        ev.preventDefault();
+      }
+    });
+  }
   function bindJson() {
     Array.prototype.forEach.call(document.querySelectorAll("form[data-json]"), function (form) {
       var field = form.elements[form.dataset.json];
@@ -45,6 +64,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     bindConfirm(document);
     bindJson();
+    bindBulk();
     liveRegion();
   });
 })();

@@ -8,6 +8,7 @@ from tidings.clock import DatabaseClock
 from tidings.store.base import Store
 from tidings.store.db.broadcasts import DbBroadcasts
 from tidings.store.db.budgets import DbBudgets
+from tidings.store.db.bulk import DbBulkActions
 from tidings.store.db.dashboard import DbDashboard
 from tidings.store.db.database import Database
 from tidings.store.db.events import DbEvents
@@ -40,6 +41,7 @@ class DatabaseStore(Store):
         self.notifications = DbNotifications(db)
         self.topics = DbTopics(db)
         self.broadcasts = DbBroadcasts(db)
+        self.bulk = DbBulkActions(db)
         self.inbox = DbInbox(db)
         self.receipts = DbReceipts(db)
         self.budgets = DbBudgets(db)

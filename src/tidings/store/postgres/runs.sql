@@ -12,7 +12,8 @@
 --
 -- SKIP LOCKED: concurrent claimers take disjoint batches instead of queueing on the
 -- same rows; a row another claimer just took fails the re-checked due_at and is skipped.
--- "fresh": the run was never started, so it has no steps to load.
+-- "fresh": the run was never started, so it has no steps to load (a replay may start
+-- with steps copied from its source run: replay from a step).
 
 -- name: claim_due
 -- timer_due_at: the due time of the timer this claim fires (migration 0022): a waiting
@@ -28,7 +29,7 @@ SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
                                   OR substr(runs.idempotency_key, 1, 9) = 'schedule-')))
                         THEN runs.due_at END
 FROM (
-    SELECT id, started_at IS NULL AS fresh FROM runs
+    SELECT id, started_at IS NULL AND replay_of IS NULL AS fresh FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
     ORDER BY priority DESC, due_at
     LIMIT %(limit)s
@@ -48,7 +49,7 @@ SET status = 'RUNNING', worker_id = %(worker_id)s, lease_token = %(token)s,
                                   OR substr(runs.idempotency_key, 1, 9) = 'schedule-')))
                         THEN runs.due_at END
 FROM (
-    SELECT id, started_at IS NULL AS fresh FROM runs
+    SELECT id, started_at IS NULL AND replay_of IS NULL AS fresh FROM runs
     WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at <= %(now)s
       AND queue = ANY(%(queues)s::text[])
     ORDER BY priority DESC, due_at

@@ -509,6 +509,37 @@ CREATE TABLE preference_changes (
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
 
+-- bulk actions and replay from a step (migration 0021): see migrations/0021_bulk_actions.sql
+CREATE TABLE bulk_actions (
+    id             TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL CHECK (kind IN ('cancel', 'replay')),
+    tasks          TEXT,
+    statuses       TEXT,
+    tags           TEXT,
+    created_after  INTEGER,
+    created_before INTEGER,
+    upto           INTEGER NOT NULL,
+    run_id         TEXT,
+    page_size      INTEGER NOT NULL,
+    total          INTEGER NOT NULL,
+    done           INTEGER NOT NULL DEFAULT 0,
+    changed        INTEGER NOT NULL DEFAULT 0,
+    pages          INTEGER NOT NULL DEFAULT 0,
+    cursor_at      INTEGER,
+    cursor_id      TEXT,
+    created_at     INTEGER NOT NULL,
+    finished_at    INTEGER
+);
+CREATE INDEX bulk_actions_created ON bulk_actions (created_at);
+
+CREATE TABLE bulk_replays (
+    bulk_id       TEXT NOT NULL,
+    source_run_id TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    PRIMARY KEY (bulk_id, source_run_id)
+);
+CREATE INDEX bulk_replays_run ON bulk_replays (run_id);
+
 -- Wait tokens and the questions tied to them (migration 0019): see
 -- migrations/0019_answers.sql
 CREATE TABLE wait_tokens (
