@@ -98,6 +98,7 @@ class Tidings:
         sandbox: bool | None = None,
         sandbox_allow: Sequence[str] = (),
         public_url: str | None = None,
+        recipient_key: str | None = None,
     ) -> None:
         """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
@@ -108,7 +109,9 @@ class Tidings:
         SMS to the outbox unless the recipient id or address is in ``sandbox_allow``.
         ``public_url`` (default ``$TIDINGS_PUBLIC_URL``) is the base URL the world reaches
         the tidings server at: emails link to the preference centre and carry one-click
-        ``List-Unsubscribe`` there."""
+        ``List-Unsubscribe`` there. ``recipient_key`` (a dotted path like ``"userId"``)
+        is where run payloads, events and schedules hold the recipient id they are
+        about: ``app.recipients.export`` and ``erase`` include those runs."""
         env = resolve_environment(environment)
         lease_value = as_timedelta(lease, "lease") if lease is not None else default_lease()
         if lease_value <= timedelta(0):
@@ -136,6 +139,7 @@ class Tidings:
             sandbox=sandbox,
             sandbox_allow=sandbox_allow,
             public_url=public_url if public_url is not None else env_public_url(),
+            recipient_key=recipient_key,
         )
         self.kernel.extend_context(self._notify.steps)
         self.notifications: Notifications = self._notify.notifications

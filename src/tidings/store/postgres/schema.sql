@@ -536,3 +536,21 @@ CREATE TABLE preference_changes (
     change       TEXT NOT NULL
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
+
+-- Erase and export (migration 0023): the audit of erasures (no personal data) and the
+-- marker of an erased recipient (the SHA-256 of its id).
+CREATE TABLE erasures (
+    id        TEXT PRIMARY KEY,
+    erased_at TIMESTAMPTZ NOT NULL,
+    -- who asked: "app", "cli", "api key <name>", "dashboard <user>", "mcp"
+    actor     TEXT NOT NULL,
+    -- JSON object: table -> rows removed or anonymised
+    counts    TEXT NOT NULL
+);
+CREATE INDEX erasures_erased ON erasures (erased_at);
+
+CREATE TABLE erased_recipients (
+    digest     TEXT PRIMARY KEY,
+    erasure_id TEXT NOT NULL,
+    erased_at  TIMESTAMPTZ NOT NULL
+);
