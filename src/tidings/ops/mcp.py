@@ -72,7 +72,7 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def build_server(app: Tidings) -> MCPServer:
-    """An MCP server exposing ``app``: nine tools, one schema resource per task."""
+    """An MCP server exposing ``app``: eleven tools, one schema resource per task."""
     server: MCPServer = MCPServer(
         "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
@@ -137,6 +137,7 @@ def build_server(app: Tidings) -> MCPServer:
         return {"run_id": handle.id, "replay_of": run_id}
 
     _notify_tools(server, app)
+    _privacy_tools(server, app)
     for task in app.tasks.values():
         _add_schema_resource(server, task)
     return server
@@ -173,6 +174,29 @@ def _notify_tools(server: MCPServer, app: Tidings) -> None:
         """A broadcast's progress: total recipients, routed so far, deliveries by channel
         and status, and finished_at once every recipient is routed."""
         return (await _call(app.broadcasts.get, broadcast_id)).to_json()
+
+
+def _privacy_tools(server: MCPServer, app: Tidings) -> None:
+    """``export_recipient`` and ``erase_recipient`` (privacy requests)."""
+
+    @server.tool()
+    async def export_recipient(recipient_id: str) -> dict[str, Any]:
+        """Everything held about one recipient: profile, push tokens, preferences,
+        topics, inbox, notifications, deliveries, outbox, broadcasts, and the runs,
+        events and schedules that name them."""
+        return await _call(app.recipients.export, recipient_id)
+
+    @server.tool()
+    async def erase_recipient(recipient_id: str, confirm: str) -> dict[str, Any]:
+        """Erase everything held about one recipient; it cannot be undone. ``confirm``
+        must repeat the recipient id. Returns the audit record (when, who, rows per
+        table)."""
+        if confirm != recipient_id:
+            raise ToolError(
+                "nothing erased: confirm must repeat the recipient id exactly, after the "
+                "user has agreed to erase it"
+            )
+        return (await _call(app.recipients.erase, recipient_id, actor="mcp")).to_json()
 
 
 def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:
