@@ -33,6 +33,7 @@ from tidings.records import (
 from tidings.records.notify import (
     Broadcast,
     Delivery,
+    Erasure,
     InboxItem,
     OutboxEntry,
     Recipient,
@@ -51,6 +52,7 @@ __all__ = [
     "Context",
     "Debounce",
     "Delivery",
+    "Erasure",
     "ErrorInfo",
     "Event",
     "EventReceipt",
