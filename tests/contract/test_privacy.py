@@ -243,6 +243,8 @@ def test_unknown_recipient_is_an_error_that_changes_nothing(
         app.recipients.erase("")
     with pytest.raises(ValidationError, match="actor"):
         app.recipients.erase(OTHER, actor="")
+    with pytest.raises(ValidationError, match="marker of an erasure"):
+        app.recipients.export("erased:ers_01")
     assert app.recipients.get(OTHER).email == OTHER_EMAIL
     # erased once, they are unknown: a second erase is the same clear error
     app.recipients.erase(OTHER)

@@ -55,6 +55,11 @@ def _check_id(recipient_id: Any) -> str:
         raise ValidationError(
             f"recipient id {recipient_id!r} is invalid: use a string of 1 to 255 characters"
         )
+    if recipient_id.startswith(ERASED_PREFIX):
+        raise ValidationError(
+            f"{recipient_id!r} is the marker of an erasure, not a recipient: what it stands "
+            "for was erased already"
+        )
     return recipient_id
 
 
