@@ -20,7 +20,15 @@ import pytest
 
 from tests.conftest import PG_SERVER, START
 from tests.contract.notify_support import notify_app
-from tidings import Context, RunStatus, Tidings, Topic, UnknownRecipientError
+from tidings import (
+    CancelOn,
+    Context,
+    RunStatus,
+    Singleton,
+    Tidings,
+    Topic,
+    UnknownRecipientError,
+)
 from tidings.errors import ConfigError, ValidationError
 from tidings.testing import TestEngine
 
@@ -96,7 +104,11 @@ def _people(app: Tidings) -> None:
 
 
 def _tasks(app: Tidings) -> dict[str, Any]:
-    @app.task(on_event="patient.registered")
+    @app.task(
+        on_event="patient.registered",
+        cancel_on=[CancelOn("patient.left", match={"userId": "userId"})],
+        singleton=Singleton(key="userId"),
+    )
     async def onboard(ctx: Context, payload: dict[str, Any]) -> dict[str, Any]:
         who = payload["userId"]
         ctx.logger.info("onboarding %s <%s>", who, payload["email"])
@@ -126,7 +138,9 @@ async def test_export_then_erase_leaves_no_row_naming_them(
     async with TestEngine(app, start=START) as t:
         await t.send_event("patient.registered", {"userId": WHO, "email": EMAIL})
         await t.trigger(tasks["onboard"], {"userId": OTHER, "email": OTHER_EMAIL})
-        h = await t.trigger(tasks["onboard"], {"userId": WHO, "email": EMAIL}, tags=[WHO])
+        # a singleton per user: the run the event started, waiting, is the one returned
+        h = await t.trigger(tasks["onboard"], {"userId": WHO, "email": EMAIL})
+        await t.trigger(tasks["reminder"], {"userId": WHO}, tags=[WHO])
         await t.run_due()
         await app.notify_async("alert", to=Topic("clinic-news"), data={"name": "all"})
         await t.run_due()
@@ -177,6 +191,10 @@ async def test_export_then_erase_leaves_no_row_naming_them(
     assert erasure.counts["deliveries"] >= 4
     assert erasure.counts["runs"] >= 2
     assert erasure.counts["schedules"] == 1
+    # the run's cancel key, singleton gate and event wait named them, redacted in place
+    assert erasure.counts["run_cancel_keys"] == 1
+    assert erasure.counts["flow_gates"] == 1
+    assert erasure.counts["event_waits"] == 1
     audit = app.recipients.erasures()
     assert audit == [erasure]
     assert WHO not in json.dumps(audit[0].to_json())
