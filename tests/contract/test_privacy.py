@@ -301,3 +301,23 @@ async def test_without_a_recipient_key_runs_that_notified_them_are_theirs(
     assert other.id not in ids
     assert exported["recipient_key"] is None
     assert exported["events"] == []
+
+
+async def test_a_payload_that_jsonb_refuses_does_not_stop_an_erasure(
+    make_app: Callable[..., Tidings], tmp_path: Path
+) -> None:
+    app = _app(make_app, tmp_path)
+    app.recipients.upsert("bệnh-nhân-7", email=EMAIL)
+
+    @app.task()
+    async def note(ctx: Context, payload: dict[str, Any]) -> None:
+        return None
+
+    nul = app.trigger(note, {"userId": "someone", "text": "a\u0000b"})
+    odd = app.trigger(note, {"userId": "bệnh-nhân-7", "text": "hi"})
+    exported = app.recipients.export("bệnh-nhân-7")
+    assert [r["id"] for r in exported["runs"]] == [odd.id]
+    erasure = app.recipients.erase("bệnh-nhân-7")
+    assert erasure.counts["runs"] == 1
+    assert app.get_run(odd.id).payload == {"userId": f"erased:{erasure.id}", "text": "hi"}
+    assert app.get_run(nul.id).payload["text"] == "a\u0000b"

@@ -103,6 +103,8 @@ class DbPrivacy(Bound, Privacy):
         return {
             "id": subject.recipient_id,
             "path": None if path is None else self._db.json_path(path),
+            # the id as it reads inside JSON text: a cheap test before a payload is parsed
+            "needle": json.dumps(subject.recipient_id)[1:-1],
         }
 
     def _by_path(self, tx: Tx, query: str, subject: Subject) -> list[Row]:

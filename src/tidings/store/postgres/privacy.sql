@@ -1,6 +1,8 @@
 -- Erase and export: every row naming one recipient (store/db/privacy.py).
 -- Named queries of the PostgreSQL store. Parameters are %(name)s (psycopg); lists are
 -- text[] matched with = ANY(...); %(path)s is recipient_key's parts as a text[] for #>>.
+-- A payload is parsed only if its text holds the id (%(needle)s, as JSON writes it), and
+-- never if it holds an escaped NUL, which jsonb refuses (the whole erase would fail).
 
 -- name: privacy_known
 SELECT 1 AS found
@@ -13,7 +15,8 @@ WHERE EXISTS (SELECT 1 FROM recipients WHERE id = %(id)s)
    OR EXISTS (SELECT 1 FROM broadcast_audience WHERE recipient_id = %(id)s);
 
 -- name: privacy_runs_by_path
-SELECT id FROM runs WHERE (payload::jsonb #>> %(path)s::text[]) = %(id)s;
+SELECT id FROM runs WHERE CASE WHEN (strpos(payload, %(needle)s) > 0 OR strpos(payload, %(id)s) > 0) AND strpos(payload, '\u0000') = 0
+           THEN payload::jsonb #>> %(path)s::text[] END = %(id)s;
 
 -- name: privacy_runs_by_notifications
 SELECT DISTINCT run_id AS id FROM notifications WHERE recipient_id = %(id)s AND run_id IS NOT NULL;
@@ -37,13 +40,16 @@ SET cursor = COALESCE((SELECT MAX(a.recipient_id) FROM broadcast_audience a
 WHERE cursor = %(id)s;
 
 -- name: privacy_events
-SELECT * FROM events WHERE (data::jsonb #>> %(path)s::text[]) = %(id)s ORDER BY received_at, id;
+SELECT * FROM events WHERE CASE WHEN (strpos(data, %(needle)s) > 0 OR strpos(data, %(id)s) > 0) AND strpos(data, '\u0000') = 0
+           THEN data::jsonb #>> %(path)s::text[] END = %(id)s ORDER BY received_at, id;
 
 -- name: privacy_scheduled_events
-SELECT * FROM scheduled_events WHERE (data::jsonb #>> %(path)s::text[]) = %(id)s ORDER BY deliver_at, id;
+SELECT * FROM scheduled_events WHERE CASE WHEN (strpos(data, %(needle)s) > 0 OR strpos(data, %(id)s) > 0) AND strpos(data, '\u0000') = 0
+           THEN data::jsonb #>> %(path)s::text[] END = %(id)s ORDER BY deliver_at, id;
 
 -- name: privacy_schedules
-SELECT * FROM schedules WHERE (payload::jsonb #>> %(path)s::text[]) = %(id)s ORDER BY created_at, id;
+SELECT * FROM schedules WHERE CASE WHEN (strpos(payload, %(needle)s) > 0 OR strpos(payload, %(id)s) > 0) AND strpos(payload, '\u0000') = 0
+           THEN payload::jsonb #>> %(path)s::text[] END = %(id)s ORDER BY created_at, id;
 
 -- name: privacy_recipient
 SELECT * FROM recipients WHERE id = %(id)s;
