@@ -37,6 +37,7 @@ from tidings.records.answers import Answer, TokenResult, WaitToken
 from tidings.records.notify import (
     Broadcast,
     Delivery,
+    Erasure,
     InboxItem,
     OutboxEntry,
     Recipient,
@@ -58,6 +59,7 @@ __all__ = [
     "Context",
     "Debounce",
     "Delivery",
+    "Erasure",
     "ErrorInfo",
     "Event",
     "EventReceipt",

@@ -104,6 +104,7 @@ class Tidings:
         sandbox_allow: Sequence[str] = (),
         public_url: str | None = None,
         alerts: Sequence[Alert] | None = None,
+        recipient_key: str | None = None,
     ) -> None:
         """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
@@ -116,7 +117,10 @@ class Tidings:
         the tidings server at: emails link to the preference centre and carry one-click
         ``List-Unsubscribe`` there. ``alerts`` lists :class:`~tidings.Alert` rules: run
         failures, failing deliveries, late timers or a queue backlog, sent to an operator
-        recipient or a signed webhook at most once per rule's ``every``."""
+        recipient or a signed webhook at most once per rule's ``every``.
+        ``recipient_key`` (a dotted path like ``"userId"``) is where run payloads, events
+        and schedules hold the recipient id they are about: ``app.recipients.export`` and
+        ``erase`` include those runs."""
         env = resolve_environment(environment)
         lease_value = as_timedelta(lease, "lease") if lease is not None else default_lease()
         if lease_value <= timedelta(0):
@@ -145,6 +149,7 @@ class Tidings:
             sandbox_allow=sandbox_allow,
             public_url=public_url if public_url is not None else env_public_url(),
             alerts=alerts,
+            recipient_key=recipient_key,
         )
         self.kernel.extend_context(self._notify.steps)
         self.kernel.register(bulk_task(self.kernel), internal=True)

@@ -9,6 +9,7 @@ tests/e2e/a11y.js (labels, names, contrast) and a keyboard walk (focus order).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -455,3 +456,39 @@ def test_switch_between_staging_and_production(stack: Stack, tmp_path: Path) -> 
         context.close()
         dashboards.close()
         production.close()
+
+
+def test_export_and_erase_a_recipient(stack: Stack) -> None:
+    stack.app.recipients.upsert("u-bo", email="bo@example.com", phone="+84907654321")
+    context = stack.browser.new_context(viewport=DESKTOP, accept_downloads=True)
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    answers = ["dismiss", "accept"]  # the first confirmation is refused, the second agreed
+    asked: list[str] = []
+
+    def answer(dialog: Any) -> None:
+        asked.append(dialog.message)
+        getattr(dialog, answers.pop(0))()
+
+    page.on("dialog", answer)
+    page.goto(f"{stack.url}/recipients/u-bo")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/recipients/u-bo$"))
+    with page.expect_download() as got:
+        page.get_by_role("link", name="Export everything held about u-bo (JSON)").click()
+    download = got.value
+    assert download.suggested_filename == "recipient-u-bo.json"
+    exported = json.loads(Path(download.path()).read_text())
+    assert exported["recipient"]["email"] == "bo@example.com"
+
+    page.get_by_label("Type the recipient id to confirm").fill("u-bo")
+    page.get_by_role("button", name="Erase recipient").click()  # dismissed: nothing sent
+    assert asked == ["Erase everything held about u-bo? This cannot be undone."]
+    assert stack.app.recipients.get("u-bo").email == "bo@example.com"
+    page.get_by_role("button", name="Erase recipient").click()
+    page.get_by_role("heading", name="Recipient erased").wait_for()
+    shoot(page, "recipient-erased")
+    assert "bo@example.com" not in page.locator("main").inner_text()
+    assert [e.actor for e in stack.app.recipients.erasures()] == ["dashboard password"]
+    context.close()

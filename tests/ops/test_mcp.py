@@ -62,6 +62,8 @@ async def test_mcp_tools_and_resources_over_stdio(
             "cancel_runs",
             "replay_runs",
             "get_bulk_action",
+            "export_recipient",
+            "erase_recipient",
         }
         tasks = _data(await client.call_tool("list_tasks", {}))
         assert [t["id"] for t in tasks] == ["approval", "charge", "churn", "hold", "nothing"]
@@ -249,3 +251,24 @@ async def test_mcp_bulk_tools_and_replay_from_a_step(
             await client.call_tool("replay_run", {"run_id": done, "from_step": "chrge"})
         )
     app.close()
+
+
+async def test_mcp_export_and_erase_a_recipient(new_url: Callable[[], str], tmp_path: Path) -> None:
+    url = new_url()
+    app = make_app(url)
+    app.recipients.upsert("pat-zq7", email="zq7@example.com")
+    app.close()
+    async with Client(_server(url, tmp_path)) as client:
+        exported = _data(await client.call_tool("export_recipient", {"recipient_id": "pat-zq7"}))
+        unconfirmed = _error(await client.call_tool(
+            "erase_recipient", {"recipient_id": "pat-zq7", "confirm": "yes"}))  # fmt: skip
+        kept = _data(await client.call_tool("export_recipient", {"recipient_id": "pat-zq7"}))
+        erased = _data(await client.call_tool(
+            "erase_recipient", {"recipient_id": "pat-zq7", "confirm": "pat-zq7"}))  # fmt: skip
+        gone = _error(await client.call_tool("export_recipient", {"recipient_id": "pat-zq7"}))
+    assert exported["recipient"]["email"] == "zq7@example.com"
+    assert "nothing erased" in unconfirmed
+    assert kept["recipient"]["email"] == "zq7@example.com"
+    assert erased["actor"] == "mcp"
+    assert erased["counts"]["recipients"] == 1
+    assert "UnknownRecipientError" in gone

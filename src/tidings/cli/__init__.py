@@ -6,6 +6,7 @@
 - ``render``: runs and schedules as tables and live views
 - ``worker``: ``worker`` and ``dev``
 - ``runs``: ``trigger``, ``events``, ``runs``, ``schedules``, ``migrate``
+- ``recipients``: ``recipients export``, ``erase``, ``erasures``
 - ``server``: ``serve``, ``keys``, ``env``, ``config``
 - ``ops``: ``backup``, ``restore``, ``doctor``, ``mcp``
 - ``demo``: ``demo``

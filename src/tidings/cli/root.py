@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from tidings import __version__
-from tidings.cli import demo, notify, ops, runs, server, worker
+from tidings.cli import demo, notify, ops, recipients, runs, server, worker
 from tidings.cli.console import print_error
 from tidings.errors import TidingsError
 
@@ -49,6 +49,7 @@ def _root(
 worker.register(cli)  # worker, dev
 runs.register(cli)  # trigger, migrate; runs, schedules, events
 notify.register(cli)  # notify
+recipients.register(cli)  # recipients export, erase, erasures
 ops.register(cli)  # backup, restore, doctor, mcp
 server.register(cli)  # serve; keys, env, config
 demo.register(cli)  # demo

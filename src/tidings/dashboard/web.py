@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import re
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import datetime
@@ -432,6 +433,20 @@ class Dashboard:
             asked={q.token_id for q in questions}, flash=flash, error=error,
         )  # fmt: skip
 
+    async def recipient_export(self, request: Request) -> Response:
+        """Everything held about the recipient, as a JSON file to download."""
+        recipient_id = request.path_params["recipient_id"]
+        try:
+            data = await self.call(self.app.recipients.export, recipient_id)
+        except TidingsError as exc:
+            return self.render(request, "error.html", _status(exc), message=str(exc))
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", recipient_id)[:80] or "recipient"
+        return Response(
+            json.dumps(data, indent=2, ensure_ascii=False),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="recipient-{name}.json"'},
+        )
+
     # -- actions -----------------------------------------------------------------------
     async def answer_question(self, request: Request) -> Response:
         question_id = request.path_params["question_id"]
@@ -468,6 +483,25 @@ class Dashboard:
             )
         done = f"Completed {token_id}." if ok else f"{token_id} was already completed or expired."
         return self.redirect(request, "/waiting?" + urlencode({"done": done}))
+
+    async def recipient_erase(self, request: Request) -> Response:
+        """Erase the recipient once the form repeats their id (the confirmation)."""
+        recipient_id = request.path_params["recipient_id"]
+        form = await request.form()
+        if str(form.get("confirm", "")) != recipient_id:
+            message = (
+                f"Nothing was erased: type the recipient id {recipient_id!r} to confirm "
+                "the erasure."
+            )
+            return self.render(request, "error.html", 400, message=message)
+        session: Session = request.scope["tidings_session"]
+        try:
+            erasure = await self.call(
+                lambda: self.app.recipients.erase(recipient_id, actor=f"dashboard {session.who}")
+            )
+        except TidingsError as exc:
+            return self.render(request, "error.html", _status(exc), message=str(exc))
+        return self.render(request, "erased.html", erasure=erasure)
 
     async def run_action(self, request: Request) -> Response:
         run_id, action = request.path_params["run_id"], request.path_params["action"]
@@ -761,6 +795,8 @@ def dashboard(
         Route("/outbox", d.outbox),
         Route("/recipients", d.recipients),
         Route("/recipients/{recipient_id}", d.recipient),
+        Route("/recipients/{recipient_id}/export", d.recipient_export),
+        Route("/recipients/{recipient_id}/erase", d.action(d.recipient_erase), methods=["POST"]),
         Route("/topics", d.topics),
         Route("/broadcasts/{broadcast_id}", d.broadcast),
         Route("/waiting", d.waiting),
@@ -807,3 +843,7 @@ def mountable(app: Tidings, **options: Any) -> Starlette:
             return PlainTextResponse(message, status_code=503)
 
         return Starlette(routes=[Route("/{path:path}", off)])
+
+
+def _status(exc: TidingsError) -> int:
+    return 404 if isinstance(exc, LookupError) else 400

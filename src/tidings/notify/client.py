@@ -29,8 +29,14 @@ from tidings.notify.broadcast import start as start_broadcast
 from tidings.notify.deliver import deliver, deliver_batch
 from tidings.notify.inbox import UNSNOOZE_TASK, Deliveries, Inbox, OutboxReader, check_tags
 from tidings.notify.preferences import Preferences, Suppressions
+from tidings.notify.privacy import RecipientData, check_recipient_key
 from tidings.notify.recipients import Recipients
-from tidings.notify.service import DELIVER_TASK, Notifications, check_dedup_key
+from tidings.notify.service import (
+    DELIVER_TASK,
+    DELIVERY_KEY_PREFIX,
+    Notifications,
+    check_dedup_key,
+)
 from tidings.notify.steps import NotifySteps
 from tidings.notify.tokens import sign_token, verify_token
 from tidings.notify.urls import PREFERENCES_TTL, RecipientLinks, check_ttl
@@ -127,14 +133,17 @@ class NotifyClient:
         sandbox_allow: Sequence[str],
         public_url: str | None = None,
         alerts: Sequence[Alert] | None = None,
+        recipient_key: str | None = None,
     ) -> None:
         self.kernel = kernel
+        key_path = check_recipient_key(recipient_key)
         self.notifications = Notifications(
             kernel, templates, default_locale, channels,
             sandbox=sandbox, sandbox_allow=sandbox_allow,
         )  # fmt: skip
         self.steps = NotifySteps(self.notifications)
-        self.recipients = Recipients(kernel)
+        sends = (DELIVERY_KEY_PREFIX, DELIVER_BATCH_TASK)  # the runs that send deliveries
+        self.recipients = Recipients(kernel, RecipientData(kernel, key_path, sends))
         self.preferences = Preferences(kernel, self.notifications.get_type)
         self.suppressions = Suppressions(kernel)
         self.inbox = Inbox(kernel)

@@ -20,7 +20,7 @@ from typing import Any
 
 from tidings.kernel import Kernel, TaskContext
 from tidings.notify.budget import admit, finish
-from tidings.notify.service import DELIVER_TASK, Notifications
+from tidings.notify.service import DELIVER_TASK, DELIVERY_KEY_PREFIX, Notifications
 from tidings.providers.base import (
     Message,
     PermanentProviderError,
@@ -238,7 +238,7 @@ def _handoff(service: Notifications, handed: list[tuple[str, dict[str, Any] | No
         kernel.new_run(
             DELIVER_TASK,
             {"delivery_id": delivery_id, "prior": prior},
-            idempotency_key=f"delivery:{delivery_id}",
+            idempotency_key=DELIVERY_KEY_PREFIX + delivery_id,
         )
         for delivery_id, prior in handed
     ]

@@ -16,8 +16,9 @@ from tidings import serde
 from tidings.errors import UnknownRecipientError, ValidationError
 from tidings.kernel import Kernel
 from tidings.limits import check_json
+from tidings.notify.privacy import RecipientData
 from tidings.notify.templates import validate_locale
-from tidings.records.notify import PushToken, Recipient
+from tidings.records.notify import Erasure, PushToken, Recipient
 from tidings.store.recipients import RecipientRow
 
 _UNSET: Any = object()
@@ -111,8 +112,9 @@ def check_token(token: Any) -> str:
 class Recipients:
     """``app.recipients``: who notifications go to."""
 
-    def __init__(self, kernel: Kernel) -> None:
+    def __init__(self, kernel: Kernel, data: RecipientData) -> None:
         self._kernel = kernel
+        self._data = data
 
     def upsert(
         self,
@@ -211,6 +213,49 @@ class Recipients:
     def deactivate_push_token(self, token: str) -> bool:
         """Stop sending to ``token`` (False if unknown or already inactive)."""
         return self._kernel.store.recipients.deactivate_push_token(token, self._kernel.clock.now())
+
+    def export(self, recipient_id: str) -> dict[str, Any]:
+        """Everything tidings holds about the recipient, as JSON-ready data.
+
+        Keys: ``recipient`` (the profile, or None if it was deleted), ``push_tokens``,
+        ``preferences``, ``preference_changes``, ``suppressions`` (of their addresses),
+        ``topics``, ``inbox_items``, ``notifications``, ``deliveries``, ``outbox``,
+        ``broadcasts`` (those they were in the audience of), ``runs`` (each with its
+        ``steps`` and ``logs``: runs whose payload holds the id at the app's
+        ``recipient_key``, and runs that notified them), ``digests`` of those runs, and
+        the ``events``, ``scheduled_events`` and ``schedules`` holding the id at
+        ``recipient_key``. Times are ISO 8601 text.
+
+        Raises:
+            UnknownRecipientError: nothing names the recipient.
+        """
+        return self._data.export(recipient_id)
+
+    def erase(self, recipient_id: str, *, actor: str = "app") -> Erasure:
+        """Remove or anonymise everything tidings holds about the recipient, in one
+        transaction, and record the erasure (when, ``actor``, rows per table; nothing
+        about the person). docs/operations/privacy.md lists what each table keeps.
+
+        A run still in flight that notifies them afterwards records ``skipped``
+        deliveries with reason ``erased``.
+
+        Raises:
+            UnknownRecipientError: nothing names the recipient; nothing is changed.
+        """
+        return self._data.erase(recipient_id, actor)
+
+    def erasures(self, limit: int = 100) -> builtins.list[Erasure]:
+        """The audit of erasures, newest first."""
+        return self._data.erasures(limit)
+
+    async def export_async(self, recipient_id: str) -> dict[str, Any]:
+        return await asyncio.to_thread(self.export, recipient_id)
+
+    async def erase_async(self, recipient_id: str, *, actor: str = "app") -> Erasure:
+        return await asyncio.to_thread(self.erase, recipient_id, actor=actor)
+
+    async def erasures_async(self, limit: int = 100) -> builtins.list[Erasure]:
+        return await asyncio.to_thread(self.erasures, limit)
 
     async def upsert_async(self, recipient_id: str, **fields: Any) -> Recipient:
         return await asyncio.to_thread(self.upsert, recipient_id, **fields)

@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from tidings.errors import ValidationError
 from tidings.ids import new_id
+from tidings.notify.privacy import ERASED_REASON
 from tidings.notify.recipients import parse_hhmm
 from tidings.notify.templates import Rendered, Templates
 from tidings.notify.types import NotificationType
@@ -167,6 +168,22 @@ def plan(
             _delivery(ntype, channel, decision, locale, data, templates, run_for, variables, extras)
         )
     return out
+
+
+def erased_deliveries(channels: Sequence[Channel], locale: str) -> list[NewDelivery]:
+    """One ``skipped`` delivery per channel, reason ``erased``: the recipient was erased
+    (``app.recipients.erase``) and nothing is sent to, or kept about, them."""
+    return [
+        NewDelivery(
+            id=new_id("dlv"),
+            channel=channel,
+            addresses=(),
+            locale=locale,
+            status=DeliveryStatus.SKIPPED,
+            reason=ERASED_REASON,
+        )
+        for channel in channels
+    ]
 
 
 def _profile(r: Recipient, locale: str) -> dict[str, Any]:

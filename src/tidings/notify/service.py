@@ -27,8 +27,9 @@ from tidings.errors import (
 )
 from tidings.ids import new_id
 from tidings.kernel import Kernel
+from tidings.notify.privacy import erased_marker
 from tidings.notify.recipients import check_recipient_id
-from tidings.notify.router import ChannelExtras, plan
+from tidings.notify.router import ChannelExtras, erased_deliveries, plan
 from tidings.notify.sandbox import allowed, check_allow_list
 from tidings.notify.templates import Templates
 from tidings.notify.types import NotificationType, describe, make_type
@@ -42,6 +43,8 @@ from tidings.store.runs import NewRun
 
 DELIVER_TASK = "tidings.deliver"
 """The built-in task that sends one delivery (see :mod:`tidings.notify.deliver`)."""
+DELIVERY_KEY_PREFIX = "delivery:"
+"""The idempotency key of a delivery's send run is this prefix and the delivery id."""
 MAX_DEDUP_KEY = 255
 log = logging.getLogger("tidings.notify")
 
@@ -238,9 +241,12 @@ class Notifications:
         # same transaction; looking first would cost every first send a round trip.
         inputs = store.recipients.routing_inputs(to)
         if inputs is None:
-            raise UnknownRecipientError(
-                f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
-            )
+            marker = erased_marker(kernel, to)
+            if marker is None:
+                raise UnknownRecipientError(
+                    f"no recipient with id {to!r}: app.recipients.upsert({to!r}, ...) first"
+                )
+            return self._erased(ntype, chosen, marker, dedup_key, run_id, now)
         links = (
             {} if self.links is None else self.links.template_links(to, ntype.id, ntype.critical)
         )
@@ -266,11 +272,38 @@ class Notifications:
             kernel.wake()
         return _result(type_id, to, dedup_key, recorded, created=created)
 
+    def _erased(
+        self,
+        ntype: NotificationType,
+        chosen: Sequence[Channel],
+        marker: str,
+        dedup_key: str,
+        run_id: str | None,
+        now: datetime,
+    ) -> NotifyResult:
+        """Record a notification to an erased recipient: every channel ``skipped``
+        (reason ``erased``), nothing about them kept (``marker`` in their place)."""
+        new = NewNotification(
+            id=new_id("ntf"),
+            type_id=ntype.id,
+            recipient_id=marker,
+            dedup_key=dedup_key,
+            data="{}",
+            run_id=run_id,
+            critical=ntype.critical,
+            deliveries=tuple(erased_deliveries(chosen, self.default_locale)),
+        )
+        kernel = self.kernel
+        recorded, created = kernel.store.notifications.record(
+            new, now, kernel.idempotency_ttl, kernel.idempotency_ttl
+        )
+        return _result(ntype.id, marker, dedup_key, recorded, created=created)
+
     def _run_for(self, delivery_id: str, channel: Channel, send_at: datetime | None) -> NewRun:
         return self.kernel.new_run(
             DELIVER_TASK,
             {"delivery_id": delivery_id},
-            idempotency_key=f"delivery:{delivery_id}",
+            idempotency_key=DELIVERY_KEY_PREFIX + delivery_id,
             run_at=send_at,
         )
 

@@ -76,7 +76,7 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def build_server(app: Tidings) -> MCPServer:
-    """An MCP server exposing ``app``: twelve tools, one schema resource per task."""
+    """An MCP server exposing ``app``: seventeen tools, one schema resource per task."""
     server: MCPServer = MCPServer(
         "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
@@ -147,6 +147,7 @@ def build_server(app: Tidings) -> MCPServer:
     _notify_tools(server, app)
     _answer_tools(server, app)
     _bulk_tools(server, app)
+    _privacy_tools(server, app)
     for task in app.tasks.values():
         _add_schema_resource(server, task)
     return server
@@ -286,6 +287,29 @@ def _bulk_tools(server: MCPServer, app: Tidings) -> None:
         """A bulk cancel or replay: its filter, total, done, changed, progress and
         status (running, completed, failed or cancelled)."""
         return dict(bulk_to_json(await _call(app.runs.bulk_action, bulk_id)))
+
+
+def _privacy_tools(server: MCPServer, app: Tidings) -> None:
+    """``export_recipient`` and ``erase_recipient`` (privacy requests)."""
+
+    @server.tool()
+    async def export_recipient(recipient_id: str) -> dict[str, Any]:
+        """Everything held about one recipient: profile, push tokens, preferences,
+        topics, inbox, notifications, deliveries, outbox, broadcasts, and the runs,
+        events and schedules that name them."""
+        return await _call(app.recipients.export, recipient_id)
+
+    @server.tool()
+    async def erase_recipient(recipient_id: str, confirm: str) -> dict[str, Any]:
+        """Erase everything held about one recipient; it cannot be undone. ``confirm``
+        must repeat the recipient id. Returns the audit record (when, who, rows per
+        table)."""
+        if confirm != recipient_id:
+            raise ToolError(
+                "nothing erased: confirm must repeat the recipient id exactly, after the "
+                "user has agreed to erase it"
+            )
+        return (await _call(app.recipients.erase, recipient_id, actor="mcp")).to_json()
 
 
 def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:

@@ -191,6 +191,26 @@ class PreferenceChange:
 
 
 @dataclass(frozen=True)
+class Erasure:
+    """The audit of one erasure (``app.recipients.erase``): nothing about the person."""
+
+    id: str
+    erased_at: datetime
+    actor: str
+    """Who asked: ``app``, ``cli``, ``api key <name>``, ``dashboard <user>``, ``mcp``."""
+    counts: dict[str, int]
+    """Rows removed or anonymised, per table (tables left untouched are not listed)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "erased_at": self.erased_at.isoformat(),
+            "actor": self.actor,
+            "counts": dict(self.counts),
+        }
+
+
+@dataclass(frozen=True)
 class InboxChange:
     """One entry of a recipient's change feed (the realtime stream resumes by ``seq``)."""
 

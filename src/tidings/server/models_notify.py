@@ -13,6 +13,7 @@ from tidings.records.notify import (
     Broadcast,
     Channel,
     Delivery,
+    Erasure,
     InboxItem,
     Preference,
     PushToken,
@@ -144,6 +145,19 @@ class SubscribedOut(BaseModel):
 class UnsubscribedOut(BaseModel):
     topic: str
     removed: int
+
+
+class ErasureOut(BaseModel):
+    """The audit of one erasure: nothing about the person."""
+
+    id: str
+    erased_at: datetime
+    actor: str = Field(description="Who asked: app, cli, api key <name>, dashboard <user>, mcp.")
+    counts: dict[str, int] = Field(description="Rows removed or anonymised, per table.")
+
+    @classmethod
+    def of(cls, e: Erasure) -> ErasureOut:
+        return cls(id=e.id, erased_at=e.erased_at, actor=e.actor, counts=dict(e.counts))
 
 
 class BroadcastOut(BaseModel):

@@ -18,6 +18,7 @@ from tidings.server.models_notify import (
     Deactivated,
     DeactivateIn,
     DeliveryOut,
+    ErasureOut,
     NotifyIn,
     NotifyOut,
     PreferenceIn,
@@ -73,6 +74,46 @@ async def delete_recipient(request: Request, recipient_id: RecipientId, key: Adm
     await asyncio.to_thread(app.recipients.get, recipient_id)  # 404 if unknown
     await asyncio.to_thread(app.recipients.delete, recipient_id)
     return Response(status_code=204)
+
+
+@router.get(
+    "/recipients/{recipient_id}/export",
+    response_model=dict[str, Any],
+    summary="Everything held about a recipient (a privacy export)",
+)
+async def export_recipient(
+    request: Request, recipient_id: RecipientId, key: Admin
+) -> dict[str, Any]:
+    """The recipient's profile, tokens, preferences, topics, inbox, notifications,
+    deliveries, outbox, broadcasts and the runs, events and schedules naming them (see
+    ``app.recipients.export``). 404 if nothing names them."""
+    return await asyncio.to_thread(_app(request).recipients.export, recipient_id)
+
+
+@router.post(
+    "/recipients/{recipient_id}/erase",
+    response_model=ErasureOut,
+    summary="Erase everything held about a recipient (cannot be undone)",
+)
+async def erase_recipient(request: Request, recipient_id: RecipientId, key: Admin) -> ErasureOut:
+    """Remove or anonymise every row naming the recipient and record the erasure (see
+    ``app.recipients.erase``); returns the audit record. 404 if nothing names them,
+    and then nothing changed."""
+    app = _app(request)
+    done = await asyncio.to_thread(
+        lambda: app.recipients.erase(recipient_id, actor=f"api key {key.name}")
+    )
+    return ErasureOut.of(done)
+
+
+@router.get("/erasures", response_model=list[ErasureOut], summary="The audit of erasures")
+async def list_erasures(
+    request: Request,
+    key: Admin,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[ErasureOut]:
+    found = await asyncio.to_thread(_app(request).recipients.erasures, limit)
+    return [ErasureOut.of(e) for e in found]
 
 
 @router.post(

@@ -98,6 +98,11 @@ class Database(abc.ABC):
     def array(self, values: Sequence[str] | None) -> Any:
         """A list parameter as the backend's queries expect it."""
 
+    @abc.abstractmethod
+    def json_path(self, parts: Sequence[str]) -> Any:
+        """A path into JSON text (object keys; a part of digits also indexes a list) as
+        the backend's queries expect it."""
+
     # -- lifecycle ---------------------------------------------------------------------
     @abc.abstractmethod
     def migrate(self) -> list[str]: ...

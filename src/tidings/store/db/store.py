@@ -17,6 +17,7 @@ from tidings.store.db.keys import DbApiKeys
 from tidings.store.db.monitoring import DbMonitoring
 from tidings.store.db.notifications import DbNotifications
 from tidings.store.db.ops import DbOps
+from tidings.store.db.privacy import DbPrivacy
 from tidings.store.db.receipts import DbReceipts
 from tidings.store.db.recipients import DbRecipients
 from tidings.store.db.runs import DbRuns
@@ -47,6 +48,7 @@ class DatabaseStore(Store):
         self.budgets = DbBudgets(db)
         self.keys = DbApiKeys(db)
         self.ops = DbOps(db)
+        self.privacy = DbPrivacy(db)
         self.dashboard = DbDashboard(db)
         self.monitoring = DbMonitoring(db)
         self.tokens = DbTokens(db)

@@ -366,6 +366,9 @@ class PostgresDatabase(MigrationCompatibility, Database):
     def array(self, values: Sequence[str] | None) -> Any:
         return None if values is None else list(values)
 
+    def json_path(self, parts: Sequence[str]) -> Any:
+        return list(parts)  # the text[] of #>>, which indexes a list by a part of digits
+
     # -- migrations --------------------------------------------------------------------
     def _applied(self, conn: psycopg.Connection[Any]) -> Applied | None:
         """Applied migrations and their recorded compatibility; None when the schema holds

@@ -161,6 +161,10 @@ class SqliteDatabase(MigrationCompatibility, Database):
     def array(self, values: Sequence[str] | None) -> Any:
         return None if values is None else json.dumps(list(values))
 
+    def json_path(self, parts: Sequence[str]) -> Any:
+        # json_extract's path: quoted keys, [n] for a list index
+        return "$" + "".join(f"[{p}]" if p.isdigit() else f'."{p}"' for p in parts)
+
     # -- migrations --------------------------------------------------------------------
     def _applied(self) -> Applied | None:
         """Applied migrations and their recorded compatibility; None when the file holds

@@ -509,6 +509,23 @@ CREATE TABLE preference_changes (
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
 
+-- Erase and export (migration 0023): the audit of erasures (no personal data) and the
+-- marker of an erased recipient (the SHA-256 of its id).
+CREATE TABLE erasures (
+    id        TEXT PRIMARY KEY,
+    erased_at INTEGER NOT NULL,
+    -- who asked: "app", "cli", "api key <name>", "dashboard <user>", "mcp"
+    actor     TEXT NOT NULL,
+    -- JSON object: table -> rows removed or anonymised
+    counts    TEXT NOT NULL
+);
+CREATE INDEX erasures_erased ON erasures (erased_at);
+
+CREATE TABLE erased_recipients (
+    digest     TEXT PRIMARY KEY,
+    erasure_id TEXT NOT NULL,
+    erased_at  INTEGER NOT NULL
+
 -- bulk actions and replay from a step (migration 0021): see migrations/0021_bulk_actions.sql
 CREATE TABLE bulk_actions (
     id             TEXT PRIMARY KEY,
