@@ -19,6 +19,7 @@ from tidings.errors import (
 from tidings.handle import BroadcastHandle, RunHandle
 from tidings.notify.client import NotifyHandle
 from tidings.options import Batch, CancelOn, Debounce, RateLimit, Retry, Singleton, TriggerRequest
+from tidings.retention import Retention
 from tidings.records import (
     ErrorInfo,
     Event,
@@ -30,6 +31,7 @@ from tidings.records import (
     Schedule,
     Step,
 )
+from tidings.records.pruning import PruneReport
 from tidings.records.notify import (
     Broadcast,
     Delivery,
@@ -60,8 +62,10 @@ __all__ = [
     "NotifyHandle",
     "NotifyResult",
     "OutboxEntry",
+    "PruneReport",
     "RateLimit",
     "Recipient",
+    "Retention",
     "Retry",
     "Run",
     "RunCancelledError",

@@ -24,6 +24,7 @@ from tidings.events import DEFAULT_MAX_EVENT_BYTES
 from tidings.flow import with_flow
 from tidings.handle import BroadcastHandle, RunHandle
 from tidings.kernel import Kernel
+from tidings.kernel.pruning import prune, prune_task
 from tidings.kernel.schedules import with_cron
 from tidings.notify.broadcast import Broadcasts, Topics
 from tidings.notify.client import INBOX_TTL, NotifyClient, NotifyHandle
@@ -47,6 +48,8 @@ from tidings.options import (
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.records.notify import Topic
+from tidings.records.pruning import PruneReport
+from tidings.retention import Retention
 from tidings.schedules import Schedules
 from tidings.settings import (
     default_database_url,
@@ -98,8 +101,13 @@ class Tidings:
         sandbox: bool | None = None,
         sandbox_allow: Sequence[str] = (),
         public_url: str | None = None,
+        retention: Retention | None = None,
     ) -> None:
-        """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
+        """``retention`` (default :class:`Retention`'s periods; also ``[retention]`` in
+        tidings.toml) is how long finished runs, events, deliveries, outbox and inbox rows
+        are kept before the built-in ``tidings.prune`` task deletes them.
+
+        Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
         ``channels`` maps ``email``/``push``/``sms`` to an ordered failover list of
         providers (default: the outbox); ``secret_key`` signs inbox tokens (default
@@ -126,7 +134,10 @@ class Tidings:
             auto_migrate=auto_migrate,
             idempotency_ttl=as_timedelta(idempotency_ttl, "idempotency_ttl"),
             max_event_bytes=max_event_bytes,
+            retention=_retention(retention),
         )
+        self._retention_given = retention is not None
+        self.kernel.register(prune_task(self.kernel), internal=True)
         self._notify = NotifyClient(
             self.kernel,
             templates=templates,
@@ -192,6 +203,11 @@ class Tidings:
         return self.kernel.max_event_bytes
 
     @property
+    def retention(self) -> Retention:
+        """How long finished work is kept (set it with ``configure(retention=...)``)."""
+        return self.kernel.retention
+
+    @property
     def clock(self) -> Clock:
         """The engine clock (set it with ``configure(clock=...)``)."""
         return self.kernel.clock
@@ -239,6 +255,7 @@ class Tidings:
         environment: str | None = None,
         lease: timedelta | float | None = None,
         clock: Clock | None = None,
+        retention: Retention | None = None,
     ) -> Tidings:
         """Change settings after construction (the CLI's flags), before workers start.
 
@@ -246,10 +263,21 @@ class Tidings:
         environment that still uses the default database follows it to its own file.
         ``clock`` replaces the engine clock, e.g. a :class:`~tidings.clock.ScaledClock`
         so days of engine time pass in minutes (``tidings demo --time-scale``).
+        ``retention`` replaces the retention policy (workers read it at each pass).
         """
+        others = (database_url, environment, lease, clock)
+        if retention is not None:
+            policy = _retention(retention)
+            if all(v is None for v in others):  # safe while workers run: read per pass
+                self.kernel.retention = policy
+                self._retention_given = True
+                return self
         if self.kernel.bus.busy:
             raise ConfigError("configure() cannot change an app whose workers are running")
         kernel = self.kernel
+        if retention is not None:
+            kernel.retention = policy
+            self._retention_given = True
         if clock is not None:
             if not callable(getattr(clock, "now", None)):
                 raise ConfigError(f"clock must have a now() method, got {clock!r}")
@@ -600,6 +628,25 @@ class Tidings:
     async def replay_async(self, run_id: str) -> RunHandle:
         return await asyncio.to_thread(self.replay, run_id)
 
+    # -- retention ---------------------------------------------------------------------
+    def prune(self, *, dry_run: bool = False) -> PruneReport:
+        """Delete now what :attr:`retention` no longer keeps, as the hourly built-in
+        ``tidings.prune`` task does: oldest first, in short transactions of
+        ``retention.batch`` rows, never anything an active run needs. ``dry_run``
+        counts what would go and deletes nothing. A real pass is recorded
+        (:meth:`last_prune`)."""
+        return prune(self.kernel, dry_run=dry_run)
+
+    async def prune_async(self, *, dry_run: bool = False) -> PruneReport:
+        return await asyncio.to_thread(lambda: self.prune(dry_run=dry_run))
+
+    def last_prune(self) -> PruneReport | None:
+        """The latest recorded prune (None if there was none)."""
+        return self.store.pruning.last()
+
+    async def last_prune_async(self) -> PruneReport | None:
+        return await asyncio.to_thread(self.last_prune)
+
     # -- events ------------------------------------------------------------------------
     def send_event(
         self,
@@ -779,6 +826,14 @@ class Tidings:
         """Run a worker until SIGTERM or SIGINT, then drain (blocking)."""
         worker = self.worker(concurrency, queues, **options)
         asyncio.run(worker.run(install_signal_handlers=True))
+
+
+def _retention(value: object) -> Retention:
+    if value is None:
+        return Retention()
+    if not isinstance(value, Retention):
+        raise ConfigError(f"retention must be a tidings.Retention, got {type(value).__name__}")
+    return value
 
 
 def _statuses(status: RunStatus | str | Sequence[RunStatus | str] | None) -> list[RunStatus] | None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tidings.app import Tidings
 from tidings.errors import ConfigError
-from tidings.settings import environment_settings, resolve_settings
+from tidings.settings import environment_settings, resolve_settings, retention_settings
 
 
 def import_app(ref: str) -> Tidings:
@@ -114,6 +114,8 @@ def load_app(
         loaded.sandbox_allow = per_env.sandbox_allow
     if loaded._secret_key is None and per_env.secret_key:
         loaded._secret_key = per_env.secret_key.encode()
+    if not loaded._retention_given and (retention := retention_settings(directory)) is not None:
+        loaded.configure(retention=retention)
     return loaded
 
 

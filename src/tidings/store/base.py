@@ -2,8 +2,8 @@
 
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
 ``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.inbox``,
-``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops`` and
-``store.dashboard`` each implement the interface of the module of that name; the store
+``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``, ``store.pruning``
+and ``store.dashboard`` each implement the interface of the module of that name; the store
 itself holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every
 method is synchronous and thread-safe, and takes the time it needs (``now``) from the
 engine clock.
@@ -23,6 +23,7 @@ from tidings.store.inbox import Inbox
 from tidings.store.keys import ApiKeys
 from tidings.store.notifications import Notifications
 from tidings.store.ops import Ops
+from tidings.store.pruning import Pruning
 from tidings.store.receipts import Receipts
 from tidings.store.recipients import Recipients
 from tidings.store.runs import Runs
@@ -46,6 +47,7 @@ class Store(abc.ABC):
     budgets: Budgets
     keys: ApiKeys
     ops: Ops
+    pruning: Pruning
     dashboard: Dashboard
 
     @abc.abstractmethod

@@ -15,6 +15,7 @@ from tidings.store.db.inbox import DbInbox
 from tidings.store.db.keys import DbApiKeys
 from tidings.store.db.notifications import DbNotifications
 from tidings.store.db.ops import DbOps
+from tidings.store.db.pruning import DbPruning
 from tidings.store.db.receipts import DbReceipts
 from tidings.store.db.recipients import DbRecipients
 from tidings.store.db.runs import DbRuns
@@ -43,6 +44,7 @@ class DatabaseStore(Store):
         self.budgets = DbBudgets(db)
         self.keys = DbApiKeys(db)
         self.ops = DbOps(db)
+        self.pruning = DbPruning(db)
         self.dashboard = DbDashboard(db)
 
     def migrate(self) -> list[str]:
