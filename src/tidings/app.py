@@ -629,13 +629,16 @@ class Tidings:
         return await asyncio.to_thread(self.replay, run_id)
 
     # -- retention ---------------------------------------------------------------------
-    def prune(self, *, dry_run: bool = False) -> PruneReport:
+    def prune(
+        self, *, dry_run: bool = False, progress: Callable[[str, int], None] | None = None
+    ) -> PruneReport:
         """Delete now what :attr:`retention` no longer keeps, as the hourly built-in
         ``tidings.prune`` task does: oldest first, in short transactions of
         ``retention.batch`` rows, never anything an active run needs. ``dry_run``
         counts what would go and deletes nothing. A real pass is recorded
-        (:meth:`last_prune`)."""
-        return prune(self.kernel, dry_run=dry_run)
+        (:meth:`last_prune`). ``progress(kind, rows)`` is called after each
+        transaction."""
+        return prune(self.kernel, dry_run=dry_run, on_batch=progress)
 
     async def prune_async(self, *, dry_run: bool = False) -> PruneReport:
         return await asyncio.to_thread(lambda: self.prune(dry_run=dry_run))

@@ -114,8 +114,10 @@ def load_app(
         loaded.sandbox_allow = per_env.sandbox_allow
     if loaded._secret_key is None and per_env.secret_key:
         loaded._secret_key = per_env.secret_key.encode()
+    # The file's policy applies unless the code gave one (not marked as given: the
+    # file may change before the next load)
     if not loaded._retention_given and (retention := retention_settings(directory)) is not None:
-        loaded.configure(retention=retention)
+        loaded.kernel.retention = retention
     return loaded
 
 

@@ -35,7 +35,7 @@ PRUNE_CRON = "17 * * * *"
 """Hourly, at a minute few other jobs pick."""
 PASS_BUDGET = timedelta(minutes=15)
 """How long one scheduled pass may delete for; what is left waits for the next pass."""
-_PERIOD_OF = {
+PERIOD_OF = {
     "runs": "runs",
     "digests": "runs",
     "broadcasts": "runs",
@@ -68,13 +68,13 @@ def cutoffs(
             if retention.enabled:
                 found[kind] = now
             continue
-        period = periods[_PERIOD_OF[kind]]
+        period = periods[PERIOD_OF[kind]]
         if period is None:
             continue
-        if _PERIOD_OF[kind] in _AT_LEAST_WINDOW:
+        if PERIOD_OF[kind] in _AT_LEAST_WINDOW:
             period = max(period, idempotency_ttl)
         cutoff = now - period
-        if _PERIOD_OF[kind] == "events" and running_since is not None:
+        if PERIOD_OF[kind] == "events" and running_since is not None:
             cutoff = min(cutoff, running_since)
         found[kind] = cutoff
     return found
