@@ -193,7 +193,7 @@ WHERE status = 'closed' AND closed_at < %(cutoff)s;
 DELETE FROM digest_items WHERE digest_id = ANY(%(ids)s::text[]);
 
 -- name: prune_digest_rows
-DELETE FROM digests WHERE id = ANY(%(ids)s::text[]) AND status = 'closed';
+DELETE FROM digests WHERE id = ANY(%(ids)s::text[]);
 
 -- name: prune_broadcasts_pick
 -- the oldest finished broadcast before the cutoff none of whose deliveries is still to be

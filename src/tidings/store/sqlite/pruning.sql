@@ -142,12 +142,12 @@ WHERE received_at < :cutoff;
 
 -- name: prune_outbox
 DELETE FROM outbox
-WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_prune
+WHERE id IN (SELECT id FROM outbox INDEXED BY outbox_created
              WHERE created_at < :cutoff ORDER BY created_at LIMIT :limit)
   AND created_at < :cutoff;
 
 -- name: prune_outbox_count
-SELECT COUNT(*) AS n FROM outbox INDEXED BY outbox_prune WHERE created_at < :cutoff;
+SELECT COUNT(*) AS n FROM outbox INDEXED BY outbox_created WHERE created_at < :cutoff;
 
 -- name: prune_inbox_changes
 DELETE FROM inbox_changes
@@ -193,7 +193,7 @@ WHERE status = 'closed' AND closed_at < :cutoff;
 DELETE FROM digest_items WHERE digest_id IN (SELECT value FROM json_each(:ids));
 
 -- name: prune_digest_rows
-DELETE FROM digests WHERE id IN (SELECT value FROM json_each(:ids)) AND status = 'closed';
+DELETE FROM digests WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: prune_broadcasts_pick
 -- the oldest finished broadcast before the cutoff none of whose deliveries is still to be

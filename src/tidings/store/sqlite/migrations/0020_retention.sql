@@ -27,6 +27,5 @@ CREATE INDEX notify_dedup_expires ON notify_dedup (expires_at);
 CREATE INDEX notifications_created ON notifications (created_at, id);
 CREATE INDEX inbox_items_created ON inbox_items (created_at, id);
 CREATE INDEX inbox_changes_at ON inbox_changes (at);
-CREATE INDEX outbox_prune ON outbox (created_at, id);
 CREATE INDEX digests_closed ON digests (closed_at) WHERE status = 'closed';
 CREATE INDEX broadcasts_finished ON broadcasts (finished_at, id) WHERE finished_at IS NOT NULL;
