@@ -19,7 +19,6 @@ from tidings.errors import (
 from tidings.handle import BroadcastHandle, RunHandle
 from tidings.notify.client import NotifyHandle
 from tidings.options import Batch, CancelOn, Debounce, RateLimit, Retry, Singleton, TriggerRequest
-from tidings.retention import Retention
 from tidings.records import (
     ErrorInfo,
     Event,
@@ -31,7 +30,6 @@ from tidings.records import (
     Schedule,
     Step,
 )
-from tidings.records.pruning import PruneReport
 from tidings.records.notify import (
     Broadcast,
     Delivery,
@@ -41,6 +39,8 @@ from tidings.records.notify import (
     Topic,
     TopicPage,
 )
+from tidings.records.pruning import PruneReport
+from tidings.retention import Retention
 
 __version__ = "0.1.0"
 

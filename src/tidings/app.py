@@ -265,19 +265,12 @@ class Tidings:
         so days of engine time pass in minutes (``tidings demo --time-scale``).
         ``retention`` replaces the retention policy (workers read it at each pass).
         """
-        others = (database_url, environment, lease, clock)
-        if retention is not None:
-            policy = _retention(retention)
-            if all(v is None for v in others):  # safe while workers run: read per pass
-                self.kernel.retention = policy
-                self._retention_given = True
-                return self
+        others = any(v is not None for v in (database_url, environment, lease, clock))
+        if self._configure_retention(retention, others):
+            return self
         if self.kernel.bus.busy:
             raise ConfigError("configure() cannot change an app whose workers are running")
         kernel = self.kernel
-        if retention is not None:
-            kernel.retention = policy
-            self._retention_given = True
         if clock is not None:
             if not callable(getattr(clock, "now", None)):
                 raise ConfigError(f"clock must have a now() method, got {clock!r}")
@@ -300,6 +293,18 @@ class Tidings:
         if database_url is not None:
             kernel.database_url = database_url
         return self
+
+    def _configure_retention(self, retention: Retention | None, others: bool) -> bool:
+        """Apply ``retention`` unless other settings would make configure() refuse (then
+        nothing changes); True if it was the only setting given."""
+        if retention is None:
+            return False
+        policy = _retention(retention)
+        if others and self.kernel.bus.busy:
+            return False  # configure() refuses below: nothing changed
+        self.kernel.retention = policy  # safe while workers run: read at each pass
+        self._retention_given = True
+        return not others
 
     # -- registry ----------------------------------------------------------------------
     @overload

@@ -84,9 +84,8 @@ class Retention:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(table) - known)
         if unknown:
-            raise ConfigError(
-                f"{where}: unknown keys {', '.join(unknown)} (known keys: {', '.join(sorted(known))})"
-            )
+            names = ", ".join(sorted(known))
+            raise ConfigError(f"{where}: unknown keys {', '.join(unknown)} (known keys: {names})")
         values: dict[str, Any] = {}
         for name, raw in table.items():
             if name == "batch":
@@ -129,7 +128,7 @@ def parse_period(raw: object, what: str) -> timedelta | None:
     match = _TEXT.match(raw) if isinstance(raw, str) else None
     if match is None:
         raise ConfigError(
-            f"{what} must be a period like \"30d\", \"36h\" or \"2w\" (or \"off\"), got {raw!r}"
+            f'{what} must be a period like "30d", "36h" or "2w" (or "off"), got {raw!r}'
         )
     number, unit = float(match.group(1)), match.group(2)[0].lower()
     return _seconds(number * _UNITS[unit], what)

@@ -13,8 +13,8 @@ from tidings.engine.executor import execute
 from tidings.engine.runtime import Runtime
 from tidings.engine.scheduler import Scheduler
 from tidings.flow import flow_limits
-from tidings.kernel.pruning import PRUNE_TASK
 from tidings.handle import RunHandle
+from tidings.kernel.pruning import PRUNE_TASK
 from tidings.notify.inbox import OutboxReader
 from tidings.records import EventReceipt, Run, RunStatus
 

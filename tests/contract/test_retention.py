@@ -130,7 +130,9 @@ async def test_a_dry_run_counts_and_changes_nothing(app: Tidings) -> None:
             await t.send_event("signup", {"i": i})
         await t.advance(timedelta(days=31))
         dry = app.prune(dry_run=True)
-        assert dry.dry_run and dry.id is None and dry.batches == 0
+        assert dry.dry_run
+        assert dry.id is None
+        assert dry.batches == 0
         assert dry.counts["runs"] == 3
         assert dry.counts["events"] == 4
         assert all(app.get_run(r).status is RunStatus.COMPLETED for r in ids)
@@ -142,7 +144,9 @@ async def test_a_dry_run_counts_and_changes_nothing(app: Tidings) -> None:
         }
         assert all(_gone(app, r) for r in ids)
         last = app.last_prune()
-        assert last is not None and last.id == real.id and last.counts == real.counts
+        assert last is not None
+        assert last.id == real.id
+        assert last.counts == real.counts
         assert app.prune(dry_run=True).total == 0
 
 
@@ -155,9 +159,11 @@ async def test_the_hourly_built_in_task_prunes(make_app: Callable[..., Tidings])
         await t.advance(timedelta(hours=4))
         assert _gone(app, first)
         last = app.last_prune()
-        assert last is not None and last.counts["runs"] >= 1
+        assert last is not None
+        assert last.counts["runs"] >= 1
         prunes = app.list_runs(task_id=PRUNE_TASK)
-        assert prunes and all(r.status is RunStatus.COMPLETED for r in prunes)
+        assert prunes
+        assert all(r.status is RunStatus.COMPLETED for r in prunes)
         assert [s.task_id for s in app.schedules.list()] == []  # built in: not the app's
 
 
@@ -191,7 +197,8 @@ async def test_retention_off_keeps_everything(make_app: Callable[..., Tidings]) 
         run = (await t.trigger("done", {})).id
         await t.advance(timedelta(days=400))
         report = app.prune()
-        assert report.counts == {} and report.total == 0
+        assert report.counts == {}
+        assert report.total == 0
         assert app.get_run(run).status is RunStatus.COMPLETED
 
 
@@ -208,17 +215,19 @@ def test_a_period_below_one_hour_is_refused_naming_the_field(field: str) -> None
 
 def test_bad_policies_change_nothing(app: Tidings) -> None:
     before = app.retention
-    with pytest.raises(ConfigError, match="retention must be a tidings.Retention"):
+    with pytest.raises(ConfigError, match=r"retention must be a tidings\.Retention"):
         app.configure(retention={"runs": 3})  # type: ignore[arg-type]
-    with pytest.raises(ConfigError, match="Retention.batch"):
+    with pytest.raises(ConfigError, match=r"Retention\.batch"):
         Retention(batch=10)
     with pytest.raises(ConfigError, match="unknown keys run"):
         Retention.from_table({"run": "3d"})
     assert app.retention is before
     app.configure(retention=Retention(runs=2 * DAY))
     assert app.retention.runs == 2 * DAY
-    assert parse_period("off", "x") is None and parse_period(False, "x") is None
-    assert parse_period(3, "x") == 3 * DAY and parse_period("2w", "x") == 14 * DAY
+    assert parse_period("off", "x") is None
+    assert parse_period(False, "x") is None
+    assert parse_period(3, "x") == 3 * DAY
+    assert parse_period("2w", "x") == 14 * DAY
 
 
 def test_the_retention_table_of_tidings_toml(database_url: str, tmp_path: Path) -> None:

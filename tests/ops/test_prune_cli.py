@@ -59,7 +59,8 @@ async def test_doctor_warns_when_pruning_is_behind_until_a_prune(
                 continue
             raise AssertionError(f"{run_id} was not pruned")
         last = app.last_prune()
-        assert last is not None and last.counts["runs"] == 3
+        assert last is not None
+        assert last.counts["runs"] == 3
     finally:
         app.close()
     check = _doctor(url, tmp_path)["retention"]
@@ -77,7 +78,9 @@ async def test_a_dry_run_prints_counts_and_deletes_nothing(
     assert "would delete (dry run)" in out
     assert "4 rows would be deleted; nothing changed" in " ".join(out.split())
     report = json.loads(ok(run_cli(*args, "--json", cwd=tmp_path)))
-    assert report["dry_run"] is True and report["counts"]["runs"] == 4 and report["id"] is None
+    assert report["dry_run"] is True
+    assert report["counts"]["runs"] == 4
+    assert report["id"] is None
     app = make_app(url)
     try:
         assert all(app.get_run(r).status is RunStatus.COMPLETED for r in ids)

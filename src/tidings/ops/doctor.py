@@ -17,9 +17,9 @@ from typing import Any, Literal
 
 from tidings.app import Tidings
 from tidings.errors import TidingsError
+from tidings.retention import Retention, describe
 from tidings.settings import env_database_url, env_secret_key, resolve_environment
 from tidings.store import Store, open_store, redact_url
-from tidings.retention import Retention, describe
 from tidings.store.ops import StuckRun
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -316,7 +316,9 @@ def run_checks(
     config, target = check_config(app_ref, database_url, env)
     checks = [config]
     if target is None:
-        return [*checks, *_skipped("database", "migrations", "credentials", "clock", "stuck runs", "retention")
+        return [
+            *checks,
+            *_skipped("database", "migrations", "credentials", "clock", "stuck runs", "retention"),
         ]
     database, store = open_database(target)
     checks.append(database)

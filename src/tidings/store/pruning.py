@@ -45,9 +45,7 @@ class Pruning(abc.ABC):
     """``store.pruning``: deleting what retention no longer keeps, a batch at a time."""
 
     @abc.abstractmethod
-    def batch(
-        self, kind: str, cutoff: datetime, limit: int, cursor: Cursor | None
-    ) -> PruneBatch:
+    def batch(self, kind: str, cutoff: datetime, limit: int, cursor: Cursor | None) -> PruneBatch:
         """One short transaction: delete up to ``limit`` rows of ``kind`` older than
         ``cutoff`` (for keys: expired before it), with what belongs to them, never a row
         an active run still needs. ``cursor`` is the previous batch's (None: from the

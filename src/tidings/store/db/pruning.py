@@ -41,9 +41,7 @@ def _check(kind: str) -> None:
 
 
 class DbPruning(Bound, Pruning):
-    def batch(
-        self, kind: str, cutoff: datetime, limit: int, cursor: Cursor | None
-    ) -> PruneBatch:
+    def batch(self, kind: str, cutoff: datetime, limit: int, cursor: Cursor | None) -> PruneBatch:
         _check(kind)
         with self._transaction(write=True) as tx:
             if kind in _SIMPLE:
