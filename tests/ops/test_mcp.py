@@ -56,6 +56,8 @@ async def test_mcp_tools_and_resources_over_stdio(
             "replay_run",
             "notify",
             "get_broadcast",
+            "retention_status",
+            "prune",
         }
         tasks = _data(await client.call_tool("list_tasks", {}))
         assert [t["id"] for t in tasks] == ["charge", "churn", "hold", "nothing"]

@@ -95,3 +95,33 @@ def test_a_bad_retention_table_is_one_clear_error(
     (tmp_path / "tidings.toml").write_text('[retention]\nevents = "0.25h"\n', encoding="utf-8")
     err = fails(run_cli("prune", "--app", APP, "--database-url", new_url(), cwd=tmp_path))
     assert "Retention.events must be at least one hour" in " ".join(err.split())
+
+
+async def test_the_mcp_retention_tools(new_url: Callable[[], str], tmp_path: Path) -> None:
+    from mcp import Client
+
+    from .test_mcp import _data, _server
+
+    url = new_url()
+    ids = await _old_runs(url, 2, days_ago=40)
+    async with Client(_server(url, tmp_path)) as client:
+        status = _data(await client.call_tool("retention_status", {}))
+        assert status["policy"]["runs"] == "30 days"
+        assert status["last_prune"] is None
+        dry = _data(await client.call_tool("prune", {}))
+        assert dry["dry_run"] is True
+        assert dry["counts"]["runs"] == 2
+        done = _data(await client.call_tool("prune", {"dry_run": False}))
+        assert done["counts"]["runs"] == 2
+        status = _data(await client.call_tool("retention_status", {}))
+        assert status["last_prune"]["id"] == done["id"]
+    app = make_app(url)
+    try:
+        for run_id in ids:
+            try:
+                app.get_run(run_id)
+            except UnknownRunError:
+                continue
+            raise AssertionError(f"{run_id} was not pruned")
+    finally:
+        app.close()
