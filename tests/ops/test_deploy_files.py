@@ -90,7 +90,7 @@ def test_operations_docs_use_real_flags() -> None:
     checked = 0
     for page in pages:
         for match in re.finditer(
-            X, page.read_text()
+            r"tidings (backup|restore|doctor|prune|mcp|worker|migrate)([^\n`|]*)", page.read_text()
         ):
             name, rest = match.group(1), match.group(2)
             flags = _flags(commands[name])
