@@ -12,8 +12,8 @@ import pytest
 
 from tests.conftest import START
 from tests.contract.notify_support import notify_app
-from tidings import Context, Retention, RunStatus, Tidings
-from tidings.errors import ConfigError, UnknownRunError
+from tidings import BroadcastHandle, Context, Retention, RunStatus, Tidings
+from tidings.errors import ConfigError, UnknownBroadcastError, UnknownRunError
 from tidings.kernel.pruning import PRUNE_TASK
 from tidings.loader import load_app
 from tidings.retention import parse_period
@@ -254,3 +254,44 @@ def test_the_retention_table_of_tidings_toml(database_url: str, tmp_path: Path) 
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("appmod_retention", None)
+
+
+async def test_keys_webhook_events_digests_and_broadcasts_go_too(
+    make_app: Callable[..., Tidings], tmp_path: Path
+) -> None:
+    app = notify_app(make_app, tmp_path)
+    for user in ("u1", "u2"):
+        app.recipients.upsert(user, email=f"{user}@example.com")
+
+    @app.task(on_event="quote.created")
+    async def quote_digest(ctx: Context, payload: dict[str, Any]) -> int | None:
+        quotes = await ctx.digest("quotes", payload, window=timedelta(hours=1))
+        return None if quotes is None else len(quotes)
+
+    async with TestEngine(app, start=START) as t:
+        keyed = (await t.trigger("quote-digest", {"n": 0}, idempotency_key="once")).id
+        await t.send_event("quote.created", {"n": 1})
+        await t.send_event("quote.created", {"n": 2})
+        broadcast = app.notify("alert", to=["u1", "u2"], data={"name": "all"})
+        with app.store.db.transaction(write=True) as tx:  # a provider webhook applied now
+            now = app.store.db.ts(t.now())
+            tx.run("record_webhook_event", {"provider": "resend", "event_id": "e1", "now": now})
+        await t.advance(timedelta(hours=2))
+        assert isinstance(broadcast, BroadcastHandle)
+        assert app.broadcasts.get(broadcast.id).finished_at is not None
+
+        assert not any(app.prune(dry_run=True).counts.values())  # two hours on: nothing
+        await t.advance(timedelta(days=1))
+        assert app.prune().counts["idempotency_keys"] == 2  # the trigger's, the broadcast's
+        again = await t.trigger("quote-digest", {"n": 0}, idempotency_key="once")
+        assert again.id != keyed  # the key had expired: a new run
+
+        await t.advance(timedelta(days=31))
+        counts = app.prune().counts
+        assert counts["webhook_events"] == 1
+        assert counts["events"] == 2
+        assert counts["digests"] == 2  # the first window, and the one the second run opened
+        assert counts["broadcasts"] == 1
+        with pytest.raises(UnknownBroadcastError):
+            app.broadcasts.get(broadcast.id)
+        assert app.prune(dry_run=True).total == 0
