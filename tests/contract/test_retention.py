@@ -17,6 +17,7 @@ from tidings.errors import ConfigError, UnknownBroadcastError, UnknownRunError
 from tidings.kernel.pruning import PRUNE_TASK
 from tidings.loader import load_app
 from tidings.retention import parse_period
+from tidings.store.db.store import DatabaseStore
 from tidings.testing import TestEngine
 
 DAY = timedelta(days=1)
@@ -273,8 +274,10 @@ async def test_keys_webhook_events_digests_and_broadcasts_go_too(
         await t.send_event("quote.created", {"n": 1})
         await t.send_event("quote.created", {"n": 2})
         broadcast = app.notify("alert", to=["u1", "u2"], data={"name": "all"})
-        with app.store.db.transaction(write=True) as tx:  # a provider webhook applied now
-            now = app.store.db.ts(t.now())
+        store = app.store
+        assert isinstance(store, DatabaseStore)
+        with store.db.transaction(write=True) as tx:  # a provider webhook applied now
+            now = store.db.ts(t.now())
             tx.run("record_webhook_event", {"provider": "resend", "event_id": "e1", "now": now})
         await t.advance(timedelta(hours=2))
         assert isinstance(broadcast, BroadcastHandle)

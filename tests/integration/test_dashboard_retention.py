@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -48,7 +49,13 @@ def _card(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", " ", found.group(1)).split())
 
 
-async def test_the_overview_shows_the_policy_and_the_last_prune(
+async def _finished_long_ago(app: Tidings, n: int) -> None:
+    async with TestEngine(app, start=datetime.now(UTC) - timedelta(days=40)) as t:
+        for _ in range(n):
+            await t.trigger("finished")
+
+
+def test_the_overview_shows_the_policy_and_the_last_prune(
     app: Tidings, client: httpx.Client
 ) -> None:
     login(client)
@@ -58,9 +65,7 @@ async def test_the_overview_shows_the_policy_and_the_last_prune(
     assert "inbox 180 days" in card
     assert "No prune yet" in card
 
-    async with TestEngine(app, start=datetime.now(UTC) - timedelta(days=40)) as t:
-        for _ in range(3):
-            await t.trigger("finished")
+    asyncio.run(_finished_long_ago(app, 3))
     app.prune()
     card = _card(client.get("/dashboard/").text)
     assert "Last prune" in card
