@@ -13,6 +13,7 @@ import pytest
 from tests.conftest import START
 from tests.contract.notify_support import notify_app
 from tidings import BroadcastHandle, Context, Retention, RunStatus, Tidings
+from tidings.clock import VirtualClock
 from tidings.errors import ConfigError, UnknownBroadcastError, UnknownRunError
 from tidings.kernel.pruning import PRUNE_TASK
 from tidings.loader import load_app
@@ -298,3 +299,18 @@ async def test_keys_webhook_events_digests_and_broadcasts_go_too(
         with pytest.raises(UnknownBroadcastError):
             app.broadcasts.get(broadcast.id)
         assert app.prune(dry_run=True).total == 0
+
+
+def test_events_since_the_longest_running_attempt_began_are_kept(app: Tidings) -> None:
+    _tasks(app)
+    clock = VirtualClock(START)
+    app.configure(clock=clock)
+    held = app.trigger("done", {"n": 1}).id
+    [claimed] = app.store.runs.claim("w", None, START, START + timedelta(days=90), 1)
+    assert claimed.id == held  # RUNNING since START: it may still register a wait
+    clock.advance(timedelta(minutes=1))
+    app.send_event("order.paid", {"order": "o1"})
+    clock.advance(timedelta(days=30))
+    assert app.prune().counts["events"] == 0
+    app.cancel(held)
+    assert app.prune().counts["events"] == 1
