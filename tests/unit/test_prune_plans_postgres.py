@@ -1,7 +1,8 @@
 """Every statement of tidings.prune has a plan on PostgreSQL that neither scans a big
 table nor sorts: each batch walks an index in deletion order and stops at its limit.
-Sequential scans and sorts are priced out (as tests/unit/test_postgres_claim.py does):
-a plan that still holds one has no index to walk."""
+Each statement is planned as a batch plans it (``prune_plan_by_index`` first: scans
+and hash joins priced out, see store/postgres/pruning.py), sorts priced out too: a plan
+that still scans, hashes or sorts has no index to walk."""
 
 from __future__ import annotations
 
@@ -62,7 +63,13 @@ PRUNE: dict[str, tuple[dict[str, Any], str]] = {
     "prune_oldest_outbox": ({}, "outbox_created"),
     "prune_oldest_inbox": ({}, "inbox_items_created"),
 }
-WHOLE_TABLE_OK = {"prune_running_since", "insert_prune", "last_prune", "prune_broadcast_row"}
+WHOLE_TABLE_OK = {
+    "prune_running_since",
+    "insert_prune",
+    "last_prune",
+    "prune_broadcast_row",
+    "prune_plan_by_index",
+}
 
 
 def test_every_prune_statement_walks_an_index_and_sorts_nothing(pg_schema: PgSchema) -> None:
@@ -72,20 +79,20 @@ def test_every_prune_statement_walks_an_index_and_sorts_nothing(pg_schema: PgSch
     assert set(queries) == set(PRUNE) | WHOLE_TABLE_OK  # every statement is checked
     try:
         with store.db._pool.connection() as conn:
-            conn.execute("SET enable_seqscan = off")
             conn.execute("SET enable_sort = off")
             for name, (given, index) in PRUNE.items():
                 sql = queries[name]
                 params: dict[str, Any] = dict.fromkeys(re.findall(r"%\(([a-z_]+)\)s", sql))
                 params.update(given)
                 with conn.transaction():
+                    conn.execute(queries["prune_plan_by_index"])
                     row = conn.execute("EXPLAIN (FORMAT JSON) " + sql, params, prepare=False)
                     plan = row.fetchone()
                 assert plan is not None
                 doc = plan[0] if isinstance(plan[0], list) else json.loads(plan[0])
                 nodes = _nodes(doc[0]["Plan"])
                 types = [n["Node Type"] for n in nodes]
-                assert "Seq Scan" not in types, (name, types)
+                assert not {"Seq Scan", "Bitmap Heap Scan", "Hash Join"} & set(types), (name, types)
                 assert "Sort" not in types, (name, types)
                 used = {n.get("Index Name") for n in nodes}
                 assert not index or index in used, (name, index, used)

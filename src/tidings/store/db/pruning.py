@@ -44,6 +44,7 @@ class DbPruning(Bound, Pruning):
     def batch(self, kind: str, cutoff: datetime, limit: int, cursor: Cursor | None) -> PruneBatch:
         _check(kind)
         with self._transaction(write=True) as tx:
+            self._by_index(tx)
             if kind in _SIMPLE:
                 tx.run(_SIMPLE[kind], {"cutoff": self._ts(cutoff), "limit": limit})
                 n = tx.rowcount()
@@ -53,6 +54,10 @@ class DbPruning(Bound, Pruning):
             if kind == "broadcasts":
                 return self._broadcasts(tx, cutoff, limit)
             return self._keyset(tx, kind, cutoff, limit, cursor)
+
+    def _by_index(self, tx: Tx) -> None:
+        """Before a batch's statements: a backend whose planner may prefer scanning a
+        table to probing its index a batch's worth of times says otherwise here."""
 
     def _keyset(
         self, tx: Tx, kind: str, cutoff: datetime, limit: int, cursor: Cursor | None
@@ -69,10 +74,11 @@ class DbPruning(Bound, Pruning):
         deleted = rows = 0
         if found and ids:
             deleted, rows = self._delete(tx, kind, {"ids": ids})
-        last = found[-1] if found else None
-        more = last is not None and len(found) >= limit
-        next_cursor = (self._last_time(kind, last), str(last["id"])) if more and last else None
-        return PruneBatch(deleted, rows, next_cursor)
+        if len(found) < limit:
+            return PruneBatch(deleted, rows, None)
+        # the greatest (time, id) looked at: PostgreSQL returns the rows unordered
+        last = max((self._last_time(kind, r), str(r["id"])) for r in found)
+        return PruneBatch(deleted, rows, last)
 
     def _last_time(self, kind: str, row: Row) -> datetime:
         return self._req(row["finished_at" if kind == "runs" else "created_at"])

@@ -28,6 +28,7 @@ class DatabaseStore(Store):
     its SQL logic differs, a subclass of a concept: :attr:`runs_class`)."""
 
     runs_class: type[DbRuns] = DbRuns
+    pruning_class: type[DbPruning] = DbPruning
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -44,7 +45,7 @@ class DatabaseStore(Store):
         self.budgets = DbBudgets(db)
         self.keys = DbApiKeys(db)
         self.ops = DbOps(db)
-        self.pruning = DbPruning(db)
+        self.pruning = self.pruning_class(db)
         self.dashboard = DbDashboard(db)
 
     def migrate(self) -> list[str]:

@@ -1,26 +1,31 @@
 -- Retention: the statements of tidings.prune (migration 0020). Every batch finds its
 -- rows by an index in deletion order and deletes at most the limit of them (with what
 -- belongs to them), so each transaction is short whatever the size of the table.
--- Named queries of the PostgreSQL store. Parameters are %(name)s (psycopg); lists are
--- text[] matched with = ANY(...). A delete repeats its condition on the target rows, so a row
--- changed since it was picked (a key renewed) is not deleted.
+-- Named queries of the PostgreSQL store. Parameters are %(name)s (psycopg); a batch's
+-- ids are a text[] joined through unnest(): the planner then probes the index once per
+-- id, where "= ANY(array)" of a few thousand ids is costed as a scan of the table. A
+-- delete repeats its condition on the target rows, so a row changed since it was picked
+-- (a key renewed) is not deleted.
 
 -- name: prune_runs_candidates
 -- finished runs before the cutoff after the cursor (finished_at, id), and whether each may
--- go: not while a child of it is active, nor while its parent is (trigger_and_wait)
+-- go: not while a child of it is active, nor while its parent is (trigger_and_wait).
+-- The checks are LATERAL probes of one run each: as EXISTS, PostgreSQL may hash every
+-- active run instead (a million sleepers read per batch). Rows come unordered: the
+-- store takes the cursor from the greatest (finished_at, id).
 SELECT r.id, r.finished_at,
-       CASE WHEN r.status NOT IN ('COMPLETED', 'FAILED', 'CANCELLED') THEN 0
-            WHEN EXISTS (SELECT 1 FROM runs c WHERE c.parent_run_id = r.id
-                         AND c.status IN ('QUEUED', 'RUNNING', 'WAITING')) THEN 0
-            WHEN r.parent_run_id IS NOT NULL AND EXISTS (
-                SELECT 1 FROM runs p WHERE p.id = r.parent_run_id
-                AND p.status IN ('QUEUED', 'RUNNING', 'WAITING')) THEN 0
-            ELSE 1 END AS eligible
-FROM runs r
-WHERE r.finished_at IS NOT NULL AND r.finished_at < %(cutoff)s
-  AND (r.finished_at, r.id) > (%(after_at)s, %(after_id)s)
-ORDER BY r.finished_at, r.id
-LIMIT %(limit)s;
+       (r.status IN ('COMPLETED', 'FAILED', 'CANCELLED') AND c.id IS NULL AND p.id IS NULL)
+           AS eligible
+FROM (SELECT id, finished_at, status, parent_run_id FROM runs
+      WHERE finished_at IS NOT NULL AND finished_at < %(cutoff)s
+        AND (finished_at, id) > (%(after_at)s, %(after_id)s)
+      ORDER BY finished_at, id
+      LIMIT %(limit)s) r
+LEFT JOIN LATERAL (SELECT c.id FROM runs c
+                   WHERE c.parent_run_id = r.id AND c.status IN ('QUEUED', 'RUNNING', 'WAITING')
+                   LIMIT 1) c ON true
+LEFT JOIN LATERAL (SELECT p.id FROM runs p
+                   WHERE p.id = r.parent_run_id AND p.status IN ('QUEUED', 'RUNNING', 'WAITING')) p ON true;
 
 -- name: prune_runs_count
 SELECT COUNT(*) AS n FROM runs r
@@ -33,45 +38,52 @@ WHERE r.finished_at IS NOT NULL AND r.finished_at < %(cutoff)s
       AND p.status IN ('QUEUED', 'RUNNING', 'WAITING')));
 
 -- name: prune_run_steps
-DELETE FROM steps WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM steps USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE steps.run_id = picked.id;
 
 -- name: prune_run_logs
-DELETE FROM run_logs WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM run_logs USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE run_logs.run_id = picked.id;
 
 -- name: prune_run_waits
-DELETE FROM event_waits WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM event_waits USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE event_waits.run_id = picked.id;
 
 -- name: prune_run_cancel_keys
-DELETE FROM run_cancel_keys WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM run_cancel_keys USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE run_cancel_keys.run_id = picked.id;
 
 -- name: prune_run_resumes
-DELETE FROM event_resumes WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM event_resumes USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE event_resumes.run_id = picked.id;
 
 -- name: prune_run_sources
-DELETE FROM run_sources WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM run_sources USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE run_sources.run_id = picked.id;
 
 -- name: prune_run_gates
-DELETE FROM flow_gates WHERE run_id = ANY(%(ids)s::text[]);
+DELETE FROM flow_gates USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE flow_gates.run_id = picked.id;
 
 -- name: prune_run_rows
-DELETE FROM runs
-WHERE id = ANY(%(ids)s::text[])
-  AND status IN ('COMPLETED', 'FAILED', 'CANCELLED');
+-- by primary key alone: a finished run never becomes active again, and a status
+-- condition here leads the planner to read every finished run through a status index
+DELETE FROM runs USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE runs.id = picked.id;
 
 -- name: prune_deliveries_candidates
 -- notifications before the cutoff after the cursor; one goes with its deliveries once none
--- is still to be sent and the run that made it is over
-SELECT n.id, n.created_at,
-       CASE WHEN EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = n.id
-                         AND d.status IN ('pending', 'deferred')) THEN 0
-            WHEN n.run_id IS NOT NULL AND EXISTS (
-                SELECT 1 FROM runs r WHERE r.id = n.run_id
-                AND r.status IN ('QUEUED', 'RUNNING', 'WAITING')) THEN 0
-            ELSE 1 END AS eligible
-FROM notifications n
-WHERE n.created_at < %(cutoff)s AND (n.created_at, n.id) > (%(after_at)s, %(after_id)s)
-ORDER BY n.created_at, n.id
-LIMIT %(limit)s;
+-- is still to be sent and the run that made it is over (LATERAL probes, as above)
+SELECT n.id, n.created_at, (d.id IS NULL AND r.id IS NULL) AS eligible
+FROM (SELECT id, created_at, run_id FROM notifications
+      WHERE created_at < %(cutoff)s AND (created_at, id) > (%(after_at)s, %(after_id)s)
+      ORDER BY created_at, id
+      LIMIT %(limit)s) n
+LEFT JOIN LATERAL (SELECT d.id FROM deliveries d
+                   WHERE d.notification_id = n.id AND d.status IN ('pending', 'deferred')
+                   LIMIT 1) d ON true
+LEFT JOIN LATERAL (SELECT r.id FROM runs r
+                   WHERE r.id = n.run_id AND r.status IN ('QUEUED', 'RUNNING', 'WAITING')) r ON true;
 
 -- name: prune_deliveries_count
 SELECT COUNT(*) AS n FROM deliveries d
@@ -84,29 +96,28 @@ WHERE n.created_at < %(cutoff)s
       AND r.status IN ('QUEUED', 'RUNNING', 'WAITING')));
 
 -- name: prune_delivery_rows
-DELETE FROM deliveries
-WHERE notification_id = ANY(%(ids)s::text[])
+DELETE FROM deliveries USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE deliveries.notification_id = picked.id
   AND status NOT IN ('pending', 'deferred');
 
 -- name: prune_notification_rows
-DELETE FROM notifications
-WHERE id = ANY(%(ids)s::text[])
+DELETE FROM notifications USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE notifications.id = picked.id
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.notification_id = notifications.id);
 
 -- name: prune_inbox_candidates
 -- inbox items before the cutoff after the cursor; an item of a run still active (an ask
--- waiting for its answer) stays
-SELECT i.id, i.created_at,
-       CASE WHEN EXISTS (
-                SELECT 1 FROM deliveries d
-                JOIN notifications n ON n.id = d.notification_id
-                JOIN runs r ON r.id = n.run_id
-                WHERE d.id = i.delivery_id AND r.status IN ('QUEUED', 'RUNNING', 'WAITING'))
-            THEN 0 ELSE 1 END AS eligible
-FROM inbox_items i
-WHERE i.created_at < %(cutoff)s AND (i.created_at, i.id) > (%(after_at)s, %(after_id)s)
-ORDER BY i.created_at, i.id
-LIMIT %(limit)s;
+-- waiting for its answer) stays (a LATERAL probe, as above)
+SELECT i.id, i.created_at, (a.id IS NULL) AS eligible
+FROM (SELECT id, created_at, delivery_id FROM inbox_items
+      WHERE created_at < %(cutoff)s AND (created_at, id) > (%(after_at)s, %(after_id)s)
+      ORDER BY created_at, id
+      LIMIT %(limit)s) i
+LEFT JOIN LATERAL (SELECT r.id FROM deliveries d
+                   JOIN notifications n ON n.id = d.notification_id
+                   JOIN runs r ON r.id = n.run_id
+                   WHERE d.id = i.delivery_id AND r.status IN ('QUEUED', 'RUNNING', 'WAITING')
+                   LIMIT 1) a ON true;
 
 -- name: prune_inbox_count
 SELECT COUNT(*) AS n FROM inbox_items i
@@ -118,7 +129,8 @@ WHERE i.created_at < %(cutoff)s
       WHERE d.id = i.delivery_id AND r.status IN ('QUEUED', 'RUNNING', 'WAITING'));
 
 -- name: prune_inbox_rows
-DELETE FROM inbox_items WHERE id = ANY(%(ids)s::text[]);
+DELETE FROM inbox_items USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE inbox_items.id = picked.id;
 
 -- name: prune_events
 DELETE FROM events
@@ -190,10 +202,12 @@ SELECT COUNT(*) AS n FROM digests
 WHERE status = 'closed' AND closed_at < %(cutoff)s;
 
 -- name: prune_digest_items
-DELETE FROM digest_items WHERE digest_id = ANY(%(ids)s::text[]);
+DELETE FROM digest_items USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE digest_items.digest_id = picked.id;
 
 -- name: prune_digest_rows
-DELETE FROM digests WHERE id = ANY(%(ids)s::text[]);
+DELETE FROM digests USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE digests.id = picked.id;
 
 -- name: prune_broadcasts_pick
 -- the oldest finished broadcast before the cutoff none of whose deliveries is still to be
@@ -252,3 +266,8 @@ VALUES (%(id)s, %(started_at)s, %(finished_at)s, %(counts)s, %(batches)s, %(comp
 
 -- name: last_prune
 SELECT * FROM prunes ORDER BY started_at DESC LIMIT 1;
+
+-- name: prune_plan_by_index
+-- for the rest of this batch's transaction only (see postgres/pruning.py)
+SELECT set_config('enable_seqscan', 'off', true), set_config('enable_bitmapscan', 'off', true),
+       set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true);
