@@ -44,6 +44,8 @@ from tidings.records.notify import (
     Topic,
     TopicPage,
 )
+from tidings.records.pruning import PruneReport
+from tidings.retention import Retention
 
 __version__ = "0.1.0"
 
@@ -69,8 +71,10 @@ __all__ = [
     "NotifyHandle",
     "NotifyResult",
     "OutboxEntry",
+    "PruneReport",
     "RateLimit",
     "Recipient",
+    "Retention",
     "Retry",
     "Run",
     "RunCancelledError",

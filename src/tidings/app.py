@@ -27,6 +27,7 @@ from tidings.events import DEFAULT_MAX_EVENT_BYTES
 from tidings.flow import with_flow
 from tidings.handle import BroadcastHandle, RunHandle
 from tidings.kernel import Kernel
+from tidings.kernel.pruning import prune, prune_task
 from tidings.kernel.schedules import with_cron
 from tidings.notify.answers import Answers
 from tidings.notify.broadcast import Broadcasts, Topics
@@ -51,6 +52,8 @@ from tidings.options import (
 from tidings.providers.base import Provider
 from tidings.records import EventReceipt, LogEntry, Run, RunStatus
 from tidings.records.notify import Topic
+from tidings.records.pruning import PruneReport
+from tidings.retention import Retention
 from tidings.schedules import Schedules
 from tidings.settings import (
     default_database_url,
@@ -105,8 +108,13 @@ class Tidings:
         public_url: str | None = None,
         alerts: Sequence[Alert] | None = None,
         recipient_key: str | None = None,
+        retention: Retention | None = None,
     ) -> None:
-        """Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
+        """``retention`` (default :class:`Retention`'s periods; also ``[retention]`` in
+        tidings.toml) is how long finished runs, events, deliveries, outbox and inbox rows
+        are kept before the built-in ``tidings.prune`` task deletes them.
+
+        Args (notifications): ``templates`` is the templates root (``<type>/<locale>/``
         folders); ``default_locale`` the locale every missing template falls back to;
         ``channels`` maps ``email``/``push``/``sms`` to an ordered failover list of
         providers (default: the outbox); ``secret_key`` signs inbox tokens (default
@@ -138,7 +146,10 @@ class Tidings:
             auto_migrate=auto_migrate,
             idempotency_ttl=as_timedelta(idempotency_ttl, "idempotency_ttl"),
             max_event_bytes=max_event_bytes,
+            retention=_retention(retention),
         )
+        self._retention_given = retention is not None
+        self.kernel.register(prune_task(self.kernel), internal=True)
         self._notify = NotifyClient(
             self.kernel,
             templates=templates,
@@ -208,6 +219,11 @@ class Tidings:
         return self.kernel.max_event_bytes
 
     @property
+    def retention(self) -> Retention:
+        """How long finished work is kept (set it with ``configure(retention=...)``)."""
+        return self.kernel.retention
+
+    @property
     def clock(self) -> Clock:
         """The engine clock (set it with ``configure(clock=...)``)."""
         return self.kernel.clock
@@ -261,6 +277,7 @@ class Tidings:
         lease: timedelta | float | None = None,
         clock: Clock | None = None,
         alerts: Sequence[Alert] | None = None,
+        retention: Retention | None = None,
     ) -> Tidings:
         """Change settings after construction (the CLI's flags), before workers start.
 
@@ -269,7 +286,11 @@ class Tidings:
         ``clock`` replaces the engine clock, e.g. a :class:`~tidings.clock.ScaledClock`
         so days of engine time pass in minutes (``tidings demo --time-scale``).
         ``alerts`` replaces the alert rules (``[]`` removes them all).
+        ``retention`` replaces the retention policy (workers read it at each pass).
         """
+        others = any(v is not None for v in (database_url, environment, lease, clock, alerts))
+        if self._configure_retention(retention, others):
+            return self
         if self.kernel.bus.busy:
             raise ConfigError("configure() cannot change an app whose workers are running")
         kernel = self.kernel
@@ -297,6 +318,18 @@ class Tidings:
         if database_url is not None:
             kernel.database_url = database_url
         return self
+
+    def _configure_retention(self, retention: Retention | None, others: bool) -> bool:
+        """Apply ``retention`` unless other settings would make configure() refuse (then
+        nothing changes); True if it was the only setting given."""
+        if retention is None:
+            return False
+        policy = _retention(retention)
+        if others and self.kernel.bus.busy:
+            return False  # configure() refuses below: nothing changed
+        self.kernel.retention = policy  # safe while workers run: read at each pass
+        self._retention_given = True
+        return not others
 
     # -- registry ----------------------------------------------------------------------
     @overload
@@ -625,6 +658,28 @@ class Tidings:
     ) -> RunHandle:
         return await asyncio.to_thread(self.replay, run_id, from_step, payload)
 
+    # -- retention ---------------------------------------------------------------------
+    def prune(
+        self, *, dry_run: bool = False, progress: Callable[[str, int], None] | None = None
+    ) -> PruneReport:
+        """Delete now what :attr:`retention` no longer keeps, as the hourly built-in
+        ``tidings.prune`` task does: oldest first, in short transactions of
+        ``retention.batch`` rows, never anything an active run needs. ``dry_run``
+        counts what would go and deletes nothing. A real pass is recorded
+        (:meth:`last_prune`). ``progress(kind, rows)`` is called after each
+        transaction."""
+        return prune(self.kernel, dry_run=dry_run, on_batch=progress)
+
+    async def prune_async(self, *, dry_run: bool = False) -> PruneReport:
+        return await asyncio.to_thread(lambda: self.prune(dry_run=dry_run))
+
+    def last_prune(self) -> PruneReport | None:
+        """The latest recorded prune (None if there was none)."""
+        return self.store.pruning.last()
+
+    async def last_prune_async(self) -> PruneReport | None:
+        return await asyncio.to_thread(self.last_prune)
+
     # -- events ------------------------------------------------------------------------
     def send_event(
         self,
@@ -840,6 +895,14 @@ class Tidings:
         """Run a worker until SIGTERM or SIGINT, then drain (blocking)."""
         worker = self.worker(concurrency, queues, **options)
         asyncio.run(worker.run(install_signal_handlers=True))
+
+
+def _retention(value: object) -> Retention:
+    if value is None:
+        return Retention()
+    if not isinstance(value, Retention):
+        raise ConfigError(f"retention must be a tidings.Retention, got {type(value).__name__}")
+    return value
 
 
 def _statuses(status: RunStatus | str | Sequence[RunStatus | str] | None) -> list[RunStatus] | None:

@@ -16,7 +16,12 @@ from pathlib import Path
 
 from tidings.app import Tidings
 from tidings.errors import ConfigError
-from tidings.settings import alert_rules, environment_settings, resolve_settings
+from tidings.settings import (
+    alert_rules,
+    environment_settings,
+    resolve_settings,
+    retention_settings,
+)
 
 
 def import_app(ref: str) -> Tidings:
@@ -116,6 +121,10 @@ def load_app(
         loaded._secret_key = per_env.secret_key.encode()
     if not loaded.alerts and (rules := alert_rules(per_env)):
         loaded.configure(alerts=rules)
+    # The file's policy applies unless the code gave one (not marked as given: the
+    # file may change before the next load)
+    if not loaded._retention_given and (retention := retention_settings(directory)) is not None:
+        loaded.kernel.retention = retention
     return loaded
 
 

@@ -109,8 +109,10 @@ class Schedules:
         return resumed
 
     def list(self) -> builtins.list[Schedule]:
-        """Every schedule, soonest next tick first."""
-        return self._kernel.store.schedules.all()
+        """Every schedule of the app's tasks, soonest next tick first (the schedules of
+        built-in tasks, such as the hourly ``tidings.prune``, are not the app's)."""
+        internal = self._kernel.internal
+        return [s for s in self._kernel.store.schedules.all() if s.task_id not in internal]
 
     async def create_async(self, task_id: str, cron: str, **options: Any) -> Schedule:
         return await asyncio.to_thread(self.create, task_id, cron, **options)

@@ -22,8 +22,11 @@ A preview environment without its own table takes its database from
 ``preview-`` with ``-`` turned into ``_`` (so it fits a PostgreSQL schema name); without
 that, from its own SQLite file ``.tidings/preview-<name>.db``.
 
-This module is a foundation: it imports nothing of tidings but its errors and the alert
-rules (:mod:`tidings.alerting`, another foundation).
+The ``[retention]`` table (every environment) is read by :func:`retention_settings`.
+
+This module is a foundation: it imports nothing of tidings but its errors, the alert
+rules (:mod:`tidings.alerting`) and the :class:`~tidings.retention.Retention` option,
+foundations both.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import pydantic
 
 from tidings.alerting import Alert, Webhook
 from tidings.errors import ConfigError
+from tidings.retention import Retention
 
 CONFIG_FILE = "tidings.toml"
 
@@ -394,6 +398,18 @@ def read_config_file(directory: Path | None = None) -> FileSettings:
         raise ConfigError(f"{path} [tidings]: {_problems(exc)} (known keys: {known})") from None
 
 
+def retention_settings(
+    directory: Path | None = None, *, data: dict[str, Any] | None = None
+) -> Retention | None:
+    """The ``[retention]`` table of ``tidings.toml`` as a :class:`Retention` (periods
+    like ``"30d"``, ``"36h"``, ``"off"``); None when the file has no such table."""
+    data = read_toml(directory) if data is None else data
+    table = data.get("retention")
+    if table is None:
+        return None
+    return Retention.from_table(table, f"{CONFIG_FILE} [retention]")
+
+
 def _validate(table: Any, where: str) -> EnvironmentSettings:
     if not isinstance(table, dict):
         raise ConfigError(f"{where} must be a table")
@@ -480,9 +496,13 @@ def check_config(
     except ConfigError as exc:
         return [str(exc)]
     base = data.get("tidings", {})
-    unknown_tables = sorted(set(data) - {"tidings", "environments"})
+    unknown_tables = sorted(set(data) - {"tidings", "environments", "retention"})
     if unknown_tables:
         problems.append(f"{CONFIG_FILE}: unknown tables {', '.join(unknown_tables)}")
+    try:
+        retention_settings(data=data)
+    except ConfigError as exc:
+        problems.append(str(exc))
     if isinstance(base, dict):
         extra = set(base) - set(FileSettings.model_fields) - set(EnvironmentSettings.model_fields)
         if extra:
@@ -719,6 +739,7 @@ __all__ = [
     "resolve_database_url",
     "resolve_environment",
     "resolve_settings",
+    "retention_settings",
     "sandboxed",
     "server_settings",
     "validate_environment",

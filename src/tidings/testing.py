@@ -14,6 +14,7 @@ from tidings.engine.runtime import Runtime
 from tidings.engine.scheduler import Scheduler
 from tidings.flow import flow_limits
 from tidings.handle import RunHandle
+from tidings.kernel.pruning import PRUNE_TASK
 from tidings.notify.inbox import OutboxReader
 from tidings.records import EventReceipt, Run, RunStatus
 
@@ -31,10 +32,20 @@ class TestEngine:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, app: Tidings, *, start: datetime | None = None, outbox: bool = True) -> None:
+    def __init__(
+        self,
+        app: Tidings,
+        *,
+        start: datetime | None = None,
+        outbox: bool = True,
+        prune: bool = False,
+    ) -> None:
         self.app = app
         self.capture = outbox
         """Send every channel to the outbox (default); False uses the app's providers."""
+        self.prune = prune
+        """Fire the hourly built-in ``tidings.prune`` as a worker does; off by default,
+        so a test's runs and schedules are only its own."""
         self.clock = VirtualClock(start or datetime.now(UTC))
         self._saved_clock: Clock | None = None
         self._rt: Runtime | None = None
@@ -48,7 +59,8 @@ class TestEngine:
         self._rt = Runtime(kernel)
         self._rt.loop = asyncio.get_running_loop()
         kernel.bus.add_runtime(self._rt)
-        self._scheduler = Scheduler(self._rt)
+        skip = frozenset() if self.prune else frozenset({PRUNE_TASK})
+        self._scheduler = Scheduler(self._rt, skip=skip)
         await self._rt.db(self._scheduler.sync_static, self.clock.now())
         return self
 

@@ -76,7 +76,7 @@ def test_dockerfile_builds_from_files_that_exist() -> None:
 def test_cli_reference_lists_the_operations_commands_and_their_flags() -> None:
     reference = (ROOT / "docs" / "cli.md").read_text()
     commands = _commands()
-    for name in ("backup", "restore", "doctor", "mcp"):
+    for name in ("backup", "restore", "doctor", "prune", "mcp"):
         assert f"`tidings {name}" in reference
         documented = re.search(rf"`tidings {name}([^`]*)`", reference)
         assert documented is not None
@@ -90,7 +90,7 @@ def test_operations_docs_use_real_flags() -> None:
     checked = 0
     for page in pages:
         for match in re.finditer(
-            r"tidings (backup|restore|doctor|mcp|worker|migrate)([^\n`|]*)", page.read_text()
+            r"tidings (backup|restore|doctor|prune|mcp|worker|migrate)([^\n`|]*)", page.read_text()
         ):
             name, rest = match.group(1), match.group(2)
             flags = _flags(commands[name])

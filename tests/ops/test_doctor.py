@@ -48,6 +48,7 @@ def test_a_healthy_environment_passes(new_url: Callable[[], str], tmp_path: Path
         "credentials": "ok",
         "clock": "ok",
         "stuck runs": "ok",
+        "retention": "ok",
     }
     table = ok(run_cli("doctor", "--app", APP, "--database-url", url, cwd=tmp_path))
     assert "stuck runs" in table

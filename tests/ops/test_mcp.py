@@ -64,6 +64,8 @@ async def test_mcp_tools_and_resources_over_stdio(
             "get_bulk_action",
             "export_recipient",
             "erase_recipient",
+            "retention_status",
+            "prune",
         }
         tasks = _data(await client.call_tool("list_tasks", {}))
         assert [t["id"] for t in tasks] == ["approval", "charge", "churn", "hold", "nothing"]

@@ -1,4 +1,4 @@
-"""Operations commands of ``tidings``: backup, restore, doctor, mcp."""
+"""Operations commands of ``tidings``: backup, restore, doctor, prune, mcp."""
 
 from __future__ import annotations
 
@@ -179,6 +179,65 @@ def doctor(
         raise typer.Exit(1)
 
 
+def prune(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+    app_ref: AppOpt = None,
+    database_url: DbOpt = None,
+    env: EnvOpt = None,
+) -> None:
+    """Delete what the retention policy no longer keeps, now (workers do it hourly):
+    oldest first, in short transactions, never anything an active run needs."""
+    from tidings.kernel.pruning import PERIOD_OF
+    from tidings.retention import describe
+
+    app = load(app_ref, database_url, env)
+    err = _console(stderr=True)
+    live = err.is_terminal and not as_json
+    with Progress(
+        TextColumn("{task.description}"), console=err, transient=True, disable=not live
+    ) as bar:
+        job = bar.add_task("counting" if dry_run else "pruning", total=None)
+
+        def progress(kind: str, deleted: int) -> None:
+            bar.update(job, description=f"pruning {kind}", advance=deleted)
+
+        report = app.prune(dry_run=dry_run, progress=progress)
+    if as_json:
+        print_json(report.to_json())
+        return
+    periods = app.retention.periods()
+    table = Table(
+        title="would delete (dry run)" if dry_run else "deleted",
+        title_justify="left",
+        header_style="bold",
+    )
+    table.add_column("kind")
+    table.add_column("kept for")
+    table.add_column("rows", justify="right")
+    for kind, n in report.counts.items():
+        period = PERIOD_OF.get(kind)
+        kept = describe(periods[period]) if period else "until expired"
+        table.add_row(kind, kept, f"{n:,}")
+    out = _console()
+    out.print(table)
+    if not report.counts:
+        out.print("retention is off: nothing is pruned", soft_wrap=True)
+    elif dry_run:
+        out.print(f"dry run: {report.total:,} rows would be deleted; nothing changed")
+    else:
+        seconds = report.duration.total_seconds()
+        out.print(
+            f"deleted {report.total:,} rows ({report.rows:,} with their steps, logs and "
+            f"other dependants) in {seconds:.1f} s, {report.batches:,} transactions of at "
+            f"most {report.max_batch_rows:,} rows"
+            + ("" if report.complete else "; stopped early, run it again"),
+            soft_wrap=True,
+        )
+
+
 def mcp(app_ref: AppOpt = None, database_url: DbOpt = None, env: EnvOpt = None) -> None:
     """Serve the app to AI assistants over MCP (stdio): tasks, trigger, events, runs."""
     try:
@@ -197,6 +256,7 @@ def register(cli: typer.Typer) -> None:
     cli.command()(backup)
     cli.command()(restore)
     cli.command()(doctor)
+    cli.command()(prune)
     cli.command()(mcp)
 
 

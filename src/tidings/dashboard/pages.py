@@ -257,6 +257,19 @@ def overview_page(app: Tidings, q: Mapping[str, str]) -> dict[str, Any]:
         "cap": COUNT_CAP,
         "chart": chart(ov, "%a %H:%M" if span > timedelta(days=1) else "%H:%M"),
         "failing": failing,
+        "retention": retention_card(app),
+    }
+
+
+def retention_card(app: Tidings) -> dict[str, Any]:
+    """The retention policy and what the latest prune deleted (overview)."""
+    last = app.store.pruning.last()
+    return {
+        "enabled": app.retention.enabled,
+        "policy": app.retention.describe(),
+        "batch": app.retention.batch,
+        "last": last,
+        "counts": sorted((k, n) for k, n in (last.counts if last else {}).items() if n),
     }
 
 

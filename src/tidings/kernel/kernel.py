@@ -31,6 +31,7 @@ from tidings.ids import new_id
 from tidings.limits import check_delay_end, check_event_fields, check_run_fields, check_timestamp
 from tidings.options import TriggerRequest, as_timedelta
 from tidings.records import EventReceipt, Run, RunStatus
+from tidings.retention import Retention
 from tidings.store import Store, open_store, redact_url
 from tidings.store.events import NewEvent
 from tidings.store.runs import CancelKey, Gate, NewRun
@@ -51,6 +52,7 @@ class Kernel:
             open one with pending migrations).
         idempotency_ttl: how long an idempotency key, event id or dedup key holds.
         max_event_bytes: the largest event data accepted, in bytes of JSON.
+        retention: how long finished work is kept (the built-in ``tidings.prune``).
         clock: the engine clock every part reads time from: by default a
             :class:`~tidings.clock.DatabaseClock`, kept on the database's time by the
             store once opened (replaced by TestEngine and ``app.configure(clock=...)``).
@@ -68,8 +70,10 @@ class Kernel:
         idempotency_ttl: timedelta,
         max_event_bytes: int,
         clock: Clock | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.environment = environment
+        self.retention = retention if retention is not None else Retention()
         self.database_url = database_url
         self.lease = lease
         self.auto_migrate = auto_migrate

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from tidings.app import Tidings
 from tidings.errors import TidingsError
+from tidings.retention import Retention, describe
 from tidings.settings import env_database_url, env_secret_key, resolve_environment
 from tidings.store import Store, open_store, redact_url
 from tidings.store.ops import StuckRun
@@ -277,6 +278,59 @@ def check_alerts(store: Store, target: Target) -> Check | None:
     return Check("alerts", "ok", f"{len(app.alerts)} rules, each can be delivered")
 
 
+PRUNE_LATE = timedelta(days=1)
+"""No prune for longer than this while rows are past their retention: pruning is behind."""
+_WINDOWED = ("runs", "events", "deliveries")
+_WHAT = {
+    "runs": "finished run",
+    "events": "event",
+    "deliveries": "notification",
+    "outbox": "outbox message",
+    "inbox": "inbox item",
+}
+
+
+def _age(delta: timedelta) -> str:
+    days = delta.total_seconds() / 86_400
+    return f"{days:.0f} days" if days >= 2 else f"{delta.total_seconds() / 3600:.0f} hours"
+
+
+def check_retention(store: Store, target: Target, clock: Clock) -> Check:
+    """Pruning is behind: a row older than twice its retention, or no prune for over a
+    day while rows are past their retention."""
+    app = target.app
+    policy = app.retention if app is not None else Retention()
+    if not policy.enabled:
+        return Check("retention", "ok", "off: nothing is pruned (Retention.off())")
+    now = clock()
+    window = app.idempotency_ttl if app is not None else timedelta(hours=24)
+    behind, due = [], 0
+    for kind, period in policy.periods().items():
+        if period is None:
+            continue
+        kept = max(period, window) if kind in _WINDOWED else period
+        oldest = store.pruning.oldest(kind)
+        if oldest is None or oldest >= now - kept:
+            continue
+        due += 1
+        if oldest < now - 2 * kept:
+            behind.append(
+                f"the oldest {_WHAT[kind]} is {_age(now - oldest)} old, over twice the "
+                f"{describe(kept)} kept"
+            )
+    last = store.pruning.last()
+    last_text = "never" if last is None else f"{_age(now - last.finished_at)} ago"
+    if due and (last is None or last.finished_at < now - PRUNE_LATE):
+        behind.append(f"no prune for over a day (last: {last_text})")
+    if behind:
+        fix = (
+            "keep a `tidings worker` running (it prunes hourly) or run `tidings prune`; "
+            "if a prune runs but cannot keep up, run it more often"
+        )
+        return Check("retention", "warn", "pruning is behind: " + "; ".join(behind), fix)
+    return Check("retention", "ok", f"pruning keeps up (last prune: {last_text})")
+
+
 def run_checks(
     app_ref: str | None = None,
     database_url: str | None = None,
@@ -290,7 +344,10 @@ def run_checks(
     config, target = check_config(app_ref, database_url, env)
     checks = [config]
     if target is None:
-        return [*checks, *_skipped("database", "migrations", "credentials", "clock", "stuck runs")]
+        return [
+            *checks,
+            *_skipped("database", "migrations", "credentials", "clock", "stuck runs", "retention"),
+        ]
     database, store = open_database(target)
     checks.append(database)
     if store is None:
@@ -298,7 +355,7 @@ def run_checks(
             *checks,
             *_skipped("migrations"),
             check_credentials(target),
-            *_skipped("clock", "stuck runs"),
+            *_skipped("clock", "stuck runs", "retention"),
         ]
     try:
         migrations = check_migrations(store)
@@ -314,8 +371,9 @@ def run_checks(
             checks.append(check_stuck(store, target, stuck_now, overdue_after))
             if (alerts := check_alerts(store, target)) is not None:
                 checks.append(alerts)
+            checks.append(check_retention(store, target, stuck_now))
         else:
-            checks += _skipped("stuck runs")
+            checks += _skipped("stuck runs", "retention")
     finally:
         store.close()
     return checks

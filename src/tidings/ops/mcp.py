@@ -76,7 +76,7 @@ async def _call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def build_server(app: Tidings) -> MCPServer:
-    """An MCP server exposing ``app``: seventeen tools, one schema resource per task."""
+    """An MCP server exposing ``app``: nineteen tools, one schema resource per task."""
     server: MCPServer = MCPServer(
         "tidings", instructions=INSTRUCTIONS, version=__version__, log_level="WARNING"
     )
@@ -148,6 +148,7 @@ def build_server(app: Tidings) -> MCPServer:
     _answer_tools(server, app)
     _bulk_tools(server, app)
     _privacy_tools(server, app)
+    _retention_tools(server, app)
     for task in app.tasks.values():
         _add_schema_resource(server, task)
     return server
@@ -310,6 +311,27 @@ def _privacy_tools(server: MCPServer, app: Tidings) -> None:
                 "user has agreed to erase it"
             )
         return (await _call(app.recipients.erase, recipient_id, actor="mcp")).to_json()
+
+
+def _retention_tools(server: MCPServer, app: Tidings) -> None:
+    """``retention_status`` and ``prune``."""
+
+    @server.tool()
+    async def retention_status() -> dict[str, Any]:
+        """The retention policy (how long runs, events, deliveries, outbox and inbox rows
+        are kept, as text) and what the latest prune deleted (null if none yet)."""
+        last = await _call(app.last_prune)
+        return {
+            "policy": app.retention.describe(),
+            "batch": app.retention.batch,
+            "last_prune": None if last is None else last.to_json(),
+        }
+
+    @server.tool()
+    async def prune(dry_run: bool = True) -> dict[str, Any]:
+        """Delete now what the retention policy no longer keeps (never anything an active
+        run needs), in short transactions. dry_run (the default) only counts it."""
+        return (await _call(app.prune, dry_run=dry_run)).to_json()
 
 
 def _add_schema_resource(server: MCPServer, task: TaskDef) -> None:

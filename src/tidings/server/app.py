@@ -29,6 +29,7 @@ from tidings.server.routes_inbox import router as inbox_router
 from tidings.server.routes_notify import router as notify_router
 from tidings.server.routes_preferences import api as preferences_api
 from tidings.server.routes_preferences import pages as preferences_pages
+from tidings.server.routes_retention import router as retention_router
 from tidings.server.routes_runs import router as runs_router
 from tidings.server.routes_trigger_dev import router as trigger_dev_router
 from tidings.server.routes_trigger_dev_runs import router as trigger_dev_runs_router
@@ -89,6 +90,7 @@ def create_app(
     install_error_handlers(api)
     api.include_router(events_router)
     api.include_router(runs_router)
+    api.include_router(retention_router)
     api.include_router(trigger_dev_router)
     api.include_router(trigger_dev_runs_router)
     api.include_router(notify_router)

@@ -3,10 +3,10 @@
 ``store.runs``, ``store.events``, ``store.schedules``, ``store.recipients``,
 ``store.notifications``, ``store.topics``, ``store.broadcasts``, ``store.bulk``,
 ``store.inbox``, ``store.receipts``, ``store.budgets``, ``store.keys``, ``store.ops``,
-``store.privacy``, ``store.dashboard``, ``store.monitoring`` and ``store.tokens`` each
-implement the interface of the module of that name; the store itself holds only its
-lifecycle (migrations, close) and the wake-up subscriptions. Every method is synchronous
-and thread-safe, and takes the time it needs (``now``) from the engine clock.
+``store.privacy``, ``store.pruning``, ``store.dashboard``, ``store.monitoring`` and
+``store.tokens`` each implement the interface of the module of that name; the store itself
+holds only its lifecycle (migrations, close) and the wake-up subscriptions. Every method is
+synchronous and thread-safe, and takes the time it needs (``now``) from the engine clock.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from tidings.store.monitoring import Monitoring
 from tidings.store.notifications import Notifications
 from tidings.store.ops import Ops
 from tidings.store.privacy import Privacy
+from tidings.store.pruning import Pruning
 from tidings.store.receipts import Receipts
 from tidings.store.recipients import Recipients
 from tidings.store.runs import Runs
@@ -52,6 +53,7 @@ class Store(abc.ABC):
     keys: ApiKeys
     ops: Ops
     privacy: Privacy
+    pruning: Pruning
     dashboard: Dashboard
     monitoring: Monitoring
     tokens: Tokens

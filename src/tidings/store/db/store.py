@@ -18,6 +18,7 @@ from tidings.store.db.monitoring import DbMonitoring
 from tidings.store.db.notifications import DbNotifications
 from tidings.store.db.ops import DbOps
 from tidings.store.db.privacy import DbPrivacy
+from tidings.store.db.pruning import DbPruning
 from tidings.store.db.receipts import DbReceipts
 from tidings.store.db.recipients import DbRecipients
 from tidings.store.db.runs import DbRuns
@@ -31,6 +32,7 @@ class DatabaseStore(Store):
     its SQL logic differs, a subclass of a concept: :attr:`runs_class`)."""
 
     runs_class: type[DbRuns] = DbRuns
+    pruning_class: type[DbPruning] = DbPruning
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -49,6 +51,7 @@ class DatabaseStore(Store):
         self.keys = DbApiKeys(db)
         self.ops = DbOps(db)
         self.privacy = DbPrivacy(db)
+        self.pruning = self.pruning_class(db)
         self.dashboard = DbDashboard(db)
         self.monitoring = DbMonitoring(db)
         self.tokens = DbTokens(db)

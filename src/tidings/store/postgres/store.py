@@ -1,11 +1,12 @@
 """The PostgreSQL store: every concept over a :class:`PostgresDatabase`, with runs
 created in one statement, flow claims serialised and writes group-committed
-(:class:`PostgresRuns`)."""
+(:class:`PostgresRuns`), and pruning planned by index (:class:`PostgresPruning`)."""
 
 from __future__ import annotations
 
 from tidings.store.db.store import DatabaseStore
 from tidings.store.postgres.database import PostgresDatabase
+from tidings.store.postgres.pruning import PostgresPruning
 from tidings.store.postgres.runs import PostgresRuns
 
 
@@ -14,6 +15,7 @@ class PostgresStore(DatabaseStore):
 
     db: PostgresDatabase
     runs_class = PostgresRuns
+    pruning_class = PostgresPruning
 
     def __init__(self, url: str) -> None:
         super().__init__(PostgresDatabase(url))

@@ -509,6 +509,28 @@ CREATE TABLE preference_changes (
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
 
+-- Retention (migration 0020): see migrations/0020_retention.sql
+CREATE TABLE prunes (
+    id          TEXT PRIMARY KEY,
+    started_at  INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    counts      TEXT NOT NULL,
+    batches     INTEGER NOT NULL,
+    complete    INTEGER NOT NULL
+);
+CREATE INDEX prunes_started ON prunes (started_at);
+
+CREATE INDEX runs_prune ON runs (finished_at, id) WHERE finished_at IS NOT NULL;
+CREATE INDEX runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+CREATE INDEX flow_gates_run ON flow_gates (run_id);
+CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+CREATE INDEX notify_dedup_expires ON notify_dedup (expires_at);
+CREATE INDEX notifications_created ON notifications (created_at, id);
+CREATE INDEX inbox_items_created ON inbox_items (created_at, id);
+CREATE INDEX inbox_changes_at ON inbox_changes (at);
+CREATE INDEX digests_closed ON digests (closed_at) WHERE status = 'closed';
+CREATE INDEX broadcasts_finished ON broadcasts (finished_at, id) WHERE finished_at IS NOT NULL;
+
 -- Erase and export (migration 0023): the audit of erasures (no personal data) and the
 -- marker of an erased recipient (the SHA-256 of its id).
 CREATE TABLE erasures (
