@@ -367,3 +367,25 @@ async def test_a_child_cancelled_in_bulk_fails_its_parents_wait(app: Tidings) ->
             assert run.status is RunStatus.FAILED
             assert run.error is not None
             assert "cancelled" in run.error.message
+
+
+async def test_tidings_own_runs_match_only_a_filter_that_names_their_task(app: Tidings) -> None:
+    # "cancel everything queued" means the app's runs: a pending delivery, prune or
+    # snooze of tidings' own is left alone unless the filter names its task
+    @app.task
+    async def job(ctx: Context, payload: int) -> int:
+        return payload
+
+    async with TestEngine(app, start=START) as t:
+        later = timedelta(hours=1)
+        mine = (await t.trigger("job", 1, delay=later)).id
+        own = (await t.trigger("tidings.inbox.unsnooze", {}, delay=later)).id
+        everything = app.runs.cancel_many(status="QUEUED")
+        assert everything.total == 1
+        await t.run_due()
+        assert (await t.get_run(mine)).status is RunStatus.CANCELLED
+        assert (await t.get_run(own)).status is RunStatus.QUEUED
+        named = app.runs.cancel_many(task="tidings.inbox.unsnooze")
+        assert named.total == 1
+        await t.run_due()
+        assert (await t.get_run(own)).status is RunStatus.CANCELLED

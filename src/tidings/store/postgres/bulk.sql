@@ -13,6 +13,8 @@ VALUES (%(id)s, %(kind)s, %(tasks_json)s::text, %(statuses_json)s::text, %(tags)
 -- name: count_bulk_matches
 SELECT COUNT(*) AS n FROM runs
 WHERE created_at <= %(upto)s AND task_id <> %(bulk_task)s
+  -- tidings' own runs (deliveries, prunes, alerts) only when a filter names their task
+  AND (%(tasks)s::text[] IS NOT NULL OR task_id NOT LIKE 'tidings.%%')
   AND (%(tasks)s::text[] IS NULL OR task_id = ANY(%(tasks)s::text[]))
   AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(needles)s::text[] IS NULL OR NOT EXISTS (
@@ -24,6 +26,8 @@ WHERE created_at <= %(upto)s AND task_id <> %(bulk_task)s
 -- The next page after the keyset cursor (created_at, id), oldest first.
 SELECT id, task_id, status, payload, priority, queue, tags, created_at FROM runs
 WHERE created_at <= %(upto)s AND task_id <> %(bulk_task)s
+  -- tidings' own runs (deliveries, prunes, alerts) only when a filter names their task
+  AND (%(tasks)s::text[] IS NOT NULL OR task_id NOT LIKE 'tidings.%%')
   AND (%(tasks)s::text[] IS NULL OR task_id = ANY(%(tasks)s::text[]))
   AND (%(statuses)s::text[] IS NULL OR status = ANY(%(statuses)s::text[]))
   AND (%(needles)s::text[] IS NULL OR NOT EXISTS (

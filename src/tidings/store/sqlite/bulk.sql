@@ -14,6 +14,8 @@ VALUES (:id, :kind, :tasks_json, :statuses_json, :tags, :created_after, :created
 -- name: count_bulk_matches
 SELECT COUNT(*) AS n FROM runs
 WHERE created_at <= :upto AND task_id <> :bulk_task
+  -- tidings' own runs (deliveries, prunes, alerts) only when a filter names their task
+  AND (:tasks IS NOT NULL OR task_id NOT LIKE 'tidings.%')
   AND (:tasks IS NULL OR task_id IN (SELECT value FROM json_each(:tasks)))
   AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND (:needles IS NULL OR NOT EXISTS (
@@ -25,6 +27,8 @@ WHERE created_at <= :upto AND task_id <> :bulk_task
 -- The next page after the keyset cursor (created_at, id), oldest first.
 SELECT id, task_id, status, payload, priority, queue, tags, created_at FROM runs
 WHERE created_at <= :upto AND task_id <> :bulk_task
+  -- tidings' own runs (deliveries, prunes, alerts) only when a filter names their task
+  AND (:tasks IS NOT NULL OR task_id NOT LIKE 'tidings.%')
   AND (:tasks IS NULL OR task_id IN (SELECT value FROM json_each(:tasks)))
   AND (:statuses IS NULL OR status IN (SELECT value FROM json_each(:statuses)))
   AND (:needles IS NULL OR NOT EXISTS (
