@@ -314,3 +314,42 @@ def test_events_since_the_longest_running_attempt_began_are_kept(app: Tidings) -
     assert app.prune().counts["events"] == 0
     app.cancel(held)
     assert app.prune().counts["events"] == 1
+
+
+async def test_a_pruned_run_takes_its_wait_tokens_and_the_bulk_actions_it_carried_out(
+    app: Tidings,
+) -> None:
+    from tidings.errors import UnknownBulkActionError, UnknownTokenError
+
+    tokens: dict[str, str] = {}  # run id -> its token (the body runs again on resume)
+
+    @app.task
+    async def approval(ctx: Context, payload: dict[str, Any]) -> Any:
+        token = await ctx.create_token(timeout=timedelta(hours=2))
+        tokens[ctx.run_id] = token.id
+        return await ctx.wait_for_token(token)
+
+    @app.task
+    async def idle(ctx: Context, payload: dict[str, Any]) -> None:
+        return None
+
+    async with TestEngine(app, start=START) as t:
+        timed_out = (await t.trigger("approval", {})).id
+        await t.trigger("idle", {}, delay=timedelta(days=1))
+        action = app.runs.cancel_many(task="idle")
+        await t.run_due()
+        assert app.runs.bulk_action(action.id).status == "completed"
+        await t.advance(timedelta(days=40))
+        assert app.get_run(timed_out).result is None
+        open_token = (await t.trigger("approval", {})).id  # recent and active: kept
+        await t.run_due()
+        report = app.prune()
+
+        assert report.counts["runs"] >= 3  # the approval that timed out, idle, the bulk run
+        assert _gone(app, timed_out)
+        with pytest.raises(UnknownTokenError):
+            app.complete_token(tokens[timed_out])
+        with pytest.raises(UnknownBulkActionError):
+            app.runs.bulk_action(action.id)
+        assert app.get_run(open_token).status is RunStatus.WAITING
+        assert app.complete_token(tokens[open_token]) is True  # an active run's: untouched

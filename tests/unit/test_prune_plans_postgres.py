@@ -28,6 +28,10 @@ PRUNE: dict[str, tuple[dict[str, Any], str]] = {
     "prune_run_resumes": ({"ids": IDS}, "event_resumes_run"),
     "prune_run_sources": ({"ids": IDS}, "run_sources_pkey"),
     "prune_run_gates": ({"ids": IDS}, "flow_gates_run"),
+    "prune_run_tokens": ({"ids": IDS}, "wait_tokens_step"),
+    "prune_run_replay_marks": ({"ids": IDS}, "bulk_replays_run"),
+    "prune_run_bulk_replays": ({"ids": IDS}, "bulk_actions_run"),
+    "prune_run_bulk_actions": ({"ids": IDS}, "bulk_actions_run"),
     "prune_run_rows": ({"ids": IDS}, "runs_pkey"),
     "prune_deliveries_candidates": (KEYSET, "notifications_created"),
     "prune_deliveries_count": (CUT, ""),  # a dry run's count: any index-only join

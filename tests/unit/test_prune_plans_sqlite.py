@@ -16,7 +16,7 @@ TABLES = (
     "runs|r|c|p|steps|run_logs|event_waits|run_cancel_keys|event_resumes|run_sources|"
     "flow_gates|events|webhook_events|notifications|n|deliveries|d|inbox_items|i|"
     "inbox_changes|outbox|idempotency_keys|notify_dedup|digests|digest_items|broadcasts|b|"
-    "broadcast_audience|prunes"
+    "broadcast_audience|prunes|wait_tokens|questions|bulk_actions|bulk_replays"
 )
 FULL_SCAN = re.compile(rf"^SCAN ({TABLES})\b(?! USING)")
 IDS = '["run_00001", "run_00002"]'
@@ -33,6 +33,10 @@ PRUNE: dict[str, tuple[dict[str, Any], str]] = {
     "prune_run_resumes": ({"ids": IDS}, "event_resumes_run"),
     "prune_run_sources": ({"ids": IDS}, "run_sources"),
     "prune_run_gates": ({"ids": IDS}, "flow_gates_run"),
+    "prune_run_tokens": ({"ids": IDS}, "wait_tokens_step"),
+    "prune_run_replay_marks": ({"ids": IDS}, "bulk_replays_run"),
+    "prune_run_bulk_replays": ({"ids": IDS}, "bulk_actions_run"),
+    "prune_run_bulk_actions": ({"ids": IDS}, "bulk_actions_run"),
     "prune_run_rows": ({"ids": IDS}, "runs"),
     "prune_deliveries_candidates": (KEYSET, "notifications_created"),
     "prune_deliveries_count": ({"cutoff": NOW}, "notifications_created"),

@@ -29,6 +29,10 @@ _RUN_DEPENDANTS = (
     "prune_run_resumes",
     "prune_run_sources",
     "prune_run_gates",
+    "prune_run_tokens",
+    "prune_run_replay_marks",
+    "prune_run_bulk_replays",
+    "prune_run_bulk_actions",
 )
 """What belongs to a run, deleted before it (the foreign keys' cascade then finds
 nothing left, and each statement's count is known)."""

@@ -65,6 +65,26 @@ WHERE run_sources.run_id = picked.id;
 DELETE FROM flow_gates USING unnest(%(ids)s::text[]) AS picked(id)
 WHERE flow_gates.run_id = picked.id;
 
+-- name: prune_run_tokens
+-- the run's wait tokens; their questions follow by the foreign key's cascade
+DELETE FROM wait_tokens USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE wait_tokens.run_id = picked.id;
+
+-- name: prune_run_replay_marks
+-- the marks that a bulk replay made this run (it is gone: nothing to replay twice)
+DELETE FROM bulk_replays USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE bulk_replays.run_id = picked.id;
+
+-- name: prune_run_bulk_replays
+-- the bulk actions this run carried out: first the replays they recorded...
+DELETE FROM bulk_replays USING bulk_actions, unnest(%(ids)s::text[]) AS picked(id)
+WHERE bulk_actions.run_id = picked.id AND bulk_replays.bulk_id = bulk_actions.id;
+
+-- name: prune_run_bulk_actions
+-- ...then the actions themselves
+DELETE FROM bulk_actions USING unnest(%(ids)s::text[]) AS picked(id)
+WHERE bulk_actions.run_id = picked.id;
+
 -- name: prune_run_rows
 -- by primary key alone: a finished run never becomes active again, and a status
 -- condition here leads the planner to read every finished run through a status index

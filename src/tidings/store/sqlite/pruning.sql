@@ -53,6 +53,23 @@ DELETE FROM run_sources WHERE run_id IN (SELECT value FROM json_each(:ids));
 -- name: prune_run_gates
 DELETE FROM flow_gates WHERE run_id IN (SELECT value FROM json_each(:ids));
 
+-- name: prune_run_tokens
+-- the run's wait tokens; their questions follow by the foreign key's cascade
+DELETE FROM wait_tokens WHERE run_id IN (SELECT value FROM json_each(:ids));
+
+-- name: prune_run_replay_marks
+-- the marks that a bulk replay made this run (it is gone: nothing to replay twice)
+DELETE FROM bulk_replays WHERE run_id IN (SELECT value FROM json_each(:ids));
+
+-- name: prune_run_bulk_replays
+-- the bulk actions this run carried out: first the replays they recorded...
+DELETE FROM bulk_replays WHERE bulk_id IN (
+    SELECT id FROM bulk_actions WHERE run_id IN (SELECT value FROM json_each(:ids)));
+
+-- name: prune_run_bulk_actions
+-- ...then the actions themselves
+DELETE FROM bulk_actions WHERE run_id IN (SELECT value FROM json_each(:ids));
+
 -- name: prune_run_rows
 DELETE FROM runs
 WHERE id IN (SELECT value FROM json_each(:ids))

@@ -643,3 +643,6 @@ CREATE TABLE alert_windows (
     fired_by     TEXT,
     figures      TEXT
 );
+
+-- Retention of bulk actions (migration 0024): see migrations/0024_prune_answers_and_bulk.sql
+CREATE INDEX bulk_actions_run ON bulk_actions (run_id);
