@@ -121,7 +121,13 @@ def _tasks(app: Tidings) -> dict[str, Any]:
     async def reminder(ctx: Context, payload: dict[str, Any]) -> None:
         await ctx.notify("alert", to=payload["userId"], data={"name": "there"})
 
-    return {"onboard": onboard, "reminder": reminder}
+    @app.task()
+    async def confirm(ctx: Context, payload: dict[str, Any]) -> Any:
+        answer = await ctx.ask("alert", to=payload["userId"], data={"name": "confirm?"},
+                               actions=("accept", "decline"), timeout=timedelta(days=2))  # fmt: skip
+        return None if answer is None else answer.to_json()
+
+    return {"onboard": onboard, "reminder": reminder, "confirm": confirm}
 
 
 def _app(make_app: Callable[..., Tidings], tmp_path: Path) -> Tidings:
@@ -141,6 +147,15 @@ async def test_export_then_erase_leaves_no_row_naming_them(
         # a singleton per user: the run the event started, waiting, is the one returned
         h = await t.trigger(tasks["onboard"], {"userId": WHO, "email": EMAIL})
         await t.trigger(tasks["reminder"], {"userId": WHO}, tags=[WHO])
+        # two questions to them: one they answered (the run resumed with their answer),
+        # one still open
+        answered = await t.trigger(tasks["confirm"], {"userId": WHO})
+        await t.run_due()
+        first = app.store.tokens.open_questions(t.now(), 10)[-1]
+        app.answers.answer(first.id, "accept", channel="in_app", by=WHO, data={"note": EMAIL})
+        await t.run_due()
+        assert (await t.get_run(answered.id)).result["action"] == "accept"
+        await t.trigger(tasks["confirm"], {"userId": WHO})
         await t.run_due()
         await app.notify_async("alert", to=Topic("clinic-news"), data={"name": "all"})
         await t.run_due()
@@ -181,6 +196,8 @@ async def test_export_then_erase_leaves_no_row_naming_them(
     assert exported["events"][0]["data"]["userId"] == WHO
     assert exported["scheduled_events"][0]["name"] == "patient.reminded"
     assert exported["schedules"][0]["key"] == f"remind-{WHO}"
+    assert sorted(q["action"] or "open" for q in exported["questions"]) == ["accept", "open"]
+    assert any(tk["completed_at"] for tk in runs[answered.id]["wait_tokens"])
     json.dumps(exported)  # JSON-ready as it is
     assert {table for table, _, _ in before} >= {"recipients", "runs", "steps", "deliveries"}
 

@@ -59,6 +59,8 @@ _RUN_TABLES: tuple[tuple[str, str, str, tuple[str, ...], tuple[str, ...], str | 
      ("event_name", "task_id", "run_id"), ("key",), "key"),
     ("flow_gates", "privacy_flow_gates", "privacy_update_flow_gate", ("task_id",), ("key",),
      "key"),
+    ("wait_tokens", "privacy_wait_tokens", "privacy_update_wait_token", ("id",),
+     ("name", "data", "completed_by"), None),
     ("digests", "privacy_digests", "privacy_update_digest", ("id",), ("key",), None),
     ("digest_items", "privacy_digest_items", "privacy_update_digest_item", ("source",),
      ("item",), None),
@@ -142,6 +144,7 @@ class DbPrivacy(Bound, Privacy):
                 "notifications": self._rows(tx.run("privacy_notifications", who)),
                 "deliveries": self._rows(tx.run("privacy_deliveries", who)),
                 "outbox": self._rows(tx.run("privacy_outbox", who)),
+                "questions": self._rows(tx.run("privacy_questions", who)),
                 "broadcasts": self._rows(tx.run("privacy_broadcasts", who)),
                 "runs": self._runs_export(tx, ids),
                 "digests": self._digests(tx, ids),
@@ -160,11 +163,15 @@ class DbPrivacy(Bound, Privacy):
             steps.setdefault(str(r["run_id"]), []).append(self._plain(r, errors_json=True))
         for r in tx.run("privacy_run_logs", ids):
             logs.setdefault(str(r["run_id"]), []).append(self._plain(r))
+        tokens: dict[str, list[dict[str, Any]]] = {}
+        for r in tx.run("privacy_wait_tokens_export", ids):
+            tokens.setdefault(str(r["run_id"]), []).append(self._plain(r))
         return [
             {
                 **self._plain(r, errors_json=True),
                 "steps": steps.get(str(r["id"]), []),
                 "logs": logs.get(str(r["id"]), []),
+                "wait_tokens": tokens.get(str(r["id"]), []),
             }
             for r in tx.run("privacy_runs", ids)
         ]
@@ -240,6 +247,7 @@ class DbPrivacy(Bound, Privacy):
             ("inbox_changes", "privacy_delete_inbox_changes", who),
             ("inbox_sequences", "privacy_delete_inbox_sequence", who),
             ("outbox", "privacy_delete_outbox", who),
+            ("questions", "privacy_delete_questions", who),
             ("recipients", "privacy_delete_recipient", who),
         ]
         for table, query, params in steps:
@@ -252,6 +260,8 @@ class DbPrivacy(Bound, Privacy):
         ids = {"ids": self._array(runs)}
         for table, select, update, keys, fields, old in _RUN_TABLES:
             counts[table] = self._rewrite(tx, select, ids, update, keys, fields, scrub, old=old)
+        counts["events"] = self._rewrite(tx, "privacy_token_events", ids, "privacy_update_event",
+                                         ("id",), ("data",), scrub)  # fmt: skip
         tx.run("privacy_delete_idempotency_keys", ids)
         counts["idempotency_keys"] = tx.rowcount()
 
@@ -261,8 +271,8 @@ class DbPrivacy(Bound, Privacy):
         if subject.key_path is None:
             return
         who = self._who(subject)
-        counts["events"] = self._rewrite(tx, "privacy_events", who, "privacy_update_event",
-                                         ("id",), ("data",), scrub)  # fmt: skip
+        counts["events"] += self._rewrite(tx, "privacy_events", who, "privacy_update_event",
+                                          ("id",), ("data",), scrub)  # fmt: skip
         counts["scheduled_events"] = self._rewrite(tx, "privacy_scheduled_events", who,
             "privacy_update_scheduled_event", ("id",), ("data",), scrub)  # fmt: skip
         # a schedule of theirs would go on starting runs about them: it goes

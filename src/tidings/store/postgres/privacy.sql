@@ -113,6 +113,25 @@ SELECT * FROM run_cancel_keys WHERE run_id = ANY(%(ids)s::text[]);
 -- name: privacy_flow_gates
 SELECT * FROM flow_gates WHERE run_id = ANY(%(ids)s::text[]);
 
+-- name: privacy_wait_tokens
+-- the wait tokens of their runs: an answer's data names who answered
+SELECT id, name, data, completed_by FROM wait_tokens WHERE run_id = ANY(%(ids)s::text[]);
+
+-- name: privacy_token_events
+-- the internal events that completed their runs' wait tokens (an answer names who gave it)
+SELECT * FROM events WHERE id IN (SELECT 'token:' || id FROM wait_tokens WHERE run_id = ANY(%(ids)s::text[]));
+
+-- name: privacy_wait_tokens_export
+SELECT * FROM wait_tokens WHERE run_id = ANY(%(ids)s::text[]) ORDER BY run_id, created_at;
+
+-- name: privacy_questions
+SELECT * FROM questions WHERE recipient_id = %(id)s ORDER BY created_at, id;
+
+-- name: privacy_delete_questions
+-- their open questions are withdrawn (the links stop working; the asking run gets None
+-- at its timeout); answered ones go too, their answer is in the run's redacted steps
+DELETE FROM questions WHERE recipient_id = %(id)s;
+
 -- name: privacy_delete_recipient
 DELETE FROM recipients WHERE id = %(id)s;
 
@@ -193,6 +212,10 @@ UPDATE event_waits SET match_key = %(match_key)s WHERE run_id = %(run_id)s AND s
 -- name: privacy_update_cancel_key
 UPDATE run_cancel_keys SET key = %(key)s
 WHERE event_name = %(event_name)s AND task_id = %(task_id)s AND key = %(old)s AND run_id = %(run_id)s;
+
+-- name: privacy_update_wait_token
+UPDATE wait_tokens SET name = %(name)s, data = %(data)s, completed_by = %(completed_by)s
+WHERE id = %(id)s;
 
 -- name: privacy_update_flow_gate
 UPDATE flow_gates SET key = %(key)s WHERE task_id = %(task_id)s AND key = %(old)s;

@@ -107,6 +107,25 @@ SELECT * FROM run_cancel_keys WHERE run_id IN (SELECT value FROM json_each(:ids)
 -- name: privacy_flow_gates
 SELECT * FROM flow_gates WHERE run_id IN (SELECT value FROM json_each(:ids));
 
+-- name: privacy_wait_tokens
+-- the wait tokens of their runs: an answer's data names who answered
+SELECT id, name, data, completed_by FROM wait_tokens WHERE run_id IN (SELECT value FROM json_each(:ids));
+
+-- name: privacy_token_events
+-- the internal events that completed their runs' wait tokens (an answer names who gave it)
+SELECT * FROM events WHERE id IN (SELECT 'token:' || id FROM wait_tokens WHERE run_id IN (SELECT value FROM json_each(:ids)));
+
+-- name: privacy_wait_tokens_export
+SELECT * FROM wait_tokens WHERE run_id IN (SELECT value FROM json_each(:ids)) ORDER BY run_id, created_at;
+
+-- name: privacy_questions
+SELECT * FROM questions WHERE recipient_id = :id ORDER BY created_at, id;
+
+-- name: privacy_delete_questions
+-- their open questions are withdrawn (the links stop working; the asking run gets None
+-- at its timeout); answered ones go too, their answer is in the run's redacted steps
+DELETE FROM questions WHERE recipient_id = :id;
+
 -- name: privacy_delete_recipient
 DELETE FROM recipients WHERE id = :id;
 
@@ -187,6 +206,10 @@ UPDATE event_waits SET match_key = :match_key WHERE run_id = :run_id AND step = 
 -- name: privacy_update_cancel_key
 UPDATE run_cancel_keys SET key = :key
 WHERE event_name = :event_name AND task_id = :task_id AND key = :old AND run_id = :run_id;
+
+-- name: privacy_update_wait_token
+UPDATE wait_tokens SET name = :name, data = :data, completed_by = :completed_by
+WHERE id = :id;
 
 -- name: privacy_update_flow_gate
 UPDATE flow_gates SET key = :key WHERE task_id = :task_id AND key = :old;
