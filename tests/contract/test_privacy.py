@@ -123,8 +123,13 @@ def _tasks(app: Tidings) -> dict[str, Any]:
 
     @app.task()
     async def confirm(ctx: Context, payload: dict[str, Any]) -> Any:
-        answer = await ctx.ask("alert", to=payload["userId"], data={"name": "confirm?"},
-                               actions=("accept", "decline"), timeout=timedelta(days=2))  # fmt: skip
+        answer = await ctx.ask(
+            "alert",
+            to=payload["userId"],
+            data={"name": "confirm?"},
+            actions=("accept", "decline"),
+            timeout=timedelta(days=2),
+        )
         return None if answer is None else answer.to_json()
 
     return {"onboard": onboard, "reminder": reminder, "confirm": confirm}
