@@ -20,6 +20,10 @@ from .domain import Directory, provider_topic
 PROFILE_REMINDER_AFTER = timedelta(days=3)
 FIRST_REQUEST_NUDGE_AFTER = timedelta(days=7)  # counted from the profile check
 REMIND_BEFORE = timedelta(hours=24)
+REMIND_AGAIN_BEFORE = timedelta(hours=2)
+"""An appointment not confirmed by then is reminded once more."""
+ASK_AT_LEAST = timedelta(minutes=30)
+"""Closer than this to the second reminder, the first reminder asks nothing."""
 QUOTE_ANSWER_WITHIN = timedelta(hours=48)
 QUOTE_DECISION_WITHIN = timedelta(days=5)
 """How long the follow-up question stays open for the hospital's accept / decline."""
@@ -101,11 +105,14 @@ def _appointments(app: Tidings, data: Directory) -> None:
         cancel_on=[CancelOn("appointment.cancelled", match={"appointmentId": "appointmentId"})],
     )
     async def appointment_reminder(ctx: Context, booked: AppointmentCreated) -> dict[str, Any]:
-        """Email + SMS 24 h before the appointment (at once if it is sooner).
+        """Email + SMS 24 h before the appointment (at once if it is sooner), asking the
+        patient to confirm ("reply 1 to confirm"); one not confirmed 2 h before is
+        reminded once more, a confirmed one never again.
 
         A reschedule moves the reminder: the run waits for ``appointment.rescheduled``
-        until the reminder is due, and plans again from the new time. Cancelling the
-        appointment cancels the run (``cancel_on``).
+        until the reminder is due, and plans again from the new time (a reschedule while
+        the question is open is seen when it closes). Cancelling the appointment cancels
+        the run (``cancel_on``).
         """
         starts_at = datetime.fromisoformat(booked.startsAt)
         while True:
@@ -130,16 +137,38 @@ def _appointments(app: Tidings, data: Directory) -> None:
                 # moved while this run was busy (so the event found no wait): plan again
                 starts_at = datetime.fromisoformat(current["startsAt"])
                 continue
-            result = await ctx.notify(
-                "appointment-reminder",
-                to=booked.userId,
-                data={
-                    "title": current["title"],
-                    "location": current["location"],
-                    "when": current["when"],
-                },
-            )
-            return {"sent": True, "startsAt": current["startsAt"], "deliveries": _statuses(result)}
+            details = {
+                "title": current["title"],
+                "location": current["location"],
+                "when": current["when"],
+            }
+            now = await checkpoint(ctx, "remind")  # the wait above took its time
+            again_at = starts_at - REMIND_AGAIN_BEFORE
+            if again_at - now >= ASK_AT_LEAST:
+                # the reminder asks; the first answer on any channel (an SMS reply "1",
+                # the email's link, the inbox button) resumes the run
+                confirmed = await ctx.ask(
+                    "appointment-reminder",
+                    to=booked.userId,
+                    data=details,
+                    actions=("confirm",),
+                    timeout=again_at - now,
+                )
+                if confirmed is not None:
+                    return {"sent": True, "startsAt": current["startsAt"],
+                            "confirmed": True, "channel": confirmed.channel}  # fmt: skip
+                now = await checkpoint(ctx, "unconfirmed")
+                current = await ctx.step(
+                    "load-appointment", data.appointment, booked.appointmentId
+                )
+                if current is None or current["status"] != "scheduled":
+                    return {"sent": True, "reason": "appointment cancelled"}
+                if datetime.fromisoformat(current["startsAt"]) != starts_at:
+                    starts_at = datetime.fromisoformat(current["startsAt"])
+                    continue
+            result = await ctx.notify("appointment-reminder", to=booked.userId, data=details)
+            return {"sent": True, "startsAt": current["startsAt"], "confirmed": False,
+                    "deliveries": _statuses(result)}  # fmt: skip
 
 
 def _record_quote_answer(data: Directory, quote_id: str, accept: bool, now: datetime) -> bool:

@@ -150,15 +150,47 @@ async def test_appointment_reminder_24_hours_before_by_email_and_sms(ml: MediLin
         assert sms.to == "+84901234501"
         assert sms.text == (
             "MediLink nhắc lịch hẹn: Khám tim mạch lúc 09:00 thứ Tư, 04/03/2026 "
-            "tại Bệnh viện Tâm Anh."
+            "tại Bệnh viện Tâm Anh. Trả lời 1 để xác nhận lịch hẹn."
         )
         assert sms.created_at == starts - timedelta(hours=24)
         [email] = outbox(ml.app, user.id, "appointment-reminder", "email")
         assert email.subject == "Nhắc lịch hẹn: Khám tim mạch, 09:00 thứ Tư, 04/03/2026"
+        assert "Xác nhận lịch hẹn" in email.text  # the confirm link
+        # the patient replies "1" (what POST /webhooks/twilio/inbound does with a reply)
+        await t.advance(timedelta(hours=3))
+        question = ml.app.store.tokens.open_question_for_phone(sms.to, t.now())
+        assert question is not None
+        assert question.actions == ("confirm",)
+        assert ml.app.answers.answer(question.id, "confirm", channel="sms")[0] == "answered"
         await t.advance(timedelta(days=3))
+        # confirmed: no further reminder
         assert delivered(ml.app, user.id, "appointment-reminder") == {
             "email": 1, "sms": 1, "in_app": 1,
         }  # fmt: skip
+        [run] = await t.list_runs("appointment-reminder")
+        assert (run.result["confirmed"], run.result["channel"]) == (True, "sms")
+
+
+async def test_an_unconfirmed_appointment_is_reminded_again_two_hours_before(
+    ml: MediLink,
+) -> None:
+    async with TestEngine(ml.app, start=START) as t:
+        user = hospital(ml, locale="en")
+        starts = START + timedelta(days=3)
+        ml.backend.book_appointment(user.id, starts, "Cardiology", "Tam Anh Hospital")
+        await t.advance(timedelta(days=3) - timedelta(hours=2) - MINUTE)
+        [first] = outbox(ml.app, user.id, "appointment-reminder", "sms")
+        assert first.text.endswith("Reply 1 to confirm the appointment.")
+        await t.advance(MINUTE)
+        first_sms, again = outbox(ml.app, user.id, "appointment-reminder", "sms")
+        assert again.created_at == starts - timedelta(hours=2)
+        assert "Reply" not in again.text  # the question has closed: a plain reminder
+        await t.advance(timedelta(days=1))
+        assert delivered(ml.app, user.id, "appointment-reminder") == {
+            "email": 2, "sms": 2, "in_app": 2,
+        }  # fmt: skip
+        [run] = await t.list_runs("appointment-reminder")
+        assert run.result["confirmed"] is False
 
 
 async def test_appointment_less_than_24_hours_away_is_reminded_at_once(ml: MediLink) -> None:
@@ -170,7 +202,10 @@ async def test_appointment_less_than_24_hours_away_is_reminded_at_once(ml: MediL
             "email": 1, "sms": 1, "in_app": 1,
         }  # fmt: skip
         [sms] = outbox(ml.app, user.id, "appointment-reminder", "sms")
-        assert sms.text == "MediLink reminder: Eye check, Sunday 1 March 2026, 14:00 at Clinic 3."
+        assert sms.text == (
+            "MediLink reminder: Eye check, Sunday 1 March 2026, 14:00 at Clinic 3. "
+            "Reply 1 to confirm the appointment."
+        )
         assert sms.created_at == START
 
 
@@ -200,9 +235,12 @@ async def test_rescheduled_appointment_reminds_for_the_new_time_only(ml: MediLin
         assert "11:00 thứ Sáu, 06/03/2026" in sms.text
         assert sms.created_at == new_time - timedelta(hours=24)
         await t.advance(timedelta(days=3))
+        # never confirmed: reminded again 2 h before the new time, never for the old one
         assert delivered(ml.app, user.id, "appointment-reminder") == {
-            "email": 1, "sms": 1, "in_app": 1,
+            "email": 2, "sms": 2, "in_app": 2,
         }  # fmt: skip
+        again = outbox(ml.app, user.id, "appointment-reminder", "sms")[-1]
+        assert again.created_at == new_time - timedelta(hours=2)
 
 
 async def test_appointment_moved_to_within_24_hours_is_reminded_at_once(ml: MediLink) -> None:
@@ -216,7 +254,9 @@ async def test_appointment_moved_to_within_24_hours_is_reminded_at_once(ml: Medi
         assert sms.created_at == START + timedelta(hours=10)
         assert "01:00 thứ Hai, 02/03/2026" in sms.text
         await t.advance(timedelta(days=5))
-        assert len(outbox(ml.app, user.id, "appointment-reminder", "sms")) == 1
+        # unconfirmed: once more 2 h before the new time
+        first, again = outbox(ml.app, user.id, "appointment-reminder", "sms")
+        assert again.created_at == START + timedelta(hours=14)
 
 
 # -- quote-followup ---------------------------------------------------------------------------
