@@ -158,9 +158,7 @@ def _appointments(app: Tidings, data: Directory) -> None:
                     return {"sent": True, "startsAt": current["startsAt"],
                             "confirmed": True, "channel": confirmed.channel}  # fmt: skip
                 now = await checkpoint(ctx, "unconfirmed")
-                current = await ctx.step(
-                    "load-appointment", data.appointment, booked.appointmentId
-                )
+                current = await ctx.step("load-appointment", data.appointment, booked.appointmentId)
                 if current is None or current["status"] != "scheduled":
                     return {"sent": True, "reason": "appointment cancelled"}
                 if datetime.fromisoformat(current["startsAt"]) != starts_at:
