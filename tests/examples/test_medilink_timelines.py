@@ -182,7 +182,7 @@ async def test_an_unconfirmed_appointment_is_reminded_again_two_hours_before(
         [first] = outbox(ml.app, user.id, "appointment-reminder", "sms")
         assert first.text.endswith("Reply 1 to confirm the appointment.")
         await t.advance(MINUTE)
-        first_sms, again = outbox(ml.app, user.id, "appointment-reminder", "sms")
+        _, again = outbox(ml.app, user.id, "appointment-reminder", "sms")
         assert again.created_at == starts - timedelta(hours=2)
         assert "Reply" not in again.text  # the question has closed: a plain reminder
         await t.advance(timedelta(days=1))
@@ -255,7 +255,7 @@ async def test_appointment_moved_to_within_24_hours_is_reminded_at_once(ml: Medi
         assert "01:00 thứ Hai, 02/03/2026" in sms.text
         await t.advance(timedelta(days=5))
         # unconfirmed: once more 2 h before the new time
-        first, again = outbox(ml.app, user.id, "appointment-reminder", "sms")
+        _, again = outbox(ml.app, user.id, "appointment-reminder", "sms")
         assert again.created_at == START + timedelta(hours=14)
 
 
