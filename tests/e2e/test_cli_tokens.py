@@ -23,6 +23,9 @@ def test_tokens_complete_resumes_the_run_once(cli: Cli) -> None:
         (token,) = listed["tokens"]
         assert (token["run_id"], token["name"]) == (run_id, "approval")
         assert listed["questions"] == []
+        human = cli.ok("tokens", "list")
+        assert human.startswith(f"{token['id']}  run {run_id}  expires ")
+        assert human.rstrip().endswith("approval")
         out = cli.ok("tokens", "complete", token["id"], "--data", '{"approved": true}')
         assert out.strip() == f"completed {token['id']}"
         cli.wait_for(run_id, RunStatus.COMPLETED)

@@ -33,7 +33,7 @@ from tidings.cli.render import (
 )
 from tidings.errors import RunCancelledError, RunFailedError, ValidationError
 from tidings.jsonview import bulk_to_json, run_to_json, schedule_to_json
-from tidings.notify.answers import describe as describe_question
+from tidings.notify.answers import waiting
 from tidings.records import ACTIVE_STATUSES, BulkAction, Run, RunStatus
 from tidings.store import redact_url
 
@@ -194,30 +194,20 @@ def tokens_list(
 ) -> None:
     """Open wait tokens and open questions (not completed, not expired)."""
     app = load(app_ref, database_url, env)
-    now = app.clock.now()
-    tokens = app.store.tokens.open_tokens(now, limit)
-    questions = app.store.tokens.open_questions(now, limit)
+    listed = waiting(app.answers, limit)
     if as_json:
-        print_json(
-            {
-                "tokens": [
-                    {"id": t.id, "run_id": t.run_id, "name": t.name,
-                     "expires_at": t.expires_at.isoformat()}
-                    for t in tokens
-                ],
-                "questions": [describe_question(q) for q in questions],
-            }
-        )  # fmt: skip
+        print_json(listed)
         return
-    asked = {q.token_id: q for q in questions}
+    tokens, questions = listed["tokens"], listed["questions"]
+    asked = {q["token_id"]: q for q in questions}
     for t in tokens:
-        q = asked.get(t.id)
+        q = asked.get(t["id"])
         what = (
-            f"question {q.id} ({q.type_id} to {q.recipient_id}: {', '.join(q.actions)})"
+            f"question {q['id']} ({q['type']} to {q['recipient_id']}: {', '.join(q['actions'])})"
             if q
-            else (t.name or "token")
+            else (t["name"] or "token")
         )
-        typer.echo(f"{t.id}  run {t.run_id}  expires {t.expires_at.isoformat()}  {what}")
+        typer.echo(f"{t['id']}  run {t['run_id']}  expires {t['expires_at']}  {what}")
     if not tokens:
         err.print("no open tokens or questions")
 

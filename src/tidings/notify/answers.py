@@ -392,6 +392,20 @@ def answer_message(outcome: Answered, question: QuestionRow) -> str:
     return "This question has closed: it can no longer be answered."
 
 
+def waiting(answers: Answers, limit: int) -> dict[str, Any]:
+    """Open wait tokens and open questions as JSON (the CLI's and MCP's listing)."""
+    store = answers.kernel.store
+    now = answers.kernel.clock.now()
+    return {
+        "tokens": [
+            {"id": t.id, "run_id": t.run_id, "name": t.name,
+             "expires_at": t.expires_at.isoformat()}
+            for t in store.tokens.open_tokens(now, limit)
+        ],
+        "questions": [describe(q) for q in store.tokens.open_questions(now, limit)],
+    }  # fmt: skip
+
+
 def describe(question: QuestionRow) -> dict[str, Any]:
     """A question as JSON (the API, the dashboard, the inbox widget)."""
     return {

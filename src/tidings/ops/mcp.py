@@ -24,7 +24,7 @@ from tidings.app import Tidings
 from tidings.errors import TidingsError
 from tidings.handle import BroadcastHandle
 from tidings.jsonview import bulk_to_json, run_to_json
-from tidings.notify.answers import describe as describe_question
+from tidings.notify.answers import waiting
 from tidings.records import BulkAction
 from tidings.records.notify import Topic
 from tidings.tasks import TaskDef
@@ -195,17 +195,7 @@ def _answer_tools(server: MCPServer, app: Tidings) -> None:
         """Open wait tokens (ctx.create_token) and open questions (ctx.ask): not yet
         completed or answered, not expired. Complete one with complete_token, answer a
         question with answer_question."""
-        now = app.clock.now()
-        tokens = await _call(app.store.tokens.open_tokens, now, limit)
-        questions = await _call(app.store.tokens.open_questions, now, limit)
-        return {
-            "tokens": [
-                {"id": t.id, "run_id": t.run_id, "name": t.name,
-                 "expires_at": t.expires_at.isoformat()}
-                for t in tokens
-            ],
-            "questions": [describe_question(q) for q in questions],
-        }  # fmt: skip
+        return await _call(waiting, app.answers, limit)
 
     @server.tool()
     async def complete_token(token_id: str, data: Any = None) -> dict[str, Any]:
