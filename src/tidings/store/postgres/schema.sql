@@ -537,76 +537,6 @@ CREATE TABLE preference_changes (
 );
 CREATE INDEX preference_changes_recipient ON preference_changes (recipient_id, at);
 
--- Retention (migration 0020): see migrations/0020_retention.sql
-CREATE TABLE prunes (
-    id          TEXT PRIMARY KEY,
-    started_at  TIMESTAMPTZ NOT NULL,
-    finished_at TIMESTAMPTZ NOT NULL,
-    counts      TEXT NOT NULL,
-    batches     INTEGER NOT NULL,
-    complete    BOOLEAN NOT NULL
-);
-CREATE INDEX prunes_started ON prunes (started_at);
-
-CREATE INDEX runs_prune ON runs (finished_at, id) WHERE finished_at IS NOT NULL;
-CREATE INDEX runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
-CREATE INDEX flow_gates_run ON flow_gates (run_id);
-CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
-CREATE INDEX notify_dedup_expires ON notify_dedup (expires_at);
-CREATE INDEX notifications_created ON notifications (created_at, id);
-CREATE INDEX inbox_items_created ON inbox_items (created_at, id);
-CREATE INDEX inbox_changes_at ON inbox_changes (at);
-CREATE INDEX digests_closed ON digests (closed_at) WHERE status = 'closed';
-CREATE INDEX broadcasts_finished ON broadcasts (finished_at, id) WHERE finished_at IS NOT NULL;
-
--- Erase and export (migration 0023): the audit of erasures (no personal data) and the
--- marker of an erased recipient (the SHA-256 of its id).
-CREATE TABLE erasures (
-    id        TEXT PRIMARY KEY,
-    erased_at TIMESTAMPTZ NOT NULL,
-    -- who asked: "app", "cli", "api key <name>", "dashboard <user>", "mcp"
-    actor     TEXT NOT NULL,
-    -- JSON object: table -> rows removed or anonymised
-    counts    TEXT NOT NULL
-);
-CREATE INDEX erasures_erased ON erasures (erased_at);
-
-CREATE TABLE erased_recipients (
-    digest     TEXT PRIMARY KEY,
-    erasure_id TEXT NOT NULL,
-    erased_at  TIMESTAMPTZ NOT NULL
-
--- bulk actions and replay from a step (migration 0021): see migrations/0021_bulk_actions.sql
-CREATE TABLE bulk_actions (
-    id             TEXT PRIMARY KEY,
-    kind           TEXT NOT NULL CHECK (kind IN ('cancel', 'replay')),
-    tasks          TEXT,
-    statuses       TEXT,
-    tags           TEXT,
-    created_after  TIMESTAMPTZ,
-    created_before TIMESTAMPTZ,
-    upto           TIMESTAMPTZ NOT NULL,
-    run_id         TEXT,
-    page_size      INTEGER NOT NULL,
-    total          INTEGER NOT NULL,
-    done           INTEGER NOT NULL DEFAULT 0,
-    changed        INTEGER NOT NULL DEFAULT 0,
-    pages          INTEGER NOT NULL DEFAULT 0,
-    cursor_at      TIMESTAMPTZ,
-    cursor_id      TEXT,
-    created_at     TIMESTAMPTZ NOT NULL,
-    finished_at    TIMESTAMPTZ
-);
-CREATE INDEX bulk_actions_created ON bulk_actions (created_at);
-
-CREATE TABLE bulk_replays (
-    bulk_id       TEXT NOT NULL,
-    source_run_id TEXT NOT NULL,
-    run_id        TEXT NOT NULL,
-    PRIMARY KEY (bulk_id, source_run_id)
-);
-CREATE INDEX bulk_replays_run ON bulk_replays (run_id);
-
 -- Wait tokens and the questions tied to them (migration 0019): see
 -- migrations/0019_answers.sql
 CREATE TABLE wait_tokens (
@@ -648,6 +578,59 @@ CREATE TABLE questions (
 CREATE INDEX questions_recipient ON questions (recipient_id, created_at);
 CREATE INDEX questions_open ON questions (expires_at) WHERE answered_at IS NULL;
 
+-- Retention (migration 0020): see migrations/0020_retention.sql
+CREATE TABLE prunes (
+    id          TEXT PRIMARY KEY,
+    started_at  TIMESTAMPTZ NOT NULL,
+    finished_at TIMESTAMPTZ NOT NULL,
+    counts      TEXT NOT NULL,
+    batches     INTEGER NOT NULL,
+    complete    BOOLEAN NOT NULL
+);
+CREATE INDEX prunes_started ON prunes (started_at);
+
+CREATE INDEX runs_prune ON runs (finished_at, id) WHERE finished_at IS NOT NULL;
+CREATE INDEX runs_parent ON runs (parent_run_id) WHERE parent_run_id IS NOT NULL;
+CREATE INDEX flow_gates_run ON flow_gates (run_id);
+CREATE INDEX idempotency_keys_expires ON idempotency_keys (expires_at);
+CREATE INDEX notify_dedup_expires ON notify_dedup (expires_at);
+CREATE INDEX notifications_created ON notifications (created_at, id);
+CREATE INDEX inbox_items_created ON inbox_items (created_at, id);
+CREATE INDEX inbox_changes_at ON inbox_changes (at);
+CREATE INDEX digests_closed ON digests (closed_at) WHERE status = 'closed';
+CREATE INDEX broadcasts_finished ON broadcasts (finished_at, id) WHERE finished_at IS NOT NULL;
+
+-- bulk actions and replay from a step (migration 0021): see migrations/0021_bulk_actions.sql
+CREATE TABLE bulk_actions (
+    id             TEXT PRIMARY KEY,
+    kind           TEXT NOT NULL CHECK (kind IN ('cancel', 'replay')),
+    tasks          TEXT,
+    statuses       TEXT,
+    tags           TEXT,
+    created_after  TIMESTAMPTZ,
+    created_before TIMESTAMPTZ,
+    upto           TIMESTAMPTZ NOT NULL,
+    run_id         TEXT,
+    page_size      INTEGER NOT NULL,
+    total          INTEGER NOT NULL,
+    done           INTEGER NOT NULL DEFAULT 0,
+    changed        INTEGER NOT NULL DEFAULT 0,
+    pages          INTEGER NOT NULL DEFAULT 0,
+    cursor_at      TIMESTAMPTZ,
+    cursor_id      TEXT,
+    created_at     TIMESTAMPTZ NOT NULL,
+    finished_at    TIMESTAMPTZ
+);
+CREATE INDEX bulk_actions_created ON bulk_actions (created_at);
+
+CREATE TABLE bulk_replays (
+    bulk_id       TEXT NOT NULL,
+    source_run_id TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    PRIMARY KEY (bulk_id, source_run_id)
+);
+CREATE INDEX bulk_replays_run ON bulk_replays (run_id);
+
 -- Alerts and timer lateness (migration 0022): see migrations/0022_alerts.sql
 ALTER TABLE runs ADD COLUMN timer_due_at TIMESTAMPTZ;
 CREATE INDEX runs_failed ON runs (finished_at) WHERE status = 'FAILED';
@@ -670,6 +653,24 @@ CREATE TABLE alert_windows (
     -- run again after a crash gets the same figures back instead of a refusal
     fired_by     TEXT,
     figures      TEXT
+);
+
+-- Erase and export (migration 0023): the audit of erasures (no personal data) and the
+-- marker of an erased recipient (the SHA-256 of its id).
+CREATE TABLE erasures (
+    id        TEXT PRIMARY KEY,
+    erased_at TIMESTAMPTZ NOT NULL,
+    -- who asked: "app", "cli", "api key <name>", "dashboard <user>", "mcp"
+    actor     TEXT NOT NULL,
+    -- JSON object: table -> rows removed or anonymised
+    counts    TEXT NOT NULL
+);
+CREATE INDEX erasures_erased ON erasures (erased_at);
+
+CREATE TABLE erased_recipients (
+    digest     TEXT PRIMARY KEY,
+    erasure_id TEXT NOT NULL,
+    erased_at  TIMESTAMPTZ NOT NULL
 );
 
 -- Retention of bulk actions (migration 0024): see migrations/0024_prune_answers_and_bulk.sql
