@@ -76,6 +76,10 @@ class TestEngine:
         self._rt.close()
         self.app.kernel.clock = self._saved_clock
         self.app.notifications.capture_everything(False)
+        if not self.app.kernel.bus.busy:
+            # as a worker's last stop does: the providers' connections were made on this
+            # loop, which ends with the test (they open again on the next use)
+            await self.app.notifications.aclose()
 
     @property
     def rt(self) -> Runtime:

@@ -245,13 +245,17 @@ class Smtp(Provider):
 
 
 async def _drop(client: aiosmtplib.SMTP | None, *, quit: bool = False) -> None:
-    """Close a batch's connection (politely with QUIT at the end); never raises."""
-    if client is None or not client.is_connected:
+    """Close a batch's connection (politely with QUIT at the end); never raises.
+
+    Closed whatever state it is in: a relay that hung up leaves a client that is no
+    longer "connected" but still holds its transport until ``close()``.
+    """
+    if client is None:
         return
     try:
-        if quit:
+        if quit and client.is_connected:
             await client.quit()
-        else:
-            client.close()
     except (aiosmtplib.SMTPException, OSError):
+        pass
+    finally:
         client.close()
