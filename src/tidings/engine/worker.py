@@ -258,15 +258,17 @@ class Worker:
             # for the database thread are not in it and must not be taken for lost.
             mine = dict(rt.attempts)
             try:
-                renewed_at, held = await loop.run_in_executor(
+                renewed_at, (renewed, busy) = await loop.run_in_executor(
                     self._lease_thread, self._renew, list(mine)
                 )
             except Exception:
                 log.exception("lease renewal failed; retrying")
                 continue
             for run_id, attempt in mine.items():
-                if run_id in held:
+                if run_id in renewed:
                     attempt.held_since = renewed_at
+                elif run_id in busy:
+                    continue  # a write holds its row now: the next renewal gets it
                 elif rt.attempts.get(run_id) is attempt:
                     # cancelled, or reclaimed by another worker after our lease expired
                     log.info(
@@ -285,13 +287,12 @@ class Worker:
         except Exception as exc:  # kept for the next flush; the store may be down
             log.warning("could not record timer lateness (%s); will retry", exc)
 
-    def _renew(self, run_ids: list[str]) -> tuple[float, set[str]]:
+    def _renew(self, run_ids: list[str]) -> tuple[float, tuple[set[str], set[str]]]:
         """On the lease thread: extend the leases from now; when now was read, and the
         runs still held. The time is read here, not when the renewal was queued, so the
         fence counts from the moment the new expiry was computed."""
         renewed_at, now = elapsed(), self.rt.clock.now()
-        held = self.rt.store.runs.renew_leases(self.id, run_ids, now + self.rt.lease)
-        return renewed_at, set(held)
+        return renewed_at, self.rt.store.runs.renew_leases(self.id, run_ids, now + self.rt.lease)
 
     async def _fence(self) -> None:
         """Abandon attempts whose leases could not be renewed, before they expire.

@@ -286,8 +286,10 @@ class Runs(abc.ABC):
     @abc.abstractmethod
     def renew_leases(
         self, worker_id: str, run_ids: Sequence[str], lease_until: datetime
-    ) -> set[str]:
-        """Extend the leases of the runs this worker is executing; return those it holds."""
+    ) -> tuple[set[str], set[str]]:
+        """Extend the leases of the runs this worker is executing: ``(renewed, busy)``,
+        busy being runs still this worker's whose rows a write held at that moment (not
+        renewed this time; never waited for). A run in neither is no longer held."""
 
     @abc.abstractmethod
     def save_step(

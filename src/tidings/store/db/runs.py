@@ -312,14 +312,19 @@ class DbRuns(Bound, Runs):
 
     def renew_leases(
         self, worker_id: str, run_ids: Sequence[str], lease_until: datetime
-    ) -> set[str]:
+    ) -> tuple[set[str], set[str]]:
         params = {
             "worker_id": worker_id,
             "run_ids": self._array(run_ids),
             "lease_until": self._ts(lease_until),
         }
         with self._autocommit(write=True) as tx:
-            return {str(r["id"]) for r in tx.run("renew_leases", params)}
+            rows = tx.run("renew_leases", params)
+        renewed: set[str] = set()
+        busy: set[str] = set()
+        for r in rows:
+            (renewed if r["renewed"] else busy).add(str(r["id"]))
+        return renewed, busy
 
     def save_step(
         self,

@@ -147,11 +147,28 @@ LIMIT 1;
 
 -- name: renew_leases
 -- only the runs the worker is executing: one whose attempt ended without a word (its
--- last write failed) must be left to expire and be reclaimed. Never shortens a lease: a
--- renewal that waited on a lock may land after a newer claim by the same worker
-UPDATE runs SET due_at = GREATEST(due_at, %(lease_until)s)
-WHERE status = 'RUNNING' AND worker_id = %(worker_id)s AND id = ANY(%(run_ids)s::text[])
-RETURNING id;
+-- last write failed) must be left to expire and be reclaimed. Never shortens a lease (a
+-- renewal that waited on a lock may land after a newer claim by the same worker).
+-- Never waits on a row lock either: a row that a write holds (this worker's own group
+-- commit on its other connection, a cancel, an erasure) is skipped this round and
+-- reported as busy, not renewed; waiting would deadlock with a transaction that locks
+-- the same rows in another order, and an aborted renewal lets every lease lapse.
+WITH ours AS (
+    SELECT id FROM runs
+    WHERE status = 'RUNNING' AND worker_id = %(worker_id)s AND id = ANY(%(run_ids)s::text[])
+),
+free AS (
+    SELECT id FROM runs
+    WHERE id IN (SELECT id FROM ours) AND status = 'RUNNING' AND worker_id = %(worker_id)s
+    FOR UPDATE SKIP LOCKED
+),
+renewed AS (
+    UPDATE runs SET due_at = GREATEST(runs.due_at, %(lease_until)s)
+    FROM free WHERE runs.id = free.id
+    RETURNING runs.id
+)
+SELECT ours.id, renewed.id IS NOT NULL AS renewed
+FROM ours LEFT JOIN renewed ON renewed.id = ours.id;
 
 -- name: check_lease
 -- a read, not an update: the heartbeat keeps the lease alive

@@ -168,7 +168,7 @@ WHERE status IN ('QUEUED', 'WAITING', 'RUNNING') AND due_at IS NOT NULL
 UPDATE runs SET due_at = MAX(COALESCE(due_at, :lease_until), :lease_until)
 WHERE id IN (SELECT value FROM json_each(:run_ids))
   AND +status = 'RUNNING' AND worker_id = :worker_id
-RETURNING id;
+RETURNING id, 1 AS renewed;  -- one writer at a time: no row is ever busy
 
 -- name: check_lease
 -- a read, not an update: moving the row in two indexes on every step cost more than
