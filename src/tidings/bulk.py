@@ -35,8 +35,9 @@ from tidings.ids import new_id
 from tidings.kernel import Kernel, TaskContext
 from tidings.limits import check_timestamp
 from tidings.options import Retry
-from tidings.records import ACTIVE_STATUSES, BulkAction, RunStatus
+from tidings.records import ACTIVE_STATUSES, BulkAction, Run, RunStatus
 from tidings.store.bulk import BulkRow, MatchedRun, NewBulkAction, Replay, RunFilter
+from tidings.store.runs import NewRun
 from tidings.tasks import TaskDef, make_task
 
 BULK_TASK = "tidings.runs.bulk"
@@ -294,20 +295,26 @@ def act_on_page(kernel: Kernel, bulk_id: str) -> dict[str, Any]:
     return {"pages": row.pages, "done": row.done, "finished": row.finished_at is not None}
 
 
-def _replay_of(kernel: Kernel, run: MatchedRun) -> Any:
+def _replay_of(kernel: Kernel, run: MatchedRun) -> NewRun | None:
     """The new run replaying ``run``, as ``app.replay`` makes it; None if its task is
     gone or no longer takes its payload."""
     try:
-        return kernel.new_run(
-            run.task_id,
-            json.loads(run.payload),
-            priority=run.priority,
-            queue=run.queue,
-            tags=run.tags,
-            replay_of=run.id,
-        )
+        return _new_replay(kernel, run, run.task_id, json.loads(run.payload))
     except (ValidationError, UnknownTaskError):
         return None
+
+
+def _new_replay(kernel: Kernel, source: Run | MatchedRun, task_id: str, payload: Any) -> NewRun:
+    """The new run replaying ``source``: its task, priority, queue and tags, marked as a
+    replay of it (``app.replay`` and a bulk replay make it alike)."""
+    return kernel.new_run(
+        task_id,
+        payload,
+        priority=source.priority,
+        queue=source.queue,
+        tags=source.tags,
+        replay_of=source.id,
+    )
 
 
 def bulk_task(kernel: Kernel) -> TaskDef:
@@ -337,14 +344,7 @@ def replay(
     source = kernel.get_run(run_id)
     definition = kernel.get_task(source.task_id)
     value = source.payload if payload is None else payload
-    new = kernel.new_run(
-        definition.id,
-        value,
-        priority=source.priority,
-        queue=source.queue,
-        tags=source.tags,
-        replay_of=source.id,
-    )
+    new = _new_replay(kernel, source, definition.id, value)
     if from_step is None:
         new_id_, _ = kernel.create_run(new)
         return RunHandle(kernel, new_id_)
